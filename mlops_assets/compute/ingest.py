@@ -1,0 +1,153 @@
+"""Reading landing files and coercing them to the dataset's schema.
+
+A landing file either becomes a typed frame or raises `IngestError` whose reason says what is
+wrong (unreadable, empty, a missing or unexpected column, values of the wrong type, a target
+with other values than the two classes). The schema is a mapping column -> one of `DTYPES`.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from pathlib import Path
+
+import polars as pl
+
+from mlops_assets.spec import DatasetSpec
+
+DTYPES: dict[str, pl.DataType] = {
+    "int": pl.Int64(), "float": pl.Float64(), "str": pl.String(), "bool": pl.Boolean(),
+}
+DAY = "_day"  # the partition date, added to every ingested row
+_BOOLS = {"true": True, "false": False}
+
+
+class IngestError(ValueError):
+    """A landing file that cannot be ingested; `reason` is shown to users and in metadata."""
+
+    def __init__(self, reason: str):
+        super().__init__(reason)
+        self.reason = reason
+
+
+def read_landing(path: Path, fmt: str) -> pl.DataFrame:
+    """Read one landing file (CSV columns as text, to be typed by `coerce`)."""
+    try:
+        if fmt == "csv":
+            frame = pl.read_csv(path, infer_schema=False)
+        else:
+            frame = pl.read_parquet(path)
+    except Exception as exc:  # polars raises many kinds of errors for a damaged file
+        raise IngestError(f"cannot read {path.name} as {fmt}: {_first_line(exc)}") from exc
+    if frame.height == 0:
+        raise IngestError(f"{path.name} has no rows")
+    return frame
+
+
+def required_columns(spec: DatasetSpec) -> list[str]:
+    """Columns the spec names that every applications file must have."""
+    named = [spec.id_column] if spec.id_column else []
+    if not spec.delayed_labels:
+        named.append(spec.target.column)
+    for group in (spec.features or (), spec.categorical or (), spec.segments, spec.protected):
+        named.extend(group)
+    return list(dict.fromkeys(named))
+
+
+def infer_schema(frame: pl.DataFrame, spec: DatasetSpec) -> dict[str, str]:
+    """Learn the schema from a first good file: ids and categoricals text, others by content."""
+    missing = [c for c in required_columns(spec) if c not in frame.columns]
+    if missing:
+        raise IngestError(f"missing columns named in the spec: {', '.join(missing)}")
+    schema = {}
+    for name in frame.columns:
+        if name == spec.id_column or name in (spec.categorical or ()):
+            schema[name] = "str"
+        elif name == spec.target.column:
+            schema[name] = _python_kind(spec.target.positive)
+        else:
+            schema[name] = _infer_kind(frame[name])
+    return schema
+
+
+def coerce(frame: pl.DataFrame, schema: dict[str, str], spec: DatasetSpec,
+           day: dt.date | None = None) -> pl.DataFrame:
+    """Cast `frame` to `schema` (same column order), or raise `IngestError` with the reason."""
+    missing = [c for c in schema if c not in frame.columns]
+    if missing:
+        raise IngestError(f"missing columns: {', '.join(missing)}")
+    unexpected = [c for c in frame.columns if c not in schema]
+    if unexpected:
+        raise IngestError(
+            f"unexpected columns: {', '.join(unexpected)} (not in the dataset's schema; "
+            "list them in the spec or remove them at the source)"
+        )
+    columns = [_cast(frame[name], kind) for name, kind in schema.items()]
+    typed = pl.DataFrame(columns)
+    if spec.target.column in typed.columns:
+        _check_target(typed[spec.target.column], spec)
+    if day is not None:
+        typed = typed.with_columns(pl.lit(day, dtype=pl.Date).alias(DAY))
+    return typed
+
+
+def outcomes_schema(spec: DatasetSpec) -> dict[str, str]:
+    """The fixed schema of an outcomes file: the id column and the target column."""
+    return {spec.id_column: "str", spec.target.column: _python_kind(spec.target.positive)}
+
+
+def _cast(series: pl.Series, kind: str) -> pl.Series:
+    dtype = DTYPES[kind]
+    if series.dtype == dtype:
+        return series
+    if kind == "bool" and series.dtype == pl.String:
+        lowered = series.str.strip_chars().str.to_lowercase()
+        cast = lowered.replace_strict(_BOOLS, default=None, return_dtype=pl.Boolean)
+    elif series.dtype == pl.String:
+        cast = series.str.strip_chars().cast(dtype, strict=False)
+    else:
+        cast = series.cast(dtype, strict=False)
+    bad = series.is_not_null() & cast.is_null()
+    if kind != "str" and bad.any():
+        examples = ", ".join(repr(v) for v in series.filter(bad).unique(maintain_order=True)[:3])
+        raise IngestError(
+            f"column '{series.name}': {bad.sum()} values are not {kind} (e.g. {examples})"
+        )
+    return cast.alias(series.name)
+
+
+def _check_target(target: pl.Series, spec: DatasetSpec) -> None:
+    values = target.drop_nulls().unique().sort().to_list()
+    if len(values) > 2 or (len(values) == 2 and spec.target.positive not in values):
+        raise IngestError(
+            f"target column '{target.name}' has values {values[:5]}; expected two classes, "
+            f"one of them the positive class {spec.target.positive!r}"
+        )
+
+
+def _infer_kind(series: pl.Series) -> str:
+    if series.dtype != pl.String:
+        if series.dtype.is_integer():
+            return "int"
+        if series.dtype.is_float():
+            return "float"
+        return "bool" if series.dtype == pl.Boolean else "str"
+    present = series.drop_nulls().str.strip_chars()
+    for kind in ("int", "float"):
+        if present.cast(DTYPES[kind], strict=False).null_count() == 0:
+            return kind
+    if present.str.to_lowercase().is_in(list(_BOOLS)).all():
+        return "bool"
+    return "str"
+
+
+def _python_kind(value) -> str:
+    if isinstance(value, bool):
+        return "bool"
+    if isinstance(value, int):
+        return "int"
+    return "float" if isinstance(value, float) else "str"
+
+
+def _first_line(exc: Exception) -> str:
+    text = str(exc).strip().splitlines()
+    return text[0][:300] if text else type(exc).__name__

@@ -1,0 +1,41 @@
+"""The Dagster code location: every asset, check, job and sensor of one dataset."""
+
+from __future__ import annotations
+
+import dagster as dg
+
+from asset_checks.data_quality import build_data_quality_checks
+from mlops_assets.assets.features import build_feature_assets
+from mlops_assets.assets.ingestion import build_ingestion_assets
+from mlops_assets.jobs import build_jobs
+from mlops_assets.lake import ParquetIOManager
+from mlops_assets.partitions import daily_partitions
+from mlops_assets.resources import DatasetResource
+from mlops_assets.sensors import build_landing_sensor
+from mlops_assets.settings import Settings
+from mlops_assets.spec import load_spec
+
+
+def build_definitions(settings: Settings) -> dg.Definitions:
+    """Definitions for the dataset and home folder in `settings`."""
+    spec = load_spec(settings.dataset_spec, home=settings.home)
+    partitions = daily_partitions(spec)
+    jobs = build_jobs(spec, partitions)
+    return dg.Definitions(
+        assets=[*build_ingestion_assets(spec, partitions), *build_feature_assets(spec, partitions)],
+        asset_checks=build_data_quality_checks(spec),
+        jobs=jobs,
+        sensors=[build_landing_sensor(spec, partitions, jobs)],
+        resources={
+            "dataset": DatasetResource(spec_path=str(settings.dataset_spec),
+                                       home=str(settings.home)),
+            "io_manager": ParquetIOManager(root=str(settings.lake)),
+        },
+        # One process per run: Great Expectations is imported once, not once per step.
+        executor=dg.in_process_executor,
+    )
+
+
+@dg.definitions
+def defs() -> dg.Definitions:
+    return build_definitions(Settings.resolve())

@@ -1,0 +1,33 @@
+"""Jobs: what a sensor or the command line asks Dagster to materialize for one day."""
+
+from __future__ import annotations
+
+import dagster as dg
+
+from mlops_assets.spec import DatasetSpec
+
+
+def ingest_job_name(spec: DatasetSpec) -> str:
+    return f"{spec.name}_ingest"
+
+
+def outcomes_job_name(spec: DatasetSpec) -> str:
+    return f"{spec.name}_outcomes"
+
+
+def build_jobs(spec: DatasetSpec, partitions: dg.PartitionsDefinition) -> list:
+    """`<dataset>_ingest` (raw -> features, with checks) and `<dataset>_outcomes`."""
+    jobs = [dg.define_asset_job(
+        ingest_job_name(spec),
+        selection=dg.AssetSelection.assets([spec.name, "raw"], [spec.name, "features"]),
+        partitions_def=partitions,
+        description="Ingest one day's landing file, check it, and build its features.",
+    )]
+    if spec.delayed_labels:
+        jobs.append(dg.define_asset_job(
+            outcomes_job_name(spec),
+            selection=dg.AssetSelection.assets([spec.name, "raw_outcomes"]),
+            partitions_def=partitions,
+            description="Ingest and check one day's outcomes file.",
+        ))
+    return jobs

@@ -1,0 +1,100 @@
+"""Resources: the dataset (its spec and where its data lives), passed to assets and checks."""
+
+
+import datetime as dt
+import json
+import shutil
+from functools import cached_property
+from pathlib import Path
+
+import dagster as dg
+import polars as pl
+
+from mlops_assets.compute.features import FeatureColumns, feature_columns
+from mlops_assets.compute.ingest import IngestError, infer_schema
+from mlops_assets.compute.profile import Profile, fit_profile
+from mlops_assets.lake import partition_path, read_partitions, write_json
+from mlops_assets.spec import DatasetSpec, load_spec
+
+
+class DatasetResource(dg.ConfigurableResource):
+    """One dataset: its validated spec, its lake, quarantine and pinned schema."""
+
+    spec_path: str
+    home: str
+
+    @cached_property
+    def spec(self) -> DatasetSpec:
+        return load_spec(self.spec_path, home=self.home)
+
+    @property
+    def lake_root(self) -> Path:
+        return Path(self.home) / "lake"
+
+    @property
+    def quarantine_dir(self) -> Path:
+        return Path(self.home) / "quarantine" / self.spec.name
+
+    @property
+    def schema_path(self) -> Path:
+        return self.lake_root / self.spec.name / "_schema.json"
+
+    def key(self, asset: str) -> dg.AssetKey:
+        return dg.AssetKey([self.spec.name, asset])
+
+    def landing_file(self, day: str, outcomes: bool = False) -> Path:
+        folder = self.spec.outcomes if outcomes else self.spec.landing
+        return folder / f"{day}.{self.spec.format}"
+
+    def schema(self, first: pl.DataFrame | None = None) -> dict[str, str]:
+        """The pinned schema; learned from `first` (and pinned) when there is none yet."""
+        if self.schema_path.exists():
+            return json.loads(self.schema_path.read_text())["columns"]
+        if first is None:
+            raise IngestError(f"no schema pinned yet for {self.spec.name} ({self.schema_path})")
+        columns = infer_schema(first, self.spec)
+        write_json({"columns": columns, "learned_at": dt.datetime.now(dt.UTC).isoformat()},
+                   self.schema_path)
+        return columns
+
+    def feature_columns(self) -> FeatureColumns:
+        return feature_columns(self.spec, self.schema())
+
+    def read(self, asset: str, day: str) -> pl.DataFrame:
+        return pl.read_parquet(partition_path(self.lake_root, self.key(asset), day))
+
+    def accepted_history(self, day: str) -> list[str]:
+        """Days in the trailing window before `day` whose data passed every blocking check.
+
+        A day counts once its features partition exists: features are written only after the
+        raw partition's blocking checks passed, so rejected days never shape "normal".
+        """
+        end = dt.date.fromisoformat(day)
+        window = [end - dt.timedelta(days=k) for k in range(self.spec.quality.history_days, 0, -1)]
+        return [d.isoformat() for d in window
+                if partition_path(self.lake_root, self.key("features"), d.isoformat()).exists()]
+
+    def history_profile(self, day: str) -> Profile:
+        """Profile of the raw rows of the accepted days before `day`."""
+        days = self.accepted_history(day)
+        if not days:
+            return Profile()
+        columns = self.feature_columns()
+        schema = self.schema()
+        numeric = [c for c, kind in schema.items() if kind in ("int", "float")
+                   and c not in (self.spec.id_column, self.spec.target.column)]
+        categorical = sorted(set(columns.categorical) | {
+            c for c, kind in schema.items() if kind in ("str", "bool")
+            and c not in (self.spec.id_column, self.spec.target.column)})
+        history = read_partitions(self.lake_root, self.key("raw"), days)
+        return fit_profile(history, numeric, categorical)
+
+    def quarantine(self, source: Path, reason: str) -> Path:
+        """Copy a rejected landing file to quarantine with a `.reason.json` beside it."""
+        self.quarantine_dir.mkdir(parents=True, exist_ok=True)
+        target = self.quarantine_dir / source.name
+        shutil.copyfile(source, target)
+        write_json({"file": str(source), "reason": reason,
+                    "quarantined_at": dt.datetime.now(dt.UTC).isoformat()},
+                   target.with_name(target.name + ".reason.json"))
+        return target

@@ -1,0 +1,80 @@
+"""Where the platform keeps its state: one home folder, laid out the same on every machine.
+
+Everything (landing files, the Parquet lake, quarantine, the Dagster instance, the MLflow store)
+lives under one home folder: `--home DIR`, else `MLOPS_HOME`, else `./.mlops`.
+"""
+
+from __future__ import annotations
+
+import os
+from dataclasses import dataclass
+from pathlib import Path
+
+BUILTIN_SPEC = Path(__file__).parent / "datasets" / "lending.yaml"
+
+_DAGSTER_YAML = """\
+# Written by mlops: a project-local Dagster instance (SQLite). For Postgres, see the docs.
+telemetry:
+  enabled: false
+run_coordinator:
+  module: dagster._core.run_coordinator
+  class: QueuedRunCoordinator
+  config:
+    max_concurrent_runs: {max_runs}
+"""
+
+
+@dataclass(frozen=True)
+class Settings:
+    """Resolved locations of the platform's state and the dataset spec in use."""
+
+    home: Path
+    dataset_spec: Path
+
+    @classmethod
+    def resolve(cls, home: str | os.PathLike | None = None, dataset: str | None = None) -> Settings:
+        """Settings from explicit arguments, then the environment, then defaults."""
+        home_dir = Path(home or os.environ.get("MLOPS_HOME") or ".mlops").expanduser().resolve()
+        spec = dataset or os.environ.get("MLOPS_DATASET") or BUILTIN_SPEC
+        return cls(home=home_dir, dataset_spec=Path(spec).expanduser().resolve())
+
+    @property
+    def uses_simulator(self) -> bool:
+        return self.dataset_spec == BUILTIN_SPEC.resolve()
+
+    @property
+    def lake(self) -> Path:
+        return self.home / "lake"
+
+    @property
+    def quarantine(self) -> Path:
+        return self.home / "quarantine"
+
+    @property
+    def ground_truth(self) -> Path:
+        return self.home / "ground_truth"
+
+    @property
+    def dagster_home(self) -> Path:
+        return self.home / "dagster"
+
+    @property
+    def logs(self) -> Path:
+        return self.home / "logs"
+
+    def env(self) -> dict[str, str]:
+        """Environment for child processes (webserver, daemon, run workers) of this home."""
+        return {
+            "MLOPS_HOME": str(self.home),
+            "MLOPS_DATASET": str(self.dataset_spec),
+            "DAGSTER_HOME": str(self.dagster_home),
+            "OMP_NUM_THREADS": os.environ.get("OMP_NUM_THREADS", "1"),
+        }
+
+    def prepare_dagster_home(self, max_concurrent_runs: int = 2) -> Path:
+        """Create the project-local DAGSTER_HOME with its dagster.yaml (kept if present)."""
+        self.dagster_home.mkdir(parents=True, exist_ok=True)
+        config = self.dagster_home / "dagster.yaml"
+        if not config.exists():
+            config.write_text(_DAGSTER_YAML.format(max_runs=max_concurrent_runs))
+        return self.dagster_home

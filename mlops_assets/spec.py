@@ -1,0 +1,281 @@
+"""The dataset spec: a small YAML file that describes any tabular binary-classification source.
+
+`load_spec` parses it into a typed, validated `DatasetSpec`. Every problem is reported as a
+`SpecError` whose message names the file and the key.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import re
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import yaml
+
+FORMATS = ("csv", "parquet")
+_NAME = re.compile(r"^[a-z][a-z0-9_]{0,39}$")
+
+
+class SpecError(ValueError):
+    """A dataset spec that cannot be used; the message names the file and the key."""
+
+
+@dataclass(frozen=True)
+class Target:
+    column: str
+    positive: Any
+    delay_days: int = 0
+
+
+@dataclass(frozen=True)
+class Decision:
+    action: str
+    otherwise: str
+    threshold: float | None  # None = "auto": the value-optimal threshold from the backtest
+
+
+@dataclass(frozen=True)
+class Value:
+    action_positive: float
+    action_negative: float
+    otherwise_positive: float
+    otherwise_negative: float
+
+
+@dataclass(frozen=True)
+class Quality:
+    """Data-quality thresholds; every key is optional in the YAML."""
+
+    max_null_fraction: float = 0.2  # per column, above it the partition is blocked
+    volume_tolerance: float = 3.0  # rows within [avg / t, avg * t] of the trailing average
+    history_days: int = 28  # trailing days used to learn ranges, categories and feature stats
+    min_history_days: int = 3  # below this, history-based checks pass and say so
+    range_mostly: float = 0.99  # share of values that must lie in the learned range / set
+
+
+@dataclass(frozen=True)
+class DatasetSpec:
+    """A validated dataset spec. Paths are absolute."""
+
+    name: str
+    landing: Path
+    format: str
+    target: Target
+    decision: Decision
+    value: Value
+    id_column: str | None = None
+    outcomes: Path | None = None
+    features: tuple[str, ...] | None = None  # None = auto
+    categorical: tuple[str, ...] | None = None  # None = auto
+    segments: tuple[str, ...] = ()
+    protected: tuple[str, ...] = ()
+    start_date: dt.date | None = None
+    quality: Quality = field(default_factory=Quality)
+    source: Path | None = None
+
+    @property
+    def delayed_labels(self) -> bool:
+        return self.target.delay_days > 0
+
+
+_REQUIRED = ("name", "landing", "format", "target", "decision", "value")
+_OPTIONAL = (
+    "id_column", "outcomes", "features", "categorical", "segments", "protected",
+    "start_date", "quality",
+)
+_SECTIONS = {
+    "target": ({"column", "positive"}, {"delay_days"}),
+    "decision": ({"action", "otherwise", "threshold"}, set()),
+    "value": (
+        {"action_positive", "action_negative", "otherwise_positive", "otherwise_negative"},
+        set(),
+    ),
+    "quality": (set(), set(Quality.__dataclass_fields__)),
+}
+
+
+def load_spec(path: str | Path, home: str | Path | None = None) -> DatasetSpec:
+    """Read and validate a dataset spec.
+
+    Relative paths are relative to the spec file's folder; `${MLOPS_HOME}` in a path is replaced
+    by `home` (the built-in simulator's spec lands its files under the home folder).
+    """
+    path = Path(path)
+    if not path.is_file():
+        raise SpecError(f"dataset spec {path}: no such file")
+    try:
+        raw = yaml.safe_load(path.read_text())
+    except yaml.YAMLError as exc:
+        raise SpecError(f"dataset spec {path}: not valid YAML ({exc})") from exc
+    return parse_spec(raw, base=path.parent, home=home, source=path)
+
+
+def parse_spec(
+    raw: Any, base: Path, home: str | Path | None = None, source: Path | None = None
+) -> DatasetSpec:
+    """Validate an already-parsed YAML mapping (see `load_spec`)."""
+    where = f"dataset spec {source}" if source else "dataset spec"
+
+    def fail(key: str, problem: str) -> SpecError:
+        return SpecError(f"{where}: key '{key}': {problem}")
+
+    if not isinstance(raw, dict):
+        raise SpecError(f"{where}: expected a mapping of keys, got {type(raw).__name__}")
+    unknown = sorted(set(raw) - set(_REQUIRED) - set(_OPTIONAL))
+    if unknown:
+        raise fail(unknown[0], f"unknown key (allowed: {', '.join(_REQUIRED + _OPTIONAL)})")
+    for key in _REQUIRED:
+        if raw.get(key) is None:
+            raise fail(key, "missing required key")
+    sections = {name: _section(raw, name, *keys, fail) for name, keys in _SECTIONS.items()}
+
+    name = raw["name"]
+    if not isinstance(name, str) or not _NAME.match(name):
+        raise fail("name", f"{name!r} must be lowercase letters, digits or '_', starting with a letter")
+    fmt = raw["format"]
+    if fmt not in FORMATS:
+        raise fail("format", f"{fmt!r} is not one of {', '.join(FORMATS)}")
+
+    def resolve(key: str) -> Path:
+        value = raw[key]
+        if not isinstance(value, str) or not value:
+            raise fail(key, "must be a path")
+        if "${MLOPS_HOME}" in value:
+            if home is None:
+                raise fail(key, "uses ${MLOPS_HOME} but no home folder was given")
+            value = value.replace("${MLOPS_HOME}", str(home))
+        p = Path(value).expanduser()
+        return (p if p.is_absolute() else base / p).resolve()
+
+    target_raw = sections["target"]
+    delay = target_raw.get("delay_days", 0)
+    if not isinstance(delay, int) or isinstance(delay, bool) or delay < 0:
+        raise fail("target.delay_days", f"{delay!r} must be a whole number of days >= 0")
+    if not isinstance(target_raw["column"], str):
+        raise fail("target.column", "must be a column name")
+    target = Target(column=target_raw["column"], positive=target_raw["positive"], delay_days=delay)
+
+    outcomes = resolve("outcomes") if raw.get("outcomes") is not None else None
+    if delay > 0 and outcomes is None:
+        raise fail("outcomes", f"required when target.delay_days is {delay} (labels arrive later)")
+    if delay == 0 and outcomes is not None:
+        raise fail("outcomes", "only allowed when target.delay_days > 0")
+    id_column = raw.get("id_column")
+    if id_column is not None and not isinstance(id_column, str):
+        raise fail("id_column", "must be a column name")
+    if delay > 0 and id_column is None:
+        raise fail("id_column", "required when labels arrive later: outcomes are joined by it")
+
+    features = _columns_or_auto(raw, "features", fail)
+    categorical = _columns_or_auto(raw, "categorical", fail)
+    reserved = {c for c in (id_column, target.column) if c}
+    for key, cols in (("features", features), ("categorical", categorical)):
+        clash = sorted(reserved & set(cols or ()))
+        if clash:
+            raise fail(key, f"must not contain the id or target column {clash[0]!r}")
+    if features is not None and categorical is not None:
+        extra = sorted(set(categorical) - set(features))
+        if extra:
+            raise fail("categorical", f"{extra[0]!r} is not listed in 'features'")
+
+    return DatasetSpec(
+        name=name,
+        landing=resolve("landing"),
+        format=fmt,
+        id_column=id_column,
+        target=target,
+        outcomes=outcomes,
+        features=features,
+        categorical=categorical,
+        segments=_column_list(raw, "segments", fail),
+        protected=_column_list(raw, "protected", fail),
+        decision=_decision(sections["decision"], fail),
+        value=_value(sections["value"], fail),
+        start_date=_date(raw.get("start_date"), fail),
+        quality=_quality(sections["quality"], fail),
+        source=source,
+    )
+
+
+def _section(raw, name, required, optional, fail) -> dict:
+    section = raw.get(name) or {}
+    if not isinstance(section, dict):
+        raise fail(name, "must be a mapping")
+    unknown = sorted(set(section) - required - optional)
+    if unknown:
+        raise fail(f"{name}.{unknown[0]}", "unknown key")
+    missing = sorted(k for k in required if section.get(k) is None)
+    if missing:
+        raise fail(f"{name}.{missing[0]}", "missing required key")
+    return section
+
+
+def _column_list(raw, key, fail) -> tuple[str, ...]:
+    value = raw.get(key) or []
+    if not isinstance(value, list) or not all(isinstance(c, str) and c for c in value):
+        raise fail(key, "must be a list of column names")
+    if len(set(value)) != len(value):
+        raise fail(key, "lists a column twice")
+    return tuple(value)
+
+
+def _columns_or_auto(raw, key, fail) -> tuple[str, ...] | None:
+    value = raw.get(key, "auto")
+    if value == "auto":
+        return None
+    columns = _column_list(raw, key, fail)
+    if not columns:
+        raise fail(key, "must be 'auto' or a non-empty list of column names")
+    return columns
+
+
+def _number(section, key, fail, where) -> float:
+    value = section[key]
+    if isinstance(value, bool) or not isinstance(value, int | float):
+        raise fail(f"{where}.{key}", f"{value!r} must be a number")
+    return float(value)
+
+
+def _decision(section, fail) -> Decision:
+    for key in ("action", "otherwise"):
+        if not isinstance(section[key], str) or not section[key]:
+            raise fail(f"decision.{key}", "must be the name of an action")
+    if section["action"] == section["otherwise"]:
+        raise fail("decision.otherwise", "must differ from decision.action")
+    threshold = section["threshold"]
+    if threshold != "auto":
+        threshold = _number(section, "threshold", fail, "decision")
+        if not 0.0 <= threshold <= 1.0:
+            raise fail("decision.threshold", f"{threshold} must be 'auto' or within [0, 1]")
+    return Decision(section["action"], section["otherwise"], None if threshold == "auto" else threshold)
+
+
+def _value(section, fail) -> Value:
+    return Value(**{k: _number(section, k, fail, "value") for k in Value.__dataclass_fields__})
+
+
+def _quality(section, fail) -> Quality:
+    q = Quality(**section)
+    for key in ("max_null_fraction", "range_mostly"):
+        v = getattr(q, key)
+        if isinstance(v, bool) or not isinstance(v, int | float) or not 0 <= v <= 1:
+            raise fail(f"quality.{key}", f"{v!r} must be a number within [0, 1]")
+    if isinstance(q.volume_tolerance, bool) or not isinstance(q.volume_tolerance, int | float) \
+            or q.volume_tolerance < 1:
+        raise fail("quality.volume_tolerance", f"{q.volume_tolerance!r} must be a number >= 1")
+    for key in ("history_days", "min_history_days"):
+        v = getattr(q, key)
+        if isinstance(v, bool) or not isinstance(v, int) or v < 1:
+            raise fail(f"quality.{key}", f"{v!r} must be a whole number >= 1")
+    return q
+
+
+def _date(value, fail) -> dt.date | None:
+    if value is None or isinstance(value, dt.date):
+        return value
+    try:
+        return dt.date.fromisoformat(str(value))
+    except ValueError as exc:
+        raise fail("start_date", f"{value!r} is not a date (YYYY-MM-DD)") from exc
