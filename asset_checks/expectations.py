@@ -47,8 +47,10 @@ _OBSERVED_KEYS = ("observed_value", "unexpected_count", "unexpected_percent",
 @cache
 def _batch_definition():
     import great_expectations as gx
+    from great_expectations.data_context.types.base import ProgressBarsConfig
 
     context = gx.get_context(mode="ephemeral")
+    context.variables.progress_bars = ProgressBarsConfig(globally=False)
     source = context.data_sources.add_pandas("mlops")
     return source.add_dataframe_asset("frame").add_batch_definition_whole_dataframe("whole")
 

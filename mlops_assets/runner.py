@@ -16,9 +16,21 @@ from mlops_assets.settings import Settings
 from mlops_assets.spec import DatasetSpec, SpecError, load_spec
 
 
+# The event log keeps every event; the console shows only warnings (progress lines say the rest).
+QUIET = {"loggers": {"console": {"config": {"log_level": "WARNING"}}}}
+
+
 def instance_for(settings: Settings) -> dg.DagsterInstance:
     """The Dagster instance (SQLite by default) under the home folder."""
     return dg.DagsterInstance.from_config(str(settings.prepare_dagster_home()))
+
+
+def cancel_queued_runs(instance: dg.DagsterInstance) -> int:
+    """Cancel runs still queued from an earlier session; the caller redoes their days."""
+    queued = instance.get_runs(filters=dg.RunsFilter(statuses=[dg.DagsterRunStatus.QUEUED]))
+    for run in queued:
+        instance.report_run_canceled(run, message="cancelled by `mlops up` on restart")
+    return len(queued)
 
 
 def run_pipeline(settings: Settings, only_new: bool = False,
@@ -61,7 +73,8 @@ def _run_days(job, instance, days: list[str], progress) -> dict:
     outcome: dict = {"materialized": 0, "quarantined": {}, "blocked": {}, "failed": {}}
     checks: Counter = Counter()
     for i, day in enumerate(days, 1):
-        result = job.execute_in_process(partition_key=day, instance=instance, raise_on_error=False)
+        result = job.execute_in_process(partition_key=day, instance=instance, run_config=QUIET,
+                                        raise_on_error=False)
         failed_checks = []
         for evaluation in result.get_asset_check_evaluations():
             name = f"{evaluation.asset_key.to_user_string()}:{evaluation.check_name}"

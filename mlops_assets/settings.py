@@ -71,6 +71,16 @@ class Settings:
             "OMP_NUM_THREADS": os.environ.get("OMP_NUM_THREADS", "1"),
         }
 
+    def simulator_plan(self):
+        """Where the built-in simulator lands its files; only for the built-in spec."""
+        from mlops_assets.simulator import plan_for
+        from mlops_assets.spec import load_spec
+
+        if not self.uses_simulator:
+            raise ValueError(f"the simulator writes the built-in lending dataset only, not "
+                             f"{self.dataset_spec}")
+        return plan_for(load_spec(self.dataset_spec, home=self.home), self.ground_truth)
+
     def prepare_dagster_home(self, max_concurrent_runs: int = 2) -> Path:
         """Create the project-local DAGSTER_HOME with its dagster.yaml (kept if present)."""
         self.dagster_home.mkdir(parents=True, exist_ok=True)

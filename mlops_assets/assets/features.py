@@ -15,10 +15,7 @@ GROUP = "features"
 
 def build_feature_assets(spec: DatasetSpec, partitions: dg.PartitionsDefinition) -> list:
     """`<dataset>/features`, daily, depending on the trailing window of `<dataset>/raw`."""
-    history = dg.TimeWindowPartitionMapping(
-        start_offset=-spec.quality.history_days, end_offset=0,
-        allow_nonexistent_upstream_partitions=True,
-    )
+    history = dg.TimeWindowPartitionMapping(start_offset=-spec.quality.history_days, end_offset=0)
 
     @dg.asset(
         key=[spec.name, "features"],

@@ -1,0 +1,124 @@
+"""`mlops`: the platform's command line. Every command works on one home folder."""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import sys
+
+from mlops_assets.settings import Settings
+from mlops_assets.simulator import SCENARIOS, SimulatorConfig, land_day
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = _parser()
+    args = parser.parse_args(argv)
+    settings = Settings.resolve(args.home, getattr(args, "dataset", None))
+    os.environ.setdefault("OMP_NUM_THREADS", "1")
+    try:
+        return args.command(args, settings)
+    except KeyboardInterrupt:
+        return 130
+    except (ValueError, OSError) as exc:  # SpecError, IngestError, LakeError, bad arguments
+        print(f"mlops: error: {exc}", file=sys.stderr)
+        return 2
+
+
+def _parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(
+        prog="mlops", description="An asset-based MLOps platform on Dagster.")
+    parser.add_argument("--home", help="state folder (default: $MLOPS_HOME or ./.mlops)")
+    sub = parser.add_subparsers(required=True, metavar="COMMAND")
+
+    def dataset(p):
+        p.add_argument("--dataset", metavar="SPEC",
+                       help="dataset spec YAML (default: the built-in lending simulator)")
+
+    def simulation(p):
+        p.add_argument("--rows", type=int, help="mean applications a day (2000)")
+        p.add_argument("--scenario", choices=SCENARIOS, help="drift scenario (none)")
+        p.add_argument("--drift-day", type=int, help="day index drift starts (30)")
+        p.add_argument("--seed", type=int, help="random seed (7)")
+
+    up = sub.add_parser("up", help="start Dagster, MLflow and the simulator; Ctrl-C stops all")
+    dataset(up)
+    simulation(up)
+    up.add_argument("--backfill-days", type=int, default=60, help="history to land first (60)")
+    up.add_argument("--interval", type=float, default=20.0,
+                    help="seconds between simulated days after the backfill (20)")
+    up.add_argument("--dagster-port", type=int, default=3000)
+    up.add_argument("--mlflow-port", type=int, default=5000)
+    up.set_defaults(command=_up)
+
+    sim = sub.add_parser("simulate", help="write simulator landing and outcome files")
+    sim.add_argument("--days", type=int, required=True, help="number of days to write")
+    sim.add_argument("--first-day", type=int, default=0, help="index of the first day (0)")
+    simulation(sim)
+    sim.set_defaults(command=_simulate)
+
+    run = sub.add_parser("run", help="materialize every landed day through Dagster, headless")
+    dataset(run)
+    run.add_argument("--json", action="store_true", help="print the summary as one JSON object")
+    run.add_argument("--only-new", action="store_true", help="skip days already materialized")
+    run.set_defaults(command=_run)
+
+    status = sub.add_parser("status", help="what is landed, materialized and quarantined")
+    dataset(status)
+    status.add_argument("--json", action="store_true")
+    status.set_defaults(command=_status)
+    return parser
+
+
+def _simulate(args, settings: Settings) -> int:
+    if args.days < 1 or args.first_day < 0:
+        raise ValueError("--days must be >= 1 and --first-day >= 0")
+    config = _simulator_config(args, settings)
+    plan = settings.simulator_plan()
+    changed = 0
+    for day in range(args.first_day, args.first_day + args.days):
+        changed += len(land_day(plan, day, config.rows, config.seed, config.as_scenario()))
+    config.save(settings.home)
+    print(f"simulated days {args.first_day}..{args.first_day + args.days - 1} "
+          f"({config.describe()}): {changed} files written to {plan.landing.parent}")
+    return 0
+
+
+def _simulator_config(args, settings: Settings) -> SimulatorConfig:
+    return SimulatorConfig.resolve(settings.home, rows=args.rows, seed=args.seed,
+                                   scenario=args.scenario, drift_day=args.drift_day)
+
+
+def _run(args, settings: Settings) -> int:
+    from mlops_assets.runner import run_pipeline
+
+    progress = (lambda line: print(line, file=sys.stderr)) if args.json else print
+    summary = run_pipeline(settings, only_new=args.only_new, progress=progress)
+    if args.json:
+        print(json.dumps(summary, sort_keys=True))
+    else:
+        for asset in ("raw", "raw_outcomes"):
+            if asset in summary:
+                s = summary[asset]
+                print(f"{asset}: {s['materialized']} materialized, {len(s['quarantined'])} "
+                      f"quarantined, {len(s['blocked'])} blocked, {len(s['failed'])} failed")
+    failed = any(summary[a]["failed"] for a in ("raw", "raw_outcomes") if a in summary)
+    return 1 if failed else 0
+
+
+def _status(args, settings: Settings) -> int:
+    from mlops_assets.status import collect_status, format_status
+
+    status = collect_status(settings)
+    print(json.dumps(status, sort_keys=True) if args.json else format_status(status))
+    return 0
+
+
+def _up(args, settings: Settings) -> int:
+    from mlops_assets.up import Platform
+
+    return Platform(settings, args, _simulator_config(args, settings)).run()
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,174 @@
+"""`mlops up`: the whole platform on one machine, until Ctrl-C.
+
+Starts the MLflow server and the Dagster webserver, lands the simulator's history and
+materializes it headless, starts the Dagster daemon (sensors on), then lands one simulated
+day every `--interval` seconds. Every child runs in its own process group and is stopped on
+Ctrl-C or SIGTERM. Re-running on the same home resumes: landed days are kept, materialized
+days are not redone, and the sensor's cursor lives in the Dagster instance.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import os
+import signal
+import socket
+import subprocess
+import sys
+import time
+import urllib.request
+from pathlib import Path
+
+from mlops_assets.runner import cancel_queued_runs, instance_for, run_pipeline
+from mlops_assets.settings import Settings
+from mlops_assets.simulator import SimulatorConfig, land_day, landed_count
+
+HOST = "127.0.0.1"
+
+
+class Platform:
+    """The processes of one `mlops up`, and the simulated clock that feeds them."""
+
+    def __init__(self, settings: Settings, args, simulator: SimulatorConfig):
+        self.settings, self.args, self.simulator = settings, args, simulator
+        self.children: list[tuple[str, subprocess.Popen]] = []
+        self.stopping = False
+
+    def run(self) -> int:
+        for port in (self.args.dagster_port, self.args.mlflow_port):
+            _require_free(port)
+        signal.signal(signal.SIGTERM, self._on_signal)
+        try:
+            self._start()
+            return self._live()
+        except KeyboardInterrupt:
+            return 0
+        finally:
+            self.stop()
+
+    def _start(self) -> None:
+        s = self.settings
+        s.prepare_dagster_home()
+        s.logs.mkdir(parents=True, exist_ok=True)
+        say(f"home {s.home}  dataset {s.dataset_spec}")
+        if s.uses_simulator:
+            self.plan = s.simulator_plan()
+            self.simulator.save(s.home)
+            first = landed_count(self.plan)
+            for day in range(first, self.args.backfill_days):
+                land_day(self.plan, day, self.simulator.rows, self.simulator.seed,
+                         self.simulator.as_scenario())
+            say(f"simulator: {self.simulator.describe()}; "
+                f"{max(first, self.args.backfill_days)} days landed ({first} already there)")
+        mlflow = s.home / "mlflow"
+        (mlflow / "artifacts").mkdir(parents=True, exist_ok=True)
+        self._spawn("mlflow", [_bin("mlflow"), "server", "--host", HOST,
+                               "--port", str(self.args.mlflow_port),
+                               "--backend-store-uri", f"sqlite:///{mlflow / 'mlflow.db'}",
+                               "--artifacts-destination", str(mlflow / "artifacts"),
+                               "--workers", "1"])
+        self._spawn("dagster-webserver", [_bin("dagster-webserver"), "-h", HOST,
+                                          "-p", str(self.args.dagster_port),
+                                          "-m", "mlops_assets.definitions"])
+        _wait_http(f"http://{HOST}:{self.args.mlflow_port}/health", "MLflow", self.children)
+        say(f"MLflow server       http://{HOST}:{self.args.mlflow_port}")
+        _wait_http(f"http://{HOST}:{self.args.dagster_port}/server_info", "Dagster webserver",
+                   self.children)
+        say(f"Dagster UI          http://{HOST}:{self.args.dagster_port}")
+        cancelled = cancel_queued_runs(instance_for(s))
+        if cancelled:
+            say(f"cancelled {cancelled} runs left queued by an earlier session (redone below)")
+        say("materializing landed days not yet done (headless, through Dagster)...")
+        summary = run_pipeline(s, only_new=True, progress=lambda line: say("  " + line))
+        say(f"backfill done in {summary['runtime_seconds']} s")
+        self._spawn("dagster-daemon", [_bin("dagster-daemon"), "run",
+                                       "-m", "mlops_assets.definitions"])
+        say("Dagster daemon      running (landing sensor on)")
+        say(f"logs in {s.logs}; Ctrl-C stops everything")
+
+    def _live(self) -> int:
+        if not self.settings.uses_simulator:
+            say("watching the landing folder; Ctrl-C to stop")
+        while not self.stopping:
+            deadline = time.monotonic() + self.args.interval
+            while time.monotonic() < deadline and not self.stopping:
+                self._check_children()
+                time.sleep(0.5)
+            if self.settings.uses_simulator and not self.stopping:
+                day = landed_count(self.plan)
+                land_day(self.plan, day, self.simulator.rows, self.simulator.seed,
+                         self.simulator.as_scenario())
+                date = self.plan.start + dt.timedelta(days=day)
+                say(f"simulator: landed day {day} ({date})")
+        return 0
+
+    def _spawn(self, name: str, command: list[str]) -> None:
+        log = open(self.settings.logs / f"{name}.log", "ab")  # noqa: SIM115 - child owns it
+        env = {**os.environ, **self.settings.env()}
+        process = subprocess.Popen(command, stdout=log, stderr=subprocess.STDOUT, env=env,
+                                   cwd=self.settings.home, start_new_session=True)
+        self.children.append((name, process))
+
+    def _check_children(self) -> None:
+        for name, process in self.children:
+            if process.poll() is not None:
+                raise RuntimeError(f"{name} exited with status {process.returncode}; "
+                                   f"see {self.settings.logs / (name + '.log')}")
+
+    def _on_signal(self, *_):
+        self.stopping = True
+        raise KeyboardInterrupt
+
+    def stop(self) -> None:
+        """Stop every child: SIGTERM to its process group, SIGKILL after 15 s."""
+        self.stopping = True
+        for name, process in reversed(self.children):
+            if process.poll() is None:
+                say(f"stopping {name}")
+                _signal_group(process, signal.SIGTERM)
+        deadline = time.monotonic() + 15
+        for _, process in self.children:
+            try:
+                process.wait(timeout=max(0.1, deadline - time.monotonic()))
+            except subprocess.TimeoutExpired:
+                _signal_group(process, signal.SIGKILL)
+                process.wait()
+        self.children.clear()
+
+
+def say(line: str) -> None:
+    print(f"[mlops {time.strftime('%H:%M:%S')}] {line}", flush=True)
+
+
+def _bin(name: str) -> str:
+    return str(Path(sys.executable).parent / name)
+
+
+def _require_free(port: int) -> None:
+    with socket.socket() as sock:
+        if sock.connect_ex((HOST, port)) == 0:
+            raise OSError(f"port {port} on {HOST} is already in use: is another `mlops up` "
+                          "running? Stop it, or choose another port (--dagster-port/--mlflow-port)")
+
+
+def _wait_http(url: str, what: str, children, timeout: float = 180) -> None:
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        for name, process in children:
+            if process.poll() is not None:
+                raise RuntimeError(f"{name} exited with status {process.returncode} on start")
+        try:
+            with urllib.request.urlopen(url, timeout=2) as response:
+                if response.status == 200:
+                    return
+        except OSError:
+            pass
+        time.sleep(0.5)
+    raise TimeoutError(f"{what} did not answer at {url} within {timeout:.0f} s")
+
+
+def _signal_group(process: subprocess.Popen, sig: int) -> None:
+    try:
+        os.killpg(process.pid, sig)
+    except ProcessLookupError:
+        pass
