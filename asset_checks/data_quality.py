@@ -1,5 +1,8 @@
 """Data-quality asset checks: a Great Expectations suite on every raw, outcomes and feature
-partition. Blocking checks stop bad data from flowing on; the others warn."""
+partition. Blocking checks stop bad data from flowing on; the others warn.
+
+Checks read the partition of the run (`context.partition_key`) from the lake themselves: an
+input of an unpartitioned check on a partitioned asset would load every partition."""
 
 
 import time
@@ -61,10 +64,10 @@ def build_data_quality_checks(spec: DatasetSpec) -> list:
     features_key = dg.AssetKey([spec.name, "features"])
 
     @dg.multi_asset_check(specs=_specs(raw_key, RAW_CHECKS),
-                          name=f"{spec.name}_raw_quality", ins={"raw": dg.AssetIn(raw_key)})
-    def raw_quality(context: dg.AssetCheckExecutionContext, raw: pl.DataFrame,
-                    dataset: DatasetResource):
+                          name=f"{spec.name}_raw_quality")
+    def raw_quality(context: dg.AssetCheckExecutionContext, dataset: DatasetResource):
         started = time.perf_counter()
+        raw = dataset.read("raw", context.partition_key)
         schema = dataset.schema()
         profile = dataset.history_profile(context.partition_key)
         outcomes = _run_suite(raw, raw_suite(dataset.spec, schema, profile))
@@ -86,12 +89,11 @@ def build_data_quality_checks(spec: DatasetSpec) -> list:
         yield from _results(raw_key, RAW_CHECKS, outcomes, extra, started)
 
     @dg.multi_asset_check(specs=_specs(features_key, FEATURE_CHECKS),
-                          name=f"{spec.name}_feature_quality",
-                          ins={"features": dg.AssetIn(features_key)})
-    def feature_quality(context: dg.AssetCheckExecutionContext, features: pl.DataFrame,
-                        dataset: DatasetResource):
+                          name=f"{spec.name}_feature_quality")
+    def feature_quality(context: dg.AssetCheckExecutionContext, dataset: DatasetResource):
         started = time.perf_counter()
         day = context.partition_key
+        features = dataset.read("features", day)
         raw_rows = dataset.read("raw", day).height
         profile = dataset.history_profile(day)
         suite = feature_suite(dataset.spec, dataset.feature_columns(), profile, raw_rows,
@@ -104,10 +106,10 @@ def build_data_quality_checks(spec: DatasetSpec) -> list:
         outcomes_key = dg.AssetKey([spec.name, "raw_outcomes"])
 
         @dg.multi_asset_check(specs=_specs(outcomes_key, OUTCOME_CHECKS),
-                              name=f"{spec.name}_outcome_quality",
-                              ins={"raw_outcomes": dg.AssetIn(outcomes_key)})
-        def outcome_quality(raw_outcomes: pl.DataFrame, dataset: DatasetResource):
+                              name=f"{spec.name}_outcome_quality")
+        def outcome_quality(context: dg.AssetCheckExecutionContext, dataset: DatasetResource):
             started = time.perf_counter()
+            raw_outcomes = dataset.read("raw_outcomes", context.partition_key)
             outcomes = _run_suite(raw_outcomes, outcome_suite(dataset.spec))
             yield from _results(outcomes_key, OUTCOME_CHECKS, outcomes, {}, started)
 

@@ -40,7 +40,7 @@ class Outcome:
         return f"{'ok' if self.success else 'FAILED'} {self.expect.label}: {detail}"
 
 
-_OBSERVED_KEYS = ("observed_value", "unexpected_count", "unexpected_percent",
+_OBSERVED_KEYS = ("observed_value", "details", "unexpected_count", "unexpected_percent",
                   "partial_unexpected_list")
 
 
@@ -64,14 +64,21 @@ def validate(frame: pl.DataFrame, expectations: list[Expect]) -> list[Outcome]:
 
     batch_definition = _batch_definition()  # also makes the ephemeral context current
     suite = gx.ExpectationSuite(name="partition")
-    configured = [suite.add_expectation(getattr(gxe, e.kind)(**e.kwargs)) for e in expectations]
+    # A suite keeps one of several equal expectations, and unsaved ones have no id: tag each
+    # distinct expectation with its index and map the results back through it.
+    distinct = list(dict.fromkeys(repr(e) for e in expectations))
+    for index, text in enumerate(distinct):
+        e = expectations[[repr(x) for x in expectations].index(text)]
+        suite.add_expectation(getattr(gxe, e.kind)(**e.kwargs, meta={"index": index}))
     batch = batch_definition.get_batch(batch_parameters={"dataframe": frame.to_pandas()})
     result = batch.validate(suite, result_format="SUMMARY")
-    by_id = {r.expectation_config.id: r for r in result.results}
+    by_index = {r.expectation_config.meta["index"]: r for r in result.results}
     outcomes = []
-    for expect, conf in zip(expectations, configured, strict=True):
-        r = by_id[conf.id]
+    for expect in expectations:
+        r = by_index[distinct.index(repr(expect))]
         observed = {k: _plain(r.result[k]) for k in _OBSERVED_KEYS if k in r.result}
+        if "partial_unexpected_list" in observed:
+            observed["partial_unexpected_list"] = observed["partial_unexpected_list"][:5]
         if r.exception_info and r.exception_info.get("raised_exception"):
             observed["error"] = r.exception_info.get("exception_message")
         outcomes.append(Outcome(expect, bool(r.success), observed))
@@ -82,5 +89,7 @@ def _plain(value: Any) -> Any:
     if isinstance(value, float):
         return round(value, 4)
     if isinstance(value, list):
-        return [_plain(v) for v in value[:5]]
+        return [_plain(v) for v in value[:30]]
+    if isinstance(value, dict):
+        return {str(k): _plain(v) for k, v in value.items()}
     return value if isinstance(value, int | str | bool | type(None)) else str(value)

@@ -1,0 +1,72 @@
+"""The simulator is deterministic, realistic enough, and keeps the truth apart."""
+
+import hashlib
+
+import polars as pl
+
+from mlops_assets.simulator import Scenario, applications, land_day, labelled_truth
+from tests.conftest import land
+
+
+def digest(folder):
+    return {p.name: hashlib.sha256(p.read_bytes()).hexdigest() for p in sorted(folder.rglob("*"))
+            if p.is_file()}
+
+
+def test_same_seed_gives_identical_files(tmp_path, settings):
+    land(settings, range(10))
+    first = digest(settings.home / "landing")
+    mtimes = {p: p.stat().st_mtime_ns for p in (settings.home / "landing").rglob("*.csv")}
+    land(settings, range(10))
+    assert digest(settings.home / "landing") == first
+    # identical files are not rewritten, so the landing sensor does not see a new version
+    assert {p: p.stat().st_mtime_ns for p in mtimes} == mtimes
+
+
+def test_outcomes_arrive_delay_days_later_for_that_days_applications(settings):
+    land(settings, range(9))
+    plan = settings.simulator_plan()
+    outcomes = sorted(plan.outcomes_landing.glob("*.csv"))
+    assert [p.stem for p in outcomes] == ["2025-01-08", "2025-01-09"]
+    labels = pl.read_csv(outcomes[0])
+    apps = pl.read_csv(plan.landing / "2025-01-01.csv")
+    assert labels.columns == ["application_id", "defaulted"]
+    assert labels["application_id"].to_list() == apps["application_id"].to_list()
+
+
+def test_ground_truth_is_written_outside_the_landing_folder(settings):
+    land(settings, range(1))
+    plan = settings.simulator_plan()
+    truth = pl.read_parquet(next(plan.ground_truth.glob("*.parquet")))
+    assert not plan.ground_truth.is_relative_to(plan.landing.parent)
+    assert "true_default_probability" not in pl.read_csv(plan.landing / "2025-01-01.csv").columns
+    assert truth["true_default_probability"].is_between(0, 1).all()
+
+
+def test_realistic_columns_with_missing_values():
+    apps, truth = applications(0, __import__("datetime").date(2025, 1, 1), 5000, 1, Scenario())
+    for column in ("income", "debt_to_income", "loan_amount", "term_months", "employment_years",
+                   "age_band", "region", "channel", "credit_score"):
+        assert column in apps.columns
+    assert apps["employment_years"].null_count() > 0 and apps["credit_score"].null_count() > 0
+    assert 0.05 < truth["true_default_probability"].mean() < 0.2
+
+
+def test_data_drift_moves_inputs_and_concept_drift_moves_only_the_relationship():
+    import datetime as dt
+
+    day = dt.date(2025, 3, 1)
+    base_apps, base = labelled_truth(40, day, 20_000, 3, Scenario("none", 30))
+    data_apps, _ = labelled_truth(40, day, 20_000, 3, Scenario("data_drift", 30))
+    concept_apps, concept = labelled_truth(40, day, 20_000, 3, Scenario("concept_drift", 30))
+    assert data_apps["income"].median() < 0.9 * base_apps["income"].median()
+    assert concept_apps.equals(base_apps)  # same applicants...
+    assert concept["true_default_probability"].mean() > base["true_default_probability"].mean()
+    before, _ = labelled_truth(29, day, 2000, 3, Scenario("both", 30))
+    assert before.equals(labelled_truth(29, day, 2000, 3, Scenario("none", 30))[0])
+
+
+def test_land_day_reports_only_changed_files(settings):
+    plan = settings.simulator_plan()
+    assert len(land_day(plan, 0, rows=100)) == 2  # applications + ground truth
+    assert land_day(plan, 0, rows=100) == []
