@@ -1,0 +1,51 @@
+"""The `mlops` command line, run as users run it: in a subprocess."""
+
+import json
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+MLOPS = [str(Path(sys.executable).parent / "mlops")]
+
+
+def mlops(*args, home: Path, check=True) -> subprocess.CompletedProcess:
+    result = subprocess.run([*MLOPS, "--home", str(home), *args], capture_output=True,
+                            text=True, timeout=600)
+    if check:
+        assert result.returncode == 0, result.stderr[-3000:]
+    return result
+
+
+def test_simulate_is_idempotent_and_explains_itself(tmp_path):
+    first = mlops("simulate", "--days", "3", "--rows", "50", home=tmp_path)
+    assert "6 files written" in first.stdout
+    again = mlops("simulate", "--days", "3", home=tmp_path)  # settings are remembered
+    assert "0 files written" in again.stdout and "50 rows/day" in again.stdout
+
+
+def test_bad_arguments_and_specs_exit_2_with_the_reason(tmp_path):
+    bad = mlops("simulate", "--days", "2", "--scenario", "both", "--drift-day", "-1",
+                home=tmp_path, check=False)
+    assert bad.returncode == 2 and "drift day -1" in bad.stderr
+    spec = tmp_path / "spec.yaml"
+    spec.write_text("name: x\n")
+    result = mlops("run", "--dataset", str(spec), home=tmp_path, check=False)
+    assert result.returncode == 2
+    assert "key 'landing': missing required key" in result.stderr
+
+
+@pytest.mark.slow
+def test_run_json_summarizes_partitions_quarantine_and_checks(tmp_path):
+    mlops("simulate", "--days", "8", "--rows", "200", home=tmp_path)
+    (tmp_path / "landing" / "lending" / "2025-01-09.csv").write_text("not,a\nvalid")
+    result = mlops("run", "--json", home=tmp_path)
+    summary = json.loads(result.stdout)
+    assert summary["raw"]["materialized"] == 8
+    assert "2025-01-09" in summary["raw"]["quarantined"]
+    assert summary["raw_outcomes"]["materialized"] == 1
+    assert summary["raw"]["checks"]["lending/raw:schema"] == {"passed": 8, "failed": 0}
+    status = json.loads(mlops("status", "--json", home=tmp_path).stdout)
+    assert status["materialized"]["features"]["partitions"] == 8
+    assert "2025-01-09.csv" in status["quarantined"]
