@@ -40,8 +40,13 @@ class Outcome:
         return f"{'ok' if self.success else 'FAILED'} {self.expect.label}: {detail}"
 
 
-_OBSERVED_KEYS = ("observed_value", "details", "unexpected_count", "unexpected_percent",
-                  "partial_unexpected_list")
+_OBSERVED_KEYS = (
+    "observed_value",
+    "details",
+    "unexpected_count",
+    "unexpected_percent",
+    "partial_unexpected_list",
+)
 
 
 @cache

@@ -17,14 +17,20 @@ from mlops_assets.spec import DatasetSpec
 
 RAW_CHECKS = {
     "schema": (True, "Columns and types match the dataset's pinned schema."),
-    "missing_values": (True, "Null share per column within quality.max_null_fraction; "
-                             "no null ids or labels."),
+    "missing_values": (
+        True,
+        "Null share per column within quality.max_null_fraction; no null ids or labels.",
+    ),
     "duplicate_ids": (True, "No id appears twice in the partition."),
     "volume": (True, "Row count within quality.volume_tolerance x the trailing daily average."),
-    "value_ranges": (False, "Numeric values within the range seen in history "
-                            "(quality.range_mostly of them)."),
-    "category_sets": (False, "Categorical values among those seen in history "
-                             "(quality.range_mostly of them)."),
+    "value_ranges": (
+        False,
+        "Numeric values within the range seen in history (quality.range_mostly of them).",
+    ),
+    "category_sets": (
+        False,
+        "Categorical values among those seen in history (quality.range_mostly of them).",
+    ),
 }
 FEATURE_CHECKS = {
     "schema": (True, "Feature columns are exactly the model inputs, passthrough and label."),
@@ -47,15 +53,17 @@ def raw_suite(spec: DatasetSpec, schema: dict[str, str], profile: Profile) -> di
     q = spec.quality
     strict = {spec.id_column, spec.target.column}
     suite: dict[str, list[Expect]] = {
-        "schema": [Expect("ExpectTableColumnsToMatchOrderedList",
-                          {"column_list": [*schema, DAY]})],
+        "schema": [Expect("ExpectTableColumnsToMatchOrderedList", {"column_list": [*schema, DAY]})],
         "missing_values": [
-            Expect("ExpectColumnValuesToNotBeNull",
-                   {"column": c, "mostly": 1.0 if c in strict else 1.0 - q.max_null_fraction})
+            Expect(
+                "ExpectColumnValuesToNotBeNull",
+                {"column": c, "mostly": 1.0 if c in strict else 1.0 - q.max_null_fraction},
+            )
             for c in schema
         ],
         "duplicate_ids": [Expect("ExpectColumnValuesToBeUnique", {"column": spec.id_column})]
-        if spec.id_column else [],
+        if spec.id_column
+        else [],
         "volume": [],
         "value_ranges": [],
         "category_sets": [],
@@ -63,33 +71,55 @@ def raw_suite(spec: DatasetSpec, schema: dict[str, str], profile: Profile) -> di
     if not has_history(profile, spec):
         return suite
     mean = profile.mean_daily_rows
-    suite["volume"] = [Expect("ExpectTableRowCountToBeBetween", {
-        "min_value": math.floor(mean / q.volume_tolerance),
-        "max_value": math.ceil(mean * q.volume_tolerance)})]
+    suite["volume"] = [
+        Expect(
+            "ExpectTableRowCountToBeBetween",
+            {
+                "min_value": math.floor(mean / q.volume_tolerance),
+                "max_value": math.ceil(mean * q.volume_tolerance),
+            },
+        )
+    ]
     suite["value_ranges"] = [
-        Expect("ExpectColumnValuesToBeBetween",
-               {"column": c, "min_value": s.min, "max_value": s.max, "mostly": q.range_mostly})
-        for c, s in profile.numeric.items() if s.min is not None
+        Expect(
+            "ExpectColumnValuesToBeBetween",
+            {"column": c, "min_value": s.min, "max_value": s.max, "mostly": q.range_mostly},
+        )
+        for c, s in profile.numeric.items()
+        if s.min is not None
     ]
     suite["category_sets"] = [
-        Expect("ExpectColumnValuesToBeInSet",
-               {"column": c, "value_set": sorted(v for v in shares if v != MISSING),
-                "mostly": q.range_mostly})
-        for c, shares in profile.categories.items() if schema.get(c) == "str"
+        Expect(
+            "ExpectColumnValuesToBeInSet",
+            {
+                "column": c,
+                "value_set": sorted(v for v in shares if v != MISSING),
+                "mostly": q.range_mostly,
+            },
+        )
+        for c, shares in profile.categories.items()
+        if schema.get(c) == "str"
     ]
     return suite
 
 
-def feature_suite(spec: DatasetSpec, columns: FeatureColumns, profile: Profile,
-                  raw_rows: int, labelled: bool) -> dict[str, list]:
+def feature_suite(
+    spec: DatasetSpec, columns: FeatureColumns, profile: Profile, raw_rows: int, labelled: bool
+) -> dict[str, list]:
     """Expectations for one features partition."""
     filled = columns.categorical + (columns.numeric if profile.days else ())
     return {
-        "schema": [Expect("ExpectTableColumnsToMatchOrderedList",
-                          {"column_list": output_columns(columns, spec, labelled)})],
+        "schema": [
+            Expect(
+                "ExpectTableColumnsToMatchOrderedList",
+                {"column_list": output_columns(columns, spec, labelled)},
+            )
+        ],
         "completeness": [Expect("ExpectColumnValuesToNotBeNull", {"column": c}) for c in filled]
-        + [Expect("ExpectColumnValuesToBeInSet", {"column": f"{c}__missing", "value_set": [0, 1]})
-           for c in columns.numeric],
+        + [
+            Expect("ExpectColumnValuesToBeInSet", {"column": f"{c}__missing", "value_set": [0, 1]})
+            for c in columns.numeric
+        ],
         "row_count": [Expect("ExpectTableRowCountToEqual", {"value": raw_rows})],
     }
 
@@ -98,11 +128,11 @@ def outcome_suite(spec: DatasetSpec) -> dict[str, list]:
     """Expectations for one outcomes partition."""
     key, target = spec.id_column, spec.target.column
     return {
-        "schema": [Expect("ExpectTableColumnsToMatchOrderedList",
-                          {"column_list": [key, target, DAY]})],
-        "missing_values": [Expect("ExpectColumnValuesToNotBeNull", {"column": c})
-                           for c in (key, target)],
+        "schema": [
+            Expect("ExpectTableColumnsToMatchOrderedList", {"column_list": [key, target, DAY]})
+        ],
+        "missing_values": [
+            Expect("ExpectColumnValuesToNotBeNull", {"column": c}) for c in (key, target)
+        ],
         "duplicate_ids": [Expect("ExpectColumnValuesToBeUnique", {"column": key})],
     }
-
-

@@ -27,13 +27,17 @@ def main(argv: list[str] | None = None) -> int:
 
 def _parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
-        prog="mlops", description="An asset-based MLOps platform on Dagster.")
+        prog="mlops", description="An asset-based MLOps platform on Dagster."
+    )
     parser.add_argument("--home", help="state folder (default: $MLOPS_HOME or ./.mlops)")
     sub = parser.add_subparsers(required=True, metavar="COMMAND")
 
     def dataset(p):
-        p.add_argument("--dataset", metavar="SPEC",
-                       help="dataset spec YAML (default: the built-in lending simulator)")
+        p.add_argument(
+            "--dataset",
+            metavar="SPEC",
+            help="dataset spec YAML (default: the built-in lending simulator)",
+        )
 
     def simulation(p):
         p.add_argument("--rows", type=int, help="mean applications a day (2000)")
@@ -45,8 +49,12 @@ def _parser() -> argparse.ArgumentParser:
     dataset(up)
     simulation(up)
     up.add_argument("--backfill-days", type=int, default=60, help="history to land first (60)")
-    up.add_argument("--interval", type=float, default=20.0,
-                    help="seconds between simulated days after the backfill (20)")
+    up.add_argument(
+        "--interval",
+        type=float,
+        default=20.0,
+        help="seconds between simulated days after the backfill (20)",
+    )
     up.add_argument("--dagster-port", type=int, default=3000)
     up.add_argument("--mlflow-port", type=int, default=5000)
     up.set_defaults(command=_up)
@@ -79,14 +87,21 @@ def _simulate(args, settings: Settings) -> int:
     for day in range(args.first_day, args.first_day + args.days):
         changed += len(land_day(plan, day, config.rows, config.seed, config.as_scenario()))
     config.save(settings.home)
-    print(f"simulated days {args.first_day}..{args.first_day + args.days - 1} "
-          f"({config.describe()}): {changed} files written to {plan.landing.parent}")
+    print(
+        f"simulated days {args.first_day}..{args.first_day + args.days - 1} "
+        f"({config.describe()}): {changed} files written to {plan.landing.parent}"
+    )
     return 0
 
 
 def _simulator_config(args, settings: Settings) -> SimulatorConfig:
-    return SimulatorConfig.resolve(settings.home, rows=args.rows, seed=args.seed,
-                                   scenario=args.scenario, drift_day=args.drift_day)
+    return SimulatorConfig.resolve(
+        settings.home,
+        rows=args.rows,
+        seed=args.seed,
+        scenario=args.scenario,
+        drift_day=args.drift_day,
+    )
 
 
 def _run(args, settings: Settings) -> int:
@@ -100,8 +115,10 @@ def _run(args, settings: Settings) -> int:
         for asset in ("raw", "raw_outcomes"):
             if asset in summary:
                 s = summary[asset]
-                print(f"{asset}: {s['materialized']} materialized, {len(s['quarantined'])} "
-                      f"quarantined, {len(s['blocked'])} blocked, {len(s['failed'])} failed")
+                print(
+                    f"{asset}: {s['materialized']} materialized, {len(s['quarantined'])} "
+                    f"quarantined, {len(s['blocked'])} blocked, {len(s['failed'])} failed"
+                )
     failed = any(summary[a]["failed"] for a in ("raw", "raw_outcomes") if a in summary)
     return 1 if failed else 0
 

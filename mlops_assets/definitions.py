@@ -27,8 +27,9 @@ def build_definitions(settings: Settings) -> dg.Definitions:
         jobs=jobs,
         sensors=[build_landing_sensor(spec, partitions, jobs)],
         resources={
-            "dataset": DatasetResource(spec_path=str(settings.dataset_spec),
-                                       home=str(settings.home)),
+            "dataset": DatasetResource(
+                spec_path=str(settings.dataset_spec), home=str(settings.home)
+            ),
             "io_manager": ParquetIOManager(root=str(settings.lake)),
         },
         # One process per run: Great Expectations is imported once, not once per step.

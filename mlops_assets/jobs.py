@@ -17,17 +17,21 @@ def outcomes_job_name(spec: DatasetSpec) -> str:
 
 def build_jobs(spec: DatasetSpec, partitions: dg.PartitionsDefinition) -> list:
     """`<dataset>_ingest` (raw -> features, with checks) and `<dataset>_outcomes`."""
-    jobs = [dg.define_asset_job(
-        ingest_job_name(spec),
-        selection=dg.AssetSelection.assets([spec.name, "raw"], [spec.name, "features"]),
-        partitions_def=partitions,
-        description="Ingest one day's landing file, check it, and build its features.",
-    )]
-    if spec.delayed_labels:
-        jobs.append(dg.define_asset_job(
-            outcomes_job_name(spec),
-            selection=dg.AssetSelection.assets([spec.name, "raw_outcomes"]),
+    jobs = [
+        dg.define_asset_job(
+            ingest_job_name(spec),
+            selection=dg.AssetSelection.assets([spec.name, "raw"], [spec.name, "features"]),
             partitions_def=partitions,
-            description="Ingest and check one day's outcomes file.",
-        ))
+            description="Ingest one day's landing file, check it, and build its features.",
+        )
+    ]
+    if spec.delayed_labels:
+        jobs.append(
+            dg.define_asset_job(
+                outcomes_job_name(spec),
+                selection=dg.AssetSelection.assets([spec.name, "raw_outcomes"]),
+                partitions_def=partitions,
+                description="Ingest and check one day's outcomes file.",
+            )
+        )
     return jobs

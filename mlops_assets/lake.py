@@ -5,7 +5,6 @@ to a temporary file in the same folder and is renamed over the target, so a read
 old file or the new one, never half of one. Same frame, same bytes.
 """
 
-
 import json
 import os
 import tempfile
@@ -68,8 +67,10 @@ class ParquetIOManager(dg.ConfigurableIOManager):
         if obj is None:
             return
         if not isinstance(obj, pl.DataFrame):
-            raise TypeError(f"{context.asset_key.to_user_string()}: expected a polars DataFrame, "
-                            f"got {type(obj).__name__}")
+            raise TypeError(
+                f"{context.asset_key.to_user_string()}: expected a polars DataFrame, "
+                f"got {type(obj).__name__}"
+            )
         partition = context.partition_key if context.has_partition_key else None
         path = write_frame(obj, partition_path(Path(self.root), context.asset_key, partition))
         context.add_output_metadata({"path": dg.MetadataValue.path(str(path))})

@@ -1,6 +1,5 @@
 """Resources: the dataset (its spec and where its data lives), passed to assets and checks."""
 
-
 import datetime as dt
 import json
 import shutil
@@ -53,8 +52,10 @@ class DatasetResource(dg.ConfigurableResource):
         if first is None:
             raise IngestError(f"no schema pinned yet for {self.spec.name} ({self.schema_path})")
         columns = infer_schema(first, self.spec)
-        write_json({"columns": columns, "learned_at": dt.datetime.now(dt.UTC).isoformat()},
-                   self.schema_path)
+        write_json(
+            {"columns": columns, "learned_at": dt.datetime.now(dt.UTC).isoformat()},
+            self.schema_path,
+        )
         return columns
 
     def feature_columns(self) -> FeatureColumns:
@@ -71,8 +72,11 @@ class DatasetResource(dg.ConfigurableResource):
         """
         end = dt.date.fromisoformat(day)
         window = [end - dt.timedelta(days=k) for k in range(self.spec.quality.history_days, 0, -1)]
-        return [d.isoformat() for d in window
-                if partition_path(self.lake_root, self.key("features"), d.isoformat()).exists()]
+        return [
+            d.isoformat()
+            for d in window
+            if partition_path(self.lake_root, self.key("features"), d.isoformat()).exists()
+        ]
 
     def history_profile(self, day: str) -> Profile:
         """Profile of the raw rows of the accepted days before `day`."""
@@ -81,11 +85,20 @@ class DatasetResource(dg.ConfigurableResource):
             return Profile()
         columns = self.feature_columns()
         schema = self.schema()
-        numeric = [c for c, kind in schema.items() if kind in ("int", "float")
-                   and c not in (self.spec.id_column, self.spec.target.column)]
-        categorical = sorted(set(columns.categorical) | {
-            c for c, kind in schema.items() if kind in ("str", "bool")
-            and c not in (self.spec.id_column, self.spec.target.column)})
+        numeric = [
+            c
+            for c, kind in schema.items()
+            if kind in ("int", "float") and c not in (self.spec.id_column, self.spec.target.column)
+        ]
+        categorical = sorted(
+            set(columns.categorical)
+            | {
+                c
+                for c, kind in schema.items()
+                if kind in ("str", "bool")
+                and c not in (self.spec.id_column, self.spec.target.column)
+            }
+        )
         history = read_partitions(self.lake_root, self.key("raw"), days)
         return fit_profile(history, numeric, categorical)
 
@@ -94,7 +107,12 @@ class DatasetResource(dg.ConfigurableResource):
         self.quarantine_dir.mkdir(parents=True, exist_ok=True)
         target = self.quarantine_dir / source.name
         shutil.copyfile(source, target)
-        write_json({"file": str(source), "reason": reason,
-                    "quarantined_at": dt.datetime.now(dt.UTC).isoformat()},
-                   target.with_name(target.name + ".reason.json"))
+        write_json(
+            {
+                "file": str(source),
+                "reason": reason,
+                "quarantined_at": dt.datetime.now(dt.UTC).isoformat(),
+            },
+            target.with_name(target.name + ".reason.json"),
+        )
         return target

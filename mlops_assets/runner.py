@@ -33,8 +33,9 @@ def cancel_queued_runs(instance: dg.DagsterInstance) -> int:
     return len(queued)
 
 
-def run_pipeline(settings: Settings, only_new: bool = False,
-                 progress: Callable[[str], None] = lambda _: None) -> dict:
+def run_pipeline(
+    settings: Settings, only_new: bool = False, progress: Callable[[str], None] = lambda _: None
+) -> dict:
     """Materialize every landed day (or, with `only_new`, the days not yet materialized).
 
     Days run in date order, one Dagster run per day and job, in this process (so Great
@@ -44,19 +45,25 @@ def run_pipeline(settings: Settings, only_new: bool = False,
     spec = load_spec(settings.dataset_spec, home=settings.home)
     days = landed_days(spec.landing, spec.format)
     if not days:
-        raise SpecError(f"dataset {spec.name!r}: landing folder {spec.landing} has no "
-                        f"YYYY-MM-DD.{spec.format} files")
+        raise SpecError(
+            f"dataset {spec.name!r}: landing folder {spec.landing} has no "
+            f"YYYY-MM-DD.{spec.format} files"
+        )
     defs = build_definitions(settings)
     instance = instance_for(settings)
     jobs = [("raw", ingest_job_name(spec), days)]
     if spec.delayed_labels:
-        jobs.append(("raw_outcomes", outcomes_job_name(spec),
-                     landed_days(spec.outcomes, spec.format)))
+        jobs.append(
+            ("raw_outcomes", outcomes_job_name(spec), landed_days(spec.outcomes, spec.format))
+        )
     summary = {"dataset": spec.name, "home": str(settings.home), "landed_days": len(days)}
     for asset, job_name, files in jobs:
         job = defs.resolve_job_def(job_name)
-        done = instance.get_materialized_partitions(dg.AssetKey([spec.name, asset])) \
-            if only_new else set()
+        done = (
+            instance.get_materialized_partitions(dg.AssetKey([spec.name, asset]))
+            if only_new
+            else set()
+        )
         todo = [d for d in _valid_days(spec, files) if d not in done]
         summary[asset] = _run_days(job, instance, todo, progress)
     summary["runtime_seconds"] = round(time.perf_counter() - started, 2)
@@ -73,8 +80,9 @@ def _run_days(job, instance, days: list[str], progress) -> dict:
     outcome: dict = {"materialized": 0, "quarantined": {}, "blocked": {}, "failed": {}}
     checks: Counter = Counter()
     for i, day in enumerate(days, 1):
-        result = job.execute_in_process(partition_key=day, instance=instance, run_config=QUIET,
-                                        raise_on_error=False)
+        result = job.execute_in_process(
+            partition_key=day, instance=instance, run_config=QUIET, raise_on_error=False
+        )
         failed_checks = []
         for evaluation in result.get_asset_check_evaluations():
             name = f"{evaluation.asset_key.to_user_string()}:{evaluation.check_name}"
@@ -97,10 +105,12 @@ def _run_days(job, instance, days: list[str], progress) -> dict:
                 outcome["failed"][day] = failure
                 status = "failed"
         warn = [c for c in failed_checks if status == "ok"]
-        progress(f"[{i}/{len(days)}] {job.name} {day}: {status}"
-                 + (f" — {outcome[status][day]}" if status not in ("ok", "blocked") else "")
-                 + (f" — blocked by {'; '.join(failed_checks)}" if status == "blocked" else "")
-                 + (f" — warnings: {'; '.join(warn)}" if warn else ""))
+        progress(
+            f"[{i}/{len(days)}] {job.name} {day}: {status}"
+            + (f" — {outcome[status][day]}" if status not in ("ok", "blocked") else "")
+            + (f" — blocked by {'; '.join(failed_checks)}" if status == "blocked" else "")
+            + (f" — warnings: {'; '.join(warn)}" if warn else "")
+        )
     outcome["checks"] = _check_table(checks)
     return outcome
 

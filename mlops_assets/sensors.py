@@ -1,6 +1,5 @@
 """Sensors: new landing files become runs, each file version exactly once."""
 
-
 import datetime as dt
 import json
 
@@ -12,8 +11,9 @@ from mlops_assets.partitions import landed_days
 from mlops_assets.spec import DatasetSpec
 
 
-def build_landing_sensor(spec: DatasetSpec, partitions: dg.DailyPartitionsDefinition,
-                         jobs: list) -> dg.SensorDefinition:
+def build_landing_sensor(
+    spec: DatasetSpec, partitions: dg.DailyPartitionsDefinition, jobs: list
+) -> dg.SensorDefinition:
     """Request the ingest (or outcomes) job for each new or changed landing file.
 
     The cursor remembers the fingerprint (size, mtime) of every file already requested; run keys
@@ -38,8 +38,11 @@ def build_landing_sensor(spec: DatasetSpec, partitions: dg.DailyPartitionsDefini
         requests, skipped = [], []
         for asset, folder, job_name in sources:
             seen = cursor.setdefault(asset, {})
-            adopt = set() if seen else context.instance.get_materialized_partitions(
-                dg.AssetKey([spec.name, asset]))
+            adopt = (
+                set()
+                if seen
+                else context.instance.get_materialized_partitions(dg.AssetKey([spec.name, asset]))
+            )
             for day, path in landed_days(folder, spec.format).items():
                 version = fingerprint(path)
                 if seen.get(day) == version:
@@ -50,13 +53,19 @@ def build_landing_sensor(spec: DatasetSpec, partitions: dg.DailyPartitionsDefini
                 if not first_day <= dt.date.fromisoformat(day) < today:
                     skipped.append(path.name)
                     continue
-                requests.append(dg.RunRequest(
-                    run_key=f"{asset}:{day}:{version}", job_name=job_name, partition_key=day,
-                    tags={"mlops/source_file": str(path)},
-                ))
+                requests.append(
+                    dg.RunRequest(
+                        run_key=f"{asset}:{day}:{version}",
+                        job_name=job_name,
+                        partition_key=day,
+                        tags={"mlops/source_file": str(path)},
+                    )
+                )
         if skipped:
-            context.log.warning(f"outside the partition range {first_day}..yesterday, "
-                                f"not ingested: {', '.join(skipped[:10])}")
+            context.log.warning(
+                f"outside the partition range {first_day}..yesterday, "
+                f"not ingested: {', '.join(skipped[:10])}"
+            )
         return dg.SensorResult(run_requests=requests, cursor=json.dumps(cursor, sort_keys=True))
 
     return landing_sensor

@@ -77,8 +77,9 @@ class Settings:
         from mlops_assets.spec import load_spec
 
         if not self.uses_simulator:
-            raise ValueError(f"the simulator writes the built-in lending dataset only, not "
-                             f"{self.dataset_spec}")
+            raise ValueError(
+                f"the simulator writes the built-in lending dataset only, not {self.dataset_spec}"
+            )
         return plan_for(load_spec(self.dataset_spec, home=self.home), self.ground_truth)
 
     def prepare_dagster_home(self, max_concurrent_runs: int = 2) -> Path:

@@ -30,8 +30,14 @@ PURPOSES = ["debt_consolidation", "car", "home_improvement", "business", "medica
 
 _REGION_EFFECT = {"north": 0.0, "south": 0.15, "east": -0.1, "west": 0.05, "central": 0.0}
 _CHANNEL_EFFECT = {"branch": -0.1, "online": 0.1, "broker": 0.3, "partner": 0.0}
-_PURPOSE_EFFECT = {"debt_consolidation": 0.1, "car": -0.1, "home_improvement": -0.15,
-                   "business": 0.35, "medical": 0.2, "other": 0.05}
+_PURPOSE_EFFECT = {
+    "debt_consolidation": 0.1,
+    "car": -0.1,
+    "home_improvement": -0.15,
+    "business": 0.35,
+    "medical": 0.2,
+    "other": 0.05,
+}
 
 
 @dataclass(frozen=True)
@@ -65,8 +71,9 @@ def applications(day: int, date: dt.date, rows: int, seed: int, scenario: Scenar
 
     income = np.round(rng.lognormal(np.log(55_000 * (0.8 if shift else 1.0)), 0.5, n), -2)
     dti = np.round(rng.beta(2, 5, n) * 0.8, 3)
-    loan = np.clip(income * rng.lognormal(np.log(0.25 * (1.3 if shift else 1.0)), 0.4, n),
-                   1_000, 60_000).round(-2)
+    loan = np.clip(
+        income * rng.lognormal(np.log(0.25 * (1.3 if shift else 1.0)), 0.4, n), 1_000, 60_000
+    ).round(-2)
     term = np.where(rng.random(n) < 0.7, 36, 60)
     employment = np.round(np.clip(rng.exponential(5, n), 0, 40) * 2) / 2
     score = np.clip(rng.normal(650 if shift else 680, 60, n), 300, 850).round()
@@ -84,47 +91,78 @@ def applications(day: int, date: dt.date, rows: int, seed: int, scenario: Scenar
     home_missing = rng.random(n) < 0.01
 
     pd_true = _default_probability(
-        dti, loan / income, np.where(score_missing, np.nan, score), delinquencies, term,
-        np.where(employment_missing, np.nan, employment), region, channel, purpose,
+        dti,
+        loan / income,
+        np.where(score_missing, np.nan, score),
+        delinquencies,
+        term,
+        np.where(employment_missing, np.nan, employment),
+        region,
+        channel,
+        purpose,
         concept=scenario.concept_drift(day),
     )
     ids = [f"{date:%Y%m%d}-{i:06d}" for i in range(n)]
-    frame = pl.DataFrame({
-        "application_id": ids,
-        "income": income,
-        "debt_to_income": dti,
-        "loan_amount": loan,
-        "term_months": term.astype(np.int64),
-        "employment_years": pl.Series(employment).scatter(np.flatnonzero(employment_missing), None),
-        "credit_score": pl.Series(score.astype(np.int64)).scatter(np.flatnonzero(score_missing), None),
-        "credit_history_years": history,
-        "open_accounts": accounts.astype(np.int64),
-        "delinquencies_2y": delinquencies.astype(np.int64),
-        "home_ownership": pl.Series(home.tolist()).scatter(np.flatnonzero(home_missing), None),
-        "purpose": purpose.tolist(),
-        "region": region.tolist(),
-        "channel": channel.tolist(),
-        "age_band": age_band.tolist(),
-    })
+    frame = pl.DataFrame(
+        {
+            "application_id": ids,
+            "income": income,
+            "debt_to_income": dti,
+            "loan_amount": loan,
+            "term_months": term.astype(np.int64),
+            "employment_years": _with_nulls(employment, employment_missing),
+            "credit_score": _with_nulls(score.astype(np.int64), score_missing),
+            "credit_history_years": history,
+            "open_accounts": accounts.astype(np.int64),
+            "delinquencies_2y": delinquencies.astype(np.int64),
+            "home_ownership": _with_nulls(home.tolist(), home_missing),
+            "purpose": purpose.tolist(),
+            "region": region.tolist(),
+            "channel": channel.tolist(),
+            "age_band": age_band.tolist(),
+        }
+    )
     truth = pl.DataFrame({"application_id": ids, "true_default_probability": pd_true})
     return frame, truth
 
 
-def _default_probability(dti, loan_to_income, score, delinquencies, term, employment,
-                         region, channel, purpose, concept: bool) -> np.ndarray:
+def _with_nulls(values, missing: np.ndarray) -> pl.Series:
+    return pl.Series(values).scatter(np.flatnonzero(missing), None)
+
+
+def _default_probability(
+    dti,
+    loan_to_income,
+    score,
+    delinquencies,
+    term,
+    employment,
+    region,
+    channel,
+    purpose,
+    concept: bool,
+) -> np.ndarray:
     """The known probability of default; `concept` switches to the post-shock relationship."""
     score_term = np.where(np.isnan(score), 0.35, -0.012 * (np.nan_to_num(score) - 680))
-    employment_term = np.where(np.isnan(employment), 0.2,
-                               -0.05 * np.minimum(np.nan_to_num(employment), 10))
+    employment_term = np.where(
+        np.isnan(employment), 0.2, -0.05 * np.minimum(np.nan_to_num(employment), 10)
+    )
     dti_weight = 5.5 if concept else 2.8
     channel_effect = dict(_CHANNEL_EFFECT, online=0.9, broker=-0.2) if concept else _CHANNEL_EFFECT
-    z = (-2.6 + (0.4 if concept else 0.0)
-         + dti_weight * (dti - 0.3) + 0.8 * (dti > 0.45)
-         + 2.4 * (loan_to_income - 0.25)
-         + score_term + 0.45 * delinquencies + 0.25 * (term == 60) + employment_term
-         + np.vectorize(_REGION_EFFECT.get)(region)
-         + np.vectorize(channel_effect.get)(channel)
-         + np.vectorize(_PURPOSE_EFFECT.get)(purpose))
+    z = (
+        -2.6
+        + (0.4 if concept else 0.0)
+        + dti_weight * (dti - 0.3)
+        + 0.8 * (dti > 0.45)
+        + 2.4 * (loan_to_income - 0.25)
+        + score_term
+        + 0.45 * delinquencies
+        + 0.25 * (term == 60)
+        + employment_term
+        + np.vectorize(_REGION_EFFECT.get)(region)
+        + np.vectorize(channel_effect.get)(channel)
+        + np.vectorize(_PURPOSE_EFFECT.get)(purpose)
+    )
     return 1.0 / (1.0 + np.exp(-z))
 
 
@@ -147,8 +185,9 @@ class LandingPlan:
     delay_days: int
 
 
-def land_day(plan: LandingPlan, day: int, rows: int = 2000, seed: int = 7,
-             scenario: Scenario | None = None) -> list[Path]:
+def land_day(
+    plan: LandingPlan, day: int, rows: int = 2000, seed: int = 7, scenario: Scenario | None = None
+) -> list[Path]:
     """Write day `day`'s applications, its ground truth, and the outcomes that arrive that day.
 
     Returns the files that changed; identical files are left untouched (same bytes, same mtime).
@@ -162,8 +201,9 @@ def land_day(plan: LandingPlan, day: int, rows: int = 2000, seed: int = 7,
     ]
     if plan.delay_days > 0 and day >= plan.delay_days:
         origin = day - plan.delay_days
-        _, labels = labelled_truth(origin, plan.start + dt.timedelta(days=origin), rows, seed,
-                                   scenario)
+        _, labels = labelled_truth(
+            origin, plan.start + dt.timedelta(days=origin), rows, seed, scenario
+        )
         labels = labels.select("application_id", "defaulted")
         written.append(_write_if_changed(plan.outcomes_landing / f"{date}.csv", _csv_bytes(labels)))
     return [p for p in written if p is not None]
@@ -196,8 +236,13 @@ def plan_for(spec, ground_truth_root: Path) -> LandingPlan:
     """The landing plan of a dataset spec whose source is this simulator."""
     if spec.start_date is None or spec.outcomes is None:
         raise ValueError(f"dataset {spec.name!r}: the simulator needs start_date and outcomes")
-    return LandingPlan(spec.landing, spec.outcomes, ground_truth_root / spec.name,
-                       spec.start_date, spec.target.delay_days)
+    return LandingPlan(
+        spec.landing,
+        spec.outcomes,
+        ground_truth_root / spec.name,
+        spec.start_date,
+        spec.target.delay_days,
+    )
 
 
 @dataclass(frozen=True)

@@ -82,8 +82,14 @@ class DatasetSpec:
 
 _REQUIRED = ("name", "landing", "format", "target", "decision", "value")
 _OPTIONAL = (
-    "id_column", "outcomes", "features", "categorical", "segments", "protected",
-    "start_date", "quality",
+    "id_column",
+    "outcomes",
+    "features",
+    "categorical",
+    "segments",
+    "protected",
+    "start_date",
+    "quality",
 )
 _SECTIONS = {
     "target": ({"column", "positive"}, {"delay_days"}),
@@ -133,7 +139,9 @@ def parse_spec(
 
     name = raw["name"]
     if not isinstance(name, str) or not _NAME.match(name):
-        raise fail("name", f"{name!r} must be lowercase letters, digits or '_', starting with a letter")
+        raise fail(
+            "name", f"{name!r} must be lowercase letters, digits or '_', starting with a letter"
+        )
     fmt = raw["format"]
     if fmt not in FORMATS:
         raise fail("format", f"{fmt!r} is not one of {', '.join(FORMATS)}")
@@ -249,7 +257,9 @@ def _decision(section, fail) -> Decision:
         threshold = _number(section, "threshold", fail, "decision")
         if not 0.0 <= threshold <= 1.0:
             raise fail("decision.threshold", f"{threshold} must be 'auto' or within [0, 1]")
-    return Decision(section["action"], section["otherwise"], None if threshold == "auto" else threshold)
+    return Decision(
+        section["action"], section["otherwise"], None if threshold == "auto" else threshold
+    )
 
 
 def _value(section, fail) -> Value:
@@ -262,8 +272,11 @@ def _quality(section, fail) -> Quality:
         v = getattr(q, key)
         if isinstance(v, bool) or not isinstance(v, int | float) or not 0 <= v <= 1:
             raise fail(f"quality.{key}", f"{v!r} must be a number within [0, 1]")
-    if isinstance(q.volume_tolerance, bool) or not isinstance(q.volume_tolerance, int | float) \
-            or q.volume_tolerance < 1:
+    if (
+        isinstance(q.volume_tolerance, bool)
+        or not isinstance(q.volume_tolerance, int | float)
+        or q.volume_tolerance < 1
+    ):
         raise fail("quality.volume_tolerance", f"{q.volume_tolerance!r} must be a number >= 1")
     for key in ("history_days", "min_history_days"):
         v = getattr(q, key)

@@ -20,35 +20,47 @@ def collect_status(settings: Settings) -> dict:
     status: dict = {
         "dataset": spec.name,
         "home": str(settings.home),
-        "landing": {"folder": str(spec.landing), "days": len(landed),
-                    "first": next(iter(landed), None), "last": next(reversed(landed), None)},
+        "landing": {
+            "folder": str(spec.landing),
+            "days": len(landed),
+            "first": next(iter(landed), None),
+            "last": next(reversed(landed), None),
+        },
     }
     if spec.delayed_labels:
-        status["outcomes_landing"] = {"folder": str(spec.outcomes),
-                                      "days": len(landed_days(spec.outcomes, spec.format))}
+        status["outcomes_landing"] = {
+            "folder": str(spec.outcomes),
+            "days": len(landed_days(spec.outcomes, spec.format)),
+        }
     assets = ["raw", "features"] + (["raw_outcomes"] if spec.delayed_labels else [])
     status["materialized"] = {}
     for asset in assets:
         done = sorted(instance.get_materialized_partitions(dg.AssetKey([spec.name, asset])))
-        status["materialized"][asset] = {"partitions": len(done),
-                                         "last": done[-1] if done else None}
+        status["materialized"][asset] = {
+            "partitions": len(done),
+            "last": done[-1] if done else None,
+        }
     quarantine = settings.quarantine / spec.name
     reasons = sorted(quarantine.glob("*.reason.json")) if quarantine.is_dir() else []
-    status["quarantined"] = {p.name.removesuffix(".reason.json"): json.loads(p.read_text())["reason"]
-                             for p in reasons}
+    status["quarantined"] = {
+        p.name.removesuffix(".reason.json"): json.loads(p.read_text())["reason"] for p in reasons
+    }
     return status
 
 
 def format_status(status: dict) -> str:
     """Human-readable lines for `mlops status`."""
     land = status["landing"]
-    lines = [f"dataset {status['dataset']}  (home {status['home']})",
-             f"  landed      {land['days']} days  {land['first'] or '-'} .. {land['last'] or '-'}"]
+    lines = [
+        f"dataset {status['dataset']}  (home {status['home']})",
+        f"  landed      {land['days']} days  {land['first'] or '-'} .. {land['last'] or '-'}",
+    ]
     if "outcomes_landing" in status:
         lines.append(f"  outcomes    {status['outcomes_landing']['days']} days landed")
     for asset, info in status["materialized"].items():
-        lines.append(f"  {asset:<12}{info['partitions']} partitions materialized, "
-                     f"last {info['last'] or '-'}")
+        lines.append(
+            f"  {asset:<12}{info['partitions']} partitions materialized, last {info['last'] or '-'}"
+        )
     lines.append(f"  quarantined {len(status['quarantined'])} files")
     lines += [f"    {name}: {reason}" for name, reason in status["quarantined"].items()]
     return "\n".join(lines)

@@ -9,6 +9,7 @@ days are not redone, and the sensor's cursor lives in the Dagster instance.
 
 from __future__ import annotations
 
+import contextlib
 import datetime as dt
 import os
 import signal
@@ -56,24 +57,55 @@ class Platform:
             self.simulator.save(s.home)
             first = landed_count(self.plan)
             for day in range(first, self.args.backfill_days):
-                land_day(self.plan, day, self.simulator.rows, self.simulator.seed,
-                         self.simulator.as_scenario())
-            say(f"simulator: {self.simulator.describe()}; "
-                f"{max(first, self.args.backfill_days)} days landed ({first} already there)")
+                land_day(
+                    self.plan,
+                    day,
+                    self.simulator.rows,
+                    self.simulator.seed,
+                    self.simulator.as_scenario(),
+                )
+            say(
+                f"simulator: {self.simulator.describe()}; "
+                f"{max(first, self.args.backfill_days)} days landed ({first} already there)"
+            )
         mlflow = s.home / "mlflow"
         (mlflow / "artifacts").mkdir(parents=True, exist_ok=True)
-        self._spawn("mlflow", [_bin("mlflow"), "server", "--host", HOST,
-                               "--port", str(self.args.mlflow_port),
-                               "--backend-store-uri", f"sqlite:///{mlflow / 'mlflow.db'}",
-                               "--artifacts-destination", str(mlflow / "artifacts"),
-                               "--workers", "1"])
-        self._spawn("dagster-webserver", [_bin("dagster-webserver"), "-h", HOST,
-                                          "-p", str(self.args.dagster_port),
-                                          "-m", "mlops_assets.definitions"])
+        self._spawn(
+            "mlflow",
+            [
+                _bin("mlflow"),
+                "server",
+                "--host",
+                HOST,
+                "--port",
+                str(self.args.mlflow_port),
+                "--backend-store-uri",
+                f"sqlite:///{mlflow / 'mlflow.db'}",
+                "--artifacts-destination",
+                str(mlflow / "artifacts"),
+                "--workers",
+                "1",
+            ],
+        )
+        self._spawn(
+            "dagster-webserver",
+            [
+                _bin("dagster-webserver"),
+                "-h",
+                HOST,
+                "-p",
+                str(self.args.dagster_port),
+                "-m",
+                "mlops_assets.definitions",
+            ],
+        )
         _wait_http(f"http://{HOST}:{self.args.mlflow_port}/health", "MLflow", self.children)
         say(f"MLflow server       http://{HOST}:{self.args.mlflow_port}")
-        _wait_http(f"http://{HOST}:{self.args.dagster_port}/server_info", "Dagster webserver",
-                   self.children)
+        _wait_http(
+            f"http://{HOST}:{self.args.dagster_port}/server_info",
+            "Dagster webserver",
+            self.children,
+        )
         say(f"Dagster UI          http://{HOST}:{self.args.dagster_port}")
         cancelled = cancel_queued_runs(instance_for(s))
         if cancelled:
@@ -81,8 +113,9 @@ class Platform:
         say("materializing landed days not yet done (headless, through Dagster)...")
         summary = run_pipeline(s, only_new=True, progress=lambda line: say("  " + line))
         say(f"backfill done in {summary['runtime_seconds']} s")
-        self._spawn("dagster-daemon", [_bin("dagster-daemon"), "run",
-                                       "-m", "mlops_assets.definitions"])
+        self._spawn(
+            "dagster-daemon", [_bin("dagster-daemon"), "run", "-m", "mlops_assets.definitions"]
+        )
         say("Dagster daemon      running (landing sensor on)")
         say(f"logs in {s.logs}; Ctrl-C stops everything")
 
@@ -96,8 +129,13 @@ class Platform:
                 time.sleep(0.5)
             if self.settings.uses_simulator and not self.stopping:
                 day = landed_count(self.plan)
-                land_day(self.plan, day, self.simulator.rows, self.simulator.seed,
-                         self.simulator.as_scenario())
+                land_day(
+                    self.plan,
+                    day,
+                    self.simulator.rows,
+                    self.simulator.seed,
+                    self.simulator.as_scenario(),
+                )
                 date = self.plan.start + dt.timedelta(days=day)
                 say(f"simulator: landed day {day} ({date})")
         return 0
@@ -105,15 +143,23 @@ class Platform:
     def _spawn(self, name: str, command: list[str]) -> None:
         log = open(self.settings.logs / f"{name}.log", "ab")  # noqa: SIM115 - child owns it
         env = {**os.environ, **self.settings.env()}
-        process = subprocess.Popen(command, stdout=log, stderr=subprocess.STDOUT, env=env,
-                                   cwd=self.settings.home, start_new_session=True)
+        process = subprocess.Popen(
+            command,
+            stdout=log,
+            stderr=subprocess.STDOUT,
+            env=env,
+            cwd=self.settings.home,
+            start_new_session=True,
+        )
         self.children.append((name, process))
 
     def _check_children(self) -> None:
         for name, process in self.children:
             if process.poll() is not None:
-                raise RuntimeError(f"{name} exited with status {process.returncode}; "
-                                   f"see {self.settings.logs / (name + '.log')}")
+                raise RuntimeError(
+                    f"{name} exited with status {process.returncode}; "
+                    f"see {self.settings.logs / (name + '.log')}"
+                )
 
     def _on_signal(self, *_):
         self.stopping = True
@@ -147,8 +193,10 @@ def _bin(name: str) -> str:
 def _require_free(port: int) -> None:
     with socket.socket() as sock:
         if sock.connect_ex((HOST, port)) == 0:
-            raise OSError(f"port {port} on {HOST} is already in use: is another `mlops up` "
-                          "running? Stop it, or choose another port (--dagster-port/--mlflow-port)")
+            raise OSError(
+                f"port {port} on {HOST} is already in use: is another `mlops up` "
+                "running? Stop it, or choose another port (--dagster-port/--mlflow-port)"
+            )
 
 
 def _wait_http(url: str, what: str, children, timeout: float = 180) -> None:
@@ -168,7 +216,5 @@ def _wait_http(url: str, what: str, children, timeout: float = 180) -> None:
 
 
 def _signal_group(process: subprocess.Popen, sig: int) -> None:
-    try:
+    with contextlib.suppress(ProcessLookupError):
         os.killpg(process.pid, sig)
-    except ProcessLookupError:
-        pass

@@ -11,8 +11,9 @@ MLOPS = [str(Path(sys.executable).parent / "mlops")]
 
 
 def mlops(*args, home: Path, check=True) -> subprocess.CompletedProcess:
-    result = subprocess.run([*MLOPS, "--home", str(home), *args], capture_output=True,
-                            text=True, timeout=600)
+    result = subprocess.run(
+        [*MLOPS, "--home", str(home), *args], capture_output=True, text=True, timeout=600
+    )
     if check:
         assert result.returncode == 0, result.stderr[-3000:]
     return result
@@ -26,8 +27,17 @@ def test_simulate_is_idempotent_and_explains_itself(tmp_path):
 
 
 def test_bad_arguments_and_specs_exit_2_with_the_reason(tmp_path):
-    bad = mlops("simulate", "--days", "2", "--scenario", "both", "--drift-day", "-1",
-                home=tmp_path, check=False)
+    bad = mlops(
+        "simulate",
+        "--days",
+        "2",
+        "--scenario",
+        "both",
+        "--drift-day",
+        "-1",
+        home=tmp_path,
+        check=False,
+    )
     assert bad.returncode == 2 and "drift day -1" in bad.stderr
     spec = tmp_path / "spec.yaml"
     spec.write_text("name: x\n")

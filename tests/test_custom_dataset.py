@@ -29,14 +29,16 @@ def write_day(folder, day: int, rows: int = 250):
     rng = np.random.default_rng(day)
     date = dt.date(2024, 6, 1) + dt.timedelta(days=day)
     spend = rng.gamma(2, 30, rows).round(2)
-    frame = pl.DataFrame({
-        "customer_ref": [f"C{day:03d}{i:05d}" for i in range(rows)],
-        "tenure_months": rng.integers(1, 72, rows),
-        "monthly_spend": pl.Series(spend).scatter(list(range(0, rows, 40)), None),
-        "plan": rng.choice(["basic", "plus", "pro"], rows).tolist(),
-        "is_student": np.where(rng.random(rows) < 0.2, "true", "false").tolist(),
-        "churned": np.where(rng.random(rows) < 0.15, "yes", "no").tolist(),
-    })
+    frame = pl.DataFrame(
+        {
+            "customer_ref": [f"C{day:03d}{i:05d}" for i in range(rows)],
+            "tenure_months": rng.integers(1, 72, rows),
+            "monthly_spend": pl.Series(spend).scatter(list(range(0, rows, 40)), None),
+            "plan": rng.choice(["basic", "plus", "pro"], rows).tolist(),
+            "is_student": np.where(rng.random(rows) < 0.2, "true", "false").tolist(),
+            "churned": np.where(rng.random(rows) < 0.15, "yes", "no").tolist(),
+        }
+    )
     frame.write_csv(folder / f"{date}.csv")
 
 

@@ -27,9 +27,15 @@ def spec(tmp_path):
 
 def frame(day, income, region):
     n = len(income)
-    return pl.DataFrame({"application_id": [f"{day}-{i}" for i in range(n)], "income": income,
-                         "region": region, "age_band": ["26-35"] * n,
-                         DAY: [dt.date(2025, 1, day)] * n})
+    return pl.DataFrame(
+        {
+            "application_id": [f"{day}-{i}" for i in range(n)],
+            "income": income,
+            "region": region,
+            "age_band": ["26-35"] * n,
+            DAY: [dt.date(2025, 1, day)] * n,
+        }
+    )
 
 
 def columns(spec):
@@ -37,8 +43,9 @@ def columns(spec):
 
 
 def test_imputation_and_clipping_come_from_history_not_from_the_day(spec):
-    history = pl.concat([frame(1, [10.0, 20.0, 30.0], ["north"] * 3),
-                         frame(2, [20.0, 20.0, 40.0], ["south"] * 3)])
+    history = pl.concat(
+        [frame(1, [10.0, 20.0, 30.0], ["north"] * 3), frame(2, [20.0, 20.0, 40.0], ["south"] * 3)]
+    )
     profile = fit_profile(history, ["income"], ["region"])
     today = frame(3, [None, 1e9, 1e9, 1e9], ["north", "east", None, "south"])
     out = build_features(today, profile, columns(spec), spec)
@@ -52,10 +59,18 @@ def test_imputation_and_clipping_come_from_history_not_from_the_day(spec):
 
 def test_the_same_day_with_other_history_changes_only_through_history(spec):
     today = frame(9, [None, 5.0], ["north", "north"])
-    a = build_features(today, fit_profile(frame(1, [1.0, 1.0], ["north"] * 2), ["income"],
-                                          ["region"]), columns(spec), spec)
-    b = build_features(today, fit_profile(frame(1, [3.0, 3.0], ["north"] * 2), ["income"],
-                                          ["region"]), columns(spec), spec)
+    a = build_features(
+        today,
+        fit_profile(frame(1, [1.0, 1.0], ["north"] * 2), ["income"], ["region"]),
+        columns(spec),
+        spec,
+    )
+    b = build_features(
+        today,
+        fit_profile(frame(1, [3.0, 3.0], ["north"] * 2), ["income"], ["region"]),
+        columns(spec),
+        spec,
+    )
     assert a["income"][0] == 1.0 and b["income"][0] == 3.0
 
 
@@ -66,13 +81,22 @@ def test_without_history_values_pass_through(spec):
 
 
 def test_auto_features_are_every_column_but_id_and_target(tmp_path):
-    spec = parse_spec({
-        "name": "auto", "landing": "l", "format": "csv", "id_column": "application_id",
-        "target": {"column": "defaulted", "positive": 1}, "protected": ["age_band"],
-        "decision": {"action": "a", "otherwise": "b", "threshold": "auto"},
-        "value": dict.fromkeys(["action_positive", "action_negative", "otherwise_positive",
-                                "otherwise_negative"], 0),
-    }, base=tmp_path)
+    spec = parse_spec(
+        {
+            "name": "auto",
+            "landing": "l",
+            "format": "csv",
+            "id_column": "application_id",
+            "target": {"column": "defaulted", "positive": 1},
+            "protected": ["age_band"],
+            "decision": {"action": "a", "otherwise": "b", "threshold": "auto"},
+            "value": dict.fromkeys(
+                ["action_positive", "action_negative", "otherwise_positive", "otherwise_negative"],
+                0,
+            ),
+        },
+        base=tmp_path,
+    )
     cols = feature_columns(spec, {**SCHEMA, "defaulted": "int", "flag": "bool"})
     assert cols.numeric == ("income",)
     assert cols.categorical == ("region", "age_band", "flag")

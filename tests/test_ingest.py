@@ -15,15 +15,30 @@ def spec(tmp_path):
     return load_spec(BUILTIN_SPEC, home=tmp_path)
 
 
-FRAME = pl.DataFrame({
-    "application_id": ["a", "b", "c"], "income": ["1000", "2000.5", None],
-    "term_months": ["36", "60", "36"], "region": ["north", "south", None],
-    "channel": ["online", "branch", "broker"], "age_band": ["18-25", "26-35", "65+"],
-    **{c: ["1", "2", "3"] for c in ("debt_to_income", "loan_amount", "employment_years",
-                                     "credit_score", "credit_history_years", "open_accounts",
-                                     "delinquencies_2y")},
-    "home_ownership": ["rent", "own", "own"], "purpose": ["car", "car", "other"],
-})
+FRAME = pl.DataFrame(
+    {
+        "application_id": ["a", "b", "c"],
+        "income": ["1000", "2000.5", None],
+        "term_months": ["36", "60", "36"],
+        "region": ["north", "south", None],
+        "channel": ["online", "branch", "broker"],
+        "age_band": ["18-25", "26-35", "65+"],
+        **{
+            c: ["1", "2", "3"]
+            for c in (
+                "debt_to_income",
+                "loan_amount",
+                "employment_years",
+                "credit_score",
+                "credit_history_years",
+                "open_accounts",
+                "delinquencies_2y",
+            )
+        },
+        "home_ownership": ["rent", "own", "own"],
+        "purpose": ["car", "car", "other"],
+    }
+)
 
 
 def test_schema_is_inferred_from_content_and_spec(spec):
@@ -40,8 +55,10 @@ def test_schema_is_inferred_from_content_and_spec(spec):
     [
         (lambda f: f.drop("income"), "missing columns: income"),
         (lambda f: f.with_columns(bonus=pl.lit("1")), "unexpected columns: bonus"),
-        (lambda f: f.with_columns(income=pl.Series(["1", "lots", "2"])),
-         "column 'income': 1 values are not float (e.g. 'lots')"),
+        (
+            lambda f: f.with_columns(income=pl.Series(["1", "lots", "2"])),
+            "column 'income': 1 values are not float (e.g. 'lots')",
+        ),
     ],
 )
 def test_bad_frames_are_rejected_with_a_reason(spec, mutate, reason):
@@ -57,7 +74,8 @@ def test_target_with_a_third_class_is_rejected(tmp_path):
         "name: t\nlanding: l\nformat: csv\ntarget: {column: y, positive: 1}\n"
         "decision: {action: a, otherwise: b, threshold: auto}\n"
         "value: {action_positive: 0, action_negative: 0, otherwise_positive: 0, "
-        "otherwise_negative: 0}\n")
+        "otherwise_negative: 0}\n"
+    )
     spec = load_spec(spec_path)
     frame = pl.DataFrame({"x": ["1", "2", "3"], "y": ["0", "1", "2"]})
     with pytest.raises(IngestError, match="target column 'y' has values"):

@@ -8,7 +8,7 @@ import pytest
 
 from mlops_assets.definitions import build_definitions
 from mlops_assets.runner import instance_for, run_pipeline
-from tests.conftest import land, landing_file, lake_partition, read_landing
+from tests.conftest import lake_partition, land, landing_file, read_landing
 
 BAD_DAY = "2025-01-05"  # day index 4, after 4 clean days of history
 
@@ -33,8 +33,12 @@ def test_clean_days_flow_from_raw_to_features_with_every_check_green(settings):
     raw = summary["raw"]
     assert raw["materialized"] == 9 and not raw["quarantined"] and not raw["blocked"]
     assert all(c["failed"] == 0 and c["passed"] == 9 for c in raw["checks"].values())
-    assert {"lending/raw:volume", "lending/raw:duplicate_ids", "lending/features:completeness",
-            "lending/raw:value_ranges"} <= set(raw["checks"])
+    assert {
+        "lending/raw:volume",
+        "lending/raw:duplicate_ids",
+        "lending/features:completeness",
+        "lending/raw:value_ranges",
+    } <= set(raw["checks"])
     assert summary["raw_outcomes"]["materialized"] == 2  # outcome files of days 7 and 8
     assert materialized(settings, "features") == {f"2025-01-0{d}" for d in range(1, 10)}
     features = pl.read_parquet(lake_partition(settings, "features", "2025-01-09"))
@@ -68,7 +72,7 @@ def assert_nothing_downstream(settings, quarantined: bool):
 
 def test_corrupt_file_is_quarantined_with_a_reason(clean_history):
     s = clean_history
-    raw = bad_day(s, lambda p: p.write_bytes(b"\x00\x01garbage\n\xff\xfe,\"unclosed\n"))
+    raw = bad_day(s, lambda p: p.write_bytes(b'\x00\x01garbage\n\xff\xfe,"unclosed\n'))
     assert BAD_DAY in raw["quarantined"], raw
     assert raw["materialized"] == 4
     assert_nothing_downstream(s, quarantined=True)
@@ -88,7 +92,9 @@ def test_file_with_duplicate_ids_fails_the_blocking_check(clean_history):
     raw = bad_day(s, lambda p: pl.concat([day, day.head(5)]).write_csv(p))
     assert BAD_DAY in raw["blocked"], raw
     blocked = raw["blocked"][BAD_DAY]
-    assert any("duplicate_ids" in b and "ExpectColumnValuesToBeUnique" in b for b in blocked), blocked
+    assert any("duplicate_ids" in b and "ExpectColumnValuesToBeUnique" in b for b in blocked), (
+        blocked
+    )
     assert lake_partition(s, "raw", BAD_DAY).exists()  # the raw partition is kept for inspection
     assert_nothing_downstream(s, quarantined=False)
 
@@ -112,16 +118,18 @@ def test_landing_sensor_requests_each_file_version_once(settings):
     assert sorted(r.partition_key for r in first.run_requests) == ["2025-01-01", "2025-01-02"]
     assert {r.job_name for r in first.run_requests} == {"lending_ingest"}
 
-    with dg.build_sensor_context(instance=instance, definitions=defs,
-                                 cursor=first.cursor) as context:
+    with dg.build_sensor_context(
+        instance=instance, definitions=defs, cursor=first.cursor
+    ) as context:
         again = sensor.evaluate_tick(context)
     assert again.run_requests == []
 
     land(settings, range(3))  # a new day arrives
     path = landing_file(settings, 0)
     path.write_bytes(path.read_bytes() + b"")  # touched, same content: same size, new mtime
-    with dg.build_sensor_context(instance=instance, definitions=defs,
-                                 cursor=first.cursor) as context:
+    with dg.build_sensor_context(
+        instance=instance, definitions=defs, cursor=first.cursor
+    ) as context:
         third = sensor.evaluate_tick(context)
     keys = sorted(r.partition_key for r in third.run_requests)
     assert keys == ["2025-01-01", "2025-01-03"]  # the new day, and the rewritten file

@@ -4,13 +4,16 @@ import hashlib
 
 import polars as pl
 
-from mlops_assets.simulator import Scenario, applications, land_day, labelled_truth
+from mlops_assets.simulator import Scenario, applications, labelled_truth, land_day
 from tests.conftest import land
 
 
 def digest(folder):
-    return {p.name: hashlib.sha256(p.read_bytes()).hexdigest() for p in sorted(folder.rglob("*"))
-            if p.is_file()}
+    return {
+        p.name: hashlib.sha256(p.read_bytes()).hexdigest()
+        for p in sorted(folder.rglob("*"))
+        if p.is_file()
+    }
 
 
 def test_same_seed_gives_identical_files(tmp_path, settings):
@@ -45,8 +48,17 @@ def test_ground_truth_is_written_outside_the_landing_folder(settings):
 
 def test_realistic_columns_with_missing_values():
     apps, truth = applications(0, __import__("datetime").date(2025, 1, 1), 5000, 1, Scenario())
-    for column in ("income", "debt_to_income", "loan_amount", "term_months", "employment_years",
-                   "age_band", "region", "channel", "credit_score"):
+    for column in (
+        "income",
+        "debt_to_income",
+        "loan_amount",
+        "term_months",
+        "employment_years",
+        "age_band",
+        "region",
+        "channel",
+        "credit_score",
+    ):
         assert column in apps.columns
     assert apps["employment_years"].null_count() > 0 and apps["credit_score"].null_count() > 0
     assert 0.05 < truth["true_default_probability"].mean() < 0.2

@@ -15,8 +15,12 @@ VALID = {
     "id_column": "customer",
     "target": {"column": "churned", "positive": "yes"},
     "decision": {"action": "call", "otherwise": "wait", "threshold": 0.3},
-    "value": {"action_positive": 50, "action_negative": -5, "otherwise_positive": -200,
-              "otherwise_negative": 0},
+    "value": {
+        "action_positive": 50,
+        "action_negative": -5,
+        "otherwise_positive": -200,
+        "otherwise_negative": 0,
+    },
 }
 
 

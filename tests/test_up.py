@@ -2,7 +2,6 @@
 sensor and daemon, Ctrl-C stops every process, and a second `up` resumes without duplicates."""
 
 import json
-import os
 import signal
 import subprocess
 import sys
@@ -24,11 +23,25 @@ GRAPH = """{ assetNodes { assetKey { path } groupName
 
 
 def start(home: Path) -> subprocess.Popen:
-    command = [str(Path(sys.executable).parent / "mlops"), "--home", str(home), "up",
-               "--backfill-days", "5", "--rows", "200", "--interval", "4",
-               "--dagster-port", str(DAGSTER_PORT), "--mlflow-port", str(MLFLOW_PORT)]
-    return subprocess.Popen(command, stdout=subprocess.PIPE, stderr=subprocess.STDOUT,
-                            text=True, start_new_session=True)
+    command = [
+        str(Path(sys.executable).parent / "mlops"),
+        "--home",
+        str(home),
+        "up",
+        "--backfill-days",
+        "5",
+        "--rows",
+        "200",
+        "--interval",
+        "4",
+        "--dagster-port",
+        str(DAGSTER_PORT),
+        "--mlflow-port",
+        str(MLFLOW_PORT),
+    ]
+    return subprocess.Popen(
+        command, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True, start_new_session=True
+    )
 
 
 def wait_for_line(process: subprocess.Popen, text: str, timeout: float = 240) -> list[str]:
@@ -45,8 +58,10 @@ def wait_for_line(process: subprocess.Popen, text: str, timeout: float = 240) ->
 
 def graphql(query: str) -> dict:
     request = urllib.request.Request(
-        f"http://127.0.0.1:{DAGSTER_PORT}/graphql", data=json.dumps({"query": query}).encode(),
-        headers={"Content-Type": "application/json"})
+        f"http://127.0.0.1:{DAGSTER_PORT}/graphql",
+        data=json.dumps({"query": query}).encode(),
+        headers={"Content-Type": "application/json"},
+    )
     with urllib.request.urlopen(request, timeout=30) as response:
         return json.loads(response.read())["data"]
 
@@ -71,8 +86,9 @@ def stop(process: subprocess.Popen) -> str:
 
 
 def successful_runs_per_partition(settings: Settings) -> dict[str, int]:
-    runs = instance_for(settings).get_runs(filters=dg.RunsFilter(
-        job_name="lending_ingest", statuses=[dg.DagsterRunStatus.SUCCESS]))
+    runs = instance_for(settings).get_runs(
+        filters=dg.RunsFilter(job_name="lending_ingest", statuses=[dg.DagsterRunStatus.SUCCESS])
+    )
     counts: dict[str, int] = {}
     for run in runs:
         key = run.tags["dagster/partition"]
@@ -97,7 +113,8 @@ def test_up_serves_the_graph_ingests_live_and_stops_everything(tmp_path):
         deadline = time.monotonic() + 240
         while time.monotonic() < deadline:
             done = instance_for(settings).get_materialized_partitions(
-                dg.AssetKey(["lending", "features"]))
+                dg.AssetKey(["lending", "features"])
+            )
             if len(done) >= 6:
                 break
             time.sleep(3)

@@ -1,6 +1,5 @@
 """Features: each day's raw rows, cleaned with statistics fitted on the accepted days before it."""
 
-
 import time
 
 import dagster as dg
@@ -27,8 +26,9 @@ def build_feature_assets(spec: DatasetSpec, partitions: dg.PartitionsDefinition)
         "indicators; rare or unseen categories grouped. Every statistic is fitted on the "
         f"accepted days in the {spec.quality.history_days} days before, never on the day itself.",
     )
-    def features(context: dg.AssetExecutionContext,
-                 dataset: DatasetResource) -> dg.MaterializeResult:
+    def features(
+        context: dg.AssetExecutionContext, dataset: DatasetResource
+    ) -> dg.MaterializeResult:
         day = context.partition_key
         started = time.perf_counter()
         raw = dataset.read("raw", day)
@@ -37,12 +37,16 @@ def build_feature_assets(spec: DatasetSpec, partitions: dg.PartitionsDefinition)
         fitted_on = f"{profile.days[0]} .. {profile.days[-1]}" if profile.days else "no history"
         if not profile.days:
             context.log.warning(f"{day}: no accepted history yet; values pass through unfitted")
-        return dg.MaterializeResult(value=frame, metadata={
-            **frame_metadata(frame, started, time.perf_counter()),
-            "fitted_on_days": fitted_on,
-            "history_days_used": len(profile.days),
-            "imputation_medians": dg.MetadataValue.json(
-                {c: s.median for c, s in profile.numeric.items()}),
-        })
+        return dg.MaterializeResult(
+            value=frame,
+            metadata={
+                **frame_metadata(frame, started, time.perf_counter()),
+                "fitted_on_days": fitted_on,
+                "history_days_used": len(profile.days),
+                "imputation_medians": dg.MetadataValue.json(
+                    {c: s.median for c, s in profile.numeric.items()}
+                ),
+            },
+        )
 
     return [features]

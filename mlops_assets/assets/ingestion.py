@@ -1,6 +1,5 @@
 """Ingestion: landing files become typed daily partitions, or go to quarantine with a reason."""
 
-
 import datetime as dt
 import time
 from pathlib import Path
@@ -26,10 +25,15 @@ def _ingest(context: dg.AssetExecutionContext, dataset: DatasetResource, outcome
     started = time.perf_counter()
     path = dataset.landing_file(day, outcomes=outcomes)
     if not path.exists():
-        raise dg.Failure(f"no landing file for {day}: {path} does not exist",
-                         metadata={"expected_file": str(path)}, allow_retries=False)
-    source = {"source_file": dg.MetadataValue.path(str(path)),
-              "source_fingerprint": fingerprint(path)}
+        raise dg.Failure(
+            f"no landing file for {day}: {path} does not exist",
+            metadata={"expected_file": str(path)},
+            allow_retries=False,
+        )
+    source = {
+        "source_file": dg.MetadataValue.path(str(path)),
+        "source_fingerprint": fingerprint(path),
+    }
     try:
         frame = read_landing(path, dataset.spec.format)
         schema = outcomes_schema(dataset.spec) if outcomes else dataset.schema(first=frame)
@@ -39,8 +43,11 @@ def _ingest(context: dg.AssetExecutionContext, dataset: DatasetResource, outcome
         context.log.error(f"{path.name} quarantined: {exc.reason}")
         raise dg.Failure(
             description=f"{path.name} quarantined: {exc.reason}",
-            metadata={**source, "quarantined_to": dg.MetadataValue.path(str(target)),
-                      "reason": exc.reason},
+            metadata={
+                **source,
+                "quarantined_to": dg.MetadataValue.path(str(target)),
+                "reason": exc.reason,
+            },
             allow_retries=False,
         ) from exc
     context.log.info(f"{path.name}: {typed.height} rows ingested")
@@ -77,10 +84,9 @@ def build_ingestion_assets(spec: DatasetSpec, partitions: dg.PartitionsDefinitio
         f"for rows seen {spec.target.delay_days} days earlier, from {spec.outcomes}.",
         metadata={"landing_folder": dg.MetadataValue.path(str(spec.outcomes))},
     )
-    def raw_outcomes(context: dg.AssetExecutionContext,
-                     dataset: DatasetResource) -> dg.MaterializeResult:
+    def raw_outcomes(
+        context: dg.AssetExecutionContext, dataset: DatasetResource
+    ) -> dg.MaterializeResult:
         return _ingest(context, dataset, outcomes=True)
 
     return [raw, raw_outcomes]
-
-

@@ -2,15 +2,16 @@
 
 from __future__ import annotations
 
-import polars as pl
-
 import dagster as dg
+import polars as pl
 
 
 def frame_metadata(frame: pl.DataFrame, started: float, now: float) -> dict:
     """Row count, schema, null fractions and runtime of a written frame."""
-    nulls = {c: round(n / frame.height, 4) if frame.height else 0.0
-             for c, n in zip(frame.columns, frame.null_count().row(0), strict=True)}
+    nulls = {
+        c: round(n / frame.height, 4) if frame.height else 0.0
+        for c, n in zip(frame.columns, frame.null_count().row(0), strict=True)
+    }
     table = "| column | type | null fraction |\n|---|---|---|\n" + "\n".join(
         f"| {c} | {frame.schema[c]} | {nulls[c]:.2%} |" for c in frame.columns
     )

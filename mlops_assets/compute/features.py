@@ -45,8 +45,9 @@ def feature_columns(spec: DatasetSpec, schema: dict[str, str]) -> FeatureColumns
     return FeatureColumns(tuple(numeric), tuple(categorical), tuple(passthrough))
 
 
-def build_features(raw: pl.DataFrame, profile: Profile, columns: FeatureColumns,
-                   spec: DatasetSpec) -> pl.DataFrame:
+def build_features(
+    raw: pl.DataFrame, profile: Profile, columns: FeatureColumns, spec: DatasetSpec
+) -> pl.DataFrame:
     """Transform one day of raw rows with a profile fitted on earlier days."""
     exprs: list[pl.Expr] = []
     if spec.id_column:
@@ -63,14 +64,20 @@ def build_features(raw: pl.DataFrame, profile: Profile, columns: FeatureColumns,
         value = pl.col(c).cast(pl.String)
         known = profile.frequent_categories(c)
         if known:
-            value = pl.when(value.is_null()).then(pl.lit(MISSING)).when(
-                value.is_in(known)).then(value).otherwise(pl.lit(OTHER))
+            value = (
+                pl.when(value.is_null())
+                .then(pl.lit(MISSING))
+                .when(value.is_in(known))
+                .then(value)
+                .otherwise(pl.lit(OTHER))
+            )
         else:
             value = value.fill_null(MISSING)
         exprs.append(value.alias(c))
     exprs += [pl.col(c) for c in columns.passthrough]
     if spec.target.column in raw.columns:
-        exprs.append((pl.col(spec.target.column) == spec.target.positive).cast(pl.Int8).alias(LABEL))
+        label = pl.col(spec.target.column) == spec.target.positive
+        exprs.append(label.cast(pl.Int8).alias(LABEL))
     return raw.lazy().select(exprs).collect()
 
 

@@ -15,7 +15,10 @@ import polars as pl
 from mlops_assets.spec import DatasetSpec
 
 DTYPES: dict[str, pl.DataType] = {
-    "int": pl.Int64(), "float": pl.Float64(), "str": pl.String(), "bool": pl.Boolean(),
+    "int": pl.Int64(),
+    "float": pl.Float64(),
+    "str": pl.String(),
+    "bool": pl.Boolean(),
 }
 DAY = "_day"  # the partition date, added to every ingested row
 _BOOLS = {"true": True, "false": False}
@@ -32,10 +35,7 @@ class IngestError(ValueError):
 def read_landing(path: Path, fmt: str) -> pl.DataFrame:
     """Read one landing file (CSV columns as text, to be typed by `coerce`)."""
     try:
-        if fmt == "csv":
-            frame = pl.read_csv(path, infer_schema=False)
-        else:
-            frame = pl.read_parquet(path)
+        frame = pl.read_csv(path, infer_schema=False) if fmt == "csv" else pl.read_parquet(path)
     except Exception as exc:  # polars raises many kinds of errors for a damaged file
         raise IngestError(f"cannot read {path.name} as {fmt}: {_first_line(exc)}") from exc
     if frame.height == 0:
@@ -69,8 +69,9 @@ def infer_schema(frame: pl.DataFrame, spec: DatasetSpec) -> dict[str, str]:
     return schema
 
 
-def coerce(frame: pl.DataFrame, schema: dict[str, str], spec: DatasetSpec,
-           day: dt.date | None = None) -> pl.DataFrame:
+def coerce(
+    frame: pl.DataFrame, schema: dict[str, str], spec: DatasetSpec, day: dt.date | None = None
+) -> pl.DataFrame:
     """Cast `frame` to `schema` (same column order), or raise `IngestError` with the reason."""
     missing = [c for c in schema if c not in frame.columns]
     if missing:

@@ -44,8 +44,9 @@ class Profile:
         return sorted(v for v, share in shares.items() if share >= RARE_SHARE)
 
 
-def fit_profile(history: pl.LazyFrame | pl.DataFrame, numeric: list[str],
-                categorical: list[str]) -> Profile:
+def fit_profile(
+    history: pl.LazyFrame | pl.DataFrame, numeric: list[str], categorical: list[str]
+) -> Profile:
     """Profile the history (rows of several days with a `_day` column) in one lazy pass."""
     lazy = history.lazy()
     per_day = lazy.group_by(DAY).len().sort(DAY).collect()
@@ -55,7 +56,8 @@ def fit_profile(history: pl.LazyFrame | pl.DataFrame, numeric: list[str],
     for c in numeric:
         col = pl.col(c).cast(pl.Float64)
         aggregations += [
-            col.min().alias(f"{c}|min"), col.max().alias(f"{c}|max"),
+            col.min().alias(f"{c}|min"),
+            col.max().alias(f"{c}|max"),
             col.quantile(0.001, "nearest").alias(f"{c}|low"),
             col.quantile(0.999, "nearest").alias(f"{c}|high"),
             col.median().alias(f"{c}|median"),
@@ -68,8 +70,12 @@ def fit_profile(history: pl.LazyFrame | pl.DataFrame, numeric: list[str],
     }
     categories = {}
     for c in categorical:
-        counts = (lazy.select(pl.col(c).cast(pl.String).fill_null("__missing__"))
-                  .group_by(c).len().collect())
+        counts = (
+            lazy.select(pl.col(c).cast(pl.String).fill_null("__missing__"))
+            .group_by(c)
+            .len()
+            .collect()
+        )
         total = counts["len"].sum()
         categories[c] = {v: n / total for v, n in counts.sort(c).iter_rows()}
     return Profile(

@@ -1,0 +1,36 @@
+# Two set-up commands for a fresh machine with only Python 3.11 and pip:
+#   make up     install from the lock and start the platform (Dagster, MLflow, simulator)
+#   make test   install from the lock and run lint, `dg check defs` and the whole test suite
+# `make test-fast` skips the slow end-to-end tests; `make bench` prints the benchmarks.
+
+SHELL := /bin/bash
+UV := $(shell command -v uv 2>/dev/null || echo "python3 -m uv")
+# Compiled bytecode halves every start-up (Great Expectations imports in ~4 s instead of ~9 s).
+export UV_COMPILE_BYTECODE := 1
+export OMP_NUM_THREADS ?= 1
+
+.PHONY: up test test-fast lint bench install uv
+
+uv:
+	@command -v uv >/dev/null 2>&1 || python3 -m uv --version >/dev/null 2>&1 \
+		|| python3 -m pip install --quiet "uv==0.13.8"
+
+install: uv
+	$(UV) sync --frozen
+
+up: install
+	$(UV) run --frozen mlops up
+
+lint: install
+	$(UV) lock --check
+	$(UV) run --frozen ruff check .
+	$(UV) run --frozen dg check defs
+
+test: lint
+	$(UV) run --frozen pytest
+
+test-fast: install
+	$(UV) run --frozen pytest -m "not slow"
+
+bench: install
+	$(UV) run --frozen python bench/bench_ingest.py
