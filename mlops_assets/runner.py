@@ -15,7 +15,6 @@ from mlops_assets.partitions import landed_days
 from mlops_assets.settings import Settings
 from mlops_assets.spec import DatasetSpec, SpecError, load_spec
 
-
 # The event log keeps every event; the console shows only warnings (progress lines say the rest).
 QUIET = {"loggers": {"console": {"config": {"log_level": "WARNING"}}}}
 
