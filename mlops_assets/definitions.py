@@ -5,11 +5,16 @@ from __future__ import annotations
 import dagster as dg
 
 from asset_checks.data_quality import build_data_quality_checks
+from asset_checks.model_gates import build_model_gate_checks
+from mlops_assets.assets.evaluation import build_evaluation_assets
 from mlops_assets.assets.features import build_feature_assets
 from mlops_assets.assets.ingestion import build_ingestion_assets
+from mlops_assets.assets.promotion import build_promotion_assets
+from mlops_assets.assets.training import build_training_assets
 from mlops_assets.jobs import build_jobs
 from mlops_assets.lake import ParquetIOManager
 from mlops_assets.partitions import daily_partitions
+from mlops_assets.registry import RegistryResource
 from mlops_assets.resources import DatasetResource
 from mlops_assets.sensors import build_landing_sensor
 from mlops_assets.settings import Settings
@@ -19,16 +24,28 @@ from mlops_assets.spec import load_spec
 def build_definitions(settings: Settings) -> dg.Definitions:
     """Definitions for the dataset and home folder in `settings`."""
     spec = load_spec(settings.dataset_spec, home=settings.home)
+    profile = settings.profile()
     partitions = daily_partitions(spec)
     jobs = build_jobs(spec, partitions)
     return dg.Definitions(
-        assets=[*build_ingestion_assets(spec, partitions), *build_feature_assets(spec, partitions)],
-        asset_checks=build_data_quality_checks(spec),
+        assets=[
+            *build_ingestion_assets(spec, partitions),
+            *build_feature_assets(spec, partitions),
+            *build_training_assets(spec),
+            *build_evaluation_assets(spec),
+            *build_promotion_assets(spec),
+        ],
+        asset_checks=[*build_data_quality_checks(spec), *build_model_gate_checks(spec)],
         jobs=jobs,
         sensors=[build_landing_sensor(spec, partitions, jobs)],
         resources={
             "dataset": DatasetResource(
                 spec_path=str(settings.dataset_spec), home=str(settings.home)
+            ),
+            "registry": RegistryResource(
+                tracking_uri=profile.tracking_uri,
+                model_name=profile.registry_name(spec.name),
+                experiment=f"{spec.name}-{profile.name}",
             ),
             "io_manager": ParquetIOManager(root=str(settings.lake)),
         },

@@ -15,6 +15,10 @@ def outcomes_job_name(spec: DatasetSpec) -> str:
     return f"{spec.name}_outcomes"
 
 
+def train_job_name(spec: DatasetSpec) -> str:
+    return f"{spec.name}_train"
+
+
 def build_jobs(spec: DatasetSpec, partitions: dg.PartitionsDefinition) -> list:
     """`<dataset>_ingest` (raw -> features, with checks) and `<dataset>_outcomes`."""
     jobs = [
@@ -34,4 +38,17 @@ def build_jobs(spec: DatasetSpec, partitions: dg.PartitionsDefinition) -> list:
                 description="Ingest and check one day's outcomes file.",
             )
         )
+    jobs.append(
+        dg.define_asset_job(
+            train_job_name(spec),
+            selection=dg.AssetSelection.assets(
+                *(
+                    [spec.name, a]
+                    for a in ("training_set", "candidate_model", "backtest", "champion")
+                )
+            ),
+            description="Train a candidate, backtest it against the champion, promote it if the "
+            "gates pass.",
+        )
+    )
     return jobs

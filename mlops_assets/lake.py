@@ -19,8 +19,10 @@ class LakeError(OSError):
     """A lake write or read that failed for a reason outside the data (disk, permissions)."""
 
 
-def partition_path(root: Path, key: dg.AssetKey, partition: str | None) -> Path:
-    return root.joinpath(*key.path) / f"{partition or 'data'}.parquet"
+def partition_path(
+    root: Path, key: dg.AssetKey, partition: str | None, suffix: str = ".parquet"
+) -> Path:
+    return root.joinpath(*key.path) / f"{partition or 'data'}{suffix}"
 
 
 def write_frame(frame: pl.DataFrame, path: Path) -> Path:
@@ -59,25 +61,34 @@ def read_partitions(root: Path, key: dg.AssetKey, partitions: Iterable[str]) -> 
 
 
 class ParquetIOManager(dg.ConfigurableIOManager):
-    """Stores polars frames as Parquet files in the lake; several partitions load concatenated."""
+    """Stores polars frames as Parquet files in the lake (several partitions load concatenated),
+    and small JSON documents (dicts: model cards, reports) as JSON files."""
 
     root: str
 
-    def handle_output(self, context: dg.OutputContext, obj: pl.DataFrame | None) -> None:
+    def handle_output(self, context: dg.OutputContext, obj: pl.DataFrame | dict | None) -> None:
         if obj is None:
             return
-        if not isinstance(obj, pl.DataFrame):
+        partition = context.partition_key if context.has_partition_key else None
+        if isinstance(obj, dict):
+            path = write_json(
+                obj, partition_path(Path(self.root), context.asset_key, partition, ".json")
+            )
+        elif isinstance(obj, pl.DataFrame):
+            path = write_frame(obj, partition_path(Path(self.root), context.asset_key, partition))
+        else:
             raise TypeError(
-                f"{context.asset_key.to_user_string()}: expected a polars DataFrame, "
+                f"{context.asset_key.to_user_string()}: expected a polars DataFrame or a dict, "
                 f"got {type(obj).__name__}"
             )
-        partition = context.partition_key if context.has_partition_key else None
-        path = write_frame(obj, partition_path(Path(self.root), context.asset_key, partition))
         context.add_output_metadata({"path": dg.MetadataValue.path(str(path))})
 
-    def load_input(self, context: dg.InputContext) -> pl.DataFrame:
+    def load_input(self, context: dg.InputContext) -> pl.DataFrame | dict:
         root, key = Path(self.root), context.asset_key
         if not context.has_asset_partitions:
+            document = partition_path(root, key, None, ".json")
+            if document.exists():
+                return json.loads(document.read_text())
             return pl.read_parquet(partition_path(root, key, None))
         keys = context.asset_partition_keys
         if len(keys) == 1:

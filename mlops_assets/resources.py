@@ -64,6 +64,20 @@ class DatasetResource(dg.ConfigurableResource):
     def read(self, asset: str, day: str) -> pl.DataFrame:
         return pl.read_parquet(partition_path(self.lake_root, self.key(asset), day))
 
+    def partitions(self, asset: str) -> list[str]:
+        """Days of `asset` present in the lake, in order."""
+        folder = self.lake_root.joinpath(*self.key(asset).path)
+        return sorted(p.stem for p in folder.glob("????-??-??.parquet")) if folder.is_dir() else []
+
+    def partition_files(self, asset: str, days: list[str]) -> list[Path]:
+        return [partition_path(self.lake_root, self.key(asset), d) for d in days]
+
+    def document(self, asset: str) -> dict:
+        """The JSON document of an unpartitioned asset (model card, backtest report)."""
+        return json.loads(
+            partition_path(self.lake_root, self.key(asset), None, ".json").read_text()
+        )
+
     def accepted_history(self, day: str) -> list[str]:
         """Days in the trailing window before `day` whose data passed every blocking check.
 

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import datetime as dt
+import json
 import time
 from collections import Counter
 from collections.abc import Callable
@@ -10,7 +11,7 @@ from collections.abc import Callable
 import dagster as dg
 
 from mlops_assets.definitions import build_definitions
-from mlops_assets.jobs import ingest_job_name, outcomes_job_name
+from mlops_assets.jobs import ingest_job_name, outcomes_job_name, train_job_name
 from mlops_assets.partitions import landed_days
 from mlops_assets.settings import Settings
 from mlops_assets.spec import DatasetSpec, SpecError, load_spec
@@ -33,7 +34,10 @@ def cancel_queued_runs(instance: dg.DagsterInstance) -> int:
 
 
 def run_pipeline(
-    settings: Settings, only_new: bool = False, progress: Callable[[str], None] = lambda _: None
+    settings: Settings,
+    only_new: bool = False,
+    progress: Callable[[str], None] = lambda _: None,
+    train: bool = True,
 ) -> dict:
     """Materialize every landed day (or, with `only_new`, the days not yet materialized).
 
@@ -65,8 +69,50 @@ def run_pipeline(
         )
         todo = [d for d in _valid_days(spec, files) if d not in done]
         summary[asset] = _run_days(job, instance, todo, progress)
+    if train:
+        summary["model"] = _train(defs, instance, spec, settings, progress)
     summary["runtime_seconds"] = round(time.perf_counter() - started, 2)
     return summary
+
+
+def _train(defs, instance, spec: DatasetSpec, settings: Settings, progress) -> dict:
+    """Run the train job once: training set -> candidate -> backtest (gates) -> champion."""
+    progress(f"{train_job_name(spec)}: training, backtesting and gating a candidate...")
+    result = defs.resolve_job_def(train_job_name(spec)).execute_in_process(
+        instance=instance, run_config=QUIET, raise_on_error=False
+    )
+    model: dict = {"run_id": result.run_id, "success": result.success}
+    report_path = settings.lake / spec.name / "backtest" / "data.json"
+    materialized = {e.asset_key.path[-1] for e in result.get_asset_materialization_events()}
+    if "backtest" in materialized:
+        report = json.loads(report_path.read_text())
+        model["candidate"] = {
+            "name": report["candidate"]["model_name"],
+            "version": report["candidate"]["version"],
+            "backtest": report["overall"]["candidate"],
+            "decision": report["decision"],
+        }
+        model["gates"] = report["gates"]
+        model["compared_with_champion"] = report["champion_version"]
+    if "champion" in materialized:
+        champion = json.loads((settings.lake / spec.name / "champion" / "data.json").read_text())
+        model["champion"] = {
+            "name": champion["model_name"],
+            "version": champion["version"],
+            "promoted": True,
+            "previous_version": champion["previous_version"],
+        }
+    elif not result.success:
+        model["not_promoted"] = _failure_description(result)
+    progress(
+        f"{train_job_name(spec)}: "
+        + (
+            f"champion is now v{model['champion']['version']}"
+            if "champion" in model
+            else f"no promotion — {model.get('not_promoted', 'failed')}"
+        )
+    )
+    return model
 
 
 def _valid_days(spec: DatasetSpec, files: dict) -> list[str]:

@@ -69,7 +69,18 @@ class Settings:
             "MLOPS_DATASET": str(self.dataset_spec),
             "DAGSTER_HOME": str(self.dagster_home),
             "OMP_NUM_THREADS": os.environ.get("OMP_NUM_THREADS", "1"),
+            "MLOPS_ENV": os.environ.get("MLOPS_ENV", "dev"),
         }
+
+    @property
+    def mlflow_dir(self) -> Path:
+        return self.home / "mlflow"
+
+    def profile(self):
+        """The deployment profile (MLOPS_ENV) resolved for this home folder."""
+        from mlops_assets.profiles import load_profile
+
+        return load_profile(self.home)
 
     def simulator_plan(self):
         """Where the built-in simulator lands its files; only for the built-in spec."""

@@ -56,6 +56,18 @@ class Quality:
 
 
 @dataclass(frozen=True)
+class Gates:
+    """Promotion gates; every key is optional in the YAML."""
+
+    margin: float = 0.002  # candidate ROC AUC must beat the champion's by this much
+    min_auc: float = 0.6  # absolute floor, also for the first model
+    max_ece: float = 0.05  # expected calibration error bound
+    fairness_tolerance: float = 0.05  # allowed rise of a fairness gap over the champion's
+    segment_tolerance: float = 0.03  # allowed drop of a segment's AUC below the champion's
+    min_segment_rows: int = 200  # smaller segments are reported, not gated
+
+
+@dataclass(frozen=True)
 class DatasetSpec:
     """A validated dataset spec. Paths are absolute."""
 
@@ -73,6 +85,7 @@ class DatasetSpec:
     protected: tuple[str, ...] = ()
     start_date: dt.date | None = None
     quality: Quality = field(default_factory=Quality)
+    gates: Gates = field(default_factory=Gates)
     source: Path | None = None
 
     @property
@@ -90,6 +103,7 @@ _OPTIONAL = (
     "protected",
     "start_date",
     "quality",
+    "gates",
 )
 _SECTIONS = {
     "target": ({"column", "positive"}, {"delay_days"}),
@@ -99,6 +113,7 @@ _SECTIONS = {
         set(),
     ),
     "quality": (set(), set(Quality.__dataclass_fields__)),
+    "gates": (set(), set(Gates.__dataclass_fields__)),
 }
 
 
@@ -203,6 +218,7 @@ def parse_spec(
         value=_value(sections["value"], fail),
         start_date=_date(raw.get("start_date"), fail),
         quality=_quality(sections["quality"], fail),
+        gates=_gates(sections["gates"], fail),
         source=source,
     )
 
@@ -283,6 +299,17 @@ def _quality(section, fail) -> Quality:
         if isinstance(v, bool) or not isinstance(v, int) or v < 1:
             raise fail(f"quality.{key}", f"{v!r} must be a whole number >= 1")
     return q
+
+
+def _gates(section, fail) -> Gates:
+    gates = Gates(**section)
+    for key in Gates.__dataclass_fields__:
+        v = getattr(gates, key)
+        if isinstance(v, bool) or not isinstance(v, int | float) or v < 0:
+            raise fail(f"gates.{key}", f"{v!r} must be a number >= 0")
+    if gates.min_auc > 1 or gates.max_ece > 1:
+        raise fail("gates.min_auc" if gates.min_auc > 1 else "gates.max_ece", "must be <= 1")
+    return gates
 
 
 def _date(value, fail) -> dt.date | None:

@@ -1,0 +1,149 @@
+"""Evaluation: the walk-forward backtest of the candidate, next to the current champion."""
+
+import json
+import time
+
+import dagster as dg
+import polars as pl
+
+from mlops_assets.assets.plots import markdown_image, reliability_png
+from mlops_assets.compute.backtest import evaluate_gates, run_backtest, walk_forward_folds
+from mlops_assets.compute.features import LABEL
+from mlops_assets.compute.ingest import DAY
+from mlops_assets.compute.training import build_model, model_matrix
+from mlops_assets.registry import RegistryResource
+from mlops_assets.resources import DatasetResource
+from mlops_assets.spec import DatasetSpec
+
+GROUP = "evaluation"
+
+
+class BacktestConfig(dg.Config):
+    folds: int = 3  # test windows, the most recent last
+    fold_days: int = 7  # days per test window
+    min_train_days: int = 7  # a fold with fewer training days is skipped
+
+
+def build_evaluation_assets(spec: DatasetSpec) -> list:
+    """`<dataset>/backtest`."""
+
+    @dg.asset(
+        key=[spec.name, "backtest"],
+        ins={
+            "candidate_model": dg.AssetIn(dg.AssetKey([spec.name, "candidate_model"])),
+            "training_set": dg.AssetIn(dg.AssetKey([spec.name, "training_set"])),
+        },
+        group_name=GROUP,
+        kinds={"scikitlearn", "mlflow"},
+        description="Walk-forward, out-of-time backtest: the candidate's configuration is "
+        "retrained on each fold's past (labels known by then) and scored on the fold; the "
+        "champion scores the same rows. Discrimination, calibration, segments, fairness, "
+        "stability, the value-optimal threshold, and the promotion gates' verdicts.",
+    )
+    def backtest(
+        context: dg.AssetExecutionContext,
+        config: BacktestConfig,
+        candidate_model: dict,
+        training_set: pl.DataFrame,
+        dataset: DatasetResource,
+        registry: RegistryResource,
+    ) -> dg.MaterializeResult:
+        started = time.perf_counter()
+        columns = dataset.feature_columns()
+        days = sorted(training_set[DAY].unique().to_list())
+        folds = walk_forward_folds(
+            days, config.folds, config.fold_days, spec.target.delay_days, config.min_train_days
+        )
+
+        def fit(train: pl.DataFrame):
+            model = build_model(
+                columns,
+                candidate_model["estimator"],
+                candidate_model["params"],
+                candidate_model["seed"],
+            )
+            model.fit(model_matrix(train, columns), train[LABEL].to_numpy())
+            return lambda rows: model.predict_proba(model_matrix(rows, columns))[:, 1]
+
+        champion_version = _comparison_version(registry, candidate_model["version"])
+        champion = None
+        if champion_version is not None:
+            loaded = registry.load(champion_version)
+            champion = lambda rows: loaded.predict_proba(model_matrix(rows, columns))[:, 1]  # noqa: E731
+        report, _ = run_backtest(training_set, folds, fit, champion, dataset.spec)
+        report["gates"] = evaluate_gates(report, dataset.spec.gates)
+        report["candidate"] = candidate_model
+        report["champion_version"] = champion_version
+        png = reliability_png(report["reliability"], f"{spec.name}: reliability (backtest)")
+        _log_to_mlflow(registry, candidate_model["run_id"], report, png)
+        overall = report["overall"]
+        return dg.MaterializeResult(
+            value=report,
+            metadata={
+                "folds": len(folds),
+                "candidate": dg.MetadataValue.json(overall["candidate"]),
+                "champion": dg.MetadataValue.json(overall.get("champion") or {}),
+                "champion_version": champion_version or "none",
+                "roc_auc": overall["candidate"]["roc_auc"],
+                "ece": overall["candidate"]["ece"],
+                "decision": dg.MetadataValue.json(report["decision"]),
+                "gates": dg.MetadataValue.md(
+                    "\n".join(
+                        f"- {'PASS' if v['passed'] else 'FAIL'} **{g}**: {v['reason']}"
+                        for g, v in report["gates"].items()
+                    )
+                ),
+                "underperforming_segments": dg.MetadataValue.json(
+                    report["underperforming_segments"]
+                ),
+                "fairness": dg.MetadataValue.json(
+                    {
+                        m: {
+                            c: {k: v for k, v in f.items() if k != "groups"}
+                            for c, f in cols.items()
+                        }
+                        for m, cols in report["fairness"].items()
+                    }
+                ),
+                "reliability": dg.MetadataValue.md(markdown_image(png, "reliability diagram")),
+                "runtime_seconds": round(time.perf_counter() - started, 2),
+            },
+        )
+
+    return [backtest]
+
+
+def _comparison_version(registry: RegistryResource, candidate: int) -> int | None:
+    """The champion to compare with: the alias, or the one it replaced if that is the candidate
+    itself (a backtest re-run after promotion)."""
+    version = registry.champion_version()
+    if version != candidate:
+        return version
+    previous = registry.version_tags(version).get("previous_champion")
+    return int(previous) if previous else None
+
+
+def _log_to_mlflow(registry: RegistryResource, run_id: str, report: dict, png: bytes) -> None:
+    import mlflow
+
+    registry._mlflow()
+    with mlflow.start_run(run_id=run_id):
+        for model, metrics in report["overall"].items():
+            mlflow.log_metrics(
+                {
+                    f"backtest_{model}_{k}": v
+                    for k, v in metrics.items()
+                    if isinstance(v, int | float)
+                }
+            )
+        mlflow.log_metrics({"decision_threshold": report["decision"]["threshold"]})
+        mlflow.log_text(json.dumps(report, indent=2, default=str), "backtest/report.json")
+        mlflow.log_image(_png_array(png), "backtest/reliability.png")
+
+
+def _png_array(png: bytes):
+    import io
+
+    import matplotlib.image
+
+    return matplotlib.image.imread(io.BytesIO(png), format="png")

@@ -1,0 +1,61 @@
+"""dev / test / prod profiles: tracking URI, registry name suffix and serving settings.
+
+`MLOPS_ENV` picks the profile (default `dev`); `MLOPS_PROFILES` may point at another YAML file
+with the same shape. `${VAR}` in a value comes from the environment (and `${MLOPS_HOME}` is the
+home folder); a variable that is not set is an error naming it.
+"""
+
+from __future__ import annotations
+
+import os
+import re
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import yaml
+
+DEFAULT_FILE = Path(__file__).parent / "profiles.yaml"
+_VAR = re.compile(r"\$\{([A-Z0-9_]+)\}")
+
+
+@dataclass(frozen=True)
+class Profile:
+    name: str
+    tracking_uri: str
+    registry_suffix: str
+    serving: dict = field(default_factory=dict)
+
+    def registry_name(self, dataset: str) -> str:
+        """The registered model name of a dataset in this profile: `<dataset>-<suffix>`."""
+        return f"{dataset}-{self.registry_suffix}"
+
+
+def load_profile(home: Path, name: str | None = None, path: str | None = None) -> Profile:
+    """The profile `name` (else $MLOPS_ENV, else dev) from `path` (else $MLOPS_PROFILES)."""
+    name = name or os.environ.get("MLOPS_ENV") or "dev"
+    source = Path(path or os.environ.get("MLOPS_PROFILES") or DEFAULT_FILE)
+    profiles = yaml.safe_load(source.read_text()) or {}
+    if name not in profiles:
+        raise ValueError(f"profile {name!r} is not in {source} (has: {', '.join(profiles)})")
+    raw = profiles[name]
+
+    def expand(value: str) -> str:
+        def one(match: re.Match) -> str:
+            var = match.group(1)
+            if var == "MLOPS_HOME":
+                return str(home)
+            if var not in os.environ:
+                raise ValueError(f"profile {name!r} in {source} needs ${{{var}}}, which is not set")
+            return os.environ[var]
+
+        return _VAR.sub(one, value)
+
+    unknown = set(raw) - {"tracking_uri", "registry_suffix", "serving"}
+    if unknown:
+        raise ValueError(f"profile {name!r} in {source}: unknown key {sorted(unknown)[0]!r}")
+    return Profile(
+        name=name,
+        tracking_uri=expand(raw["tracking_uri"]),
+        registry_suffix=raw["registry_suffix"],
+        serving=raw.get("serving", {}),
+    )

@@ -1,0 +1,121 @@
+"""Experiment tracking and the model registry (MLflow), behind one typed resource.
+
+The registered model `<dataset>-<env>` holds every candidate as a version; the alias `champion`
+points at the version that serves. Each promotion records the version it replaced in the tag
+`previous_champion`, which `rollback` follows. MLflow is imported on first use (~4 s).
+"""
+
+import datetime as dt
+import subprocess
+from contextlib import contextmanager
+from pathlib import Path
+
+import dagster as dg
+
+CHAMPION = "champion"
+
+
+class RegistryResource(dg.ConfigurableResource):
+    """MLflow tracking URI, experiment and registered model name of one dataset/profile."""
+
+    tracking_uri: str
+    model_name: str
+    experiment: str
+
+    def _mlflow(self):
+        import mlflow
+
+        mlflow.set_tracking_uri(self.tracking_uri)
+        return mlflow
+
+    def client(self):
+        return self._mlflow().MlflowClient(tracking_uri=self.tracking_uri)
+
+    @contextmanager
+    def start_run(self, run_name: str, tags: dict[str, str]):
+        """An MLflow run in this dataset's experiment."""
+        mlflow = self._mlflow()
+        mlflow.set_experiment(self.experiment)
+        with mlflow.start_run(run_name=run_name, tags=tags) as run:
+            yield run
+
+    def log_and_register(self, model, inputs, outputs) -> int:
+        """Log an sklearn model (skops format) in the active run and register a new version."""
+        import skops.io
+        from mlflow.models import infer_signature
+
+        mlflow = self._mlflow()
+        trusted = skops.io.get_untrusted_types(data=skops.io.dumps(model))
+        info = mlflow.sklearn.log_model(
+            model,
+            name="model",
+            serialization_format="skops",
+            skops_trusted_types=trusted,
+            signature=infer_signature(inputs, outputs),
+            input_example=inputs.head(3),
+            registered_model_name=self.model_name,
+        )
+        return int(info.registered_model_version)
+
+    def champion_version(self) -> int | None:
+        from mlflow.exceptions import MlflowException
+
+        try:
+            return int(self.client().get_model_version_by_alias(self.model_name, CHAMPION).version)
+        except MlflowException:
+            return None
+
+    def load(self, version: int):
+        """The sklearn pipeline of a registered version (pinned by number)."""
+        return self._mlflow().sklearn.load_model(f"models:/{self.model_name}/{version}")
+
+    def version_tags(self, version: int) -> dict[str, str]:
+        return dict(self.client().get_model_version(self.model_name, str(version)).tags)
+
+    def promote(self, version: int, reason: str) -> int | None:
+        """Point `champion` at `version`; returns the version it replaced."""
+        client, previous = self.client(), self.champion_version()
+        if previous == version:
+            return previous
+        if previous is not None:
+            client.set_model_version_tag(
+                self.model_name, str(version), "previous_champion", str(previous)
+            )
+        client.set_model_version_tag(
+            self.model_name, str(version), "promoted_at", dt.datetime.now(dt.UTC).isoformat()
+        )
+        client.set_model_version_tag(self.model_name, str(version), "promotion_reason", reason)
+        client.set_registered_model_alias(self.model_name, CHAMPION, str(version))
+        return previous
+
+    def rollback(self) -> tuple[int, int]:
+        """Move `champion` back to the version it replaced; returns (from, to)."""
+        current = self.champion_version()
+        if current is None:
+            raise ValueError(f"{self.model_name} has no champion to roll back")
+        previous = self.version_tags(current).get("previous_champion")
+        if previous is None:
+            raise ValueError(
+                f"{self.model_name} v{current} is the first champion: nothing to roll back to"
+            )
+        client = self.client()
+        client.set_registered_model_alias(self.model_name, CHAMPION, previous)
+        client.set_model_version_tag(
+            self.model_name, str(current), "rolled_back_at", dt.datetime.now(dt.UTC).isoformat()
+        )
+        return current, int(previous)
+
+
+def git_commit() -> str:
+    """The commit of the code that trains, or 'unknown' outside a git checkout."""
+    try:
+        return subprocess.run(
+            ["git", "rev-parse", "HEAD"],
+            capture_output=True,
+            text=True,
+            cwd=Path(__file__).parent,
+            timeout=5,
+            check=True,
+        ).stdout.strip()
+    except (OSError, subprocess.SubprocessError):
+        return "unknown"
