@@ -12,7 +12,8 @@ DESCRIPTIONS = {
     "calibration": "Candidate expected calibration error at most gates.max_ece.",
     "fairness": "No fairness gap (demographic parity, equal opportunity) on a protected column "
     "rises more than gates.fairness_tolerance above the champion's.",
-    "segments": "No segment's ROC AUC falls more than gates.segment_tolerance below the champion's.",
+    "segments": "No segment's ROC AUC falls more than gates.segment_tolerance below the "
+    "champion's.",
 }
 
 
