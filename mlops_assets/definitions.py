@@ -46,6 +46,7 @@ def build_definitions(settings: Settings) -> dg.Definitions:
                 tracking_uri=profile.tracking_uri,
                 model_name=profile.registry_name(spec.name),
                 experiment=f"{spec.name}-{profile.name}",
+                artifact_location=profile.artifact_location,
             ),
             "io_manager": ParquetIOManager(root=str(settings.lake)),
         },

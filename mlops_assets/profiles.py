@@ -23,6 +23,7 @@ class Profile:
     name: str
     tracking_uri: str
     registry_suffix: str
+    artifact_location: str | None = None
     serving: dict = field(default_factory=dict)
 
     def registry_name(self, dataset: str) -> str:
@@ -50,12 +51,14 @@ def load_profile(home: Path, name: str | None = None, path: str | None = None) -
 
         return _VAR.sub(one, value)
 
-    unknown = set(raw) - {"tracking_uri", "registry_suffix", "serving"}
+    unknown = set(raw) - {"tracking_uri", "registry_suffix", "artifact_location", "serving"}
     if unknown:
         raise ValueError(f"profile {name!r} in {source}: unknown key {sorted(unknown)[0]!r}")
+    artifacts = raw.get("artifact_location")
     return Profile(
         name=name,
         tracking_uri=expand(raw["tracking_uri"]),
         registry_suffix=raw["registry_suffix"],
+        artifact_location=expand(artifacts) if artifacts else None,
         serving=raw.get("serving", {}),
     )

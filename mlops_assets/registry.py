@@ -21,6 +21,7 @@ class RegistryResource(dg.ConfigurableResource):
     tracking_uri: str
     model_name: str
     experiment: str
+    artifact_location: str | None = None  # None: the tracking server's default
 
     def _mlflow(self):
         import mlflow
@@ -35,17 +36,25 @@ class RegistryResource(dg.ConfigurableResource):
     def start_run(self, run_name: str, tags: dict[str, str]):
         """An MLflow run in this dataset's experiment."""
         mlflow = self._mlflow()
-        mlflow.set_experiment(self.experiment)
-        with mlflow.start_run(run_name=run_name, tags=tags) as run:
+        experiment = mlflow.get_experiment_by_name(self.experiment)
+        experiment_id = (
+            experiment.experiment_id
+            if experiment
+            else mlflow.create_experiment(self.experiment, artifact_location=self.artifact_location)
+        )
+        with mlflow.start_run(experiment_id=experiment_id, run_name=run_name, tags=tags) as run:
             yield run
 
     def log_and_register(self, model, inputs, outputs) -> int:
         """Log an sklearn model (skops format) in the active run and register a new version."""
+        import sklearn
+        import skops
         import skops.io
         from mlflow.models import infer_signature
 
         mlflow = self._mlflow()
         trusted = skops.io.get_untrusted_types(data=skops.io.dumps(model))
+        requirements = [f"scikit-learn=={sklearn.__version__}", f"skops=={skops.__version__}"]
         info = mlflow.sklearn.log_model(
             model,
             name="model",
@@ -54,6 +63,7 @@ class RegistryResource(dg.ConfigurableResource):
             signature=infer_signature(inputs, outputs),
             input_example=inputs.head(3),
             registered_model_name=self.model_name,
+            pip_requirements=requirements,
         )
         return int(info.registered_model_version)
 
@@ -68,6 +78,13 @@ class RegistryResource(dg.ConfigurableResource):
     def load(self, version: int):
         """The sklearn pipeline of a registered version (pinned by number)."""
         return self._mlflow().sklearn.load_model(f"models:/{self.model_name}/{version}")
+
+    def training_window_end(self, version: int) -> dt.date | None:
+        """Last application day in the training data of a registered version."""
+        client = self.client()
+        run_id = client.get_model_version(self.model_name, str(version)).run_id
+        window = client.get_run(run_id).data.tags.get("partition_window", "")
+        return dt.date.fromisoformat(window.split("..")[-1]) if ".." in window else None
 
     def version_tags(self, version: int) -> dict[str, str]:
         return dict(self.client().get_model_version(self.model_name, str(version)).tags)

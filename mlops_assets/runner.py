@@ -93,7 +93,10 @@ def _train(defs, instance, spec: DatasetSpec, settings: Settings, progress) -> d
             "decision": report["decision"],
         }
         model["gates"] = report["gates"]
-        model["compared_with_champion"] = report["champion_version"]
+        model["compared_with_champion"] = {
+            "version": report["champion_version"],
+            **(report["comparison"] or {}).get("overall", {}),
+        }
     if "champion" in materialized:
         champion = json.loads((settings.lake / spec.name / "champion" / "data.json").read_text())
         model["champion"] = {

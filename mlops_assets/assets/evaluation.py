@@ -66,23 +66,38 @@ def build_evaluation_assets(spec: DatasetSpec) -> list:
             return lambda rows: model.predict_proba(model_matrix(rows, columns))[:, 1]
 
         champion_version = _comparison_version(registry, candidate_model["version"])
-        champion = None
+        champion, trained_until = None, None
         if champion_version is not None:
             loaded = registry.load(champion_version)
-            champion = lambda rows: loaded.predict_proba(model_matrix(rows, columns))[:, 1]  # noqa: E731
-        report, _ = run_backtest(training_set, folds, fit, champion, dataset.spec)
+            trained_until = registry.training_window_end(champion_version)
+
+            def champion(rows: pl.DataFrame):
+                return loaded.predict_proba(model_matrix(rows, columns))[:, 1]
+
+        report, _ = run_backtest(training_set, folds, fit, dataset.spec, champion, trained_until)
         report["gates"] = evaluate_gates(report, dataset.spec.gates)
         report["candidate"] = candidate_model
         report["champion_version"] = champion_version
-        png = reliability_png(report["reliability"], f"{spec.name}: reliability (backtest)")
+        reliability = dict(report["reliability"])
+        if report["comparison"] and report["comparison"].get("reliability"):
+            reliability[f"champion v{champion_version} (after its window)"] = report["comparison"][
+                "reliability"
+            ]["champion"]
+        png = reliability_png(reliability, f"{spec.name}: reliability (backtest)")
         _log_to_mlflow(registry, candidate_model["run_id"], report, png)
-        overall = report["overall"]
+        overall, comparison = report["overall"], report["comparison"] or {}
         return dg.MaterializeResult(
             value=report,
             metadata={
                 "folds": len(folds),
                 "candidate": dg.MetadataValue.json(overall["candidate"]),
-                "champion": dg.MetadataValue.json(overall.get("champion") or {}),
+                "comparison_with_champion": dg.MetadataValue.json(
+                    {
+                        k: v
+                        for k, v in comparison.items()
+                        if k in ("rows", "overall", "champion_trained_until")
+                    }
+                ),
                 "champion_version": champion_version or "none",
                 "roc_auc": overall["candidate"]["roc_auc"],
                 "ece": overall["candidate"]["ece"],
@@ -98,11 +113,8 @@ def build_evaluation_assets(spec: DatasetSpec) -> list:
                 ),
                 "fairness": dg.MetadataValue.json(
                     {
-                        m: {
-                            c: {k: v for k, v in f.items() if k != "groups"}
-                            for c, f in cols.items()
-                        }
-                        for m, cols in report["fairness"].items()
+                        c: {k: v for k, v in f.items() if k != "groups"}
+                        for c, f in report["fairness"]["candidate"].items()
                     }
                 ),
                 "reliability": dg.MetadataValue.md(markdown_image(png, "reliability diagram")),

@@ -55,11 +55,14 @@ def run_backtest(
     frame: pl.DataFrame,
     folds: list[Fold],
     fit: Callable[[pl.DataFrame], Scorer],
-    champion: Scorer | None,
     spec: DatasetSpec,
+    champion: Scorer | None = None,
+    champion_trained_until: dt.date | None = None,
 ) -> tuple[dict, pl.DataFrame]:
-    """Train the candidate on each fold's past, score its test window (with the champion too).
+    """Train the candidate on each fold's past and score its test window.
 
+    The champion is compared on the test rows after its own training window only, where both
+    models are out of time (on rows it was trained on, any champion looks better than it is).
     Returns the report (JSON-ready) and the pooled out-of-time predictions.
     """
     if not folds:
@@ -69,51 +72,72 @@ def run_backtest(
         train = frame.filter(pl.col(DAY).is_between(fold.train_first, fold.train_last))
         test = frame.filter(pl.col(DAY).is_between(fold.test_first, fold.test_last))
         scored = test.with_columns(candidate=pl.Series(fit(train)(test)), fold=pl.lit(fold.index))
-        if champion is not None:
-            scored = scored.with_columns(champion=pl.Series(champion(test)))
         pooled.append(scored)
         per_fold.append(
             {
                 **{k: str(v) for k, v in asdict(fold).items()},
                 "train_rows": train.height,
-                **_model_metrics(scored, champion is not None),
+                **_metrics(scored, ["candidate"]),
             }
         )
     predictions = pl.concat(pooled)
-    report = {
-        "folds": per_fold,
-        "overall": _model_metrics(predictions, champion is not None),
-        "stability": _stability([f["candidate"]["roc_auc"] for f in per_fold]),
-        "has_champion": champion is not None,
-    }
     y, p = predictions[LABEL].to_numpy(), predictions["candidate"].to_numpy()
     threshold = (
         optimal_threshold(y, p, spec.value)
         if spec.decision.threshold is None
         else {"threshold": spec.decision.threshold}
     )
-    report["decision"] = {**threshold, "rule": f"{spec.decision.action} if score >= threshold"}
-    models = ["candidate"] + (["champion"] if champion is not None else [])
-    report["segments"] = {
-        m: segment_metrics(predictions, list(spec.segments), m, spec.gates.min_segment_rows)
-        for m in models
-    }
-    report["fairness"] = {
-        m: fairness(predictions, list(spec.protected), m, threshold["threshold"]) for m in models
-    }
-    report["reliability"] = {
-        m: reliability_table(y, predictions[m].to_numpy()).to_dicts() for m in models
+    report = {
+        "folds": per_fold,
+        "overall": _metrics(predictions, ["candidate"]),
+        "stability": _stability([f["candidate"]["roc_auc"] for f in per_fold]),
+        "decision": {**threshold, "rule": f"{spec.decision.action} if score >= threshold"},
+        **_breakdown(predictions, {"candidate": threshold["threshold"]}, spec),
+        "comparison": None,
     }
     report["underperforming_segments"] = _underperforming(report, tolerance=0.05)
+    if champion is not None:
+        since = champion_trained_until or dt.date.min
+        rows = predictions.filter(pl.col(DAY) > since)
+        report["comparison"] = {
+            "champion_trained_until": str(champion_trained_until),
+            "rows": rows.height,
+        }
+        if rows.height:
+            rows = rows.with_columns(champion=pl.Series(champion(rows), dtype=pl.Float64))
+            # each model decides at its own value-optimal threshold (or the spec's fixed one)
+            thresholds = {
+                "candidate": threshold["threshold"],
+                "champion": (
+                    spec.decision.threshold
+                    if spec.decision.threshold is not None
+                    else optimal_threshold(
+                        rows[LABEL].to_numpy(), rows["champion"].to_numpy(), spec.value
+                    )["threshold"]
+                ),
+            }
+            report["comparison"].update(
+                overall=_metrics(rows, list(thresholds)),
+                thresholds=thresholds,
+                **_breakdown(rows, thresholds, spec),
+            )
     return report, predictions
 
 
-def _model_metrics(scored: pl.DataFrame, with_champion: bool) -> dict:
+def _metrics(scored: pl.DataFrame, models: list[str]) -> dict:
     y = scored[LABEL].to_numpy()
-    metrics = {"candidate": classification_metrics(y, scored["candidate"].to_numpy())}
-    if with_champion:
-        metrics["champion"] = classification_metrics(y, scored["champion"].to_numpy())
-    return metrics
+    return {m: classification_metrics(y, scored[m].to_numpy()) for m in models}
+
+
+def _breakdown(rows: pl.DataFrame, thresholds: dict[str, float], spec: DatasetSpec) -> dict:
+    y, least = rows[LABEL].to_numpy(), spec.gates.min_segment_rows
+    return {
+        "segments": {m: segment_metrics(rows, list(spec.segments), m, least) for m in thresholds},
+        "fairness": {
+            m: fairness(rows, list(spec.protected), m, t, least) for m, t in thresholds.items()
+        },
+        "reliability": {m: reliability_table(y, rows[m].to_numpy()).to_dicts() for m in thresholds},
+    }
 
 
 def _stability(aucs: list) -> dict:
@@ -143,7 +167,6 @@ GATES = ("absolute_floor", "beats_champion", "calibration", "fairness", "segment
 def evaluate_gates(report: dict, gates: Gates) -> dict[str, dict]:
     """Verdict per gate: {"passed": bool, "reason": str}. No champion: relative gates pass."""
     cand = report["overall"]["candidate"]
-    champ = report["overall"].get("champion")
     auc = cand["roc_auc"] or 0.0
     verdicts = {
         "absolute_floor": _verdict(
@@ -154,18 +177,30 @@ def evaluate_gates(report: dict, gates: Gates) -> dict[str, dict]:
             f"candidate ECE {cand['ece']:.4f} vs bound {gates.max_ece}",
         ),
     }
-    if champ is None:
+    comparison = report.get("comparison")
+    if comparison is None:
         for name in ("beats_champion", "fairness", "segments"):
             verdicts[name] = _verdict(True, "no champion yet: nothing to compare with")
         return {g: verdicts[g] for g in GATES}
-    champ_auc = champ["roc_auc"] or 0.0
+    if comparison["rows"] < gates.min_segment_rows:
+        reason = (
+            f"only {comparison['rows']} backtest rows after the champion's training window "
+            f"(ends {comparison['champion_trained_until']}): no out-of-time evidence that "
+            "the candidate is better"
+        )
+        for name in ("beats_champion", "fairness", "segments"):
+            verdicts[name] = _verdict(False, reason)
+        return {g: verdicts[g] for g in GATES}
+    c_auc = comparison["overall"]["candidate"]["roc_auc"] or 0.0
+    h_auc = comparison["overall"]["champion"]["roc_auc"] or 0.0
     verdicts["beats_champion"] = _verdict(
-        auc >= champ_auc + gates.margin,
-        f"candidate AUC {auc:.4f} vs champion {champ_auc:.4f} + margin {gates.margin}",
+        c_auc >= h_auc + gates.margin,
+        f"candidate AUC {c_auc:.4f} vs champion {h_auc:.4f} + margin {gates.margin} "
+        f"on {comparison['rows']} rows after the champion's training window",
     )
     worse = []
-    for column, c in report["fairness"]["candidate"].items():
-        h = report["fairness"]["champion"][column]
+    for column, c in comparison["fairness"]["candidate"].items():
+        h = comparison["fairness"]["champion"][column]
         for gap in ("demographic_parity_difference", "equal_opportunity_difference"):
             if c[gap] > h[gap] + gates.fairness_tolerance:
                 worse.append(f"{column} {gap} {c[gap]:.3f} vs champion {h[gap]:.3f}")
@@ -173,9 +208,9 @@ def evaluate_gates(report: dict, gates: Gates) -> dict[str, dict]:
         not worse, "; ".join(worse) or f"no gap rose by more than {gates.fairness_tolerance}"
     )
     dropped = []
-    for column, values in report["segments"]["candidate"].items():
+    for column, values in comparison["segments"]["candidate"].items():
         for value, m in values.items():
-            h = report["segments"]["champion"][column][value]
+            h = comparison["segments"]["champion"][column][value]
             if (
                 not m["small"]
                 and m["roc_auc"] is not None

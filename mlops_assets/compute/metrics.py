@@ -88,9 +88,12 @@ def segment_metrics(frame: pl.DataFrame, columns: list[str], score: str, min_row
     return result
 
 
-def fairness(frame: pl.DataFrame, columns: list[str], score: str, threshold: float) -> dict:
+def fairness(
+    frame: pl.DataFrame, columns: list[str], score: str, threshold: float, min_rows: int = 0
+) -> dict:
     """Per protected column: demographic parity difference (spread of the action rate across
-    groups) and equal opportunity difference (spread of the action rate among positives)."""
+    groups) and equal opportunity difference (spread of the action rate among positives).
+    Groups under `min_rows` rows are reported but left out of the spreads (too noisy)."""
     result: dict = {}
     for column in columns:
         groups = (
@@ -102,8 +105,9 @@ def fairness(frame: pl.DataFrame, columns: list[str], score: str, threshold: flo
                 true_positive_rate=pl.col("act").filter(pl.col("_label") == 1).mean(),
             )
         )
-        rates = groups["action_rate"].drop_nulls()
-        tprs = groups["true_positive_rate"].drop_nulls()
+        large = groups.filter(pl.col("rows") >= min_rows)
+        rates = large["action_rate"].drop_nulls()
+        tprs = large["true_positive_rate"].drop_nulls()
         result[column] = {
             "demographic_parity_difference": round(float(rates.max() - rates.min()), 6)
             if len(rates)

@@ -57,8 +57,17 @@ def files_fingerprint(paths: Iterable[Path]) -> str:
 
 
 def model_matrix(frame: pl.DataFrame, columns: FeatureColumns):
-    """The pandas frame of model inputs (what the pipeline and its signature see)."""
-    return frame.select(columns.model_inputs).to_pandas()
+    """The pandas frame of model inputs (what the pipeline and its signature see): numbers as
+    float64, so that a missing value is never a schema violation, categories as strings."""
+    numeric = [c for c in columns.model_inputs if c not in columns.categorical]
+    return (
+        frame.select(
+            *(pl.col(c).cast(pl.Float64) for c in numeric),
+            *(pl.col(c).cast(pl.String) for c in columns.categorical),
+        )
+        .select(columns.model_inputs)
+        .to_pandas()
+    )
 
 
 def build_model(
@@ -120,7 +129,8 @@ def build_model(
             defaults = {
                 "max_iter": 200,
                 "learning_rate": 0.05,
-                "max_leaf_nodes": 31,
+                "max_leaf_nodes": 15,
+                "min_samples_leaf": 40,
                 "l2_regularization": 1.0,
                 "early_stopping": False,
             }

@@ -1,0 +1,151 @@
+"""Training, backtests, gates, promotion and rollback: real Dagster, real MLflow (SQLite)."""
+
+import json
+import re
+import shutil
+
+import dagster as dg
+import polars as pl
+import pytest
+
+from mlops_assets.definitions import build_definitions
+from mlops_assets.registry import RegistryResource
+from mlops_assets.runner import QUIET, instance_for, run_pipeline
+from mlops_assets.settings import Settings
+from tests.conftest import land
+
+DAYS = 45
+
+
+@pytest.fixture(scope="module")
+def ingested(tmp_path_factory):
+    """45 simulated days (labels 7 days late), ingested once; tests train on copies."""
+    settings = Settings.resolve(home=tmp_path_factory.mktemp("base") / "home")
+    land(settings, range(DAYS), rows=400)
+    run_pipeline(settings, train=False)
+    return settings
+
+
+@pytest.fixture
+def home(ingested, tmp_path):
+    shutil.copytree(ingested.home, tmp_path / "home")
+    return Settings.resolve(home=tmp_path / "home")
+
+
+def train(settings, model=None, training=None):
+    """Run the train job in-process; returns the Dagster result."""
+    ops = {}
+    if model:
+        ops["lending__candidate_model"] = {"config": model}
+    if training:
+        ops["lending__training_set"] = {"config": training}
+    defs = build_definitions(settings)
+    return defs.resolve_job_def("lending_train").execute_in_process(
+        instance=instance_for(settings), run_config={**QUIET, "ops": ops}, raise_on_error=False
+    )
+
+
+def registry(settings) -> RegistryResource:
+    return RegistryResource(
+        tracking_uri=settings.profile().tracking_uri,
+        model_name="lending-dev",
+        experiment="lending-dev",
+    )
+
+
+def report(settings) -> dict:
+    return json.loads((settings.lake / "lending" / "backtest" / "data.json").read_text())
+
+
+def checks(result) -> dict[str, bool]:
+    return {e.check_name: e.passed for e in result.get_asset_check_evaluations()}
+
+
+def test_first_model_becomes_champion_and_the_same_data_and_seed_give_the_same_metrics(home):
+    first = train(home)
+    assert first.success
+    assert all(checks(first).values()) and len(checks(first)) == 5
+    reg = registry(home)
+    assert reg.champion_version() == 1
+    metrics = report(home)["overall"]["candidate"]
+    assert metrics["roc_auc"] > 0.65 and report(home)["decision"]["threshold"] > 0
+
+    second = train(home)
+    assert report(home)["candidate"]["version"] == 2
+    assert report(home)["overall"]["candidate"] == metrics  # deterministic
+    # the champion was trained on every backtest row: no evidence the candidate is better
+    assert not second.success and checks(second)["beats_champion"] is False
+    assert "no out-of-time evidence" in report(home)["gates"]["beats_champion"]["reason"]
+    assert reg.champion_version() == 1
+
+
+def test_mlflow_run_carries_lineage_and_the_model_is_stored_as_skops(home):
+    result = train(home)
+    card = report(home)["candidate"]
+    run = registry(home).client().get_run(card["run_id"])
+    assert run.data.tags["dagster_run_id"] == result.run_id
+    training = (
+        instance_for(home)
+        .get_latest_materialization_event(dg.AssetKey(["lending", "training_set"]))
+        .asset_materialization.metadata
+    )
+    assert run.data.tags["data_fingerprint"] == training["data_fingerprint"].value
+    assert run.data.tags["partition_window"] == card["training_window"]
+    assert "git_commit" in run.data.tags and run.data.params["seed"] == "0"
+    assert "backtest_candidate_roc_auc" in run.data.metrics
+    artifacts = home.home / "mlflow" / "artifacts"
+    assert list(artifacts.rglob("model.skops")) and not list(artifacts.rglob("*.pkl"))
+    assert list(artifacts.rglob("reliability.png"))
+
+
+def test_a_worse_candidate_fails_the_gates_and_the_champion_stays(home):
+    assert train(home).success
+    worse = train(home, model={"estimator": "dummy"})
+    assert not worse.success
+    verdicts = checks(worse)
+    assert verdicts["absolute_floor"] is False and verdicts["beats_champion"] is False
+    materialized = {e.asset_key.path[-1] for e in worse.get_asset_materialization_events()}
+    assert "champion" not in materialized
+    assert registry(home).champion_version() == 1
+    reason = report(home)["gates"]["absolute_floor"]["reason"]
+    assert re.match(r"candidate AUC 0\.(49|50)\d\d vs floor 0\.6", reason), reason
+
+
+def test_a_better_candidate_is_promoted_and_rollback_restores_the_previous(home):
+    weak = {"params": {"max_iter": 3, "max_depth": 1, "learning_rate": 0.1}}  # AUC ~0.66
+    assert train(home, model=weak, training={"as_of": "2025-02-01"}).success  # labels to 01-25
+    better = train(home)  # two more weeks of labels: out-of-time rows for the champion
+    assert better.success, report(home)["gates"]
+    comparison = report(home)["comparison"]
+    assert comparison["champion_trained_until"] == "2025-01-25" and comparison["rows"] > 1000
+    reg = registry(home)
+    assert reg.champion_version() == 2
+    assert reg.version_tags(2)["previous_champion"] == "1"
+    assert reg.rollback() == (2, 1)
+    assert reg.champion_version() == 1
+    with pytest.raises(ValueError, match="first champion"):
+        reg.rollback()
+
+
+def test_the_training_set_for_a_day_holds_no_label_observed_after_it(home):
+    as_of = "2025-01-31"  # day 30: outcomes up to here cover applications up to 2025-01-24
+    assert train(home, training={"as_of": as_of}).success
+    frame = pl.read_parquet(home.lake / "lending" / "training_set" / "data.parquet")
+    assert str(frame["_label_day"].max()) == as_of
+    assert str(frame["_day"].max()) == "2025-01-24"
+    later = pl.concat(
+        [
+            pl.read_csv(p)
+            for p in (home.home / "landing" / "lending_outcomes").glob("*.csv")
+            if p.stem > as_of
+        ]
+    )
+    assert frame.join(later, on="application_id").height == 0
+    earlier = pl.concat(
+        [
+            pl.read_csv(p)
+            for p in (home.home / "landing" / "lending_outcomes").glob("*.csv")
+            if p.stem <= as_of
+        ]
+    )
+    assert set(frame["application_id"]) <= set(earlier["application_id"])
