@@ -71,7 +71,11 @@ def _parser() -> argparse.ArgumentParser:
     run.add_argument("--only-new", action="store_true", help="skip days already materialized")
     run.set_defaults(command=_run)
 
-    status = sub.add_parser("status", help="what is landed, materialized and quarantined")
+    rollback = sub.add_parser("rollback", help="move the champion alias back to the previous one")
+    dataset(rollback)
+    rollback.set_defaults(command=_rollback)
+
+    status = sub.add_parser("status", help="what is landed, materialized, promoted")
     dataset(status)
     status.add_argument("--json", action="store_true")
     status.set_defaults(command=_status)
@@ -119,6 +123,11 @@ def _run(args, settings: Settings) -> int:
                     f"{asset}: {s['materialized']} materialized, {len(s['quarantined'])} "
                     f"quarantined, {len(s['blocked'])} blocked, {len(s['failed'])} failed"
                 )
+        model = summary.get("model", {})
+        if "champion" in model:
+            print(f"model: promoted {model['champion']['name']} v{model['champion']['version']}")
+        elif "not_promoted" in model:
+            print(f"model: not promoted — {model['not_promoted']}")
     failed = any(summary[a]["failed"] for a in ("raw", "raw_outcomes") if a in summary)
     return 1 if failed else 0
 
@@ -128,6 +137,16 @@ def _status(args, settings: Settings) -> int:
 
     status = collect_status(settings)
     print(json.dumps(status, sort_keys=True) if args.json else format_status(status))
+    return 0
+
+
+def _rollback(args, settings: Settings) -> int:
+    from mlops_assets.registry import registry_for
+    from mlops_assets.spec import load_spec
+
+    registry = registry_for(settings, load_spec(settings.dataset_spec, home=settings.home))
+    current, previous = registry.rollback()
+    print(f"champion {registry.model_name}: v{current} -> v{previous}")
     return 0
 
 

@@ -14,7 +14,7 @@ from mlops_assets.assets.training import build_training_assets
 from mlops_assets.jobs import build_jobs
 from mlops_assets.lake import ParquetIOManager
 from mlops_assets.partitions import daily_partitions
-from mlops_assets.registry import RegistryResource
+from mlops_assets.registry import registry_for
 from mlops_assets.resources import DatasetResource
 from mlops_assets.sensors import build_landing_sensor
 from mlops_assets.settings import Settings
@@ -24,7 +24,6 @@ from mlops_assets.spec import load_spec
 def build_definitions(settings: Settings) -> dg.Definitions:
     """Definitions for the dataset and home folder in `settings`."""
     spec = load_spec(settings.dataset_spec, home=settings.home)
-    profile = settings.profile()
     partitions = daily_partitions(spec)
     jobs = build_jobs(spec, partitions)
     return dg.Definitions(
@@ -42,12 +41,7 @@ def build_definitions(settings: Settings) -> dg.Definitions:
             "dataset": DatasetResource(
                 spec_path=str(settings.dataset_spec), home=str(settings.home)
             ),
-            "registry": RegistryResource(
-                tracking_uri=profile.tracking_uri,
-                model_name=profile.registry_name(spec.name),
-                experiment=f"{spec.name}-{profile.name}",
-                artifact_location=profile.artifact_location,
-            ),
+            "registry": registry_for(settings, spec),
             "io_manager": ParquetIOManager(root=str(settings.lake)),
         },
         # One process per run: Great Expectations is imported once, not once per step.

@@ -123,6 +123,17 @@ class RegistryResource(dg.ConfigurableResource):
         return current, int(previous)
 
 
+def registry_for(settings, spec) -> RegistryResource:
+    """The registry resource of a dataset in the active profile (MLOPS_ENV)."""
+    profile = settings.profile()
+    return RegistryResource(
+        tracking_uri=profile.tracking_uri,
+        model_name=profile.registry_name(spec.name),
+        experiment=f"{spec.name}-{profile.name}",
+        artifact_location=profile.artifact_location,
+    )
+
+
 def git_commit() -> str:
     """The commit of the code that trains, or 'unknown' outside a git checkout."""
     try:

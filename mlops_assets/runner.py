@@ -106,7 +106,12 @@ def _train(defs, instance, spec: DatasetSpec, settings: Settings, progress) -> d
             "previous_version": champion["previous_version"],
         }
     elif not result.success:
-        model["not_promoted"] = _failure_description(result)
+        failed = {g: v["reason"] for g, v in model.get("gates", {}).items() if not v["passed"]}
+        model["not_promoted"] = (
+            "gates failed: " + "; ".join(f"{g} ({r})" for g, r in failed.items())
+            if failed
+            else _failure_description(result)
+        )
     progress(
         f"{train_job_name(spec)}: "
         + (

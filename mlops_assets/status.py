@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+from pathlib import Path
 
 import dagster as dg
 
@@ -40,12 +41,24 @@ def collect_status(settings: Settings) -> dict:
             "partitions": len(done),
             "last": done[-1] if done else None,
         }
+    status["champion"] = _champion(settings, spec)
     quarantine = settings.quarantine / spec.name
     reasons = sorted(quarantine.glob("*.reason.json")) if quarantine.is_dir() else []
     status["quarantined"] = {
         p.name.removesuffix(".reason.json"): json.loads(p.read_text())["reason"] for p in reasons
     }
     return status
+
+
+def _champion(settings: Settings, spec) -> dict | None:
+    from mlops_assets.registry import registry_for
+
+    registry = registry_for(settings, spec)
+    local_store = registry.tracking_uri.startswith("sqlite:///")
+    if local_store and not Path(registry.tracking_uri.removeprefix("sqlite:///")).exists():
+        return None  # nothing trained yet; do not create an empty store
+    version = registry.champion_version()
+    return {"name": registry.model_name, "version": version} if version else None
 
 
 def format_status(status: dict) -> str:
@@ -59,8 +72,14 @@ def format_status(status: dict) -> str:
         lines.append(f"  outcomes    {status['outcomes_landing']['days']} days landed")
     for asset, info in status["materialized"].items():
         lines.append(
-            f"  {asset:<12}{info['partitions']} partitions materialized, last {info['last'] or '-'}"
+            f"  {asset:<14}{info['partitions']} partitions materialized, last {info['last'] or '-'}"
         )
+    champion = status["champion"]
+    lines.append(
+        f"  champion    {champion['name']} v{champion['version']}"
+        if champion
+        else "  champion    none yet"
+    )
     lines.append(f"  quarantined {len(status['quarantined'])} files")
     lines += [f"    {name}: {reason}" for name, reason in status["quarantined"].items()]
     return "\n".join(lines)

@@ -20,9 +20,12 @@ import time
 import urllib.request
 from pathlib import Path
 
+import dagster as dg
+
 from mlops_assets.runner import cancel_queued_runs, instance_for, run_pipeline
 from mlops_assets.settings import Settings
 from mlops_assets.simulator import SimulatorConfig, land_day, landed_count
+from mlops_assets.spec import load_spec
 
 HOST = "127.0.0.1"
 
@@ -111,7 +114,12 @@ class Platform:
         if cancelled:
             say(f"cancelled {cancelled} runs left queued by an earlier session (redone below)")
         say("materializing landed days not yet done (headless, through Dagster)...")
-        summary = run_pipeline(s, only_new=True, progress=lambda line: say("  " + line))
+        trained = instance_for(s).get_latest_materialization_event(
+            dg.AssetKey([load_spec(s.dataset_spec, home=s.home).name, "training_set"])
+        )
+        summary = run_pipeline(
+            s, only_new=True, train=trained is None, progress=lambda line: say("  " + line)
+        )
         say(f"backfill done in {summary['runtime_seconds']} s")
         self._spawn(
             "dagster-daemon", [_bin("dagster-daemon"), "run", "-m", "mlops_assets.definitions"]

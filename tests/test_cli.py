@@ -59,3 +59,8 @@ def test_run_json_summarizes_partitions_quarantine_and_checks(tmp_path):
     status = json.loads(mlops("status", "--json", home=tmp_path).stdout)
     assert status["materialized"]["features"]["partitions"] == 8
     assert "2025-01-09.csv" in status["quarantined"]
+
+
+def test_rollback_without_a_champion_is_a_clear_error(tmp_path):
+    result = mlops("rollback", home=tmp_path, check=False)
+    assert result.returncode == 2 and "lending-dev has no champion to roll back" in result.stderr

@@ -26,17 +26,22 @@ value: {action_positive: 40, action_negative: -5, otherwise_positive: -200, othe
 
 
 def write_day(folder, day: int, rows: int = 250):
+    """One day of a churn-like source whose label depends on spend, tenure and plan."""
     rng = np.random.default_rng(day)
     date = dt.date(2024, 6, 1) + dt.timedelta(days=day)
     spend = rng.gamma(2, 30, rows).round(2)
+    tenure = rng.integers(1, 72, rows)
+    plan = rng.choice(["basic", "plus", "pro"], rows)
+    logit = -1.8 + 0.02 * (spend - 60) - 0.05 * (tenure - 36) + 0.8 * (plan == "basic")
+    churned = rng.random(rows) < 1 / (1 + np.exp(-logit))
     frame = pl.DataFrame(
         {
             "customer_ref": [f"C{day:03d}{i:05d}" for i in range(rows)],
-            "tenure_months": rng.integers(1, 72, rows),
+            "tenure_months": tenure,
             "monthly_spend": pl.Series(spend).scatter(list(range(0, rows, 40)), None),
-            "plan": rng.choice(["basic", "plus", "pro"], rows).tolist(),
+            "plan": plan.tolist(),
             "is_student": np.where(rng.random(rows) < 0.2, "true", "false").tolist(),
-            "churned": np.where(rng.random(rows) < 0.15, "yes", "no").tolist(),
+            "churned": np.where(churned, "yes", "no").tolist(),
         }
     )
     frame.write_csv(folder / f"{date}.csv")
@@ -54,7 +59,7 @@ def test_other_dataset_flows_through_ingestion_checks_and_features(churn):
     settings, drops = churn
     for day in range(5):
         write_day(drops, day)
-    summary = run_pipeline(settings)
+    summary = run_pipeline(settings, train=False)
     raw = summary["raw"]
     assert raw["materialized"] == 5 and not raw["blocked"] and not raw["quarantined"], raw
     assert all(c["failed"] == 0 for c in raw["checks"].values())
@@ -71,3 +76,19 @@ def test_other_dataset_with_an_empty_landing_folder_is_a_clear_error(churn):
     settings, drops = churn
     with pytest.raises(SpecError, match=r"landing folder .*drops has no YYYY-MM-DD.csv files"):
         run_pipeline(settings)
+
+
+def test_other_dataset_trains_backtests_and_promotes_from_its_spec(churn):
+    settings, drops = churn
+    for day in range(30):
+        write_day(drops, day, rows=300)
+    model = run_pipeline(settings)["model"]
+    assert model["champion"] == {
+        "name": "churn-dev",
+        "version": 1,
+        "promoted": True,
+        "previous_version": None,
+    }
+    assert model["candidate"]["backtest"]["roc_auc"] > 0.7
+    assert model["candidate"]["decision"]["threshold"] == 0.4  # fixed in the spec
+    assert all(g["passed"] for g in model["gates"].values())
