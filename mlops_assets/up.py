@@ -60,13 +60,7 @@ class Platform:
             self.simulator.save(s.home)
             first = landed_count(self.plan)
             for day in range(first, self.args.backfill_days):
-                land_day(
-                    self.plan,
-                    day,
-                    self.simulator.rows,
-                    self.simulator.seed,
-                    self.simulator.as_scenario(),
-                )
+                self._land(day)
             say(
                 f"simulator: {self.simulator.describe()}; "
                 f"{max(first, self.args.backfill_days)} days landed ({first} already there)"
@@ -137,16 +131,14 @@ class Platform:
                 time.sleep(0.5)
             if self.settings.uses_simulator and not self.stopping:
                 day = landed_count(self.plan)
-                land_day(
-                    self.plan,
-                    day,
-                    self.simulator.rows,
-                    self.simulator.seed,
-                    self.simulator.as_scenario(),
-                )
+                self._land(day)
                 date = self.plan.start + dt.timedelta(days=day)
                 say(f"simulator: landed day {day} ({date})")
         return 0
+
+    def _land(self, day: int) -> None:
+        c = self.simulator
+        land_day(self.plan, day, c.rows, c.seed, c.as_scenario())
 
     def _spawn(self, name: str, command: list[str]) -> None:
         log = open(self.settings.logs / f"{name}.log", "ab")  # noqa: SIM115 - child owns it
