@@ -56,6 +56,9 @@ def test_run_json_summarizes_partitions_quarantine_and_checks(tmp_path):
     assert "2025-01-09" in summary["raw"]["quarantined"]
     assert summary["raw_outcomes"]["materialized"] == 1
     assert summary["raw"]["checks"]["lending/raw:schema"] == {"passed": 8, "failed": 0}
+    # one labelled day is not enough to backtest: no model, and the summary says why
+    assert "not enough labelled days" in summary["model"]["not_promoted"]
+    assert "champion" not in summary["model"]
     status = json.loads(mlops("status", "--json", home=tmp_path).stdout)
     assert status["materialized"]["features"]["partitions"] == 8
     assert "2025-01-09.csv" in status["quarantined"]

@@ -54,6 +54,14 @@ def build_evaluation_assets(spec: DatasetSpec) -> list:
         folds = walk_forward_folds(
             days, config.folds, config.fold_days, spec.target.delay_days, config.min_train_days
         )
+        if not folds:
+            need = config.min_train_days + spec.target.delay_days + config.fold_days
+            raise dg.Failure(
+                f"not enough labelled days for a walk-forward backtest: {len(days)} in the "
+                f"training set, at least {need} needed (min_train_days {config.min_train_days}"
+                f" + label delay {spec.target.delay_days} + fold_days {config.fold_days})",
+                allow_retries=False,
+            )
 
         def fit(train: pl.DataFrame):
             model = build_model(
