@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import datetime as dt
-import json
 import time
 from collections import Counter
 from collections.abc import Callable
@@ -13,6 +12,7 @@ import dagster as dg
 from mlops_assets.definitions import build_definitions
 from mlops_assets.jobs import ingest_job_name, outcomes_job_name, train_job_name
 from mlops_assets.partitions import landed_days
+from mlops_assets.resources import DatasetResource
 from mlops_assets.settings import Settings
 from mlops_assets.spec import DatasetSpec, SpecError, load_spec
 
@@ -42,7 +42,8 @@ def run_pipeline(
     """Materialize every landed day (or, with `only_new`, the days not yet materialized).
 
     Days run in date order, one Dagster run per day and job, in this process (so Great
-    Expectations is imported once). Returns a JSON-ready summary.
+    Expectations is imported once); then, with `train`, the train job runs once. Returns a
+    JSON-ready summary.
     """
     started = time.perf_counter()
     spec = load_spec(settings.dataset_spec, home=settings.home)
@@ -82,10 +83,10 @@ def _train(defs, instance, spec: DatasetSpec, settings: Settings, progress) -> d
         instance=instance, run_config=QUIET, raise_on_error=False
     )
     model: dict = {"run_id": result.run_id, "success": result.success}
-    report_path = settings.lake / spec.name / "backtest" / "data.json"
+    dataset = DatasetResource(spec_path=str(settings.dataset_spec), home=str(settings.home))
     materialized = {e.asset_key.path[-1] for e in result.get_asset_materialization_events()}
     if "backtest" in materialized:
-        report = json.loads(report_path.read_text())
+        report = dataset.document("backtest")
         model["candidate"] = {
             "name": report["candidate"]["model_name"],
             "version": report["candidate"]["version"],
@@ -98,7 +99,7 @@ def _train(defs, instance, spec: DatasetSpec, settings: Settings, progress) -> d
             **(report["comparison"] or {}).get("overall", {}),
         }
     if "champion" in materialized:
-        champion = json.loads((settings.lake / spec.name / "champion" / "data.json").read_text())
+        champion = dataset.document("champion")
         model["champion"] = {
             "name": champion["model_name"],
             "version": champion["version"],
