@@ -1,1 +1,1 @@
-"""Asset checks: data-quality suites (Great Expectations) and, later, model gates."""
+"""Asset checks: data-quality suites (Great Expectations) and model gates."""

@@ -1,0 +1,1 @@
+"""The Ray Serve application that serves the champion (see the serving issue)."""
