@@ -66,20 +66,20 @@ def format_status(status: dict) -> str:
     land = status["landing"]
     lines = [
         f"dataset {status['dataset']}  (home {status['home']})",
-        f"  landed      {land['days']} days  {land['first'] or '-'} .. {land['last'] or '-'}",
+        f"  landed        {land['days']} days  {land['first'] or '-'} .. {land['last'] or '-'}",
     ]
     if "outcomes_landing" in status:
-        lines.append(f"  outcomes    {status['outcomes_landing']['days']} days landed")
+        lines.append(f"  outcomes      {status['outcomes_landing']['days']} days landed")
     for asset, info in status["materialized"].items():
         lines.append(
             f"  {asset:<14}{info['partitions']} partitions materialized, last {info['last'] or '-'}"
         )
     champion = status["champion"]
     lines.append(
-        f"  champion    {champion['name']} v{champion['version']}"
+        f"  champion      {champion['name']} v{champion['version']}"
         if champion
-        else "  champion    none yet"
+        else "  champion      none yet"
     )
-    lines.append(f"  quarantined {len(status['quarantined'])} files")
+    lines.append(f"  quarantined   {len(status['quarantined'])} files")
     lines += [f"    {name}: {reason}" for name, reason in status["quarantined"].items()]
     return "\n".join(lines)
