@@ -92,8 +92,18 @@ class DatasetResource(dg.ConfigurableResource):
             if partition_path(self.lake_root, self.key("features"), d.isoformat()).exists()
         ]
 
+    @cached_property
+    def _profiles(self) -> dict[str, Profile]:
+        return {}
+
     def history_profile(self, day: str) -> Profile:
-        """Profile of the raw rows of the accepted days before `day`."""
+        """Profile of the raw rows of the accepted days before `day`, computed once per run
+        (the raw checks, the features and the feature checks of a day all use it)."""
+        if day not in self._profiles:
+            self._profiles[day] = self._fit_history_profile(day)
+        return self._profiles[day]
+
+    def _fit_history_profile(self, day: str) -> Profile:
         days = self.accepted_history(day)
         if not days:
             return Profile()
