@@ -45,6 +45,13 @@ class RegistryResource(dg.ConfigurableResource):
         with mlflow.start_run(experiment_id=experiment_id, run_name=run_name, tags=tags) as run:
             yield run
 
+    @contextmanager
+    def resume_run(self, run_id: str):
+        """Reopen an existing run (to add evaluation results); yields the mlflow module."""
+        mlflow = self._mlflow()
+        with mlflow.start_run(run_id=run_id):
+            yield mlflow
+
     def log_and_register(self, model, inputs, outputs) -> int:
         """Log an sklearn model (skops format) in the active run and register a new version."""
         import sklearn

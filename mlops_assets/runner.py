@@ -111,7 +111,7 @@ def _train(defs, instance, spec: DatasetSpec, settings: Settings, progress) -> d
         model["not_promoted"] = (
             "gates failed: " + "; ".join(f"{g} ({r})" for g, r in failed.items())
             if failed
-            else _failure_description(result)
+            else _failure(result)[0]
         )
     progress(
         f"{train_job_name(spec)}: "
@@ -148,8 +148,8 @@ def _run_days(job, instance, days: list[str], progress) -> dict:
         if result.success:
             outcome["materialized"] += 1
         else:
-            failure = _failure_description(result)
-            if "quarantined" in failure:
+            failure, metadata = _failure(result)
+            if "quarantined_to" in metadata:
                 outcome["quarantined"][day] = failure
                 status = "quarantined"
             elif failed_checks:
@@ -169,17 +169,18 @@ def _run_days(job, instance, days: list[str], progress) -> dict:
     return outcome
 
 
-def _failure_description(result) -> str:
+def _failure(result) -> tuple[str, dict]:
+    """The first step failure of a run: its description and the metadata of a `dg.Failure`."""
     for event in result.all_events:
         if event.is_step_failure:
             data = event.step_failure_data
             if data.user_failure_data and data.user_failure_data.description:
-                return data.user_failure_data.description
+                return data.user_failure_data.description, dict(data.user_failure_data.metadata)
             error = data.error
             while error and error.cause:
                 error = error.cause
-            return error.message.strip().splitlines()[0] if error else "step failed"
-    return "run failed"
+            return (error.message.strip().splitlines()[0] if error else "step failed"), {}
+    return "run failed", {}
 
 
 def _check_table(counts: Counter) -> dict:

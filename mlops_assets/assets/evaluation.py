@@ -144,10 +144,7 @@ def _comparison_version(registry: RegistryResource, candidate: int) -> int | Non
 
 
 def _log_to_mlflow(registry: RegistryResource, run_id: str, report: dict, png: bytes) -> None:
-    import mlflow
-
-    registry._mlflow()
-    with mlflow.start_run(run_id=run_id):
+    with registry.resume_run(run_id) as mlflow:
         for model, metrics in report["overall"].items():
             mlflow.log_metrics(
                 {
