@@ -71,16 +71,19 @@ def validate(frame: pl.DataFrame, expectations: list[Expect]) -> list[Outcome]:
     suite = gx.ExpectationSuite(name="partition")
     # A suite keeps one of several equal expectations, and unsaved ones have no id: tag each
     # distinct expectation with its index and map the results back through it.
-    distinct = list(dict.fromkeys(repr(e) for e in expectations))
-    for index, text in enumerate(distinct):
-        e = expectations[[repr(x) for x in expectations].index(text)]
-        suite.add_expectation(getattr(gxe, e.kind)(**e.kwargs, meta={"index": index}))
+    index_of: dict[str, int] = {}
+    for e in expectations:
+        if repr(e) not in index_of:
+            index_of[repr(e)] = len(index_of)
+            suite.add_expectation(
+                getattr(gxe, e.kind)(**e.kwargs, meta={"index": index_of[repr(e)]})
+            )
     batch = batch_definition.get_batch(batch_parameters={"dataframe": frame.to_pandas()})
     result = batch.validate(suite, result_format="SUMMARY")
     by_index = {r.expectation_config.meta["index"]: r for r in result.results}
     outcomes = []
     for expect in expectations:
-        r = by_index[distinct.index(repr(expect))]
+        r = by_index[index_of[repr(expect)]]
         observed = {k: _plain(r.result[k]) for k in _OBSERVED_KEYS if k in r.result}
         if "partial_unexpected_list" in observed:
             observed["partial_unexpected_list"] = observed["partial_unexpected_list"][:5]

@@ -9,9 +9,10 @@ import polars as pl
 import pytest
 
 from mlops_assets.definitions import build_definitions
-from mlops_assets.registry import RegistryResource
+from mlops_assets.registry import RegistryResource, registry_for
 from mlops_assets.runner import QUIET, instance_for, run_pipeline
 from mlops_assets.settings import Settings
+from mlops_assets.spec import load_spec
 from tests.conftest import land
 
 DAYS = 45
@@ -46,11 +47,7 @@ def train(settings, model=None, training=None):
 
 
 def registry(settings) -> RegistryResource:
-    return RegistryResource(
-        tracking_uri=settings.profile().tracking_uri,
-        model_name="lending-dev",
-        experiment="lending-dev",
-    )
+    return registry_for(settings, load_spec(settings.dataset_spec, home=settings.home))
 
 
 def report(settings) -> dict:
