@@ -45,7 +45,9 @@ def _parser() -> argparse.ArgumentParser:
         p.add_argument("--drift-day", type=int, help="day index drift starts (30)")
         p.add_argument("--seed", type=int, help="random seed (7)")
 
-    up = sub.add_parser("up", help="start Dagster, MLflow and the simulator; Ctrl-C stops all")
+    up = sub.add_parser(
+        "up", help="start Dagster, MLflow, Ray Serve and the simulator; Ctrl-C stops all"
+    )
     dataset(up)
     simulation(up)
     up.add_argument("--backfill-days", type=int, default=60, help="history to land first (60)")
@@ -57,6 +59,7 @@ def _parser() -> argparse.ArgumentParser:
     )
     up.add_argument("--dagster-port", type=int, default=3000)
     up.add_argument("--mlflow-port", type=int, default=5000)
+    up.add_argument("--serve-port", type=int, default=8000, help="Ray Serve endpoint (8000)")
     up.set_defaults(command=_up)
 
     sim = sub.add_parser("simulate", help="write simulator landing and outcome files")
@@ -74,6 +77,33 @@ def _parser() -> argparse.ArgumentParser:
     rollback = sub.add_parser("rollback", help="move the champion alias back to the previous one")
     dataset(rollback)
     rollback.set_defaults(command=_rollback)
+
+    promote = sub.add_parser("promote", help="make the challenger (or --version N) the champion")
+    dataset(promote)
+    promote.add_argument("--version", type=int, help="registry version (default: the challenger)")
+    promote.set_defaults(command=_promote)
+
+    serve = sub.add_parser("serve", help="serve the champion on Ray Serve until Ctrl-C")
+    dataset(serve)
+    serve.add_argument("--host", default="127.0.0.1", help="bind address (127.0.0.1)")
+    serve.add_argument("--port", type=int, default=8000)
+    serve.add_argument(
+        "--ingress",
+        choices=("auto", "haproxy", "python"),
+        default="auto",
+        help="HTTP ingress: HAProxy (fast) or Serve's Python proxy; auto = HAProxy if present",
+    )
+    serve.add_argument(
+        "--replicas", type=int, help="replicas (default: the spec's serving.replicas)"
+    )
+    serve.set_defaults(command=_serve)
+
+    predict = sub.add_parser("predict", help="score a CSV or JSON file of records (- = stdin)")
+    predict.add_argument("file", metavar="FILE", help="CSV, JSON list or {'records': [...]}")
+    predict.add_argument("--url", help="endpoint (default: $MLOPS_SERVING_URL or :8000)")
+    predict.add_argument("--batch", type=int, default=1000, help="records per request (1000)")
+    predict.add_argument("--json", action="store_true", help="print the responses as JSON")
+    predict.set_defaults(command=_predict)
 
     status = sub.add_parser("status", help="what is landed, materialized, promoted")
     dataset(status)
@@ -144,9 +174,96 @@ def _rollback(args, settings: Settings) -> int:
     from mlops_assets.registry import registry_for
     from mlops_assets.spec import load_spec
 
-    registry = registry_for(settings, load_spec(settings.dataset_spec, home=settings.home))
+    spec = load_spec(settings.dataset_spec, home=settings.home)
+    registry = registry_for(settings, spec)
     current, previous = registry.rollback()
     print(f"champion {registry.model_name}: v{current} -> v{previous}")
+    _sync_endpoint(settings, spec, registry)
+    return 0
+
+
+def _promote(args, settings: Settings) -> int:
+    from mlops_assets.registry import registry_for
+    from mlops_assets.spec import load_spec
+
+    spec = load_spec(settings.dataset_spec, home=settings.home)
+    registry = registry_for(settings, spec)
+    version = args.version or registry.challenger_version()
+    if version is None:
+        raise ValueError(f"{registry.model_name} has no challenger: pass --version N")
+    previous = registry.promote(version, reason="promoted with `mlops promote`")
+    print(f"champion {registry.model_name}: v{previous} -> v{version}")
+    _sync_endpoint(settings, spec, registry)
+    return 0
+
+
+def _sync_endpoint(settings: Settings, spec, registry) -> None:
+    """Make a running endpoint serve the registry's current target (nothing if none runs)."""
+    from serving.client import Client, EndpointError
+    from serving.rollout import desired_target
+
+    client = Client(settings.serving_url, os.environ.get(spec.serving.api_key_env))
+    try:
+        client.health()
+    except EndpointError:
+        print(f"no endpoint at {settings.serving_url}; `mlops serve` will serve the new champion")
+        return
+    answer = client.set_target(desired_target(registry, spec.serving).model_dump())
+    print(f"{settings.serving_url} now serves v{answer['model']['version']}")
+
+
+def _serve(args, settings: Settings) -> int:
+    import signal
+    import threading
+
+    from serving import launcher
+
+    stop = threading.Event()
+    for sig in (signal.SIGINT, signal.SIGTERM):
+        signal.signal(sig, lambda *_: stop.set())
+    try:
+        endpoint = launcher.start(
+            settings, args.host, args.port, args.ingress, args.replicas, progress=print
+        )
+        print(
+            f"serving v{endpoint.target.champion} ({endpoint.target.rollout} rollout) at "
+            f"{endpoint.url} ({endpoint.ingress} ingress; ready in {endpoint.startup_seconds} s); "
+            f"docs at {endpoint.url}/docs. Ctrl-C stops.",
+            flush=True,
+        )
+        stop.wait()
+    finally:
+        print("stopping the endpoint...", flush=True)
+        launcher.stop()
+    return 0
+
+
+def _predict(args, settings: Settings) -> int:
+    from serving.client import Client, EndpointError
+    from serving.records import read_records
+
+    client = Client(args.url or settings.serving_url, os.environ.get("MLOPS_API_KEY"))
+    try:
+        schema = client.model()["input_schema"]["columns"]
+        records = read_records(sys.stdin if args.file == "-" else args.file, schema)
+        if args.batch < 1:
+            raise ValueError("--batch must be >= 1")
+        responses = [
+            client.predict(records[i : i + args.batch]) for i in range(0, len(records), args.batch)
+        ]
+    except EndpointError as exc:
+        print(f"mlops: error: {exc}", file=sys.stderr)
+        return 1
+    if args.json:
+        print(json.dumps(responses))
+        return 0
+    print("id,score,decision,model_version,decided_by,control")
+    for response in responses:
+        for p in response["predictions"]:
+            print(
+                f"{p['id']},{p['score']:.6f},{p['decision']},{p['model_version']},"
+                f"{p['decided_by']},{str(p['control']).lower()}"
+            )
     return 0
 
 

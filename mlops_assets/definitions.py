@@ -6,16 +6,18 @@ import dagster as dg
 
 from asset_checks.data_quality import build_data_quality_checks
 from asset_checks.model_gates import build_model_gate_checks
+from asset_checks.serving import build_serving_checks
 from mlops_assets.assets.evaluation import build_evaluation_assets
 from mlops_assets.assets.features import build_feature_assets
 from mlops_assets.assets.ingestion import build_ingestion_assets
 from mlops_assets.assets.promotion import build_promotion_assets
+from mlops_assets.assets.serving import build_serving_assets
 from mlops_assets.assets.training import build_training_assets
 from mlops_assets.jobs import build_jobs
 from mlops_assets.lake import ParquetIOManager
 from mlops_assets.partitions import daily_partitions
 from mlops_assets.registry import registry_for
-from mlops_assets.resources import DatasetResource
+from mlops_assets.resources import DatasetResource, ServingResource
 from mlops_assets.sensors import build_landing_sensor
 from mlops_assets.settings import Settings
 from mlops_assets.spec import load_spec
@@ -33,8 +35,13 @@ def build_definitions(settings: Settings) -> dg.Definitions:
             *build_training_assets(spec),
             *build_evaluation_assets(spec),
             *build_promotion_assets(spec),
+            *build_serving_assets(spec, partitions),
         ],
-        asset_checks=[*build_data_quality_checks(spec), *build_model_gate_checks(spec)],
+        asset_checks=[
+            *build_data_quality_checks(spec),
+            *build_model_gate_checks(spec),
+            *build_serving_checks(spec),
+        ],
         jobs=jobs,
         sensors=[build_landing_sensor(spec, partitions, jobs)],
         resources={
@@ -42,6 +49,7 @@ def build_definitions(settings: Settings) -> dg.Definitions:
                 spec_path=str(settings.dataset_spec), home=str(settings.home)
             ),
             "registry": registry_for(settings, spec),
+            "serving": ServingResource(url=settings.serving_url),
             "io_manager": ParquetIOManager(root=str(settings.lake)),
         },
         # One process per run: Great Expectations is imported once, not once per step.

@@ -19,6 +19,10 @@ def train_job_name(spec: DatasetSpec) -> str:
     return f"{spec.name}_train"
 
 
+def decide_job_name(spec: DatasetSpec) -> str:
+    return f"{spec.name}_decide"
+
+
 def build_jobs(spec: DatasetSpec, partitions: dg.PartitionsDefinition) -> list:
     """`<dataset>_ingest` (raw -> features, with checks) and `<dataset>_outcomes`."""
     jobs = [
@@ -44,11 +48,25 @@ def build_jobs(spec: DatasetSpec, partitions: dg.PartitionsDefinition) -> list:
             selection=dg.AssetSelection.assets(
                 *(
                     [spec.name, a]
-                    for a in ("training_set", "candidate_model", "backtest", "champion")
+                    for a in (
+                        "training_set",
+                        "candidate_model",
+                        "backtest",
+                        "champion",
+                        "deployment",
+                    )
                 )
             ),
             description="Train a candidate, backtest it against the champion, promote it if the "
-            "gates pass.",
+            "gates pass, and update the endpoint.",
+        )
+    )
+    jobs.append(
+        dg.define_asset_job(
+            decide_job_name(spec),
+            selection=dg.AssetSelection.assets([spec.name, "decisions"]),
+            partitions_def=partitions,
+            description="Batch decisions for a range of days by the deployed models.",
         )
     )
     return jobs

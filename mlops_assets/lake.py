@@ -5,6 +5,7 @@ to a temporary file in the same folder and is renamed over the target, so a read
 old file or the new one, never half of one. Same frame, same bytes.
 """
 
+import datetime as dt
 import json
 import os
 import tempfile
@@ -13,6 +14,8 @@ from pathlib import Path
 
 import dagster as dg
 import polars as pl
+
+from mlops_assets.compute.ingest import DAY
 
 
 class LakeError(OSError):
@@ -74,6 +77,13 @@ class ParquetIOManager(dg.ConfigurableIOManager):
             path = write_json(
                 obj, partition_path(Path(self.root), context.asset_key, partition, ".json")
             )
+        elif isinstance(obj, pl.DataFrame) and context.has_asset_partitions and partition is None:
+            # a single run over a range of days: one file per day, split on the `_day` column
+            for day in context.asset_partition_keys:
+                path = write_frame(
+                    obj.filter(pl.col(DAY) == dt.date.fromisoformat(day)),
+                    partition_path(Path(self.root), context.asset_key, day),
+                )
         elif isinstance(obj, pl.DataFrame):
             path = write_frame(obj, partition_path(Path(self.root), context.asset_key, partition))
         else:

@@ -13,6 +13,7 @@ from pathlib import Path
 import dagster as dg
 
 CHAMPION = "champion"
+CHALLENGER = "challenger"  # passed the gates, not yet champion (canary and shadow rollouts)
 
 
 class RegistryResource(dg.ConfigurableResource):
@@ -75,12 +76,22 @@ class RegistryResource(dg.ConfigurableResource):
         return int(info.registered_model_version)
 
     def champion_version(self) -> int | None:
+        return self._alias_version(CHAMPION)
+
+    def challenger_version(self) -> int | None:
+        return self._alias_version(CHALLENGER)
+
+    def _alias_version(self, alias: str) -> int | None:
         from mlflow.exceptions import MlflowException
 
         try:
-            return int(self.client().get_model_version_by_alias(self.model_name, CHAMPION).version)
+            return int(self.client().get_model_version_by_alias(self.model_name, alias).version)
         except MlflowException:
             return None
+
+    def set_challenger(self, version: int) -> None:
+        """Point `challenger` at a version that passed the gates (canary/shadow rollouts)."""
+        self.client().set_registered_model_alias(self.model_name, CHALLENGER, str(version))
 
     def load(self, version: int):
         """The sklearn pipeline of a registered version (pinned by number)."""
@@ -110,6 +121,8 @@ class RegistryResource(dg.ConfigurableResource):
         )
         client.set_model_version_tag(self.model_name, str(version), "promotion_reason", reason)
         client.set_registered_model_alias(self.model_name, CHAMPION, str(version))
+        if self.challenger_version() == version:
+            client.delete_registered_model_alias(self.model_name, CHALLENGER)
         return previous
 
     def rollback(self) -> tuple[int, int]:

@@ -2,6 +2,7 @@
 
 import datetime as dt
 import json
+import os
 import shutil
 from functools import cached_property
 from pathlib import Path
@@ -140,3 +141,15 @@ class DatasetResource(dg.ConfigurableResource):
             target.with_name(target.name + ".reason.json"),
         )
         return target
+
+
+class ServingResource(dg.ConfigurableResource):
+    """The HTTP endpoint that serves the dataset's models (`mlops serve`, `mlops up`)."""
+
+    url: str = "http://127.0.0.1:8000"
+    api_key_env: str = "MLOPS_API_KEY"  # the variable holding the API key, if one is required
+
+    def client(self, timeout: float = 30.0):
+        from serving.client import Client
+
+        return Client(self.url, os.environ.get(self.api_key_env) or None, timeout=timeout)

@@ -10,7 +10,12 @@ from collections.abc import Callable
 import dagster as dg
 
 from mlops_assets.definitions import build_definitions
-from mlops_assets.jobs import ingest_job_name, outcomes_job_name, train_job_name
+from mlops_assets.jobs import (
+    decide_job_name,
+    ingest_job_name,
+    outcomes_job_name,
+    train_job_name,
+)
 from mlops_assets.partitions import landed_days
 from mlops_assets.resources import DatasetResource
 from mlops_assets.settings import Settings
@@ -72,6 +77,8 @@ def run_pipeline(
         summary[asset] = _run_days(job, instance, todo, progress)
     if train:
         summary["model"] = _train(defs, instance, spec, settings, progress)
+        if "deployment" in summary["model"]:
+            summary["decisions"] = _decide(defs, instance, spec, progress)
     summary["runtime_seconds"] = round(time.perf_counter() - started, 2)
     return summary
 
@@ -103,8 +110,14 @@ def _train(defs, instance, spec: DatasetSpec, settings: Settings, progress) -> d
         model["champion"] = {
             "name": champion["model_name"],
             "version": champion["version"],
-            "promoted": True,
+            "promoted": champion["version"] == model["candidate"]["version"],
             "previous_version": champion["previous_version"],
+            "challenger_version": champion["challenger_version"],
+        }
+    if "deployment" in materialized:
+        deployment = dataset.document("deployment")
+        model["deployment"] = {
+            k: deployment.get(k) for k in ("target", "served", "endpoint", "swap_seconds")
         }
     elif not result.success:
         failed = {g: v["reason"] for g, v in model.get("gates", {}).items() if not v["passed"]}
@@ -122,6 +135,32 @@ def _train(defs, instance, spec: DatasetSpec, settings: Settings, progress) -> d
         )
     )
     return model
+
+
+def _decide(defs, instance, spec: DatasetSpec, progress) -> dict:
+    """Batch decisions for every day with a raw partition, in one run, by the deployed models."""
+    days = sorted(instance.get_materialized_partitions(dg.AssetKey([spec.name, "raw"])))
+    if not days:
+        return {"days": 0}
+    progress(f"{decide_job_name(spec)}: deciding {len(days)} days ({days[0]}..{days[-1]})")
+    result = defs.resolve_job_def(decide_job_name(spec)).execute_in_process(
+        instance=instance,
+        run_config=QUIET,
+        raise_on_error=False,
+        tags={
+            "dagster/asset_partition_range_start": days[0],
+            "dagster/asset_partition_range_end": days[-1],
+        },
+    )
+    if not result.success:
+        return {"days": 0, "failed": _failure(result)[0]}
+    metadata = result.get_asset_materialization_events()[0].materialization.metadata
+    return {
+        "days": len(days),
+        "rows": metadata["dagster/row_count"].value,
+        "control_rows": metadata["control_rows"].value,
+        f"{spec.decision.action}_rate": metadata[f"{spec.decision.action}_rate"].value,
+    }
 
 
 def _valid_days(spec: DatasetSpec, files: dict) -> list[str]:

@@ -70,7 +70,13 @@ class Settings:
             "DAGSTER_HOME": str(self.dagster_home),
             "OMP_NUM_THREADS": os.environ.get("OMP_NUM_THREADS", "1"),
             "MLOPS_ENV": os.environ.get("MLOPS_ENV", "dev"),
+            "MLOPS_SERVING_URL": self.serving_url,
         }
+
+    @property
+    def serving_url(self) -> str:
+        """The model endpoint: `MLOPS_SERVING_URL`, else Ray Serve's default on loopback."""
+        return os.environ.get("MLOPS_SERVING_URL", "http://127.0.0.1:8000")
 
     @property
     def mlflow_dir(self) -> Path:

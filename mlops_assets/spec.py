@@ -68,6 +68,23 @@ class Gates:
 
 
 @dataclass(frozen=True)
+class Serving:
+    """How the endpoint serves and decides; every key is optional in the YAML."""
+
+    rollout: str = "champion"  # champion | canary | shadow
+    canary_share: float = 0.1  # canary: share of records the challenger decides
+    control_share: float = 0.05  # exploration: share that gets `decision.otherwise` regardless
+    max_records: int = 1000  # records per request; more is 413
+    replicas: int = 2  # one per core on a laptop; each holds the models in memory
+    max_batch_size: int = 64  # requests scored together by one replica
+    batch_wait_ms: float = 2.0  # how long a replica waits to fill a batch
+    api_key_env: str = "MLOPS_API_KEY"  # if this variable is set, requests need X-API-Key
+
+
+ROLLOUTS = ("champion", "canary", "shadow")
+
+
+@dataclass(frozen=True)
 class DatasetSpec:
     """A validated dataset spec. Paths are absolute."""
 
@@ -86,6 +103,7 @@ class DatasetSpec:
     start_date: dt.date | None = None
     quality: Quality = field(default_factory=Quality)
     gates: Gates = field(default_factory=Gates)
+    serving: Serving = field(default_factory=Serving)
     source: Path | None = None
 
     @property
@@ -104,6 +122,7 @@ _OPTIONAL = (
     "start_date",
     "quality",
     "gates",
+    "serving",
 )
 _SECTIONS = {
     "target": ({"column", "positive"}, {"delay_days"}),
@@ -114,6 +133,7 @@ _SECTIONS = {
     ),
     "quality": (set(), set(Quality.__dataclass_fields__)),
     "gates": (set(), set(Gates.__dataclass_fields__)),
+    "serving": (set(), set(Serving.__dataclass_fields__)),
 }
 
 
@@ -219,6 +239,7 @@ def parse_spec(
         start_date=_date(raw.get("start_date"), fail),
         quality=_quality(sections["quality"], fail),
         gates=_gates(sections["gates"], fail),
+        serving=_serving(sections["serving"], fail),
         source=source,
     )
 
@@ -310,6 +331,26 @@ def _gates(section, fail) -> Gates:
     if gates.min_auc > 1 or gates.max_ece > 1:
         raise fail("gates.min_auc" if gates.min_auc > 1 else "gates.max_ece", "must be <= 1")
     return gates
+
+
+def _serving(section, fail) -> Serving:
+    serving = Serving(**section)
+    if serving.rollout not in ROLLOUTS:
+        raise fail("serving.rollout", f"{serving.rollout!r} is not one of {', '.join(ROLLOUTS)}")
+    for key in ("canary_share", "control_share"):
+        v = getattr(serving, key)
+        if isinstance(v, bool) or not isinstance(v, int | float) or not 0 <= v <= 1:
+            raise fail(f"serving.{key}", f"{v!r} must be a number within [0, 1]")
+    for key in ("max_records", "replicas", "max_batch_size"):
+        v = getattr(serving, key)
+        if isinstance(v, bool) or not isinstance(v, int) or v < 1:
+            raise fail(f"serving.{key}", f"{v!r} must be a whole number >= 1")
+    v = serving.batch_wait_ms
+    if isinstance(v, bool) or not isinstance(v, int | float) or v < 0:
+        raise fail("serving.batch_wait_ms", f"{v!r} must be a number >= 0")
+    if not isinstance(serving.api_key_env, str) or not serving.api_key_env:
+        raise fail("serving.api_key_env", "must be the name of an environment variable")
+    return serving
 
 
 def _date(value, fail) -> dt.date | None:

@@ -1,10 +1,11 @@
 """`mlops up`: the whole platform on one machine, until Ctrl-C.
 
 Starts the MLflow server and the Dagster webserver, lands the simulator's history and
-materializes it headless, starts the Dagster daemon (sensors on), then lands one simulated
-day every `--interval` seconds. Every child runs in its own process group and is stopped on
-Ctrl-C or SIGTERM. Re-running on the same home resumes: landed days are kept, materialized
-days are not redone, and the sensor's cursor lives in the Dagster instance.
+materializes it headless (training the first champion), starts Ray Serve with the champion and
+the Dagster daemon (sensors on), then lands one simulated day every `--interval` seconds. Every
+child runs in its own process group and is stopped on Ctrl-C or SIGTERM. Re-running on the same
+home resumes: landed days are kept, materialized days are not redone, and the sensor's cursor
+lives in the Dagster instance.
 """
 
 from __future__ import annotations
@@ -39,8 +40,10 @@ class Platform:
         self.stopping = False
 
     def run(self) -> int:
-        for port in (self.args.dagster_port, self.args.mlflow_port):
+        for port in (self.args.dagster_port, self.args.mlflow_port, self.args.serve_port):
             _require_free(port)
+        # every child (webserver, daemon, run workers) updates this endpoint on promotion
+        os.environ["MLOPS_SERVING_URL"] = f"http://{HOST}:{self.args.serve_port}"
         signal.signal(signal.SIGTERM, self._on_signal)
         try:
             self._start()
@@ -115,11 +118,27 @@ class Platform:
             s, only_new=True, train=trained is None, progress=lambda line: say("  " + line)
         )
         say(f"backfill done in {summary['runtime_seconds']} s")
+        self._start_serving()
         self._spawn(
             "dagster-daemon", [_bin("dagster-daemon"), "run", "-m", "mlops_assets.definitions"]
         )
         say("Dagster daemon      running (landing sensor on)")
         say(f"logs in {s.logs}; Ctrl-C stops everything")
+
+    def _start_serving(self) -> None:
+        from mlops_assets.registry import registry_for
+
+        spec = load_spec(self.settings.dataset_spec, home=self.settings.home)
+        if registry_for(self.settings, spec).champion_version() is None:
+            say("no champion yet (training did not promote one): Ray Serve not started")
+            return
+        self._spawn(
+            "ray-serve",
+            [_bin("mlops"), "serve", "--port", str(self.args.serve_port)],
+        )
+        url = f"http://{HOST}:{self.args.serve_port}"
+        _wait_http(f"{url}/v1/health", "Ray Serve", self.children, timeout=240)
+        say(f"Ray Serve endpoint  {url}  (docs {url}/docs)")
 
     def _live(self) -> int:
         if not self.settings.uses_simulator:
@@ -166,13 +185,14 @@ class Platform:
         raise KeyboardInterrupt
 
     def stop(self) -> None:
-        """Stop every child: SIGTERM to its process group, SIGKILL after 15 s."""
+        """Stop every child: SIGTERM to its process group, SIGKILL after 45 s (Ray Serve takes
+        longest: it drains and stops its controller, proxy and replicas)."""
         self.stopping = True
         for name, process in reversed(self.children):
             if process.poll() is None:
                 say(f"stopping {name}")
                 _signal_group(process, signal.SIGTERM)
-        deadline = time.monotonic() + 15
+        deadline = time.monotonic() + 45
         for _, process in self.children:
             try:
                 process.wait(timeout=max(0.1, deadline - time.monotonic()))
@@ -195,7 +215,8 @@ def _require_free(port: int) -> None:
         if sock.connect_ex((HOST, port)) == 0:
             raise OSError(
                 f"port {port} on {HOST} is already in use: is another `mlops up` "
-                "running? Stop it, or choose another port (--dagster-port/--mlflow-port)"
+                "running? Stop it, or choose another port (--dagster-port/--mlflow-port/"
+                "--serve-port)"
             )
 
 

@@ -12,6 +12,10 @@ from mlops_assets.settings import Settings
 from mlops_assets.simulator import land_day
 
 os.environ.setdefault("OMP_NUM_THREADS", "1")
+os.environ.setdefault("MLFLOW_ENABLE_ARTIFACTS_PROGRESS_BAR", "false")
+# No endpoint listens on port 1: the deployment asset records its target without serving, unless
+# a test starts a real endpoint and points this at it.
+os.environ["MLOPS_SERVING_URL"] = "http://127.0.0.1:1"
 
 ROWS = 300  # small simulated days keep the suite quick; volume checks scale with them
 
@@ -41,3 +45,65 @@ def lake_partition(settings: Settings, asset: str, day: str) -> Path:
 
 def read_landing(settings: Settings, day: int) -> pl.DataFrame:
     return pl.read_csv(landing_file(settings, day), infer_schema=False)
+
+
+def train(settings: Settings, model: dict | None = None, training: dict | None = None):
+    """Run the train job in-process (candidate -> backtest -> gates -> champion -> deployment);
+    returns the Dagster result."""
+    from mlops_assets.definitions import build_definitions
+    from mlops_assets.runner import QUIET, instance_for
+
+    ops = {}
+    if model:
+        ops["lending__candidate_model"] = {"config": model}
+    if training:
+        ops["lending__training_set"] = {"config": training}
+    defs = build_definitions(settings)
+    return defs.resolve_job_def("lending_train").execute_in_process(
+        instance=instance_for(settings), run_config={**QUIET, "ops": ops}, raise_on_error=False
+    )
+
+
+def registry(settings: Settings):
+    from mlops_assets.registry import registry_for
+    from mlops_assets.spec import load_spec
+
+    return registry_for(settings, load_spec(settings.dataset_spec, home=settings.home))
+
+
+SERVING_PORT = 18000  # not 8000: a developer's own `mlops serve` may be running
+
+
+@pytest.fixture(scope="session")
+def serving_home(tmp_path_factory) -> Settings:
+    """45 simulated days, ingested and trained: v1 champion (gradient boosting), v2 (logistic
+    regression, not promoted: the gates see no out-of-time evidence), and v3 whose stored model
+    file is corrupted (it cannot load)."""
+    from mlops_assets.runner import run_pipeline
+
+    settings = Settings.resolve(home=tmp_path_factory.mktemp("serving") / "home")
+    land(settings, range(45), rows=400)
+    run_pipeline(settings)
+    train(settings, model={"estimator": "logistic_regression"})
+    train(settings, model={"seed": 2})
+    models = registry(settings)
+    assert models.champion_version() == 1
+    model_id = models.client().get_model_version("lending-dev", "3").source.split("/")[-1]
+    location = models.client().get_logged_model(model_id).artifact_location
+    stored = next(Path(location.removeprefix("file://")).rglob("*.skops"))
+    stored.write_bytes(b"not a model")
+    return settings
+
+
+@pytest.fixture(scope="session")
+def endpoint(serving_home):
+    """The real endpoint of `serving_home` on 127.0.0.1 (Ray Serve, HAProxy ingress); stopped,
+    with Ray, at the end of the session."""
+    from serving import launcher
+
+    previous = os.environ["MLOPS_SERVING_URL"]
+    started = launcher.start(serving_home, port=SERVING_PORT, num_cpus=2)
+    os.environ["MLOPS_SERVING_URL"] = started.url
+    yield started
+    os.environ["MLOPS_SERVING_URL"] = previous
+    launcher.stop(started.app_name)

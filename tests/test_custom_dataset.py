@@ -82,13 +82,19 @@ def test_other_dataset_trains_backtests_and_promotes_from_its_spec(churn):
     settings, drops = churn
     for day in range(30):
         write_day(drops, day, rows=300)
-    model = run_pipeline(settings)["model"]
+    summary = run_pipeline(settings)
+    model = summary["model"]
     assert model["champion"] == {
         "name": "churn-dev",
         "version": 1,
         "promoted": True,
         "previous_version": None,
+        "challenger_version": None,
     }
+    # no endpoint runs: the deployment records what `mlops serve` will serve
+    assert model["deployment"]["served"] is False
+    assert model["deployment"]["target"]["champion"] == 1
+    assert summary["decisions"]["days"] == 30 and summary["decisions"]["rows"] == 30 * 300
     assert model["candidate"]["backtest"]["roc_auc"] > 0.7
     assert model["candidate"]["decision"]["threshold"] == 0.4  # fixed in the spec
     assert all(g["passed"] for g in model["gates"].values())

@@ -8,12 +8,9 @@ import dagster as dg
 import polars as pl
 import pytest
 
-from mlops_assets.definitions import build_definitions
-from mlops_assets.registry import RegistryResource, registry_for
-from mlops_assets.runner import QUIET, instance_for, run_pipeline
+from mlops_assets.runner import instance_for, run_pipeline
 from mlops_assets.settings import Settings
-from mlops_assets.spec import load_spec
-from tests.conftest import land
+from tests.conftest import land, registry, train
 
 DAYS = 45
 
@@ -33,29 +30,17 @@ def home(ingested, tmp_path):
     return Settings.resolve(home=tmp_path / "home")
 
 
-def train(settings, model=None, training=None):
-    """Run the train job in-process; returns the Dagster result."""
-    ops = {}
-    if model:
-        ops["lending__candidate_model"] = {"config": model}
-    if training:
-        ops["lending__training_set"] = {"config": training}
-    defs = build_definitions(settings)
-    return defs.resolve_job_def("lending_train").execute_in_process(
-        instance=instance_for(settings), run_config={**QUIET, "ops": ops}, raise_on_error=False
-    )
-
-
-def registry(settings) -> RegistryResource:
-    return registry_for(settings, load_spec(settings.dataset_spec, home=settings.home))
-
-
 def report(settings) -> dict:
     return json.loads((settings.lake / "lending" / "backtest" / "data.json").read_text())
 
 
 def checks(result) -> dict[str, bool]:
-    return {e.check_name: e.passed for e in result.get_asset_check_evaluations()}
+    """Verdicts of the model gates (checks on the backtest)."""
+    return {
+        e.check_name: e.passed
+        for e in result.get_asset_check_evaluations()
+        if e.asset_key.path[-1] == "backtest"
+    }
 
 
 def test_first_model_becomes_champion_and_the_same_data_and_seed_give_the_same_metrics(home):

@@ -17,7 +17,7 @@ from mlops_assets.settings import Settings
 
 pytestmark = pytest.mark.slow
 
-DAGSTER_PORT, MLFLOW_PORT = 13000, 15000
+DAGSTER_PORT, MLFLOW_PORT, SERVE_PORT = 13000, 15000, 18080
 GRAPH = """{ assetNodes { assetKey { path } groupName
              partitionStats { numMaterialized } } }"""
 
@@ -29,22 +29,24 @@ def start(home: Path) -> subprocess.Popen:
         str(home),
         "up",
         "--backfill-days",
-        "5",
+        "30",
         "--rows",
-        "200",
+        "150",
         "--interval",
         "4",
         "--dagster-port",
         str(DAGSTER_PORT),
         "--mlflow-port",
         str(MLFLOW_PORT),
+        "--serve-port",
+        str(SERVE_PORT),
     ]
     return subprocess.Popen(
         command, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True, start_new_session=True
     )
 
 
-def wait_for_line(process: subprocess.Popen, text: str, timeout: float = 240) -> list[str]:
+def wait_for_line(process: subprocess.Popen, text: str, timeout: float = 420) -> list[str]:
     lines, deadline = [], time.monotonic() + timeout
     while time.monotonic() < deadline:
         line = process.stdout.readline()
@@ -81,7 +83,7 @@ def processes_of(home: Path) -> list[int]:
 
 def stop(process: subprocess.Popen) -> str:
     process.send_signal(signal.SIGINT)
-    out, _ = process.communicate(timeout=60)
+    out, _ = process.communicate(timeout=120)
     return out
 
 
@@ -105,23 +107,26 @@ def test_up_serves_the_graph_ingests_live_and_stops_everything(tmp_path):
         nodes = graphql(GRAPH)["assetNodes"]
         groups = {n["groupName"] for n in nodes}
         keys = {"/".join(n["assetKey"]["path"]): n for n in nodes}
-        assert {"ingestion", "features"} <= groups
-        assert keys["lending/features"]["partitionStats"]["numMaterialized"] == 5
+        assert {"ingestion", "features", "training", "deployment", "decisions"} <= groups
+        assert keys["lending/features"]["partitionStats"]["numMaterialized"] == 30
         with urllib.request.urlopen(f"http://127.0.0.1:{MLFLOW_PORT}/health", timeout=10) as r:
             assert r.status == 200
+        # the first champion, trained on the backfill, is served by Ray Serve
+        with urllib.request.urlopen(f"http://127.0.0.1:{SERVE_PORT}/v1/health", timeout=10) as r:
+            assert json.loads(r.read())["model"]["version"] == 1
         # the simulator keeps landing days; the sensor and daemon ingest them
         deadline = time.monotonic() + 240
         while time.monotonic() < deadline:
             done = instance_for(settings).get_materialized_partitions(
                 dg.AssetKey(["lending", "features"])
             )
-            if len(done) >= 6:
+            if len(done) >= 31:
                 break
             time.sleep(3)
-        assert len(done) >= 6, "no live day was ingested by the sensor"
+        assert len(done) >= 31, "no live day was ingested by the sensor"
     finally:
         output = stop(process)
-    assert "stopping dagster-daemon" in output
+    assert "stopping dagster-daemon" in output and "stopping ray-serve" in output
     time.sleep(1)
     assert processes_of(home) == [], "child processes outlived Ctrl-C"
 

@@ -17,7 +17,9 @@ def build_promotion_assets(spec: DatasetSpec) -> list:
         group_name=GROUP,
         kinds={"mlflow"},
         description="The registry alias `champion`. Moves to the candidate only if every gate on "
-        "the backtest passed (blocking checks); otherwise the champion stays and the run says why.",
+        "the backtest passed (blocking checks); otherwise the champion stays and the run says why."
+        " In a canary or shadow rollout a passing candidate becomes the `challenger` instead, "
+        "served beside the champion until `mlops promote`.",
     )
     def champion(
         context: dg.AssetExecutionContext, backtest: dict, registry: RegistryResource
@@ -32,20 +34,35 @@ def build_promotion_assets(spec: DatasetSpec) -> list:
                 allow_retries=False,
             )
         auc = backtest["overall"]["candidate"]["roc_auc"]
-        previous = registry.promote(candidate, reason=f"gates passed; backtest AUC {auc}")
-        context.log.info(f"champion: {registry.model_name} v{previous} -> v{candidate}")
+        current = registry.champion_version()
+        rollout = spec.serving.rollout
+        if rollout != "champion" and current is not None and current != candidate:
+            registry.set_challenger(candidate)
+            context.log.info(
+                f"{rollout} rollout: {registry.model_name} v{candidate} is the challenger next to "
+                f"champion v{current}; promote it with `mlops promote`"
+            )
+            champion_version, challenger, previous = current, candidate, None
+        else:
+            previous = registry.promote(candidate, reason=f"gates passed; backtest AUC {auc}")
+            context.log.info(f"champion: {registry.model_name} v{previous} -> v{candidate}")
+            champion_version, challenger = candidate, registry.challenger_version()
         card = {
             "model_name": registry.model_name,
-            "version": candidate,
+            "version": champion_version,
             "previous_version": previous,
+            "challenger_version": challenger,
+            "rollout": rollout,
             "backtest_roc_auc": auc,
             "decision_threshold": backtest["decision"]["threshold"],
         }
         return dg.MaterializeResult(
             value=card,
             metadata={
-                "champion": f"{registry.model_name} v{candidate}",
+                "champion": f"{registry.model_name} v{champion_version}",
                 "previous_champion": f"v{previous}" if previous else "none",
+                "challenger": f"v{challenger}" if challenger else "none",
+                "rollout": rollout,
                 "backtest_roc_auc": auc,
                 "decision_threshold": backtest["decision"]["threshold"],
             },

@@ -9,6 +9,7 @@ import polars as pl
 
 from mlops_assets.compute.features import LABEL
 from mlops_assets.compute.ingest import DAY
+from mlops_assets.compute.profile import profile_to_dict
 from mlops_assets.compute.training import (
     LABEL_DAY,
     build_model,
@@ -22,6 +23,7 @@ from mlops_assets.resources import DatasetResource
 from mlops_assets.spec import DatasetSpec
 
 GROUP = "training"
+SERVING_INPUTS_ARTIFACT = "serving/inputs.json"
 
 
 class TrainingSetConfig(dg.Config):
@@ -141,6 +143,9 @@ def build_training_assets(spec: DatasetSpec) -> list:
                     "train_positive_rate": float(labels.mean()),
                 }
             )
+            mlflow.log_dict(
+                serving_inputs(dataset, training_set[DAY].max()), SERVING_INPUTS_ARTIFACT
+            )
             version = registry.log_and_register(model, inputs, scores)
         card = {
             "model_name": registry.model_name,
@@ -166,3 +171,21 @@ def build_training_assets(spec: DatasetSpec) -> list:
         )
 
     return [training_set, candidate_model]
+
+
+def serving_inputs(dataset: DatasetResource, last_day: dt.date) -> dict:
+    """What serving needs to turn raw records into this model's inputs: the raw input schema, the
+    feature columns, and the profile the features asset would use on the day after training."""
+    columns = dataset.feature_columns()
+    schema = dataset.schema()
+    raw = [*columns.numeric, *columns.categorical, *columns.passthrough]
+    profile = dataset.history_profile((last_day + dt.timedelta(days=1)).isoformat())
+    return {
+        "schema": {c: schema[c] for c in raw},
+        "columns": {
+            "numeric": list(columns.numeric),
+            "categorical": list(columns.categorical),
+            "passthrough": list(columns.passthrough),
+        },
+        "profile": profile_to_dict(profile),
+    }

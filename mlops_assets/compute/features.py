@@ -53,6 +53,17 @@ def build_features(
     if spec.id_column:
         exprs.append(pl.col(spec.id_column))
     exprs.append(pl.col(DAY))
+    exprs += feature_exprs(profile, columns)
+    exprs += [pl.col(c) for c in columns.passthrough]
+    if spec.target.column in raw.columns:
+        label = pl.col(spec.target.column) == spec.target.positive
+        exprs.append(label.cast(pl.Int8).alias(LABEL))
+    return raw.lazy().select(exprs).collect()
+
+
+def feature_exprs(profile: Profile, columns: FeatureColumns) -> list[pl.Expr]:
+    """The model inputs (`columns.model_inputs`, in order) computed from raw columns."""
+    exprs: list[pl.Expr] = []
     for c in columns.numeric:
         stats = profile.numeric.get(c)
         value = pl.col(c).cast(pl.Float64)
@@ -74,11 +85,7 @@ def build_features(
         else:
             value = value.fill_null(MISSING)
         exprs.append(value.alias(c))
-    exprs += [pl.col(c) for c in columns.passthrough]
-    if spec.target.column in raw.columns:
-        label = pl.col(spec.target.column) == spec.target.positive
-        exprs.append(label.cast(pl.Int8).alias(LABEL))
-    return raw.lazy().select(exprs).collect()
+    return exprs
 
 
 def output_columns(columns: FeatureColumns, spec: DatasetSpec, labelled: bool) -> list[str]:

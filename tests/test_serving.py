@@ -1,0 +1,221 @@
+"""The real endpoint: Ray Serve on 127.0.0.1 (HAProxy ingress), real MLflow registry, real
+Dagster assets. One endpoint serves the whole module (conftest `endpoint`); each test leaves it
+serving the champion v1 again."""
+
+import json
+import threading
+import time
+import urllib.request
+
+import dagster as dg
+import numpy as np
+import polars as pl
+import pytest
+
+from mlops_assets.compute.features import feature_exprs
+from mlops_assets.definitions import build_definitions
+from mlops_assets.runner import instance_for
+from serving.action_log import read_actions
+from serving.client import Client, EndpointError
+from serving.compiled import pipeline_scorer
+from serving.loadgen import run_load
+from serving.model import load_model
+from tests.conftest import registry
+
+pytestmark = pytest.mark.slow
+DAY = "2025-02-14"  # the last landed day of the serving home
+
+
+@pytest.fixture
+def client(endpoint):
+    """The endpoint's client; after the test the endpoint serves v1 alone again."""
+    yield Client(endpoint.url)
+    Client(endpoint.url).set_target({"champion": 1, "rollout": "champion", "control_share": 0.05})
+
+
+def records(settings, day=DAY, n=None, with_ids=True):
+    """Raw typed rows of a landed day as request records (ids = application ids)."""
+    raw = pl.read_parquet(settings.lake / "lending" / "raw" / f"{day}.parquet")
+    raw = raw.head(n) if n else raw
+    rows = raw.drop("_day", "application_id").to_dicts()
+    if with_ids:
+        for row, app in zip(rows, raw["application_id"], strict=True):
+            row["id"] = app
+    return raw, rows
+
+
+def test_predictions_equal_the_models_in_process_scores(serving_home, client):
+    raw, rows = records(serving_home, n=200)
+    answer = client.predict(rows)
+    assert answer["model"] == {"name": "lending-dev", "version": 1, "alias": "champion"}
+    served = np.array([p["score"] for p in answer["predictions"]])
+    model = load_model(registry(serving_home).tracking_uri, "lending-dev", 1, None)
+    assert model.compiled  # the fast scorer is in use, and it agrees with scikit-learn:
+    np.testing.assert_allclose(served, model.score(raw), rtol=0, atol=1e-12)
+    features = raw.select(feature_exprs(model.profile, model.columns))
+    np.testing.assert_allclose(
+        served, pipeline_scorer(model.pipeline, model.columns)(features), rtol=0, atol=1e-9
+    )
+    assert [p["id"] for p in answer["predictions"]] == raw["application_id"].to_list()
+    assert {p["decision"] for p in answer["predictions"]} <= {"approve", "decline"}
+
+
+def post(url: str, body: bytes) -> tuple[int, dict]:
+    request = urllib.request.Request(
+        f"{url}/v1/predict", data=body, method="POST", headers={"Content-Type": "application/json"}
+    )
+    try:
+        with urllib.request.urlopen(request, timeout=30) as response:
+            return response.status, json.loads(response.read())
+    except urllib.error.HTTPError as error:
+        return error.code, json.loads(error.read())
+
+
+def test_bad_inputs_get_422_or_413_with_the_field_named(serving_home, endpoint):
+    _, rows = records(serving_home, n=1, with_ids=False)
+    good = rows[0]
+    cases = {
+        b"{oops": (422, "body"),
+        json.dumps({"records": []}).encode(): (422, "records"),
+        json.dumps({"records": [good] * 1001}).encode(): (413, "records"),
+        json.dumps({"records": [{**good, "colour": "red"}]}).encode(): (422, "colour"),
+        json.dumps({"records": [{k: v for k, v in good.items() if k != "income"}]}).encode(): (
+            422,
+            "income",
+        ),
+        json.dumps({"records": [{**good, "credit_score": "high"}]}).encode(): (422, "credit_score"),
+        json.dumps({"records": [{**good, "region": 7}]}).encode(): (422, "region"),
+        json.dumps({"records": [{**good, "income": float("nan")}]}).encode(): (422, "income"),
+    }
+    for body, (status, field) in cases.items():
+        got, answer = post(endpoint.url, body)
+        assert (got, answer["detail"][0]["field"]) == (status, field), body[:80]
+    assert post(endpoint.url, json.dumps({"records": [good]}).encode())[0] == 200
+
+
+def test_model_health_and_openapi_describe_the_served_model(client, endpoint):
+    model = client.model()
+    assert model["version"] == 1 and model["alias"] == "champion"
+    assert "income" in model["input_schema"]["required"]
+    assert "age_band" not in model["input_schema"]["required"]  # optional: protected, not a feature
+    assert model["training_window"].startswith("2025-01") and 0 < model["threshold"] < 1
+    assert model["backtest"]["roc_auc"] > 0.6
+    assert client.health()["status"] == "ok"
+    with urllib.request.urlopen(f"{endpoint.url}/openapi.json", timeout=10) as response:
+        paths = json.loads(response.read())["paths"]
+    assert {"/v1/predict", "/v1/health", "/v1/model"} <= set(paths)
+    with urllib.request.urlopen(f"{endpoint.url}/docs", timeout=10) as response:
+        assert response.status == 200
+
+
+def test_a_promotion_under_traffic_drops_and_stalls_nothing(serving_home, client, endpoint):
+    _, rows = records(serving_home, n=400, with_ids=False)
+    bodies = [json.dumps({"records": [row]}).encode() for row in rows]
+    swapped = {}
+
+    def promote():
+        time.sleep(1.0)  # traffic is flowing
+        swapped.update(client.set_target({"champion": 2, "control_share": 0.05}))
+
+    swapper = threading.Thread(target=promote)
+    swapper.start()
+    load = run_load(f"{endpoint.url}/v1/predict", lambda i: bodies[i % 400], 1500, 8, True)
+    swapper.join()
+    assert load.failed == 0
+    assert load.latencies.max() < 1.0, load.summary()
+    versions = [b["model"]["version"] for b in load.bodies]
+    assert versions[0] == 1 and versions[-1] == 2 and set(versions) == {1, 2}
+    assert swapped["model"]["version"] == 2 and swapped["replicas"]
+    assert all(r["generation"] == swapped["generation"] for r in swapped["replicas"].values())
+    assert client.health()["model"]["version"] == 2
+
+
+def test_a_version_that_fails_to_load_leaves_the_old_one_serving(serving_home, client):
+    with pytest.raises(EndpointError) as refused:
+        client.set_target({"champion": 3})
+    assert refused.value.status == 409 and "v3 failed to load" in str(refused.value)
+    assert client.health()["model"]["version"] == 1
+    _, rows = records(serving_home, n=3)
+    assert client.predict(rows)["model"]["version"] == 1
+
+
+def test_the_deployment_asset_fails_with_the_reason_and_the_endpoint_keeps_serving(
+    serving_home, client
+):
+    models = registry(serving_home)
+    models.client().set_registered_model_alias("lending-dev", "champion", "3")
+    try:
+        result = materialize(serving_home, "deployment")
+    finally:
+        models.client().set_registered_model_alias("lending-dev", "champion", "1")
+    assert not result.success
+    failure = next(e for e in result.all_events if e.is_step_failure)
+    assert "kept serving v1" in failure.step_failure_data.user_failure_data.description
+    assert client.health()["model"]["version"] == 1
+
+
+def test_canary_sends_about_its_share_to_the_challenger(serving_home, client):
+    client.set_target({"champion": 1, "challenger": 2, "rollout": "canary", "canary_share": 0.25})
+    decided_by = []
+    for day in ("2025-02-10", "2025-02-11", "2025-02-12", "2025-02-13", "2025-02-14"):
+        _, rows = records(serving_home, day)
+        for i in range(0, len(rows), 100):
+            answer = client.predict(rows[i : i + 100])
+            decided_by += [p["decided_by"] for p in answer["predictions"]]
+            assert answer["model"]["version"] == 1  # the champion is still the champion
+    share = decided_by.count("challenger") / len(decided_by)
+    assert len(decided_by) >= 1500 and abs(share - 0.25) < 0.04, share
+
+
+def test_shadow_scores_every_request_with_both_models_and_logs_both(serving_home, client):
+    client.set_target({"champion": 1, "challenger": 2, "rollout": "shadow"})
+    raw, rows = records(serving_home, "2025-02-13", n=150)
+    for row in rows:
+        row["id"] = f"shadow-{row['id']}"
+    answer = client.predict(rows)
+    assert {p["decided_by"] for p in answer["predictions"]} == {"champion"}
+    logged = wait_for_actions(serving_home, {r["id"] for r in rows})
+    assert logged["challenger_score"].null_count() == 0
+    assert (logged["champion_score"] != logged["challenger_score"]).any()
+    assert set(logged["model_version"]) == {1}
+    inputs = logged.unnest("inputs")
+    assert inputs["income"].to_list()[:1] and "region" in inputs.columns
+
+
+def test_batch_decisions_equal_online_decisions_for_the_same_rows(serving_home, client):
+    deployed = materialize(serving_home, "deployment")
+    assert deployed.success
+    check = deployed.get_asset_check_evaluations()[0]
+    assert check.check_name == "serves_target" and check.passed
+    assert materialize(serving_home, "decisions", partition=DAY).success
+    batch = pl.read_parquet(serving_home.lake / "lending" / "decisions" / f"{DAY}.parquet")
+    _, rows = records(serving_home)
+    online = pl.DataFrame(client.predict(rows)["predictions"])
+    joined = batch.join(online, on="id", suffix="_online")
+    assert joined.height == batch.height == online.height
+    assert (joined["decision"] == joined["decision_online"]).all()
+    assert (joined["control"] == joined["control_online"]).all() and joined["control"].any()
+    np.testing.assert_allclose(joined["score"], joined["score_online"], rtol=0, atol=1e-12)
+
+
+def materialize(settings, asset: str, partition: str | None = None):
+    defs = build_definitions(settings)
+    job = defs.resolve_implicit_global_asset_job_def()
+    return job.execute_in_process(
+        instance=instance_for(settings),
+        asset_selection=[dg.AssetKey(["lending", asset])],
+        partition_key=partition,
+        raise_on_error=False,
+    )
+
+
+def wait_for_actions(settings, ids: set[str], timeout: float = 10.0) -> pl.DataFrame:
+    """Logged actions of `ids`, once every one of them has been flushed."""
+    deadline = time.monotonic() + timeout
+    while True:
+        actions = read_actions(settings.home / "actions" / "lending")
+        found = actions.filter(pl.col("id").is_in(list(ids))) if actions.height else actions
+        if found.height == len(ids) or time.monotonic() > deadline:
+            assert found.height == len(ids)
+            return found
+        time.sleep(0.3)
