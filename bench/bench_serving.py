@@ -8,7 +8,9 @@ single-record requests at concurrency 32 and sequentially, and 100-record reques
 concurrency 32. Systems, each started, measured and stopped in turn:
 
 - in-process: parse + score + decide on batches of 32 requests, no HTTP (the limit);
-- naive Ray Serve: one replica, Serve's default Python proxy, no batching (the baseline);
+- naive Ray Serve: one replica, Serve's default Python proxy, no batching (the baseline), with
+  `max_ongoing_requests=32` (at the default 5 the proxy backs off and it served ~10 req/s with a
+  3.4-3.9 s median at concurrency 32 here: not a fair baseline);
 - FastAPI + uvicorn: one process, no batching (same parsing and scorer as ours);
 - `mlflow models serve` on the same registry version (model inputs sent pre-featurized);
 - ours: `serving.launcher` (HAProxy ingress, 2 replicas, `@serve.batch`, action log on);
@@ -21,6 +23,7 @@ the serving processes) and where the CPU went during our single-record run.
 from __future__ import annotations
 
 import argparse
+import contextlib
 import json
 import os
 import shutil
@@ -128,7 +131,7 @@ def run(settings: Settings, port: int) -> None:
     results["in-process"] = in_process(model, spec, bodies)
     show("in-process (batches of 32 requests)", results["in-process"])
 
-    results["naive Ray Serve"] = measure_ray_naive(registry, champion, bodies, port)
+    results["naive Ray Serve"] = measure_ray_naive(registry, champion, bodies, port, 32)
     results["FastAPI + uvicorn"] = measure_process(
         "FastAPI + uvicorn",
         [
@@ -224,7 +227,9 @@ def run_loads(url: str, bodies: dict, label: str) -> dict:
     return out
 
 
-def measure_ray_naive(registry, version: int, bodies: dict, port: int) -> dict:
+def measure_ray_naive(
+    registry, version: int, bodies: dict, port: int, max_ongoing: int = 5
+) -> dict:
     import ray
     from ray import serve
     from ray.serve.config import HTTPOptions
@@ -242,7 +247,8 @@ def measure_ray_naive(registry, version: int, bodies: dict, port: int) -> dict:
     serve.start(http_options=HTTPOptions(host="127.0.0.1", port=port), logging_config=quiet)
 
     @serve.deployment(
-        ray_actor_options={"num_cpus": 1, "runtime_env": {"env_vars": {"OMP_NUM_THREADS": "1"}}}
+        max_ongoing_requests=max_ongoing,
+        ray_actor_options={"num_cpus": 1, "runtime_env": {"env_vars": {"OMP_NUM_THREADS": "1"}}},
     )
     class NaiveModel:
         def __init__(self, tracking_uri: str, name: str, version: int):
@@ -254,11 +260,17 @@ def measure_ray_naive(registry, version: int, bodies: dict, port: int) -> dict:
             )
 
         async def __call__(self, request):
+            import asyncio
+
             from starlette.responses import Response
 
-            frame, _ = self.schema.parse(await request.body())
-            scores = self.model.score(frame)
+            body = await request.body()
+            # scored off the event loop, in the replica's thread pool
+            scores = await asyncio.get_running_loop().run_in_executor(None, self.score, body)
             return Response(json.dumps({"predictions": [{"score": float(s)} for s in scores]}))
+
+        def score(self, body: bytes):
+            return self.model.score(self.schema.parse(body)[0])
 
     serve.run(
         NaiveModel.bind(registry.tracking_uri, registry.model_name, version),
@@ -278,9 +290,10 @@ def measure_ray_naive(registry, version: int, bodies: dict, port: int) -> dict:
 
 def measure_process(label, command, env, url, bodies, ready) -> dict:
     started = time.perf_counter()
+    path = f"{Path(sys.executable).parent}{os.pathsep}{os.environ.get('PATH', '')}"
     process = subprocess.Popen(
         command,
-        env={**os.environ, **env},
+        env={**os.environ, "PATH": path, **env},
         stdout=subprocess.DEVNULL,
         stderr=subprocess.PIPE,
         start_new_session=True,
@@ -300,11 +313,13 @@ def measure_process(label, command, env, url, bodies, ready) -> dict:
                 time.sleep(0.3)
         startup = time.perf_counter() - started
         out = run_loads(url, bodies, label)
-        tree = [process, *psutil.Process(process.pid).children(recursive=True)]
+        root = psutil.Process(process.pid)
+        tree = [root, *root.children(recursive=True)]
         out["startup_s"] = round(startup, 1)
         out["rss_mb"] = round(sum(p.memory_info().rss for p in tree if p.is_running()) / 2**20)
     finally:
-        os.killpg(process.pid, 15)
+        with contextlib.suppress(ProcessLookupError):
+            os.killpg(process.pid, 15)
         process.wait(timeout=30)
     return out
 
@@ -317,7 +332,7 @@ def measure_ours(settings, registry, champion, challenger, bodies, port):
         endpoint = launcher.start(settings, port=port, num_cpus=2)
         url = f"{endpoint.url}/v1/predict"
         before = cpu_by_process()
-        out = run_loads(url, {1: bodies[1]}, "ours (single records only, for the CPU split)")
+        run_load(url, lambda i: bodies[1][i % len(bodies[1])], 3000, 32)
         cpu = cpu_split(before, cpu_by_process())
         out = run_loads(url, bodies, f"ours ({endpoint.ingress} ingress)")
         out["startup_s"], out["rss_mb"] = endpoint.startup_seconds, ray_rss_mb()
