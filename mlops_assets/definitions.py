@@ -10,6 +10,7 @@ from asset_checks.serving import build_serving_checks
 from mlops_assets.assets.evaluation import build_evaluation_assets
 from mlops_assets.assets.features import build_feature_assets
 from mlops_assets.assets.ingestion import build_ingestion_assets
+from mlops_assets.assets.monitoring import build_monitoring_assets
 from mlops_assets.assets.promotion import build_promotion_assets
 from mlops_assets.assets.serving import build_serving_assets
 from mlops_assets.assets.training import build_training_assets
@@ -36,6 +37,7 @@ def build_definitions(settings: Settings) -> dg.Definitions:
             *build_evaluation_assets(spec),
             *build_promotion_assets(spec),
             *build_serving_assets(spec, partitions),
+            *build_monitoring_assets(spec, partitions),
         ],
         asset_checks=[
             *build_data_quality_checks(spec),

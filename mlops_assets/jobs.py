@@ -23,6 +23,14 @@ def decide_job_name(spec: DatasetSpec) -> str:
     return f"{spec.name}_decide"
 
 
+def drift_job_name(spec: DatasetSpec) -> str:
+    return f"{spec.name}_drift"
+
+
+def performance_job_name(spec: DatasetSpec) -> str:
+    return f"{spec.name}_performance"
+
+
 def build_jobs(spec: DatasetSpec, partitions: dg.PartitionsDefinition) -> list:
     """`<dataset>_ingest` (raw -> features, with checks) and `<dataset>_outcomes`."""
     jobs = [
@@ -69,4 +77,21 @@ def build_jobs(spec: DatasetSpec, partitions: dg.PartitionsDefinition) -> list:
             description="Batch decisions for a range of days by the deployed models.",
         )
     )
+    jobs.append(
+        dg.define_asset_job(
+            drift_job_name(spec),
+            selection=dg.AssetSelection.assets([spec.name, "drift_report"]),
+            partitions_def=partitions,
+            description="The drift report of a day's applications.",
+        )
+    )
+    if spec.delayed_labels:
+        jobs.append(
+            dg.define_asset_job(
+                performance_job_name(spec),
+                selection=dg.AssetSelection.assets([spec.name, "performance"]),
+                partitions_def=partitions,
+                description="Realized performance of a day's decisions, once its labels landed.",
+            )
+        )
     return jobs

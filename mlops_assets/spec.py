@@ -85,6 +85,20 @@ ROLLOUTS = ("champion", "canary", "shadow")
 
 
 @dataclass(frozen=True)
+class Monitoring:
+    """Retraining signals and their guardrails; every key is optional in the YAML."""
+
+    auc_drop: float = 0.05  # trailing realized AUC this far below the backtest's: retrain
+    trailing_days: int = 7  # application days pooled for the realized AUC
+    drift_columns: int = 2  # this many features with major drift: retrain
+    domain_auc: float = 0.7  # or a domain classifier this sure
+    cooldown_days: int = 7  # business days between drift- or performance-driven retrains
+    min_new_labels: int = 1000  # labelled rows since the champion's window, at least
+    max_retrains_per_week: int = 2
+    weekly_retrain: str = "0 3 * * 1"  # cron of the regular retrain (Mondays 03:00)
+
+
+@dataclass(frozen=True)
 class DatasetSpec:
     """A validated dataset spec. Paths are absolute."""
 
@@ -104,6 +118,7 @@ class DatasetSpec:
     quality: Quality = field(default_factory=Quality)
     gates: Gates = field(default_factory=Gates)
     serving: Serving = field(default_factory=Serving)
+    monitoring: Monitoring = field(default_factory=Monitoring)
     source: Path | None = None
 
     @property
@@ -123,6 +138,7 @@ _OPTIONAL = (
     "quality",
     "gates",
     "serving",
+    "monitoring",
 )
 _SECTIONS = {
     "target": ({"column", "positive"}, {"delay_days"}),
@@ -134,6 +150,7 @@ _SECTIONS = {
     "quality": (set(), set(Quality.__dataclass_fields__)),
     "gates": (set(), set(Gates.__dataclass_fields__)),
     "serving": (set(), set(Serving.__dataclass_fields__)),
+    "monitoring": (set(), set(Monitoring.__dataclass_fields__)),
 }
 
 
@@ -240,6 +257,7 @@ def parse_spec(
         quality=_quality(sections["quality"], fail),
         gates=_gates(sections["gates"], fail),
         serving=_serving(sections["serving"], fail),
+        monitoring=_monitoring(sections["monitoring"], fail),
         source=source,
     )
 
@@ -351,6 +369,30 @@ def _serving(section, fail) -> Serving:
     if not isinstance(serving.api_key_env, str) or not serving.api_key_env:
         raise fail("serving.api_key_env", "must be the name of an environment variable")
     return serving
+
+
+def _monitoring(section, fail) -> Monitoring:
+    monitoring = Monitoring(**section)
+    for key in ("auc_drop", "domain_auc"):
+        v = getattr(monitoring, key)
+        if isinstance(v, bool) or not isinstance(v, int | float) or not 0 <= v <= 1:
+            raise fail(f"monitoring.{key}", f"{v!r} must be a number within [0, 1]")
+    for key in (
+        "trailing_days",
+        "drift_columns",
+        "cooldown_days",
+        "min_new_labels",
+        "max_retrains_per_week",
+    ):
+        v = getattr(monitoring, key)
+        if isinstance(v, bool) or not isinstance(v, int) or v < 0:
+            raise fail(f"monitoring.{key}", f"{v!r} must be a whole number >= 0")
+    if (
+        not isinstance(monitoring.weekly_retrain, str)
+        or len(monitoring.weekly_retrain.split()) != 5
+    ):
+        raise fail("monitoring.weekly_retrain", "must be a cron expression with five fields")
+    return monitoring
 
 
 def _date(value, fail) -> dt.date | None:

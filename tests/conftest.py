@@ -75,6 +75,17 @@ SERVING_PORT = 18000  # not 8000: a developer's own `mlops serve` may be running
 
 
 @pytest.fixture(scope="session")
+def trained_home(tmp_path_factory) -> Settings:
+    """45 simulated days of 400 applications, ingested, trained (v1 champion), decided."""
+    from mlops_assets.runner import run_pipeline
+
+    settings = Settings.resolve(home=tmp_path_factory.mktemp("trained") / "home")
+    land(settings, range(45), rows=400)
+    run_pipeline(settings)
+    return settings
+
+
+@pytest.fixture(scope="session")
 def serving_home(tmp_path_factory) -> Settings:
     """45 simulated days, ingested and trained: v1 champion (gradient boosting), v2 (logistic
     regression, not promoted: the gates see no out-of-time evidence), and v3 whose stored model

@@ -33,5 +33,29 @@ def reliability_png(reliability: dict[str, list[dict]], title: str) -> bytes:
     return buffer.getvalue()
 
 
+def bar_png(values: dict[str, float], title: str, warn: float, alert: float) -> bytes:
+    """Horizontal bars (e.g. PSI per column) with the warning and alert levels marked."""
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    names = sorted(values, key=values.get)
+    fig, ax = plt.subplots(figsize=(6, 0.22 * len(names) + 1.2), dpi=90)
+    colours = [
+        "tab:red" if values[n] >= alert else "tab:orange" if values[n] >= warn else "tab:blue"
+        for n in names
+    ]
+    ax.barh(names, [values[n] for n in names], color=colours)
+    for level, style in ((warn, ":"), (alert, "--")):
+        ax.axvline(level, color="grey", linestyle=style)
+    ax.set(title=title)
+    buffer = io.BytesIO()
+    fig.tight_layout()
+    fig.savefig(buffer, format="png")
+    plt.close(fig)
+    return buffer.getvalue()
+
+
 def markdown_image(png: bytes, alt: str) -> str:
     return f"![{alt}](data:image/png;base64,{base64.b64encode(png).decode()})"

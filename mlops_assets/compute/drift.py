@@ -266,3 +266,41 @@ def _aligned(reference: dict[str, int], current: dict[str, int]) -> tuple[np.nda
         dtype=float,
     )
     return expected, observed
+
+
+def save_reference(reference: Reference, path) -> None:
+    """Write a reference summary (arrays in an .npz, no pickle) atomically."""
+    import json
+    import os
+    from pathlib import Path
+
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    arrays = {}
+    meta = {"rows": reference.rows, "numeric": {}, "categorical": reference.categorical}
+    for i, (column, ref) in enumerate(reference.numeric.items()):
+        for part in ("edges", "shares", "values"):
+            arrays[f"{i}_{part}"] = getattr(ref, part)
+        meta["numeric"][column] = {"index": i, "sketched": ref.sketched, "std": ref.std}
+    arrays["meta"] = np.frombuffer(json.dumps(meta).encode(), dtype=np.uint8)
+    temporary = path.with_name(f".{path.name}.tmp.npz")
+    np.savez(temporary, **arrays)
+    os.replace(temporary, path)
+
+
+def load_reference(path) -> Reference:
+    import json
+
+    with np.load(path, allow_pickle=False) as data:
+        meta = json.loads(bytes(data["meta"]).decode())
+        reference = Reference(rows=meta["rows"], categorical=meta["categorical"])
+        for column, info in meta["numeric"].items():
+            i = info["index"]
+            reference.numeric[column] = NumericReference(
+                edges=data[f"{i}_edges"],
+                shares=data[f"{i}_shares"],
+                values=data[f"{i}_values"],
+                sketched=info["sketched"],
+                std=info["std"],
+            )
+    return reference

@@ -1,0 +1,277 @@
+"""Monitoring: daily data drift against the champion's training data, and the champion's
+performance once labels land (estimated from its calibrated scores before they do)."""
+
+import datetime as dt
+import time
+
+import dagster as dg
+import polars as pl
+
+from mlops_assets.assets.plots import bar_png, markdown_image
+from mlops_assets.compute.drift import (
+    Reference,
+    column_drift,
+    domain_classifier_auc,
+    fit_reference,
+    load_reference,
+    save_reference,
+)
+from mlops_assets.compute.ingest import DAY
+from mlops_assets.compute.monitoring import (
+    estimated_performance,
+    observed_outcomes,
+    realized_performance,
+)
+from mlops_assets.lake import read_partitions
+from mlops_assets.registry import RegistryResource
+from mlops_assets.resources import DatasetResource
+from mlops_assets.spec import DatasetSpec
+
+GROUP = "monitoring"
+SCORE = "__score__"  # the champion's score, monitored as one more column
+
+
+def build_monitoring_assets(spec: DatasetSpec, partitions: dg.PartitionsDefinition) -> list:
+    """`<dataset>/drift_report` and `<dataset>/performance` (when labels lag)."""
+    drift_key = dg.AssetKey([spec.name, "drift_report"])
+
+    @dg.asset(
+        key=drift_key,
+        ins={
+            "raw": dg.AssetIn(dg.AssetKey([spec.name, "raw"])),
+            "deployment": dg.AssetIn(dg.AssetKey([spec.name, "deployment"])),
+        },
+        partitions_def=partitions,
+        group_name=GROUP,
+        kinds={"polars", "html"},
+        check_specs=[
+            dg.AssetCheckSpec(
+                "no_major_drift",
+                asset=drift_key,
+                description="Warns on moderate drift; fails (ERROR) when a feature, the score "
+                "or the domain classifier shows major drift.",
+            )
+        ],
+        description="The day's applications against the champion's training data: per feature "
+        "PSI, KS, Wasserstein (numeric), Jensen-Shannon, chi-square / Cramér's V "
+        "(categorical), drift of the champion's score, a domain classifier's AUC, and the "
+        "label-free performance estimate (CBPE) of the day. HTML report under "
+        "<home>/reports/.",
+    )
+    def drift_report(
+        context: dg.AssetExecutionContext,
+        raw: pl.DataFrame,
+        deployment: dict,
+        dataset: DatasetResource,
+        registry: RegistryResource,
+    ):
+        from serving.model import load_model
+
+        started = time.perf_counter()
+        version = deployment["target"]["champion"]
+        model = load_model(
+            registry.tracking_uri, registry.model_name, version, spec.decision.threshold
+        )
+        columns = dataset.feature_columns()
+        numeric, categorical = [*columns.numeric, SCORE], list(columns.categorical)
+        reference, reference_rows = _reference(dataset, registry, model, numeric, categorical)
+        current = raw.with_columns(pl.Series(SCORE, model.score(raw)))
+        table = column_drift(reference, current)
+        auc = domain_classifier_auc(
+            reference_rows, current, [*columns.numeric, *columns.categorical], categorical
+        )
+        estimate = estimated_performance(current[SCORE].to_numpy(), model.threshold, spec)
+        monitoring = spec.monitoring
+        major = table.filter((pl.col("severity") == "major") & (pl.col("column") != SCORE))
+        score_row = table.row(by_predicate=pl.col("column") == SCORE, named=True)
+        signal = major.height >= monitoring.drift_columns or auc >= monitoring.domain_auc
+        severity = (
+            "major"
+            if signal or score_row["severity"] == "major"
+            else "moderate"
+            if table["drifted"].any()
+            else "none"
+        )
+        day = context.partition_key
+        png = bar_png(
+            dict(zip(table["column"], table["psi"], strict=True)),
+            f"{spec.name} {day}: PSI per column (v{version} reference)",
+            0.1,
+            0.25,
+        )
+        html = _write_html(dataset, day, table, auc, estimate, png, version)
+        summary = {
+            "champion_version": version,
+            "drifted_columns": table.filter(pl.col("drifted"))["column"].to_list(),
+            "major_drift_columns": major["column"].to_list(),
+            "score_psi": round(score_row["psi"], 4),
+            "domain_auc": round(auc, 4),
+            "severity": severity,
+            "retrain_signal": signal,
+            "estimate": estimate,
+        }
+        return dg.MaterializeResult(
+            value=table.with_columns(pl.lit(dt.date.fromisoformat(day)).alias(DAY)),
+            metadata={
+                "summary": dg.MetadataValue.json(summary),
+                "severity": severity,
+                "retrain_signal": signal,
+                "domain_auc": round(auc, 4),
+                "score_psi": round(score_row["psi"], 4),
+                "expected_roc_auc": estimate.get("expected_roc_auc"),
+                "drift": dg.MetadataValue.md(_markdown(table)),
+                "psi_plot": dg.MetadataValue.md(markdown_image(png, "PSI per column")),
+                "report": dg.MetadataValue.path(str(html)),
+                "runtime_seconds": round(time.perf_counter() - started, 2),
+            },
+            check_results=[
+                dg.AssetCheckResult(
+                    check_name="no_major_drift",
+                    passed=severity == "none",
+                    severity=dg.AssetCheckSeverity.ERROR
+                    if severity == "major"
+                    else dg.AssetCheckSeverity.WARN,
+                    metadata={
+                        "severity": severity,
+                        "drifted_columns": ", ".join(summary["drifted_columns"]) or "none",
+                        "domain_auc": round(auc, 4),
+                    },
+                )
+            ],
+        )
+
+    assets = [drift_report]
+    if spec.delayed_labels:
+        delay = spec.target.delay_days
+
+        @dg.asset(
+            key=[spec.name, "performance"],
+            ins={
+                "decisions": dg.AssetIn(dg.AssetKey([spec.name, "decisions"])),
+                "raw": dg.AssetIn(dg.AssetKey([spec.name, "raw"])),
+                "raw_outcomes": dg.AssetIn(
+                    dg.AssetKey([spec.name, "raw_outcomes"]),
+                    partition_mapping=dg.TimeWindowPartitionMapping(
+                        start_offset=delay, end_offset=delay
+                    ),
+                ),
+            },
+            partitions_def=partitions,
+            group_name=GROUP,
+            kinds={"polars"},
+            description=f"Realized performance of a day's decisions once its labels land "
+            f"({delay} days later): ROC AUC, ECE, profit and loss and segments, on the control "
+            "group (unbiased) and on the applications the model approved (what a naive monitor "
+            "sees); declined applications have no observable outcome. Also pooled over the "
+            "trailing days: the performance sensor's signal.",
+        )
+        def performance(
+            context: dg.AssetExecutionContext,
+            decisions: pl.DataFrame,
+            raw: pl.DataFrame,
+            raw_outcomes: pl.DataFrame,
+            dataset: DatasetResource,
+        ) -> dg.MaterializeResult:
+            segments = [c for c in spec.segments if c in raw.columns]
+            decided = decisions.join(
+                raw.select(pl.col(spec.id_column).cast(pl.String).alias("id"), *segments),
+                on="id",
+                how="left",
+            )
+            rows = observed_outcomes(decided, raw_outcomes, spec)
+            day = realized_performance(rows, spec)
+            trailing_days = (
+                [d for d in dataset.partitions("performance") if d < context.partition_key][
+                    -(spec.monitoring.trailing_days - 1) :
+                ]
+                if spec.monitoring.trailing_days > 1
+                else []
+            )
+            pooled = pl.concat(
+                [rows, *(dataset.read("performance", d) for d in trailing_days)],
+                how="diagonal_relaxed",
+            )
+            trailing = realized_performance(pooled, spec)
+            return dg.MaterializeResult(
+                value=rows,
+                metadata={
+                    "dagster/row_count": rows.height,
+                    "roc_auc": day["observed"]["roc_auc"],
+                    "roc_auc_control": day["control"]["roc_auc"],
+                    "roc_auc_approved": day["approved_by_model"]["roc_auc"],
+                    "feedback_gap_auc": day["feedback_gap_auc"],
+                    "ece": day["observed"]["ece"],
+                    "realized_value": day["realized_value"],
+                    "trailing_days": len(trailing_days) + 1,
+                    "trailing_rows": pooled.height,
+                    "trailing_roc_auc": trailing["observed"]["roc_auc"],
+                    "trailing_roc_auc_control": trailing["control"]["roc_auc"],
+                    "models": dg.MetadataValue.json(
+                        sorted(int(v) for v in rows["model_version"].unique())
+                    ),
+                    "performance": dg.MetadataValue.json(day),
+                },
+            )
+
+        assets.append(performance)
+    return assets
+
+
+def _reference(
+    dataset: DatasetResource, registry: RegistryResource, model, numeric, categorical
+) -> tuple[Reference, pl.DataFrame]:
+    """The champion's training rows (raw) and their summary, computed once per version (with
+    the champion's scores) and then read from `<lake>/<dataset>/drift_reference/`."""
+    first, last = model.training_window.split("..")
+    days = [d for d in dataset.partitions("raw") if first <= d <= last]
+    rows = read_partitions(dataset.lake_root, dataset.key("raw"), days).collect()
+    path = dataset.lake_root / dataset.spec.name / "drift_reference" / f"v{model.version}.npz"
+    if path.exists():
+        return load_reference(path), rows
+    reference = fit_reference(
+        rows.with_columns(pl.Series(SCORE, model.score(rows))), numeric, categorical
+    )
+    save_reference(reference, path)
+    return reference, rows
+
+
+def _markdown(table: pl.DataFrame) -> str:
+    head = "| column | kind | PSI | KS | Wasserstein/σ | JS | Cramér's V | severity |\n"
+    head += "|---|---|---:|---:|---:|---:|---:|---|\n"
+
+    def f(v):
+        return "" if v is None else f"{v:.3f}"
+
+    return head + "\n".join(
+        f"| {r['column']} | {r['kind']} | {f(r['psi'])} | {f(r['ks'])} | {f(r['wasserstein'])} "
+        f"| {f(r['js'])} | {f(r['cramers_v'])} | {r['severity']} |"
+        for r in table.sort("psi", descending=True).iter_rows(named=True)
+    )
+
+
+def _write_html(dataset, day, table, auc, estimate, png, version):
+    import base64
+    import html
+    import os
+
+    folder = dataset.lake_root.parent / "reports" / dataset.spec.name / "drift"
+    folder.mkdir(parents=True, exist_ok=True)
+    rows = "".join(
+        "<tr>" + "".join(f"<td>{html.escape(str(v))}</td>" for v in row.values()) + "</tr>"
+        for row in table.sort("psi", descending=True).iter_rows(named=True)
+    )
+    head = "".join(f"<th>{html.escape(c)}</th>" for c in table.columns)
+    body = (
+        f"<html><head><meta charset='utf-8'><title>{dataset.spec.name} drift {day}</title>"
+        "<style>td,th{padding:2px 8px;text-align:right}</style></head><body>"
+        f"<h1>{dataset.spec.name}: drift on {day}</h1>"
+        f"<p>Reference: the training data of champion v{version}. Domain classifier AUC "
+        f"{auc:.3f}. Estimated ROC AUC (CBPE) {estimate.get('expected_roc_auc')}.</p>"
+        f"<img src='data:image/png;base64,{base64.b64encode(png).decode()}'/>"
+        f"<table><tr>{head}</tr>{rows}</table></body></html>"
+    )
+    path = folder / f"{day}.html"
+    temporary = folder / f".{day}.html.tmp"
+    temporary.write_text(body)
+    os.replace(temporary, path)
+    return path
