@@ -14,12 +14,12 @@ from mlops_assets.assets.monitoring import build_monitoring_assets
 from mlops_assets.assets.promotion import build_promotion_assets
 from mlops_assets.assets.serving import build_serving_assets
 from mlops_assets.assets.training import build_training_assets
-from mlops_assets.jobs import build_jobs
+from mlops_assets.jobs import build_jobs, train_job_name
 from mlops_assets.lake import ParquetIOManager
 from mlops_assets.partitions import daily_partitions
 from mlops_assets.registry import registry_for
 from mlops_assets.resources import DatasetResource, ServingResource
-from mlops_assets.sensors import build_landing_sensor
+from mlops_assets.sensors import build_landing_sensor, build_retrain_sensors, build_weekly_retrain
 from mlops_assets.settings import Settings
 from mlops_assets.spec import load_spec
 
@@ -29,6 +29,7 @@ def build_definitions(settings: Settings) -> dg.Definitions:
     spec = load_spec(settings.dataset_spec, home=settings.home)
     partitions = daily_partitions(spec)
     jobs = build_jobs(spec, partitions)
+    train = next(j for j in jobs if j.name == train_job_name(spec))
     return dg.Definitions(
         assets=[
             *build_ingestion_assets(spec, partitions),
@@ -45,7 +46,8 @@ def build_definitions(settings: Settings) -> dg.Definitions:
             *build_serving_checks(spec),
         ],
         jobs=jobs,
-        sensors=[build_landing_sensor(spec, partitions, jobs)],
+        sensors=[build_landing_sensor(spec, partitions, jobs), *build_retrain_sensors(spec, train)],
+        schedules=[build_weekly_retrain(spec, train)],
         resources={
             "dataset": DatasetResource(
                 spec_path=str(settings.dataset_spec), home=str(settings.home)

@@ -12,8 +12,10 @@ import dagster as dg
 from mlops_assets.definitions import build_definitions
 from mlops_assets.jobs import (
     decide_job_name,
+    drift_job_name,
     ingest_job_name,
     outcomes_job_name,
+    performance_job_name,
     train_job_name,
 )
 from mlops_assets.partitions import landed_days
@@ -79,6 +81,8 @@ def run_pipeline(
         summary["model"] = _train(defs, instance, spec, settings, progress)
         if "deployment" in summary["model"]:
             summary["decisions"] = _decide(defs, instance, spec, progress)
+        if instance.get_latest_materialization_event(dg.AssetKey([spec.name, "decisions"])):
+            summary["monitoring"] = _monitor(defs, instance, spec, progress)
     summary["runtime_seconds"] = round(time.perf_counter() - started, 2)
     return summary
 
@@ -161,6 +165,73 @@ def _decide(defs, instance, spec: DatasetSpec, progress) -> dict:
         "control_rows": metadata["control_rows"].value,
         f"{spec.decision.action}_rate": metadata[f"{spec.decision.action}_rate"].value,
     }
+
+
+def _monitor(defs, instance, spec: DatasetSpec, progress) -> dict:
+    """Drift report of the latest decided day and realized performance of the latest
+    `monitoring.trailing_days` days whose labels landed."""
+    decided = sorted(instance.get_materialized_partitions(dg.AssetKey([spec.name, "decisions"])))
+    out: dict = {}
+    latest = decided[-1]
+    result = _run_one(defs, instance, drift_job_name(spec), latest)
+    if result is not None:
+        out["drift"] = {"day": latest, **_metadata(result, "summary")}
+    if spec.delayed_labels:
+        labelled = sorted(
+            instance.get_materialized_partitions(dg.AssetKey([spec.name, "raw_outcomes"]))
+        )
+        delay = dt.timedelta(days=spec.target.delay_days)
+        ready = [
+            d for d in decided if (dt.date.fromisoformat(d) + delay).isoformat() in set(labelled)
+        ][-spec.monitoring.trailing_days :]
+        performance = None
+        for day in ready:
+            performance = _run_one(defs, instance, performance_job_name(spec), day) or performance
+        if performance is not None:
+            meta = {
+                k: v.value
+                for k, v in performance.get_asset_materialization_events()[
+                    0
+                ].materialization.metadata.items()
+            }
+            out["performance"] = {
+                "day": ready[-1],
+                **{
+                    k: meta[k]
+                    for k in (
+                        "roc_auc",
+                        "roc_auc_control",
+                        "roc_auc_approved",
+                        "feedback_gap_auc",
+                        "ece",
+                        "realized_value",
+                        "trailing_roc_auc",
+                        "trailing_rows",
+                    )
+                },
+            }
+    progress(
+        "monitoring: "
+        + (f"drift {out['drift']['severity']} on {latest}" if "drift" in out else "no drift report")
+        + (
+            f"; trailing AUC {out['performance']['trailing_roc_auc']}"
+            if "performance" in out
+            else ""
+        )
+    )
+    return out
+
+
+def _run_one(defs, instance, job_name: str, day: str):
+    result = defs.resolve_job_def(job_name).execute_in_process(
+        partition_key=day, instance=instance, run_config=QUIET, raise_on_error=False
+    )
+    return result if result.success else None
+
+
+def _metadata(result, key: str) -> dict:
+    event = result.get_asset_materialization_events()[0]
+    return event.materialization.metadata[key].value
 
 
 def _valid_days(spec: DatasetSpec, files: dict) -> list[str]:

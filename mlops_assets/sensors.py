@@ -1,4 +1,5 @@
-"""Sensors: new landing files become runs, each file version exactly once."""
+"""Sensors and schedules: new landing files become runs (each file version once); drift and
+performance signals, or the weekly schedule, retrain the model under guardrails."""
 
 import datetime as dt
 import json
@@ -8,7 +9,9 @@ import dagster as dg
 from mlops_assets.assets.ingestion import fingerprint
 from mlops_assets.jobs import ingest_job_name, outcomes_job_name
 from mlops_assets.partitions import landed_days
-from mlops_assets.spec import DatasetSpec
+from mlops_assets.registry import RegistryResource
+from mlops_assets.resources import DatasetResource
+from mlops_assets.spec import DatasetSpec, Monitoring
 
 
 def build_landing_sensor(
@@ -69,3 +72,145 @@ def build_landing_sensor(
         return dg.SensorResult(run_requests=requests, cursor=json.dumps(cursor, sort_keys=True))
 
     return landing_sensor
+
+
+def retrain_guard(
+    day: dt.date, earlier: list[dt.date], new_labels: int, monitoring: Monitoring
+) -> str | None:
+    """Why a retrain signal of business day `day` must not start a run, or None if it may.
+
+    `earlier`: signal days of the retrains already requested; `new_labels`: labelled rows that
+    landed after the champion's training window.
+    """
+    recent = [d for d in earlier if d <= day]
+    if recent and (day - max(recent)).days < monitoring.cooldown_days:
+        return f"cooldown: retrained for {max(recent)}, {monitoring.cooldown_days} days apart"
+    week = [d for d in recent if (day - d).days < 7]
+    if len(week) >= monitoring.max_retrains_per_week:
+        return f"{len(week)} retrains in the last 7 days (max {monitoring.max_retrains_per_week})"
+    if new_labels < monitoring.min_new_labels:
+        return f"only {new_labels} new labelled rows since the champion's window " + (
+            f"(min {monitoring.min_new_labels})"
+        )
+    return None
+
+
+def build_retrain_sensors(spec: DatasetSpec, train_job) -> list[dg.SensorDefinition]:
+    """A drift sensor and a performance sensor that request the train job.
+
+    They read what the monitoring assets recorded (materialization metadata in the instance; a
+    failed check fires no run-failure sensor), and every request passes `retrain_guard`. Run keys
+    name the signal and its day, so one signal triggers one run. The gates still decide.
+    """
+    monitoring = spec.monitoring
+
+    def evaluate(
+        context, kind: str, asset: str, fired, registry: RegistryResource, dataset: DatasetResource
+    ):
+        event = context.instance.get_latest_materialization_event(dg.AssetKey([spec.name, asset]))
+        if event is None or event.asset_materialization.partition is None:
+            return dg.SkipReason(f"no {asset} yet")
+        day = event.asset_materialization.partition
+        meta = {k: v.value for k, v in event.asset_materialization.metadata.items()}
+        reason = fired(meta, dataset)
+        if reason is None:
+            return dg.SkipReason(f"{asset} {day}: no {kind} signal")
+        earlier = [
+            dt.date.fromisoformat(r.tags["mlops/signal_day"])
+            for r in context.instance.get_runs(
+                filters=dg.RunsFilter(job_name=train_job.name, tags={"mlops/automated": "true"})
+            )
+        ]
+        window_end = (
+            registry.training_window_end(registry.champion_version() or 0)
+            if (registry.champion_version())
+            else None
+        )
+        labelled = _labels_since(dataset, window_end)
+        blocked = retrain_guard(dt.date.fromisoformat(day), earlier, labelled, monitoring)
+        if blocked:
+            return dg.SkipReason(f"{kind} signal on {day} ({reason}) held back: {blocked}")
+        context.log.info(f"{kind} signal on {day}: {reason}; requesting {train_job.name}")
+        return dg.RunRequest(
+            run_key=f"{kind}:{day}",
+            tags={
+                "mlops/automated": "true",
+                "mlops/trigger": kind,
+                "mlops/signal_day": day,
+                "mlops/reason": reason[:200],
+            },
+        )
+
+    def drift_fired(meta: dict, dataset) -> str | None:
+        if not meta.get("retrain_signal"):
+            return None
+        summary = meta.get("summary") or {}
+        return (
+            f"major drift in {', '.join(summary.get('major_drift_columns', [])) or 'none'}; "
+            f"domain classifier AUC {meta.get('domain_auc')}"
+        )
+
+    def performance_fired(meta: dict, dataset) -> str | None:
+        auc = meta.get("trailing_roc_auc")
+        try:
+            expected = dataset.document("champion")["backtest_roc_auc"]
+        except FileNotFoundError:
+            return None
+        if auc is None or auc > expected - monitoring.auc_drop:
+            return None
+        return (
+            f"trailing realized AUC {auc:.4f} vs backtest {expected:.4f} "
+            f"(drop > {monitoring.auc_drop})"
+        )
+
+    @dg.sensor(
+        name=f"{spec.name}_drift_sensor",
+        job=train_job,
+        minimum_interval_seconds=30,
+        default_status=dg.DefaultSensorStatus.RUNNING,
+        description="Retrains when the latest drift report shows major drift in "
+        f"{monitoring.drift_columns}+ features or a domain classifier AUC >= "
+        f"{monitoring.domain_auc}; guarded by cooldown, new labels and a weekly cap.",
+    )
+    def drift_sensor(context, registry: RegistryResource, dataset: DatasetResource):
+        return evaluate(context, "drift", "drift_report", drift_fired, registry, dataset)
+
+    sensors = [drift_sensor]
+    if spec.delayed_labels:
+
+        @dg.sensor(
+            name=f"{spec.name}_performance_sensor",
+            job=train_job,
+            minimum_interval_seconds=30,
+            default_status=dg.DefaultSensorStatus.RUNNING,
+            description="Retrains when the trailing realized ROC AUC falls more than "
+            f"{monitoring.auc_drop} below the champion's backtest AUC; same guardrails.",
+        )
+        def performance_sensor(context, registry: RegistryResource, dataset: DatasetResource):
+            return evaluate(
+                context, "performance", "performance", performance_fired, registry, dataset
+            )
+
+        sensors.append(performance_sensor)
+    return sensors
+
+
+def build_weekly_retrain(spec: DatasetSpec, train_job) -> dg.ScheduleDefinition:
+    """Regular retraining, whatever the signals say; the gates decide promotion."""
+    return dg.ScheduleDefinition(
+        name=f"{spec.name}_weekly_retrain",
+        job=train_job,
+        cron_schedule=spec.monitoring.weekly_retrain,
+        default_status=dg.DefaultScheduleStatus.RUNNING,
+        description="Regular retrain: training set -> candidate -> backtest -> gates.",
+    )
+
+
+def _labels_since(dataset: DatasetResource, window_end: dt.date | None) -> int:
+    """Labelled rows whose outcomes landed after the champion's training window."""
+    import polars as pl
+
+    asset = "raw_outcomes" if dataset.spec.delayed_labels else "raw"
+    days = [d for d in dataset.partitions(asset) if window_end is None or d > str(window_end)]
+    files = dataset.partition_files(asset, days)
+    return pl.scan_parquet(files).select(pl.len()).collect().item() if files else 0

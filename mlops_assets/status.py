@@ -42,6 +42,13 @@ def collect_status(settings: Settings) -> dict:
             "last": done[-1] if done else None,
         }
     status["champion"] = _champion(settings, spec)
+    status["serving"] = _latest(instance, spec, "deployment", ("served", "endpoint", "champion"))
+    status["drift"] = _latest(
+        instance, spec, "drift_report", ("severity", "retrain_signal", "domain_auc", "score_psi")
+    )
+    status["performance"] = _latest(
+        instance, spec, "performance", ("roc_auc", "trailing_roc_auc", "feedback_gap_auc")
+    )
     quarantine = settings.quarantine / spec.name
     reasons = sorted(quarantine.glob("*.reason.json")) if quarantine.is_dir() else []
     status["quarantined"] = {
@@ -59,6 +66,16 @@ def _champion(settings: Settings, spec) -> dict | None:
         return None  # nothing trained yet; do not create an empty store
     version = registry.champion_version()
     return {"name": registry.model_name, "version": version} if version else None
+
+
+def _latest(instance, spec, asset: str, keys: tuple[str, ...]) -> dict | None:
+    """Selected metadata of the asset's latest materialization (and its partition)."""
+    event = instance.get_latest_materialization_event(dg.AssetKey([spec.name, asset]))
+    if event is None:
+        return None
+    materialization = event.asset_materialization
+    meta = {k: v.value for k, v in materialization.metadata.items() if k in keys}
+    return {"partition": materialization.partition, **meta}
 
 
 def format_status(status: dict) -> str:
@@ -80,6 +97,10 @@ def format_status(status: dict) -> str:
         if champion
         else "  champion      none yet"
     )
+    for name in ("serving", "drift", "performance"):
+        info = status.get(name)
+        text = ", ".join(f"{k} {v}" for k, v in info.items() if v is not None) if info else "-"
+        lines.append(f"  {name:<14}{text}")
     lines.append(f"  quarantined   {len(status['quarantined'])} files")
     lines += [f"    {name}: {reason}" for name, reason in status["quarantined"].items()]
     return "\n".join(lines)

@@ -2,6 +2,7 @@
 
 import json
 
+import dagster as dg
 import polars as pl
 import pytest
 
@@ -57,3 +58,41 @@ def test_performance_of_a_labelled_day_separates_control_and_approved(trained_ho
     assert not set(rows["id"]) & set(declined["id"])
     assert rows["control"].any() and (~rows["control"]).any()
     assert json.loads(json.dumps(meta["performance"]))["control"]["rows"] == rows["control"].sum()
+
+
+def sensor(settings, name: str):
+    defs = build_definitions(settings)
+    return defs.resolve_sensor_def(name), defs
+
+
+def evaluate(settings, name: str):
+    definition, defs = sensor(settings, name)
+    context = dg.build_sensor_context(
+        instance=instance_for(settings), resources=defs.resources, definitions=defs
+    )
+    return list(definition.evaluate_tick(context).run_requests or []), definition
+
+
+def test_no_drift_and_no_performance_drop_request_no_retrain(trained_home):
+    for name in ("lending_drift_sensor", "lending_performance_sensor"):
+        requests, _ = evaluate(trained_home, name)
+        assert requests == [], name
+
+
+def test_a_drift_signal_requests_one_retrain_with_a_run_key(trained_home):
+    instance = instance_for(trained_home)
+    instance.report_runless_asset_event(
+        dg.AssetMaterialization(
+            dg.AssetKey(["lending", "drift_report"]),
+            partition="2025-02-14",
+            metadata={
+                "retrain_signal": True,
+                "domain_auc": 0.81,
+                "summary": dg.MetadataValue.json({"major_drift_columns": ["income", "region"]}),
+            },
+        )
+    )
+    requests, definition = evaluate(trained_home, "lending_drift_sensor")
+    assert [r.run_key for r in requests] == ["drift:2025-02-14"]
+    assert requests[0].tags["mlops/trigger"] == "drift"
+    assert definition.job_name == "lending_train"

@@ -151,3 +151,22 @@ def test_action_log_writes_whole_files_per_day_and_reads_them_back(tmp_path):
     assert read_actions(tmp_path)["x"].to_list() == [1, 2, 3]
     assert not list(tmp_path.rglob("*.tmp"))  # no temporary file is left behind
     assert read_actions(tmp_path / "nothing").is_empty()
+
+
+def test_retrain_guardrails_cooldown_weekly_cap_and_new_labels():
+    import datetime as dt
+
+    from mlops_assets.sensors import retrain_guard
+    from mlops_assets.spec import Monitoring
+
+    rules = Monitoring(cooldown_days=3, max_retrains_per_week=2, min_new_labels=100)
+    day = dt.date(2025, 3, 10)
+    assert retrain_guard(day, [], 500, rules) is None
+    assert "cooldown" in retrain_guard(day, [day - dt.timedelta(days=2)], 500, rules)
+    assert retrain_guard(day, [day - dt.timedelta(days=3)], 500, rules) is None
+    cap = Monitoring(cooldown_days=0, max_retrains_per_week=2, min_new_labels=100)
+    assert "2 retrains" in retrain_guard(
+        day, [day - dt.timedelta(days=d) for d in (1, 5)], 500, cap
+    )
+    assert retrain_guard(day, [day - dt.timedelta(days=d) for d in (1, 8)], 500, cap) is None
+    assert "new labelled rows" in retrain_guard(day, [], 99, rules)
