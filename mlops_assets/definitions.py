@@ -19,7 +19,12 @@ from mlops_assets.lake import ParquetIOManager
 from mlops_assets.partitions import daily_partitions
 from mlops_assets.registry import registry_for
 from mlops_assets.resources import DatasetResource, ServingResource
-from mlops_assets.sensors import build_landing_sensor, build_retrain_sensors, build_weekly_retrain
+from mlops_assets.sensors import (
+    build_landing_sensor,
+    build_monitoring_chain,
+    build_retrain_sensors,
+    build_weekly_retrain,
+)
 from mlops_assets.settings import Settings
 from mlops_assets.spec import load_spec
 
@@ -46,7 +51,11 @@ def build_definitions(settings: Settings) -> dg.Definitions:
             *build_serving_checks(spec),
         ],
         jobs=jobs,
-        sensors=[build_landing_sensor(spec, partitions, jobs), *build_retrain_sensors(spec, train)],
+        sensors=[
+            build_landing_sensor(spec, partitions, jobs),
+            build_monitoring_chain(spec, jobs),
+            *build_retrain_sensors(spec, train),
+        ],
         schedules=[build_weekly_retrain(spec, train)],
         resources={
             "dataset": DatasetResource(

@@ -23,6 +23,10 @@ def decide_job_name(spec: DatasetSpec) -> str:
     return f"{spec.name}_decide"
 
 
+def score_job_name(spec: DatasetSpec) -> str:
+    return f"{spec.name}_score"
+
+
 def drift_job_name(spec: DatasetSpec) -> str:
     return f"{spec.name}_drift"
 
@@ -75,6 +79,17 @@ def build_jobs(spec: DatasetSpec, partitions: dg.PartitionsDefinition) -> list:
             selection=dg.AssetSelection.assets([spec.name, "decisions"]),
             partitions_def=partitions,
             description="Batch decisions for a range of days by the deployed models.",
+        )
+    )
+    jobs.append(
+        dg.define_asset_job(
+            score_job_name(spec),
+            selection=dg.AssetSelection.assets(
+                *([spec.name, a] for a in ("decisions", "drift_report", "kpis"))
+            ),
+            partitions_def=partitions,
+            description="A landed day's decisions by the deployed models, its drift report and "
+            "business KPIs.",
         )
     )
     jobs.append(

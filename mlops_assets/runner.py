@@ -12,10 +12,10 @@ import dagster as dg
 from mlops_assets.definitions import build_definitions
 from mlops_assets.jobs import (
     decide_job_name,
-    drift_job_name,
     ingest_job_name,
     outcomes_job_name,
     performance_job_name,
+    score_job_name,
     train_job_name,
 )
 from mlops_assets.partitions import landed_days
@@ -173,9 +173,23 @@ def _monitor(defs, instance, spec: DatasetSpec, progress) -> dict:
     decided = sorted(instance.get_materialized_partitions(dg.AssetKey([spec.name, "decisions"])))
     out: dict = {}
     latest = decided[-1]
-    result = _run_one(defs, instance, drift_job_name(spec), latest)
+    result = _run_one(defs, instance, score_job_name(spec), latest)
     if result is not None:
-        out["drift"] = {"day": latest, **_metadata(result, "summary")}
+        out["drift"] = {"day": latest, **_metadata(result, "drift_report", "summary")}
+        kpis = _metadata(result, "kpis")
+        out["kpis"] = {
+            "day": latest,
+            **{
+                k: kpis[k]
+                for k in (
+                    "applications",
+                    "approval_rate",
+                    "portfolio_size",
+                    "expected_value_per_application",
+                )
+                if k in kpis
+            },
+        }
     if spec.delayed_labels:
         labelled = sorted(
             instance.get_materialized_partitions(dg.AssetKey([spec.name, "raw_outcomes"]))
@@ -210,6 +224,15 @@ def _monitor(defs, instance, spec: DatasetSpec, progress) -> dict:
                     )
                 },
             }
+    health = defs.resolve_implicit_global_asset_job_def().execute_in_process(
+        instance=instance,
+        asset_selection=[dg.AssetKey([spec.name, "pipeline_health"])],
+        run_config=QUIET,
+        raise_on_error=False,
+    )
+    if health.success:
+        meta = _metadata(health, "pipeline_health")
+        out["pipeline"] = {k: meta[k] for k in ("runs", "failures", "days_ingested")}
     progress(
         "monitoring: "
         + (f"drift {out['drift']['severity']} on {latest}" if "drift" in out else "no drift report")
@@ -229,9 +252,15 @@ def _run_one(defs, instance, job_name: str, day: str):
     return result if result.success else None
 
 
-def _metadata(result, key: str) -> dict:
-    event = result.get_asset_materialization_events()[0]
-    return event.materialization.metadata[key].value
+def _metadata(result, asset: str, key: str | None = None):
+    """Metadata (or one entry of it) of an asset materialized by `result`."""
+    event = next(
+        e
+        for e in result.get_asset_materialization_events()
+        if e.materialization.asset_key.path[-1] == asset
+    )
+    meta = {k: v.value for k, v in event.materialization.metadata.items()}
+    return meta[key] if key else meta
 
 
 def _valid_days(spec: DatasetSpec, files: dict) -> list[str]:

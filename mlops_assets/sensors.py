@@ -7,7 +7,12 @@ import json
 import dagster as dg
 
 from mlops_assets.assets.ingestion import fingerprint
-from mlops_assets.jobs import ingest_job_name, outcomes_job_name
+from mlops_assets.jobs import (
+    ingest_job_name,
+    outcomes_job_name,
+    performance_job_name,
+    score_job_name,
+)
 from mlops_assets.partitions import landed_days
 from mlops_assets.registry import RegistryResource
 from mlops_assets.resources import DatasetResource
@@ -111,6 +116,10 @@ def build_retrain_sensors(spec: DatasetSpec, train_job) -> list[dg.SensorDefinit
         if event is None or event.asset_materialization.partition is None:
             return dg.SkipReason(f"no {asset} yet")
         day = event.asset_materialization.partition
+        champion = registry.champion_version()
+        window_end = registry.training_window_end(champion) if champion else None
+        if kind == "performance" and window_end and day <= str(window_end):
+            return dg.SkipReason(f"{asset} {day} is inside the champion's training window")
         meta = {k: v.value for k, v in event.asset_materialization.metadata.items()}
         reason = fired(meta, dataset)
         if reason is None:
@@ -121,11 +130,6 @@ def build_retrain_sensors(spec: DatasetSpec, train_job) -> list[dg.SensorDefinit
                 filters=dg.RunsFilter(job_name=train_job.name, tags={"mlops/automated": "true"})
             )
         ]
-        window_end = (
-            registry.training_window_end(registry.champion_version() or 0)
-            if (registry.champion_version())
-            else None
-        )
         labelled = _labels_since(dataset, window_end)
         blocked = retrain_guard(dt.date.fromisoformat(day), earlier, labelled, monitoring)
         if blocked:
@@ -151,17 +155,17 @@ def build_retrain_sensors(spec: DatasetSpec, train_job) -> list[dg.SensorDefinit
         )
 
     def performance_fired(meta: dict, dataset) -> str | None:
-        auc = meta.get("trailing_roc_auc")
-        try:
-            expected = dataset.document("champion")["backtest_roc_auc"]
-        except FileNotFoundError:
-            return None
-        if auc is None or auc > expected - monitoring.auc_drop:
-            return None
-        return (
-            f"trailing realized AUC {auc:.4f} vs backtest {expected:.4f} "
-            f"(drop > {monitoring.auc_drop})"
-        )
+        """Realized AUC below what the same rows should show if the model were still right
+        (CBPE on the observed rows: the approved ones are a biased sample, so the backtest AUC
+        is not the yardstick), or observed positives off the predicted rate."""
+        auc, expected = meta.get("trailing_roc_auc"), meta.get("trailing_expected_roc_auc")
+        ratio = meta.get("trailing_calibration_ratio")
+        if auc is not None and expected is not None and auc < expected - monitoring.auc_drop:
+            return f"trailing realized AUC {auc:.4f} vs {expected:.4f} expected on the same rows"
+        limit = monitoring.calibration_ratio
+        if ratio is not None and not 1 / limit <= ratio <= limit:
+            return f"observed positive rate {ratio:.2f}x the predicted (limit {limit}x)"
+        return None
 
     @dg.sensor(
         name=f"{spec.name}_drift_sensor",
@@ -184,7 +188,9 @@ def build_retrain_sensors(spec: DatasetSpec, train_job) -> list[dg.SensorDefinit
             minimum_interval_seconds=30,
             default_status=dg.DefaultSensorStatus.RUNNING,
             description="Retrains when the trailing realized ROC AUC falls more than "
-            f"{monitoring.auc_drop} below the champion's backtest AUC; same guardrails.",
+            f"{monitoring.auc_drop} below the AUC expected on the same rows from the calibrated "
+            f"scores, or observed positives are off the predicted rate by more than "
+            f"{monitoring.calibration_ratio}x; same guardrails.",
         )
         def performance_sensor(context, registry: RegistryResource, dataset: DatasetResource):
             return evaluate(
@@ -214,3 +220,48 @@ def _labels_since(dataset: DatasetResource, window_end: dt.date | None) -> int:
     days = [d for d in dataset.partitions(asset) if window_end is None or d > str(window_end)]
     files = dataset.partition_files(asset, days)
     return pl.scan_parquet(files).select(pl.len()).collect().item() if files else 0
+
+
+def build_monitoring_chain(spec: DatasetSpec, jobs: list) -> dg.SensorDefinition:
+    """After a day is ingested, decide and drift-check it; after an outcomes file lands, measure
+    the performance of the decisions it labels. Nothing runs before a model is deployed."""
+    by_name = {j.name: j for j in jobs}
+    watched = [by_name[ingest_job_name(spec)]]
+    if spec.delayed_labels:
+        watched.append(by_name[outcomes_job_name(spec)])
+    targets = [by_name[score_job_name(spec)]]
+    if spec.delayed_labels:
+        targets.append(by_name[performance_job_name(spec)])
+
+    @dg.run_status_sensor(
+        name=f"{spec.name}_monitoring_chain",
+        run_status=dg.DagsterRunStatus.SUCCESS,
+        monitored_jobs=watched,
+        request_jobs=targets,
+        default_status=dg.DefaultSensorStatus.RUNNING,
+        minimum_interval_seconds=10,
+        description="Ingested day -> decisions + drift report; landed outcomes -> performance of "
+        "the day they label.",
+    )
+    def monitoring_chain(context: dg.RunStatusSensorContext, dataset: DatasetResource):
+        run = context.dagster_run
+        day = run.tags.get("dagster/partition")
+        deployed = dataset.lake_root / spec.name / "deployment" / "data.json"
+        if day is None or not deployed.exists():
+            return dg.SkipReason("no deployed model yet" if day else "not a partitioned run")
+        if run.job_name == ingest_job_name(spec):
+            return dg.RunRequest(
+                run_key=f"score:{day}:{run.run_id}",
+                job_name=score_job_name(spec),
+                partition_key=day,
+            )
+        labelled = dt.date.fromisoformat(day) - dt.timedelta(days=spec.target.delay_days)
+        if labelled.isoformat() not in dataset.partitions("decisions"):
+            return dg.SkipReason(f"no decisions for {labelled}: nothing to evaluate")
+        return dg.RunRequest(
+            run_key=f"performance:{labelled}:{run.run_id}",
+            job_name=performance_job_name(spec),
+            partition_key=labelled.isoformat(),
+        )
+
+    return monitoring_chain

@@ -88,7 +88,8 @@ ROLLOUTS = ("champion", "canary", "shadow")
 class Monitoring:
     """Retraining signals and their guardrails; every key is optional in the YAML."""
 
-    auc_drop: float = 0.05  # trailing realized AUC this far below the backtest's: retrain
+    auc_drop: float = 0.05  # trailing realized AUC this far below the expected one: retrain
+    calibration_ratio: float = 1.5  # or observed positive rate / predicted off by this factor
     trailing_days: int = 7  # application days pooled for the realized AUC
     drift_columns: int = 2  # this many features with major drift: retrain
     domain_auc: float = 0.7  # or a domain classifier this sure
@@ -96,6 +97,8 @@ class Monitoring:
     min_new_labels: int = 1000  # labelled rows since the champion's window, at least
     max_retrains_per_week: int = 2
     weekly_retrain: str = "0 3 * * 1"  # cron of the regular retrain (Mondays 03:00)
+    target_approval_rate: float | None = None  # business targets the KPIs are held against
+    target_value_per_application: float | None = None
 
 
 @dataclass(frozen=True)
@@ -373,6 +376,12 @@ def _serving(section, fail) -> Serving:
 
 def _monitoring(section, fail) -> Monitoring:
     monitoring = Monitoring(**section)
+    if (
+        isinstance(monitoring.calibration_ratio, bool)
+        or not isinstance(monitoring.calibration_ratio, int | float)
+        or monitoring.calibration_ratio < 1
+    ):
+        raise fail("monitoring.calibration_ratio", "must be a number >= 1")
     for key in ("auc_drop", "domain_auc"):
         v = getattr(monitoring, key)
         if isinstance(v, bool) or not isinstance(v, int | float) or not 0 <= v <= 1:

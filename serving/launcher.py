@@ -109,9 +109,14 @@ def start(
     if not ray.is_initialized():
         if use_haproxy:
             os.environ.update(HAPROXY_ENV)
+            # its side listeners, offset from the endpoint's port (8000 -> 8404, 9101: Ray's
+            # defaults), so that two endpoints on one machine do not collide
+            os.environ["RAY_SERVE_HAPROXY_STATS_PORT"] = str(port + 404)
+            os.environ["RAY_SERVE_HAPROXY_METRICS_PORT"] = str(port + 1101)
         progress("starting Ray" + (" (HAProxy ingress)" if use_haproxy else ""))
         ray.init(
-            address=os.environ.get("RAY_ADDRESS"),
+            # a cluster of its own unless RAY_ADDRESS names one to join
+            address=os.environ.get("RAY_ADDRESS") or "local",
             num_cpus=num_cpus,
             include_dashboard=False,
             namespace="mlops",

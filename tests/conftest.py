@@ -106,10 +106,10 @@ def serving_home(tmp_path_factory) -> Settings:
     return settings
 
 
-@pytest.fixture(scope="session")
+@pytest.fixture(scope="module")
 def endpoint(serving_home):
-    """The real endpoint of `serving_home` on 127.0.0.1 (Ray Serve, HAProxy ingress); stopped,
-    with Ray, at the end of the session."""
+    """The real endpoint of `serving_home` on 127.0.0.1 (Ray Serve, HAProxy ingress), shared by
+    the tests of a module and stopped, with Ray, after them (before `mlops up` starts its own)."""
     from serving import launcher
 
     previous = os.environ["MLOPS_SERVING_URL"]

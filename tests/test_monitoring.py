@@ -96,3 +96,39 @@ def test_a_drift_signal_requests_one_retrain_with_a_run_key(trained_home):
     assert [r.run_key for r in requests] == ["drift:2025-02-14"]
     assert requests[0].tags["mlops/trigger"] == "drift"
     assert definition.job_name == "lending_train"
+
+
+def test_kpis_of_a_day_and_the_run_summary_and_status_report_monitoring(trained_home):
+    result = run(trained_home, "lending_score", "2025-02-14")
+    assert result.success
+    kpis = metadata(result, "kpis")
+    decisions = pl.read_parquet(trained_home.lake / "lending" / "decisions" / "2025-02-14.parquet")
+    assert kpis["applications"] == decisions.height
+    approved = (decisions["decision"] == "approve").sum()
+    assert kpis["approval_rate"] == round(approved / decisions.height, 4)
+    assert kpis["portfolio_size"] > approved  # earlier days' approvals count too
+    arms = kpis["policy_vs_control"]
+    assert arms["control"]["approval_rate"] == 1.0  # the control group always gets the default
+    assert arms["policy"]["approval_rate"] < 1.0
+
+    from mlops_assets.status import collect_status, format_status
+
+    status = collect_status(trained_home)
+    assert status["drift"]["partition"] == "2025-02-14"
+    assert status["performance"]["trailing_roc_auc"] > 0.55
+    assert status["serving"]["served"] is False
+    assert "drift" in format_status(status)
+
+
+def test_pipeline_health_reads_runs_and_volumes_from_the_instance(trained_home):
+    defs = build_definitions(trained_home)
+    result = defs.resolve_implicit_global_asset_job_def().execute_in_process(
+        instance=instance_for(trained_home),
+        asset_selection=[dg.AssetKey(["lending", "pipeline_health"])],
+        raise_on_error=False,
+    )
+    assert result.success
+    meta = metadata(result, "pipeline_health")
+    assert meta["days_ingested"] == 45 and meta["runs"] > 90
+    jobs = pl.read_parquet(trained_home.lake / "lending" / "pipeline_health" / "data.parquet")
+    assert {"lending_ingest", "lending_outcomes", "lending_train"} <= set(jobs["job"])

@@ -219,3 +219,22 @@ def wait_for_actions(settings, ids: set[str], timeout: float = 10.0) -> pl.DataF
             assert found.height == len(ids)
             return found
         time.sleep(0.3)
+
+
+def test_mlops_predict_scores_a_csv_file_against_the_endpoint(
+    serving_home, endpoint, tmp_path, capsys
+):
+    from mlops_assets.cli import main
+
+    raw, _ = records(serving_home, n=5)
+    landing = pl.read_csv(serving_home.home / "landing" / "lending" / f"{DAY}.csv").head(5)
+    landing.drop("application_id").with_columns(id=landing["application_id"]).write_csv(
+        tmp_path / "apps.csv"
+    )
+    assert main(["predict", "--url", endpoint.url, str(tmp_path / "apps.csv")]) == 0
+    lines = capsys.readouterr().out.strip().splitlines()
+    assert lines[0] == "id,score,decision,model_version,decided_by,control"
+    assert [line.split(",")[0] for line in lines[1:]] == raw["application_id"].to_list()
+    (tmp_path / "bad.csv").write_text("id,colour\na,red\n")
+    assert main(["predict", "--url", endpoint.url, str(tmp_path / "bad.csv")]) == 1
+    assert "colour" in capsys.readouterr().err

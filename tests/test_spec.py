@@ -82,6 +82,13 @@ def test_builtin_spec_lands_under_the_home_folder(tmp_path):
         ("quality", {"max_null_fraction": 2}, "'quality.max_null_fraction'"),
         ("quality", {"typo": 1}, "'quality.typo': unknown key"),
         ("start_date", "yesterday", "'start_date'"),
+        ("serving", {"rollout": "blue_green"}, "'serving.rollout': 'blue_green' is not one of"),
+        ("serving", {"canary_share": 1.5}, "'serving.canary_share'"),
+        ("serving", {"replicas": 0}, "'serving.replicas'"),
+        ("serving", {"port": 8000}, "'serving.port': unknown key"),
+        ("monitoring", {"auc_drop": -0.1}, "'monitoring.auc_drop'"),
+        ("monitoring", {"weekly_retrain": "mondays"}, "'monitoring.weekly_retrain'"),
+        ("monitoring", {"cooldown_days": 1.5}, "'monitoring.cooldown_days'"),
     ],
 )
 def test_bad_spec_names_the_key(tmp_path, change, value, named):

@@ -18,6 +18,7 @@ from mlops_assets.compute.drift import (
 )
 from mlops_assets.compute.ingest import DAY
 from mlops_assets.compute.monitoring import (
+    business_kpis,
     estimated_performance,
     observed_outcomes,
     realized_performance,
@@ -140,7 +141,123 @@ def build_monitoring_assets(spec: DatasetSpec, partitions: dg.PartitionsDefiniti
             ],
         )
 
-    assets = [drift_report]
+    @dg.asset(
+        key=[spec.name, "kpis"],
+        ins={"decisions": dg.AssetIn(dg.AssetKey([spec.name, "decisions"]))},
+        partitions_def=partitions,
+        group_name=GROUP,
+        kinds={"polars"},
+        description="Business KPIs of a day's decisions: applications, approval rate, portfolio "
+        "size, expected value from the calibrated scores (realized value comes with "
+        "`performance`), the model's policy against the control group (A/B), and the targets "
+        "in the spec's `monitoring:` section.",
+    )
+    def kpis(
+        context: dg.AssetExecutionContext, decisions: pl.DataFrame, dataset: DatasetResource
+    ) -> dg.MaterializeResult:
+        day = context.partition_key
+        earlier = [d for d in dataset.partitions("decisions") if d < day]
+        portfolio = sum(
+            dataset.read("decisions", d)
+            .filter(pl.col("decision") == spec.decision.otherwise)
+            .height
+            for d in earlier
+        )
+        result = business_kpis(decisions, spec, portfolio)
+        flat = {k: v for k, v in result.items() if not isinstance(v, dict)}
+        return dg.MaterializeResult(
+            value=pl.DataFrame([{**flat, DAY: dt.date.fromisoformat(day)}]),
+            metadata={
+                **{k: v for k, v in flat.items() if v is not None},
+                "policy_vs_control": dg.MetadataValue.json(
+                    {"policy": result["policy"], "control": result["control"]}
+                ),
+                "targets": dg.MetadataValue.json(result["targets"]),
+            },
+        )
+
+    @dg.asset(
+        key=[spec.name, "pipeline_health"],
+        deps=[dg.AssetKey([spec.name, a]) for a in ("raw", "features", "decisions")],
+        group_name=GROUP,
+        kinds={"dagster"},
+        description="The pipeline itself, read from the Dagster instance: runs, failures and "
+        "runtime per job; input and output volumes (rows per day of raw, features and "
+        "decisions) over time.",
+    )
+    def pipeline_health(context: dg.AssetExecutionContext) -> dg.MaterializeResult:
+        instance = context.instance
+        runs = []
+        for record in instance.get_run_records(limit=5000):
+            run = record.dagster_run
+            if not run.job_name.startswith(f"{spec.name}_"):
+                continue
+            seconds = (
+                record.end_time - record.start_time
+                if record.end_time and record.start_time
+                else None
+            )
+            runs.append(
+                {
+                    "job": run.job_name,
+                    "status": run.status.value,
+                    "seconds": seconds,
+                    "partition": run.tags.get("dagster/partition"),
+                }
+            )
+        frame = pl.DataFrame(
+            runs,
+            schema={
+                "job": pl.String,
+                "status": pl.String,
+                "seconds": pl.Float64,
+                "partition": pl.String,
+            },
+        )
+        jobs = (
+            frame.group_by("job")
+            .agg(
+                runs=pl.len(),
+                failures=(pl.col("status") == "FAILURE").sum(),
+                mean_seconds=pl.col("seconds").mean().round(2),
+                max_seconds=pl.col("seconds").max().round(2),
+            )
+            .sort("job")
+        )
+        volumes = {}
+        for asset in ("raw", "features", "decisions"):
+            events = instance.fetch_materializations(
+                dg.AssetKey([spec.name, asset]), limit=5000
+            ).records
+            volumes[asset] = {
+                e.asset_materialization.partition: e.asset_materialization.metadata[
+                    "dagster/row_count"
+                ].value
+                for e in events
+                if e.asset_materialization.partition
+                and "dagster/row_count" in e.asset_materialization.metadata
+            }
+        png = _volumes_png(volumes, f"{spec.name}: rows per day")
+        table = (
+            "| job | runs | failures | mean s | max s |\n|---|---:|---:|---:|---:|\n"
+            + "\n".join(
+                f"| {r['job']} | {r['runs']} | {r['failures']} | {r['mean_seconds']} | "
+                f"{r['max_seconds']} |"
+                for r in jobs.iter_rows(named=True)
+            )
+        )
+        return dg.MaterializeResult(
+            value=jobs,
+            metadata={
+                "runs": frame.height,
+                "failures": int((frame["status"] == "FAILURE").sum()) if frame.height else 0,
+                "jobs": dg.MetadataValue.md(table),
+                "volumes": dg.MetadataValue.md(markdown_image(png, "rows per day")),
+                "days_ingested": len(volumes["raw"]),
+            },
+        )
+
+    assets = [drift_report, kpis, pipeline_health]
     if spec.delayed_labels:
         delay = spec.target.delay_days
 
@@ -180,18 +297,12 @@ def build_monitoring_assets(spec: DatasetSpec, partitions: dg.PartitionsDefiniti
             )
             rows = observed_outcomes(decided, raw_outcomes, spec)
             day = realized_performance(rows, spec)
-            trailing_days = (
-                [d for d in dataset.partitions("performance") if d < context.partition_key][
-                    -(spec.monitoring.trailing_days - 1) :
-                ]
-                if spec.monitoring.trailing_days > 1
-                else []
-            )
-            pooled = pl.concat(
-                [rows, *(dataset.read("performance", d) for d in trailing_days)],
-                how="diagonal_relaxed",
-            )
+            earlier = _trailing_observed(dataset, context.partition_key)
+            pooled = pl.concat([rows, *earlier], how="diagonal_relaxed")
             trailing = realized_performance(pooled, spec)
+            expected = estimated_performance(pooled["score"].to_numpy(), 0.5, spec)
+            observed_rate = trailing["observed"]["positive_rate"]
+            mean_score = trailing["observed"]["mean_score"]
             return dg.MaterializeResult(
                 value=rows,
                 metadata={
@@ -202,10 +313,15 @@ def build_monitoring_assets(spec: DatasetSpec, partitions: dg.PartitionsDefiniti
                     "feedback_gap_auc": day["feedback_gap_auc"],
                     "ece": day["observed"]["ece"],
                     "realized_value": day["realized_value"],
-                    "trailing_days": len(trailing_days) + 1,
+                    "trailing_days": len(earlier) + 1,
                     "trailing_rows": pooled.height,
                     "trailing_roc_auc": trailing["observed"]["roc_auc"],
                     "trailing_roc_auc_control": trailing["control"]["roc_auc"],
+                    # what the same rows would show if the model were still right (CBPE)
+                    "trailing_expected_roc_auc": expected.get("expected_roc_auc"),
+                    "trailing_calibration_ratio": round(observed_rate / mean_score, 4)
+                    if observed_rate is not None and mean_score
+                    else None,
                     "models": dg.MetadataValue.json(
                         sorted(int(v) for v in rows["model_version"].unique())
                     ),
@@ -233,6 +349,58 @@ def _reference(
     )
     save_reference(reference, path)
     return reference, rows
+
+
+def _trailing_observed(dataset: DatasetResource, day: str) -> list[pl.DataFrame]:
+    """Observed outcomes of the `monitoring.trailing_days - 1` decided days before `day` whose
+    labels landed, rebuilt from decisions and outcomes (no other performance run needed)."""
+    spec = dataset.spec
+    delay = dt.timedelta(days=spec.target.delay_days)
+    outcomes = set(dataset.partitions("raw_outcomes"))
+    days = (
+        [
+            d
+            for d in dataset.partitions("decisions")
+            if d < day and (dt.date.fromisoformat(d) + delay).isoformat() in outcomes
+        ][-(spec.monitoring.trailing_days - 1) :]
+        if spec.monitoring.trailing_days > 1
+        else []
+    )
+    return [
+        observed_outcomes(
+            dataset.read("decisions", d),
+            dataset.read("raw_outcomes", (dt.date.fromisoformat(d) + delay).isoformat()),
+            spec,
+        )
+        for d in days
+    ]
+
+
+def _volumes_png(volumes: dict[str, dict[str, int]], title: str) -> bytes:
+    import io
+
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    fig, ax = plt.subplots(figsize=(7, 3), dpi=90)
+    for asset, by_day in volumes.items():
+        days = sorted(by_day)
+        ax.plot(
+            [dt.date.fromisoformat(d) for d in days],
+            [by_day[d] for d in days],
+            marker=".",
+            label=asset,
+        )
+    ax.set(title=title, ylabel="rows")
+    ax.legend()
+    fig.autofmt_xdate()
+    buffer = io.BytesIO()
+    fig.tight_layout()
+    fig.savefig(buffer, format="png")
+    plt.close(fig)
+    return buffer.getvalue()
 
 
 def _markdown(table: pl.DataFrame) -> str:

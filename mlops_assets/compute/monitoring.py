@@ -90,6 +90,53 @@ def estimated_performance(scores: np.ndarray, threshold: float, spec: DatasetSpe
     }
 
 
+def business_kpis(decided: pl.DataFrame, spec: DatasetSpec, portfolio_before: int) -> dict:
+    """A day's business view of its decisions: volume, approvals, portfolio, expected value
+    (from the champion's calibrated scores), the model's policy against the control group (the
+    A/B view: the control group always gets the default action), and the targets."""
+    v, otherwise = spec.value, spec.decision.otherwise
+    p = decided["champion_score"].to_numpy()
+    approved = (decided["decision"] == otherwise).to_numpy()
+    control = decided["control"].to_numpy()
+    expected = np.where(
+        approved,
+        p * v.otherwise_positive + (1 - p) * v.otherwise_negative,
+        p * v.action_positive + (1 - p) * v.action_negative,
+    )
+
+    def arm(mask) -> dict:
+        n = int(mask.sum())
+        return {
+            "applications": n,
+            "approval_rate": round(float(approved[mask].mean()), 4) if n else None,
+            "expected_value_per_application": round(float(expected[mask].mean()), 2) if n else None,
+        }
+
+    approvals = int(approved.sum())
+    kpis = {
+        "applications": decided.height,
+        "approvals": approvals,
+        "approval_rate": round(approvals / max(decided.height, 1), 4),
+        "portfolio_size": portfolio_before + approvals,
+        "expected_value": round(float(expected.sum()), 2),
+        "expected_value_per_application": round(float(expected.mean()), 2) if len(p) else None,
+        "policy": arm(~control),
+        "control": arm(control),
+    }
+    m = spec.monitoring
+    kpis["targets"] = {
+        "approval_rate": m.target_approval_rate,
+        "approval_rate_met": None
+        if m.target_approval_rate is None
+        else kpis["approval_rate"] >= m.target_approval_rate,
+        "value_per_application": m.target_value_per_application,
+        "value_per_application_met": None
+        if m.target_value_per_application is None
+        else (kpis["expected_value_per_application"] or 0) >= m.target_value_per_application,
+    }
+    return kpis
+
+
 def _metrics(frame: pl.DataFrame) -> dict:
     if frame.height == 0:
         return {"rows": 0, "roc_auc": None, "ece": None, "positive_rate": None}
