@@ -7,7 +7,7 @@ import time
 import dagster as dg
 import polars as pl
 
-from mlops_assets.assets.plots import bar_png, markdown_image
+from mlops_assets.assets.plots import bar_png, lines_png, markdown_image
 from mlops_assets.compute.drift import (
     Reference,
     column_drift,
@@ -237,7 +237,7 @@ def build_monitoring_assets(spec: DatasetSpec, partitions: dg.PartitionsDefiniti
                 if e.asset_materialization.partition
                 and "dagster/row_count" in e.asset_materialization.metadata
             }
-        png = _volumes_png(volumes, f"{spec.name}: rows per day")
+        png = lines_png(volumes, f"{spec.name}: rows per day", "rows")
         table = (
             "| job | runs | failures | mean s | max s |\n|---|---:|---:|---:|---:|\n"
             + "\n".join(
@@ -374,33 +374,6 @@ def _trailing_observed(dataset: DatasetResource, day: str) -> list[pl.DataFrame]
         )
         for d in days
     ]
-
-
-def _volumes_png(volumes: dict[str, dict[str, int]], title: str) -> bytes:
-    import io
-
-    import matplotlib
-
-    matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
-
-    fig, ax = plt.subplots(figsize=(7, 3), dpi=90)
-    for asset, by_day in volumes.items():
-        days = sorted(by_day)
-        ax.plot(
-            [dt.date.fromisoformat(d) for d in days],
-            [by_day[d] for d in days],
-            marker=".",
-            label=asset,
-        )
-    ax.set(title=title, ylabel="rows")
-    ax.legend()
-    fig.autofmt_xdate()
-    buffer = io.BytesIO()
-    fig.tight_layout()
-    fig.savefig(buffer, format="png")
-    plt.close(fig)
-    return buffer.getvalue()
 
 
 def _markdown(table: pl.DataFrame) -> str:

@@ -8,11 +8,7 @@ import io
 
 def reliability_png(reliability: dict[str, list[dict]], title: str) -> bytes:
     """A reliability diagram: observed positive rate against mean score, per model."""
-    import matplotlib
-
-    matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
-
+    plt = _pyplot()
     fig, ax = plt.subplots(figsize=(5, 4), dpi=90)
     ax.plot([0, 1], [0, 1], linestyle="--", color="grey", label="perfectly calibrated")
     for name, rows in reliability.items():
@@ -26,20 +22,12 @@ def reliability_png(reliability: dict[str, list[dict]], title: str) -> bytes:
         xlabel="mean score", ylabel="observed positive rate", title=title, xlim=(0, 1), ylim=(0, 1)
     )
     ax.legend(loc="upper left")
-    buffer = io.BytesIO()
-    fig.tight_layout()
-    fig.savefig(buffer, format="png")
-    plt.close(fig)
-    return buffer.getvalue()
+    return _png(fig)
 
 
 def bar_png(values: dict[str, float], title: str, warn: float, alert: float) -> bytes:
     """Horizontal bars (e.g. PSI per column) with the warning and alert levels marked."""
-    import matplotlib
-
-    matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
-
+    plt = _pyplot()
     names = sorted(values, key=values.get)
     fig, ax = plt.subplots(figsize=(6, 0.22 * len(names) + 1.2), dpi=90)
     colours = [
@@ -50,10 +38,43 @@ def bar_png(values: dict[str, float], title: str, warn: float, alert: float) -> 
     for level, style in ((warn, ":"), (alert, "--")):
         ax.axvline(level, color="grey", linestyle=style)
     ax.set(title=title)
+    return _png(fig)
+
+
+def lines_png(series: dict[str, dict[str, float]], title: str, ylabel: str) -> bytes:
+    """One line per series over ISO dates (e.g. rows per day of each asset)."""
+    import datetime as dt
+
+    plt = _pyplot()
+    fig, ax = plt.subplots(figsize=(7, 3), dpi=90)
+    for name, by_day in series.items():
+        days = sorted(by_day)
+        ax.plot(
+            [dt.date.fromisoformat(d) for d in days],
+            [by_day[d] for d in days],
+            marker=".",
+            label=name,
+        )
+    ax.set(title=title, ylabel=ylabel)
+    ax.legend()
+    fig.autofmt_xdate()
+    return _png(fig)
+
+
+def _pyplot():
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    return plt
+
+
+def _png(fig) -> bytes:
     buffer = io.BytesIO()
     fig.tight_layout()
     fig.savefig(buffer, format="png")
-    plt.close(fig)
+    _pyplot().close(fig)
     return buffer.getvalue()
 
 

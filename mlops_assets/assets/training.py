@@ -21,9 +21,9 @@ from mlops_assets.lake import read_partitions
 from mlops_assets.registry import RegistryResource, git_commit
 from mlops_assets.resources import DatasetResource
 from mlops_assets.spec import DatasetSpec
+from serving.model import INPUTS_ARTIFACT
 
 GROUP = "training"
-SERVING_INPUTS_ARTIFACT = "serving/inputs.json"
 
 
 class TrainingSetConfig(dg.Config):
@@ -143,9 +143,7 @@ def build_training_assets(spec: DatasetSpec) -> list:
                     "train_positive_rate": float(labels.mean()),
                 }
             )
-            mlflow.log_dict(
-                serving_inputs(dataset, training_set[DAY].max()), SERVING_INPUTS_ARTIFACT
-            )
+            mlflow.log_dict(serving_inputs(dataset, training_set[DAY].max()), INPUTS_ARTIFACT)
             version = registry.log_and_register(model, inputs, scores)
         card = {
             "model_name": registry.model_name,
