@@ -36,77 +36,58 @@ def performance_job_name(spec: DatasetSpec) -> str:
 
 
 def build_jobs(spec: DatasetSpec, partitions: dg.PartitionsDefinition) -> list:
-    """`<dataset>_ingest` (raw -> features, with checks) and `<dataset>_outcomes`."""
+    """Per day: ingest, outcomes (when labels lag), decide, score, drift, performance (when
+    labels lag); unpartitioned: train."""
+
+    def job(name: str, assets: tuple[str, ...], description: str, partitioned: bool = True):
+        return dg.define_asset_job(
+            name,
+            selection=dg.AssetSelection.assets(*([spec.name, a] for a in assets)),
+            partitions_def=partitions if partitioned else None,
+            description=description,
+        )
+
     jobs = [
-        dg.define_asset_job(
+        job(
             ingest_job_name(spec),
-            selection=dg.AssetSelection.assets([spec.name, "raw"], [spec.name, "features"]),
-            partitions_def=partitions,
-            description="Ingest one day's landing file, check it, and build its features.",
+            ("raw", "features"),
+            "Ingest one day's landing file, check it, and build its features.",
         )
     ]
     if spec.delayed_labels:
         jobs.append(
-            dg.define_asset_job(
+            job(
                 outcomes_job_name(spec),
-                selection=dg.AssetSelection.assets([spec.name, "raw_outcomes"]),
-                partitions_def=partitions,
-                description="Ingest and check one day's outcomes file.",
+                ("raw_outcomes",),
+                "Ingest and check one day's outcomes file.",
             )
         )
-    jobs.append(
-        dg.define_asset_job(
+    jobs += [
+        job(
             train_job_name(spec),
-            selection=dg.AssetSelection.assets(
-                *(
-                    [spec.name, a]
-                    for a in (
-                        "training_set",
-                        "candidate_model",
-                        "backtest",
-                        "champion",
-                        "deployment",
-                    )
-                )
-            ),
-            description="Train a candidate, backtest it against the champion, promote it if the "
-            "gates pass, and update the endpoint.",
-        )
-    )
-    jobs.append(
-        dg.define_asset_job(
+            ("training_set", "candidate_model", "backtest", "champion", "deployment"),
+            "Train a candidate, backtest it against the champion, promote it if the gates pass, "
+            "and update the endpoint.",
+            partitioned=False,
+        ),
+        job(
             decide_job_name(spec),
-            selection=dg.AssetSelection.assets([spec.name, "decisions"]),
-            partitions_def=partitions,
-            description="Batch decisions for a range of days by the deployed models.",
-        )
-    )
-    jobs.append(
-        dg.define_asset_job(
+            ("decisions",),
+            "Batch decisions for a range of days by the deployed models.",
+        ),
+        job(
             score_job_name(spec),
-            selection=dg.AssetSelection.assets(
-                *([spec.name, a] for a in ("decisions", "drift_report", "kpis"))
-            ),
-            partitions_def=partitions,
-            description="A landed day's decisions by the deployed models, its drift report and "
-            "business KPIs.",
-        )
-    )
-    jobs.append(
-        dg.define_asset_job(
-            drift_job_name(spec),
-            selection=dg.AssetSelection.assets([spec.name, "drift_report"]),
-            partitions_def=partitions,
-            description="The drift report of a day's applications.",
-        )
-    )
+            ("decisions", "drift_report", "kpis"),
+            "A landed day's decisions by the deployed models, its drift report and business KPIs.",
+        ),
+        job(drift_job_name(spec), ("drift_report",), "The drift report of a day's applications."),
+    ]
     if spec.delayed_labels:
         jobs.append(
-            dg.define_asset_job(
+            job(
                 performance_job_name(spec),
-                selection=dg.AssetSelection.assets([spec.name, "performance"]),
-                partitions_def=partitions,
-                description="Realized performance of a day's decisions, once its labels landed.",
+                ("performance",),
+                "Realized performance of a day's decisions, once its labels landed.",
             )
         )
     return jobs

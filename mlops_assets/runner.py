@@ -202,12 +202,7 @@ def _monitor(defs, instance, spec: DatasetSpec, progress) -> dict:
         for day in ready:
             performance = _run_one(defs, instance, performance_job_name(spec), day) or performance
         if performance is not None:
-            meta = {
-                k: v.value
-                for k, v in performance.get_asset_materialization_events()[
-                    0
-                ].materialization.metadata.items()
-            }
+            meta = _metadata(performance, "performance")
             out["performance"] = {
                 "day": ready[-1],
                 **{

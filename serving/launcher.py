@@ -38,12 +38,12 @@ def app_config(settings, spec, registry, target: Target, replica_cpus: float = 1
     """The plain-dict configuration the deployment is built from."""
     import mlflow
 
-    from serving.model import INPUTS_ARTIFACT
+    from serving.model import inputs_uri
 
     client = mlflow.MlflowClient(tracking_uri=registry.tracking_uri)
     run_id = client.get_model_version(registry.model_name, str(target.champion)).run_id
     mlflow.set_tracking_uri(registry.tracking_uri)
-    inputs = mlflow.artifacts.load_dict(f"runs:/{run_id}/{INPUTS_ARTIFACT}")
+    inputs = mlflow.artifacts.load_dict(inputs_uri(run_id))
     columns = inputs["columns"]
     serving = spec.serving
     return {

@@ -72,7 +72,7 @@ def load_model(
         run = client.get_run(model_version.run_id)
         mlflow.set_tracking_uri(tracking_uri)
         pipeline = mlflow.sklearn.load_model(f"models:/{model_name}/{version}")
-        inputs = mlflow.artifacts.load_dict(f"runs:/{model_version.run_id}/{INPUTS_ARTIFACT}")
+        inputs = mlflow.artifacts.load_dict(inputs_uri(model_version.run_id))
     except Exception as exc:  # MLflow raises many kinds; the reason is what matters
         raise ModelLoadError(f"{model_name} v{version} failed to load: {_reason(exc)}") from exc
     metrics = dict(run.data.metrics)
@@ -101,6 +101,11 @@ def load_model(
         training_window=run.data.tags.get("partition_window", ""),
         metrics=metrics,
     )
+
+
+def inputs_uri(run_id: str) -> str:
+    """Where a version's serving inputs (schema, feature columns, profile) are stored."""
+    return f"runs:/{run_id}/{INPUTS_ARTIFACT}"
 
 
 def _reason(exc: Exception) -> str:
