@@ -2,7 +2,8 @@
 
 `MLOPS_ENV` picks the profile (default `dev`); `MLOPS_PROFILES` may point at another YAML file
 with the same shape. `${VAR}` in a value comes from the environment (and `${MLOPS_HOME}` is the
-home folder); a variable that is not set is an error naming it.
+home folder); a variable that is not set is an error naming it, unless a default follows it as in
+`${VAR:-default}` (an empty default leaves the key unset).
 """
 
 from __future__ import annotations
@@ -15,7 +16,7 @@ from pathlib import Path
 import yaml
 
 DEFAULT_FILE = Path(__file__).parent / "profiles.yaml"
-_VAR = re.compile(r"\$\{([A-Z0-9_]+)\}")
+_VAR = re.compile(r"\$\{([A-Z0-9_]+)(?::-([^}]*))?\}")
 
 
 @dataclass(frozen=True)
@@ -24,6 +25,7 @@ class Profile:
     tracking_uri: str
     registry_suffix: str
     artifact_location: str | None = None
+    dagster_storage: str | None = None  # a postgresql:// URL; None: SQLite under the home
     serving: dict = field(default_factory=dict)
 
     def registry_name(self, dataset: str) -> str:
@@ -45,20 +47,27 @@ def load_profile(home: Path, name: str | None = None, path: str | None = None) -
             var = match.group(1)
             if var == "MLOPS_HOME":
                 return str(home)
+            if var not in os.environ and match.group(2) is not None:
+                return match.group(2)
             if var not in os.environ:
                 raise ValueError(f"profile {name!r} in {source} needs ${{{var}}}, which is not set")
             return os.environ[var]
 
         return _VAR.sub(one, value)
 
-    unknown = set(raw) - {"tracking_uri", "registry_suffix", "artifact_location", "serving"}
+    known = {"tracking_uri", "registry_suffix", "artifact_location", "dagster_storage", "serving"}
+    unknown = set(raw) - known
     if unknown:
         raise ValueError(f"profile {name!r} in {source}: unknown key {sorted(unknown)[0]!r}")
-    artifacts = raw.get("artifact_location")
+    artifacts, storage = raw.get("artifact_location"), raw.get("dagster_storage")
+    artifacts, storage = expand(artifacts or ""), expand(storage or "")
+    if storage and not storage.startswith("postgres"):
+        raise ValueError(f"profile {name!r} in {source}: dagster_storage needs a postgresql:// URL")
     return Profile(
         name=name,
         tracking_uri=expand(raw["tracking_uri"]),
         registry_suffix=raw["registry_suffix"],
-        artifact_location=expand(artifacts) if artifacts else None,
+        artifact_location=artifacts or None,
+        dagster_storage=storage or None,
         serving=raw.get("serving", {}),
     )

@@ -33,7 +33,7 @@ def replay(
     spec = load_spec(settings.dataset_spec, home=settings.home)
     defs, instance = build_definitions(settings), instance_for(settings)
     registry = registry_for(settings, spec)
-    first = _train(defs, instance, spec, train_day, tags={})
+    first = _train(defs, instance, spec, train_day, tags={}, run_config={})
     if not first.success:
         raise RuntimeError(f"the first model as of {train_day} was not promoted")
     history: dict = {
@@ -77,7 +77,9 @@ def replay(
                 result.skip_message if not result.run_requests else "requested"
             )
             for request in result.run_requests or []:
-                outcome = _train(defs, instance, spec, day.isoformat(), tags=request.tags)
+                outcome = _train(
+                    defs, instance, spec, day.isoformat(), request.tags, request.run_config
+                )
                 retrain = {
                     "day": day.isoformat(),
                     "trigger": request.tags["mlops/trigger"],
@@ -97,10 +99,15 @@ def replay(
     return history
 
 
-def _train(defs, instance, spec, as_of: str, tags: dict):
+def _train(defs, instance, spec, as_of: str, tags: dict, run_config: dict):
+    """The train job as the daemon would run it, with the training set as of `as_of`."""
+    ops = {
+        **run_config.get("ops", {}),
+        f"{spec.name}__training_set": {"config": {"as_of": as_of}},
+    }
     return defs.resolve_job_def(train_job_name(spec)).execute_in_process(
         instance=instance,
-        run_config={**QUIET, "ops": {f"{spec.name}__training_set": {"config": {"as_of": as_of}}}},
+        run_config={**QUIET, **run_config, "ops": ops},
         tags=tags,
         raise_on_error=False,
     )

@@ -100,6 +100,26 @@ def retrain_guard(
     return None
 
 
+def signal_retrain_config(spec: DatasetSpec) -> dict:
+    """Run config of a drift- or performance-driven retrain: recency-weighted training and a
+    backtest on the latest labelled days (`monitoring.retrain_*`); the gates are unchanged."""
+    m = spec.monitoring
+    return {
+        "ops": {
+            f"{spec.name}__candidate_model": {
+                "config": {"recency_half_life_days": m.retrain_half_life_days}
+            },
+            f"{spec.name}__backtest": {
+                "config": {
+                    "folds": m.retrain_folds,
+                    "fold_days": m.retrain_fold_days,
+                    "gap_days": m.retrain_gap_days,
+                }
+            },
+        }
+    }
+
+
 def build_retrain_sensors(spec: DatasetSpec, train_job) -> list[dg.SensorDefinition]:
     """A drift sensor and a performance sensor that request the train job.
 
@@ -137,6 +157,7 @@ def build_retrain_sensors(spec: DatasetSpec, train_job) -> list[dg.SensorDefinit
         context.log.info(f"{kind} signal on {day}: {reason}; requesting {train_job.name}")
         return dg.RunRequest(
             run_key=f"{kind}:{day}",
+            run_config=signal_retrain_config(spec),
             tags={
                 "mlops/automated": "true",
                 "mlops/trigger": kind,

@@ -6,14 +6,17 @@ lives under one home folder: `--home DIR`, else `MLOPS_HOME`, else `./.mlops`.
 
 from __future__ import annotations
 
+import json
 import os
 from dataclasses import dataclass
 from pathlib import Path
 
 BUILTIN_SPEC = Path(__file__).parent / "datasets" / "lending.yaml"
 
+_HEADER = "# Written by mlops"
 _DAGSTER_YAML = """\
-# Written by mlops: a project-local Dagster instance (SQLite). For Postgres, see the docs.
+# Written by mlops from the profile (MLOPS_ENV): SQLite under the home, or the profile's
+# dagster_storage (PostgreSQL). Remove this line to keep your own edits.
 telemetry:
   enabled: false
 run_coordinator:
@@ -100,9 +103,20 @@ class Settings:
         return plan_for(load_spec(self.dataset_spec, home=self.home), self.ground_truth)
 
     def prepare_dagster_home(self, max_concurrent_runs: int = 2) -> Path:
-        """Create the project-local DAGSTER_HOME with its dagster.yaml (kept if present)."""
+        """Create the project-local DAGSTER_HOME with its dagster.yaml: run, event log and schedule
+        storage in SQLite, or in the profile's PostgreSQL database. A dagster.yaml without our
+        header line is the user's own and is kept."""
         self.dagster_home.mkdir(parents=True, exist_ok=True)
         config = self.dagster_home / "dagster.yaml"
-        if not config.exists():
-            config.write_text(_DAGSTER_YAML.format(max_runs=max_concurrent_runs))
+        if config.exists() and not config.read_text().startswith(_HEADER):
+            return self.dagster_home
+        text = _DAGSTER_YAML.format(max_runs=max_concurrent_runs)
+        storage = self.profile().dagster_storage
+        if storage:
+            # dagster-postgres speaks psycopg2 (its NOTIFY fails under SQLAlchemy's default
+            # psycopg 3 dialect for a bare postgresql:// URL)
+            storage = "postgresql+psycopg2://" + storage.split("://", 1)[1]
+            text += f"storage:\n  postgres:\n    postgres_url: {json.dumps(storage)}\n"
+        if not config.exists() or config.read_text() != text:
+            config.write_text(text)
         return self.dagster_home

@@ -97,6 +97,13 @@ class Monitoring:
     min_new_labels: int = 1000  # labelled rows since the champion's window, at least
     max_retrains_per_week: int = 2
     weekly_retrain: str = "0 3 * * 1"  # cron of the regular retrain (Mondays 03:00)
+    # a drift or performance retrain weights recent rows (half-life in days) and is backtested
+    # on the latest `retrain_folds` x `retrain_fold_days` labelled days, `retrain_gap_days` after
+    # each fold's training rows, so that the gates can see a model of the new regime win
+    retrain_half_life_days: float = 7.0
+    retrain_folds: int = 2
+    retrain_fold_days: int = 3
+    retrain_gap_days: int = 3
     target_approval_rate: float | None = None  # business targets the KPIs are held against
     target_value_per_application: float | None = None
 
@@ -382,6 +389,9 @@ def _monitoring(section, fail) -> Monitoring:
         or monitoring.calibration_ratio < 1
     ):
         raise fail("monitoring.calibration_ratio", "must be a number >= 1")
+    v = monitoring.retrain_half_life_days
+    if isinstance(v, bool) or not isinstance(v, int | float) or v <= 0:
+        raise fail("monitoring.retrain_half_life_days", f"{v!r} must be a number > 0")
     for key in ("auc_drop", "domain_auc"):
         v = getattr(monitoring, key)
         if isinstance(v, bool) or not isinstance(v, int | float) or not 0 <= v <= 1:
@@ -392,6 +402,9 @@ def _monitoring(section, fail) -> Monitoring:
         "cooldown_days",
         "min_new_labels",
         "max_retrains_per_week",
+        "retrain_folds",
+        "retrain_fold_days",
+        "retrain_gap_days",
     ):
         v = getattr(monitoring, key)
         if isinstance(v, bool) or not isinstance(v, int) or v < 0:

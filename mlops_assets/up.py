@@ -68,8 +68,12 @@ class Platform:
                 f"simulator: {self.simulator.describe()}; "
                 f"{max(first, self.args.backfill_days)} days landed ({first} already there)"
             )
-        mlflow = s.home / "mlflow"
+        mlflow, profile = s.home / "mlflow", s.profile()
         (mlflow / "artifacts").mkdir(parents=True, exist_ok=True)
+        # the profile's database (SQLite under the home, or PostgreSQL) is the server's store
+        store = profile.tracking_uri
+        if not store.startswith(("sqlite:", "postgresql:", "postgres:", "mysql")):
+            store = f"sqlite:///{mlflow / 'mlflow.db'}"
         self._spawn(
             "mlflow",
             [
@@ -80,9 +84,9 @@ class Platform:
                 "--port",
                 str(self.args.mlflow_port),
                 "--backend-store-uri",
-                f"sqlite:///{mlflow / 'mlflow.db'}",
+                store,
                 "--artifacts-destination",
-                str(mlflow / "artifacts"),
+                profile.artifact_location or str(mlflow / "artifacts"),
                 "--workers",
                 "1",
             ],

@@ -20,10 +20,59 @@ os.environ["MLOPS_SERVING_URL"] = "http://127.0.0.1:1"
 ROWS = 300  # small simulated days keep the suite quick; volume checks scale with them
 
 
+STORES = ("sqlite", "postgres")
+
+
+def pytest_generate_tests(metafunc):
+    """Tests marked `stores` run once per store: SQLite files and a PostgreSQL server."""
+    if metafunc.definition.get_closest_marker("stores") and "settings" in metafunc.fixturenames:
+        metafunc.parametrize("settings", STORES, indirect=True)
+
+
 @pytest.fixture
-def settings(tmp_path: Path) -> Settings:
-    """A fresh home folder on the built-in lending spec."""
+def settings(request, tmp_path: Path, monkeypatch) -> Settings:
+    """A fresh home folder on the built-in lending spec; with the `postgres` parameter, the
+    prod profile on fresh Dagster and MLflow databases of the test PostgreSQL server."""
+    if getattr(request, "param", "sqlite") == "postgres":
+        for var, db in (("MLOPS_DAGSTER_DB", "dagster"), ("MLFLOW_TRACKING_URI", "mlflow")):
+            monkeypatch.setenv(var, request.getfixturevalue("fresh_database")(db))
+        monkeypatch.setenv("MLOPS_ENV", "prod")
+        monkeypatch.setenv("MLOPS_ARTIFACTS", str(tmp_path / "artifacts"))
     return Settings.resolve(home=tmp_path / "home")
+
+
+def postgres_server() -> str:
+    """The test PostgreSQL server (`MLOPS_TEST_POSTGRES`, started by `scripts/postgres.sh`)."""
+    url = os.environ.get("MLOPS_TEST_POSTGRES")
+    if not url:
+        reason = "MLOPS_TEST_POSTGRES is not set (scripts/postgres.sh start prints the URL)"
+        if os.environ.get("CI"):
+            pytest.fail(f"CI runs the PostgreSQL tests for real: {reason}")
+        pytest.skip(reason)
+    return url
+
+
+@pytest.fixture
+def fresh_database():
+    """Creates uniquely named databases on the test server; drops them after the test."""
+    import uuid
+
+    import psycopg2
+
+    server, created = postgres_server(), []
+    conn = psycopg2.connect(server)
+    conn.autocommit = True  # CREATE DATABASE cannot run in a transaction
+
+    def create(prefix: str) -> str:
+        name = f"{prefix}_{uuid.uuid4().hex[:10]}"
+        conn.cursor().execute(f"CREATE DATABASE {name}")
+        created.append(name)
+        return server.rsplit("/", 1)[0] + "/" + name
+
+    yield create
+    for name in created:
+        conn.cursor().execute(f"DROP DATABASE IF EXISTS {name} WITH (FORCE)")
+    conn.close()
 
 
 def land(settings: Settings, days: range, rows: int = ROWS) -> None:

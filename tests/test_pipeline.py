@@ -10,6 +10,8 @@ from mlops_assets.definitions import build_definitions
 from mlops_assets.runner import instance_for, run_pipeline
 from tests.conftest import lake_partition, land, landing_file, read_landing
 
+pytestmark = pytest.mark.stores  # the same tests on SQLite and on PostgreSQL
+
 BAD_DAY = "2025-01-05"  # day index 4, after 4 clean days of history
 
 

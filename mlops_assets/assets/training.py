@@ -12,8 +12,8 @@ from mlops_assets.compute.ingest import DAY
 from mlops_assets.compute.profile import profile_to_dict
 from mlops_assets.compute.training import (
     LABEL_DAY,
-    build_model,
     files_fingerprint,
+    fit_model,
     model_matrix,
     training_frame,
 )
@@ -35,6 +35,9 @@ class ModelConfig(dg.Config):
     estimator: str = "hist_gradient_boosting"  # | logistic_regression | dummy (a baseline)
     params: dict[str, Any] = {}
     seed: int = 0
+    # rows weigh half as much every this many days back (None: equal); set by drift and
+    # performance retrains so that the new regime dominates
+    recency_half_life_days: float | None = None
 
 
 def build_training_assets(spec: DatasetSpec) -> list:
@@ -109,8 +112,14 @@ def build_training_assets(spec: DatasetSpec) -> list:
         started = time.perf_counter()
         columns = dataset.feature_columns()
         inputs, labels = model_matrix(training_set, columns), training_set[LABEL].to_numpy()
-        model = build_model(columns, config.estimator, config.params, config.seed)
-        model.fit(inputs, labels)
+        model = fit_model(
+            training_set,
+            columns,
+            config.estimator,
+            config.params,
+            config.seed,
+            config.recency_half_life_days,
+        )
         scores = model.predict_proba(inputs)[:, 1]
         source = context.instance.get_latest_materialization_event(
             dataset.key("training_set")
@@ -133,6 +142,7 @@ def build_training_assets(spec: DatasetSpec) -> list:
                 {
                     "estimator": config.estimator,
                     "seed": config.seed,
+                    "recency_half_life_days": config.recency_half_life_days,
                     "rows": training_set.height,
                     **config.params,
                 }
@@ -152,6 +162,7 @@ def build_training_assets(spec: DatasetSpec) -> list:
             "estimator": config.estimator,
             "params": config.params,
             "seed": config.seed,
+            "recency_half_life_days": config.recency_half_life_days,
             "training_window": window,
             "rows": training_set.height,
             **tags,

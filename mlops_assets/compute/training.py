@@ -70,6 +70,31 @@ def model_matrix(frame: pl.DataFrame, columns: FeatureColumns):
     )
 
 
+def recency_weights(days: pl.Series, half_life_days: float | None):
+    """Sample weights that halve every `half_life_days` back from the latest day (None: equal
+    weights), so that a model retrained after a change learns mostly from the new regime."""
+    if not half_life_days:
+        return None
+    age = (days.max() - days).dt.total_days().to_numpy()
+    return 0.5 ** (age / half_life_days)
+
+
+def fit_model(
+    frame: pl.DataFrame,
+    columns: FeatureColumns,
+    estimator: str = "hist_gradient_boosting",
+    params: dict | None = None,
+    seed: int = 0,
+    half_life_days: float | None = None,
+):
+    """`build_model` fitted on labelled rows, recency-weighted when `half_life_days` is set."""
+    model = build_model(columns, estimator, params, seed)
+    weights = recency_weights(frame[DAY], half_life_days)
+    extra = {} if weights is None else {"model__sample_weight": weights}
+    model.fit(model_matrix(frame, columns), frame[LABEL].to_numpy(), **extra)
+    return model
+
+
 def build_model(
     columns: FeatureColumns,
     estimator: str = "hist_gradient_boosting",
