@@ -83,6 +83,15 @@ def _parser() -> argparse.ArgumentParser:
     promote.add_argument("--version", type=int, help="registry version (default: the challenger)")
     promote.set_defaults(command=_promote)
 
+    release = sub.add_parser(
+        "release",
+        help="copy the previous environment's champion into --to's registry as its champion "
+        "(dev -> test -> prod), if its gates passed",
+    )
+    dataset(release)
+    release.add_argument("--to", required=True, choices=("test", "prod"))
+    release.set_defaults(command=_release)
+
     serve = sub.add_parser("serve", help="serve the champion on Ray Serve until Ctrl-C")
     dataset(serve)
     serve.add_argument("--host", default="127.0.0.1", help="bind address (127.0.0.1)")
@@ -95,6 +104,17 @@ def _parser() -> argparse.ArgumentParser:
     )
     serve.add_argument(
         "--replicas", type=int, help="replicas (default: the spec's serving.replicas)"
+    )
+    serve.add_argument(
+        "--max-replicas-per-node",
+        type=int,
+        help="spread replicas over the cluster (default: serving.max_replicas_per_node)",
+    )
+    serve.add_argument(
+        "--proxy-location",
+        choices=("EveryNode", "HeadOnly"),
+        default="EveryNode",
+        help="HTTP proxies on every Ray node (default) or the head only (nodes sharing a host)",
     )
     serve.set_defaults(command=_serve)
 
@@ -197,6 +217,16 @@ def _promote(args, settings: Settings) -> int:
     return 0
 
 
+def _release(args, settings: Settings) -> int:
+    from mlops_assets.release import release
+    from mlops_assets.spec import load_spec
+
+    moved = release(settings, load_spec(settings.dataset_spec, home=settings.home), args.to)
+    verb = "released" if moved["copied"] else "already released"
+    print(f"{verb}: {moved['from']} -> {moved['to']} (champion)")
+    return 0
+
+
 def _sync_endpoint(settings: Settings, spec, registry) -> None:
     """Make a running endpoint serve the registry's current target (nothing if none runs)."""
     from serving.client import Client, EndpointError
@@ -223,7 +253,14 @@ def _serve(args, settings: Settings) -> int:
         signal.signal(sig, lambda *_: stop.set())
     try:
         endpoint = launcher.start(
-            settings, args.host, args.port, args.ingress, args.replicas, progress=print
+            settings,
+            args.host,
+            args.port,
+            args.ingress,
+            args.replicas,
+            progress=print,
+            max_replicas_per_node=args.max_replicas_per_node,
+            proxy_location=args.proxy_location,
         )
         print(
             f"serving v{endpoint.target.champion} ({endpoint.target.rollout} rollout) at "

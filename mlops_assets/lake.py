@@ -6,6 +6,7 @@ old file or the new one, never half of one. Same frame, same bytes.
 """
 
 import datetime as dt
+import io
 import json
 import os
 import tempfile
@@ -30,28 +31,36 @@ def partition_path(
 
 def write_frame(frame: pl.DataFrame, path: Path) -> Path:
     """Write `frame` to `path` atomically (temp file + rename); deterministic bytes."""
+    buffer = io.BytesIO()  # encoded in memory: a full disk is then a plain OS error
+    frame.write_parquet(buffer, compression="zstd", statistics=True)
+    return _write_atomically(path, lambda tmp: Path(tmp).write_bytes(buffer.getvalue()))
+
+
+def write_json(data: dict, path: Path) -> Path:
+    """Write a small JSON document atomically."""
+    return _write_atomically(
+        path, lambda tmp: Path(tmp).write_text(json.dumps(data, indent=2, default=str))
+    )
+
+
+def _write_atomically(path: Path, write) -> Path:
+    """`write(tmp)` then rename over `path`: readers see the old file or the new one, never a
+    part. Temp files a killed writer left for this path are removed first. A full disk, a
+    read-only or forbidden folder is a `LakeError` naming the path, and leaves nothing behind."""
     try:
         path.parent.mkdir(parents=True, exist_ok=True)
+        for stale in path.parent.glob(f".{path.name}.*.tmp"):
+            stale.unlink(missing_ok=True)
         fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
         os.close(fd)
         try:
-            frame.write_parquet(tmp, compression="zstd", statistics=True)
+            write(tmp)
             os.replace(tmp, path)
         finally:
             if os.path.exists(tmp):
                 os.unlink(tmp)
     except OSError as exc:
         raise LakeError(f"cannot write {path}: {exc.strerror or exc}") from exc
-    return path
-
-
-def write_json(data: dict, path: Path) -> Path:
-    """Write a small JSON document atomically."""
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
-    with os.fdopen(fd, "w") as handle:
-        json.dump(data, handle, indent=2, default=str)
-    os.replace(tmp, path)
     return path
 
 

@@ -76,6 +76,8 @@ class Serving:
     control_share: float = 0.05  # exploration: share that gets `decision.otherwise` regardless
     max_records: int = 1000  # records per request; more is 413
     replicas: int = 2  # one per core on a laptop; each holds the models in memory
+    max_replicas: int | None = None  # autoscale between `replicas` and this on queued requests
+    max_replicas_per_node: int | None = None  # spread replicas over the Ray cluster's nodes
     max_batch_size: int = 64  # requests scored together by one replica
     batch_wait_ms: float = 2.0  # how long a replica waits to fill a batch
     api_key_env: str = "MLOPS_API_KEY"  # if this variable is set, requests need X-API-Key
@@ -363,6 +365,12 @@ def _gates(section, fail) -> Gates:
 
 def _serving(section, fail) -> Serving:
     serving = Serving(**section)
+    for key in ("max_replicas", "max_replicas_per_node"):
+        v = getattr(serving, key)
+        if v is not None and (isinstance(v, bool) or not isinstance(v, int) or v < 1):
+            raise fail(f"serving.{key}", f"{v!r} must be a whole number >= 1")
+    if serving.max_replicas is not None and serving.max_replicas < serving.replicas:
+        raise fail("serving.max_replicas", f"must be at least replicas ({serving.replicas})")
     if serving.rollout not in ROLLOUTS:
         raise fail("serving.rollout", f"{serving.rollout!r} is not one of {', '.join(ROLLOUTS)}")
     for key in ("canary_share", "control_share"):

@@ -62,9 +62,21 @@ def build_app(config: dict[str, Any]) -> serve.Application:
         config["input_schema"], config["required_inputs"], config["max_records"]
     )
 
+    autoscaling = (
+        {
+            "min_replicas": config["replicas"],
+            "max_replicas": config["max_replicas"],
+            "target_ongoing_requests": config["max_batch_size"],
+        }
+        if config.get("max_replicas")
+        else None
+    )
+
     @serve.deployment(
         name="ModelServer",
-        num_replicas=config["replicas"],
+        num_replicas=None if autoscaling else config["replicas"],
+        autoscaling_config=autoscaling,
+        max_replicas_per_node=config.get("max_replicas_per_node"),
         max_ongoing_requests=config["max_ongoing_requests"],
         ray_actor_options={
             "num_cpus": config["replica_cpus"],

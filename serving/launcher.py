@@ -57,6 +57,8 @@ def app_config(settings, spec, registry, target: Target, replica_cpus: float = 1
         "required_inputs": columns["numeric"] + columns["categorical"],
         "max_records": serving.max_records,
         "replicas": serving.replicas,
+        "max_replicas": serving.max_replicas,
+        "max_replicas_per_node": serving.max_replicas_per_node,
         "replica_cpus": replica_cpus,
         "max_batch_size": serving.max_batch_size,
         "max_ongoing_requests": max(4 * serving.max_batch_size, 64),
@@ -87,8 +89,14 @@ def start(
     replicas: int | None = None,
     num_cpus: int | None = None,
     progress=lambda _: None,
+    max_replicas_per_node: int | None = None,
+    proxy_location: str = "EveryNode",
 ) -> Endpoint:
-    """Deploy the endpoint of the settings' dataset; returns once it answers."""
+    """Deploy the endpoint of the settings' dataset; returns once it answers.
+
+    Joins the Ray cluster `RAY_ADDRESS` names (else starts a local one). `proxy_location`
+    `HeadOnly` keeps one HTTP proxy when several nodes share a host (each would bind the port).
+    """
     import ray
     from ray import serve
     from ray.serve.config import HTTPOptions
@@ -106,6 +114,8 @@ def start(
     config = app_config(settings, spec, registry, target)
     if replicas:
         config["replicas"] = replicas
+    if max_replicas_per_node:
+        config["max_replicas_per_node"] = max_replicas_per_node
     use_haproxy = ingress == "haproxy" or (ingress == "auto" and haproxy_available())
     if not ray.is_initialized():
         os.environ[ENDPOINT_MARKER] = f"{os.getpid()}-{time.time_ns()}"
@@ -127,7 +137,11 @@ def start(
             runtime_env={"worker_process_setup_hook": "serving.haproxy_loopback.patch"},
         )
     quiet = LoggingConfig(enable_access_log=False, log_level="WARNING")
-    serve.start(http_options=HTTPOptions(host=host, port=port), logging_config=quiet)
+    serve.start(
+        proxy_location=proxy_location,
+        http_options=HTTPOptions(host=host, port=port),
+        logging_config=quiet,
+    )
     start_control(config["app_name"], target)
     progress(f"deploying {registry.model_name} v{target.champion} ({target.rollout} rollout)")
     serve.run(

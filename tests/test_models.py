@@ -131,3 +131,38 @@ def test_the_training_set_for_a_day_holds_no_label_observed_after_it(home):
         ]
     )
     assert set(frame["application_id"]) <= set(earlier["application_id"])
+
+
+def test_release_copies_a_gated_champion_through_test_to_prod(home, monkeypatch):
+    from mlops_assets.release import release
+    from mlops_assets.spec import load_spec
+
+    spec = load_spec(home.dataset_spec, home=home.home)
+    profiles = home.home / "profiles.yaml"  # three environments on one tracking store
+    store = f"sqlite:///{home.home}/mlflow/mlflow.db"
+    profiles.write_text(
+        "".join(
+            f"{env}:\n  tracking_uri: {store}\n  registry_suffix: {env}\n"
+            for env in ("dev", "test", "prod")
+        )
+    )
+    monkeypatch.setenv("MLOPS_PROFILES", str(profiles))
+    with pytest.raises(ValueError, match="lending-dev has no champion"):
+        release(home, spec, "test")
+    assert train(home).success
+    assert release(home, spec, "test") == {
+        "from": "lending-dev/1",
+        "to": "lending-test/1",
+        "copied": True,
+    }
+    assert release(home, spec, "test")["copied"] is False  # idempotent
+    assert release(home, spec, "prod")["to"] == "lending-prod/1"
+    client = registry(home).client()
+    assert str(client.get_model_version_by_alias("lending-prod", "champion").version) == "1"
+
+    # a champion whose gates did not all pass is never released
+    assert not train(home, model={"estimator": "dummy"}).success
+    client.set_registered_model_alias("lending-dev", "champion", "2")
+    with pytest.raises(ValueError, match="v2 failed the gates: absolute_floor"):
+        release(home, spec, "test")
+    assert str(client.get_model_version_by_alias("lending-test", "champion").version) == "1"

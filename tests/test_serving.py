@@ -119,8 +119,9 @@ def test_a_promotion_under_traffic_drops_and_stalls_nothing(serving_home, client
 
     swapper = threading.Thread(target=promote)
     swapper.start()
-    load = run_load(f"{endpoint.url}/v1/predict", lambda i: bodies[i % 400], 1500, 8, True)
+    load = run_load(f"{endpoint.url}/v1/predict", lambda i: bodies[i % 400], 2400, 8, True)
     swapper.join()
+    print(f"promotion under traffic: {load.summary()}")
     assert load.failed == 0
     assert load.latencies.max() < 1.0, load.summary()
     versions = [b["model"]["version"] for b in load.bodies]
@@ -238,3 +239,77 @@ def test_mlops_predict_scores_a_csv_file_against_the_endpoint(
     (tmp_path / "bad.csv").write_text("id,colour\na,red\n")
     assert main(["predict", "--url", endpoint.url, str(tmp_path / "bad.csv")]) == 1
     assert "colour" in capsys.readouterr().err
+
+
+def test_generated_bad_inputs_from_the_openapi_schema_get_no_server_error(endpoint):
+    """Schemathesis reads the endpoint's OpenAPI document and sends schema-violating and
+    schema-conforming bodies (bounded); every answer must be a client error or a success."""
+    import schemathesis
+    from hypothesis import HealthCheck, given, settings
+
+    schema = schemathesis.openapi.from_url(f"{endpoint.url}/openapi.json")
+    predict = schema["/v1/predict"]["POST"]
+    statuses: list[int] = []
+    strategy = predict.as_strategy(schemathesis.GenerationMode.NEGATIVE) | predict.as_strategy()
+
+    @settings(
+        max_examples=300,
+        deadline=None,
+        database=None,
+        suppress_health_check=list(HealthCheck),
+    )
+    @given(case=strategy)
+    def send(case):
+        response = case.call(base_url=endpoint.url, timeout=10)
+        statuses.append(response.status_code)
+        assert response.status_code < 500, (case.body, response.text[:300])
+
+    send()
+    print(f"generated requests: {len(statuses)}; statuses: {sorted(set(statuses))}")
+    assert len(statuses) >= 100 and 422 in statuses
+
+
+def test_with_the_tracking_server_stopped_the_endpoint_serves_and_deployment_fails_clearly(
+    serving_home, client, tmp_path, monkeypatch
+):
+    import os
+    import signal
+    import subprocess
+    import sys
+    from pathlib import Path
+
+    port = 15500
+    server = subprocess.Popen(
+        [
+            str(Path(sys.executable).parent / "mlflow"),
+            *("server", "--host", "127.0.0.1", "--port", str(port), "--workers", "1"),
+            *("--backend-store-uri", f"sqlite:///{serving_home.home / 'mlflow' / 'mlflow.db'}"),
+        ],
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+        start_new_session=True,
+    )
+    profiles = tmp_path / "profiles.yaml"
+    profiles.write_text(f"dev:\n  tracking_uri: http://127.0.0.1:{port}\n  registry_suffix: dev\n")
+    monkeypatch.setenv("MLOPS_PROFILES", str(profiles))
+    monkeypatch.setenv("MLFLOW_HTTP_REQUEST_MAX_RETRIES", "0")
+    monkeypatch.setenv("MLFLOW_HTTP_REQUEST_TIMEOUT", "5")
+    try:
+        for _ in range(120):
+            try:
+                urllib.request.urlopen(f"http://127.0.0.1:{port}/health", timeout=1)
+                break
+            except OSError:
+                time.sleep(0.5)
+        assert materialize(serving_home, "deployment").success  # through the server: fine
+    finally:
+        os.killpg(server.pid, signal.SIGTERM)
+        server.wait(timeout=30)
+
+    result = materialize(serving_home, "deployment")
+    assert not result.success
+    failure = next(e for e in result.all_events if e.is_step_failure)
+    message = failure.step_failure_data.user_failure_data.description
+    assert f"model registry at http://127.0.0.1:{port}" in message, message
+    _, rows = records(serving_home, n=5)
+    assert client.predict(rows)["model"]["version"] == 1  # the endpoint never needed it

@@ -36,7 +36,15 @@ def build_serving_assets(spec: DatasetSpec, partitions: dg.PartitionsDefinition)
         registry: RegistryResource,
         serving: ServingResource,
     ) -> dg.MaterializeResult:
-        target = desired_target(registry, spec.serving)
+        try:
+            target = desired_target(registry, spec.serving)
+        except Exception as exc:  # the registry is a remote service: any failure stops here
+            raise dg.Failure(
+                f"the model registry at {registry.tracking_uri} did not answer, so nothing was "
+                f"deployed and the endpoint keeps serving what it serves: "
+                f"{type(exc).__name__}: {str(exc)[:300]}",
+                metadata={"tracking_uri": registry.tracking_uri},
+            ) from None
         client = serving.client(timeout=10)
         try:
             before = client.health()

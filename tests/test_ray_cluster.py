@@ -1,0 +1,177 @@
+"""Scale-out: the endpoint on a two-node Ray cluster (a head and a worker started as separate
+`ray start` processes on this machine, loopback only), one replica per node; killing the worker
+node's raylet under traffic loses the replica on it, and requests recover on the other."""
+
+import json
+import os
+import signal
+import subprocess
+import sys
+import threading
+import time
+import uuid
+from pathlib import Path
+
+import psutil
+import pytest
+
+from serving.client import Client
+from serving.launcher import wait_until_healthy
+from tests.test_serving import records
+
+pytestmark = pytest.mark.slow
+
+BIN = Path(sys.executable).parent
+GCS_PORT, SERVE_PORT = 16379, 18100
+MARKER = "MLOPS_TEST_RAY_CLUSTER"
+HEAD = ["--head", f"--port={GCS_PORT}", "--include-dashboard=false"]
+NODE_PORTS = {  # every listener of a node, so that two nodes on one host do not collide
+    "head": 16380,
+    "worker": 16580,
+}
+
+
+def node_flags(role: str) -> list[str]:
+    base = NODE_PORTS[role]
+    return [
+        "--node-ip-address=127.0.0.1",
+        "--num-cpus=1",
+        f"--node-manager-port={base}",
+        f"--object-manager-port={base + 1}",
+        f"--dashboard-agent-listen-port={base + 2}",
+        f"--dashboard-agent-grpc-port={base + 3}",
+        f"--metrics-export-port={base + 4}",
+        f"--runtime-env-agent-port={base + 5}",
+        f"--min-worker-port={base + 20}",
+        f"--max-worker-port={base + 99}",
+    ]
+
+
+def marked_processes(marker: str) -> list[psutil.Process]:
+    found = []
+    for process in psutil.process_iter():
+        try:
+            if process.environ().get(MARKER) == marker:
+                found.append(process)
+        except (psutil.NoSuchProcess, psutil.AccessDenied, psutil.ZombieProcess):
+            continue
+    return found
+
+
+def raylet(role: str) -> psutil.Process:
+    port = f"--node_manager_port={NODE_PORTS[role]}"
+    for process in psutil.process_iter(["name", "cmdline"]):
+        if process.info["name"] == "raylet" and port in (process.info["cmdline"] or []):
+            return process
+    raise AssertionError(f"no raylet of the {role} node")
+
+
+def replicas_per_node() -> dict[str, int]:
+    counts = {}
+    for role in NODE_PORTS:
+        children = raylet(role).children(recursive=True)
+        counts[role] = sum("ServeReplica" in " ".join(c.cmdline()) for c in children)
+    return counts
+
+
+@pytest.fixture(scope="module")
+def cluster(serving_home):
+    """A head and a worker node, then `mlops serve` joined to them; everything stopped after."""
+    marker = uuid.uuid4().hex
+    # every node and the driver share the cluster's token (Ray authenticates its RPCs)
+    token = {"RAY_AUTH_MODE": "token", "RAY_AUTH_TOKEN": uuid.uuid4().hex}
+    env = {**os.environ, **serving_home.env(), **token, MARKER: marker}
+    # workers run this venv's Python directly, not through `uv run` (Ray's default under uv)
+    env["RAY_ENABLE_UV_RUN_RUNTIME_ENV"] = "0"
+    env.pop("RAY_ADDRESS", None)
+    ray = str(BIN / "ray")
+    served = None
+    try:
+        subprocess.run([ray, "start", *HEAD, *node_flags("head")], env=env, check=True)
+        address = f"127.0.0.1:{GCS_PORT}"
+        subprocess.run(
+            [ray, "start", f"--address={address}", *node_flags("worker")], env=env, check=True
+        )
+        served = subprocess.Popen(
+            [
+                str(BIN / "mlops"),
+                *("--home", str(serving_home.home), "serve", "--port", str(SERVE_PORT)),
+                *("--ingress", "python", "--replicas", "2", "--max-replicas-per-node", "1"),
+                *("--proxy-location", "HeadOnly"),
+            ],
+            env={**env, "RAY_ADDRESS": address},
+            stdout=subprocess.DEVNULL,
+            stderr=subprocess.DEVNULL,
+            start_new_session=True,
+        )
+        url = f"http://127.0.0.1:{SERVE_PORT}"
+        wait_until_healthy(url, timeout=180)
+        yield url
+    finally:
+        if served is not None:
+            os.killpg(served.pid, signal.SIGTERM)
+            try:
+                served.wait(timeout=60)
+            except subprocess.TimeoutExpired:
+                os.killpg(served.pid, signal.SIGKILL)
+        for process in marked_processes(marker):
+            process.kill()
+        psutil.wait_procs(marked_processes(marker), timeout=30)
+        assert not marked_processes(marker)
+
+
+def test_replicas_spread_over_nodes_and_requests_recover_when_a_node_dies(serving_home, cluster):
+    deadline = time.monotonic() + 60  # health answers once the first replica is up
+    while replicas_per_node() != {"head": 1, "worker": 1} and time.monotonic() < deadline:
+        time.sleep(1)
+    assert replicas_per_node() == {"head": 1, "worker": 1}
+    client = Client(cluster, timeout=10)
+    _, rows = records(serving_home, n=200, with_ids=False)
+    outcomes: list[tuple[float, bool]] = []
+    stop = threading.Event()
+
+    def traffic():
+        i = 0
+        while not stop.is_set() and i < 5000:  # bounded
+            try:
+                client.predict([rows[i % len(rows)]])
+                outcomes.append((time.monotonic(), True))
+            except Exception:
+                outcomes.append((time.monotonic(), False))
+            i += 1
+
+    sender = threading.Thread(target=traffic)
+    sender.start()
+    while len(outcomes) < 100:
+        time.sleep(0.1)
+    killed_at = time.monotonic()
+    raylet("worker").kill()  # the worker node dies with its replica
+    deadline = killed_at + 120
+    while time.monotonic() < deadline:
+        after = [ok for t, ok in outcomes if t > killed_at]
+        if len(after) >= 300 and all(after[-200:]):
+            break
+        time.sleep(0.5)
+    stop.set()
+    sender.join(timeout=30)
+
+    before = [ok for t, ok in outcomes if t <= killed_at]
+    after = [(t, ok) for t, ok in outcomes if t > killed_at]
+    failed = sum(not ok for _, ok in after)
+    recovered = next(
+        (t - killed_at for i, (t, _) in enumerate(after) if all(ok for _, ok in after[i:])),
+        None,
+    )
+    print(
+        json.dumps(
+            {
+                "requests_before_kill": len(before),
+                "requests_after_kill": len(after),
+                "failed_after_kill": failed,
+                "seconds_until_every_request_succeeds": recovered,
+            }
+        )
+    )
+    assert all(before)
+    assert len(after) >= 300 and all(ok for _, ok in after[-200:]), f"{failed} failed"
+    assert client.health()["model"]["version"] == 1
