@@ -2,6 +2,8 @@
 #   make up     install from the lock and start the platform (Dagster, MLflow, simulator)
 #   make test   install from the lock and run lint, `dg check defs` and the whole test suite
 # `make test-fast` skips the slow end-to-end tests; `make bench` prints the benchmarks.
+# The `stores` tests need MLOPS_TEST_POSTGRES (`scripts/postgres.sh start` prints it) and the
+# browser test Debian's chromium + chromium-driver; without them they are skipped (CI: they run).
 
 SHELL := /bin/bash
 UV := $(shell command -v uv 2>/dev/null || echo "python3 -m uv")
@@ -24,6 +26,7 @@ up: install
 lint: install
 	$(UV) lock --check
 	$(UV) run --frozen ruff check .
+	$(UV) run --frozen ruff format --check .
 	$(UV) run --frozen dg check defs
 
 test: lint

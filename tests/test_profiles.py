@@ -1,5 +1,7 @@
 """dev / test / prod profiles switch the registry and tracking store by configuration only."""
 
+from pathlib import Path
+
 import pytest
 
 from mlops_assets.profiles import load_profile
@@ -32,3 +34,29 @@ def test_prod_reads_the_tracking_server_from_the_environment(tmp_path, monkeypat
 def test_unknown_profile_is_named(tmp_path):
     with pytest.raises(ValueError, match="profile 'staging' is not in"):
         load_profile(tmp_path, "staging")
+
+
+def test_the_deploy_profiles_share_one_tracking_server(tmp_path, monkeypatch):
+    deploy = Path(__file__).parents[1] / "deploy" / "profiles.yaml"
+    monkeypatch.setenv("MLFLOW_TRACKING_URI", "http://mlflow:5000")
+    monkeypatch.delenv("MLOPS_DAGSTER_DB", raising=False)
+    loaded = [load_profile(tmp_path, env, str(deploy)) for env in ("dev", "test", "prod")]
+    assert {p.tracking_uri for p in loaded} == {"http://mlflow:5000"}
+    assert [p.registry_name("lending") for p in loaded] == [
+        "lending-dev",
+        "lending-test",
+        "lending-prod",
+    ]
+    assert loaded[2].dagster_storage is None  # ${MLOPS_DAGSTER_DB:-}: empty default
+
+
+def test_a_profile_with_dagster_storage_writes_postgres_into_the_instance(tmp_path, monkeypatch):
+    monkeypatch.setenv("MLOPS_ENV", "prod")
+    monkeypatch.setenv("MLFLOW_TRACKING_URI", "http://mlflow:5000")
+    monkeypatch.setenv("MLOPS_DAGSTER_DB", "postgresql://u:p@db:5432/dagster")
+    settings = Settings.resolve(home=tmp_path)
+    text = (settings.prepare_dagster_home() / "dagster.yaml").read_text()
+    assert 'postgres_url: "postgresql+psycopg2://u:p@db:5432/dagster"' in text
+    monkeypatch.setenv("MLOPS_DAGSTER_DB", "sqlite:///nope.db")
+    with pytest.raises(ValueError, match="dagster_storage needs a postgresql:// URL"):
+        settings.prepare_dagster_home()
