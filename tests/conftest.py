@@ -21,6 +21,16 @@ ROWS = 300  # small simulated days keep the suite quick; volume checks scale wit
 
 
 STORES = ("sqlite", "postgres")
+# `make test` runs two pytest-xdist workers, one module per work unit (its module fixtures are
+# built once). The modules that start Ray share one unit, so that two Ray clusters never compete
+# for this machine's two cores and ports.
+RAY_MODULES = {"test_serving", "test_ray_cluster", "test_up"}
+
+
+def pytest_collection_modifyitems(items):
+    for item in items:
+        module = item.module.__name__.rsplit(".", 1)[-1]
+        item.add_marker(pytest.mark.xdist_group("ray" if module in RAY_MODULES else module))
 
 
 def pytest_generate_tests(metafunc):
