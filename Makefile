@@ -30,7 +30,7 @@ lint: install
 	$(UV) run --frozen dg check defs
 
 test: lint
-	$(UV) run --frozen pytest -n 2 --dist loadgroup --durations=15
+	$(UV) run --frozen pytest -n 2 --dist loadfile --durations=15
 
 test-fast: install
 	$(UV) run --frozen pytest -m "not slow"

@@ -21,16 +21,19 @@ ROWS = 300  # small simulated days keep the suite quick; volume checks scale wit
 
 
 STORES = ("sqlite", "postgres")
-# `make test` runs two pytest-xdist workers, one module per work unit (its module fixtures are
-# built once). The modules that start Ray share one unit, so that two Ray clusters never compete
-# for this machine's two cores and ports.
-RAY_MODULES = {"test_serving", "test_ray_cluster", "test_up"}
 
 
-def pytest_collection_modifyitems(items):
-    for item in items:
-        module = item.module.__name__.rsplit(".", 1)[-1]
-        item.add_marker(pytest.mark.xdist_group("ray" if module in RAY_MODULES else module))
+@pytest.fixture(scope="module")
+def ray_exclusive():
+    """`make test` runs two pytest-xdist workers, one test module per unit (`--dist loadfile`);
+    modules that start Ray take this lock so that two Ray clusters never run at once (their
+    ports, and this machine's two cores)."""
+    import fcntl
+    import tempfile
+
+    with open(Path(tempfile.gettempdir()) / "mlops-tests-ray.lock", "w") as lock:
+        fcntl.flock(lock, fcntl.LOCK_EX)
+        yield
 
 
 def pytest_generate_tests(metafunc):
@@ -166,7 +169,7 @@ def serving_home(tmp_path_factory) -> Settings:
 
 
 @pytest.fixture(scope="module")
-def endpoint(serving_home):
+def endpoint(serving_home, ray_exclusive):
     """The real endpoint of `serving_home` on 127.0.0.1 (Ray Serve, HAProxy ingress), shared by
     the tests of a module and stopped, with Ray, after them (before `mlops up` starts its own)."""
     from serving import launcher

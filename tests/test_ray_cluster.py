@@ -75,7 +75,7 @@ def replicas_per_node() -> dict[str, int]:
 
 
 @pytest.fixture(scope="module")
-def cluster(serving_home):
+def cluster(serving_home, ray_exclusive):
     """A head and a worker node, then `mlops serve` joined to them; everything stopped after."""
     marker = uuid.uuid4().hex
     # every node and the driver share the cluster's token (Ray authenticates its RPCs)

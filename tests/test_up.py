@@ -15,7 +15,7 @@ import pytest
 from mlops_assets.runner import instance_for
 from mlops_assets.settings import Settings
 
-pytestmark = pytest.mark.slow
+pytestmark = [pytest.mark.slow, pytest.mark.usefixtures("ray_exclusive")]
 
 DAGSTER_PORT, MLFLOW_PORT, SERVE_PORT = 13000, 15000, 18080
 GRAPH = """{ assetNodes { assetKey { path } groupName
