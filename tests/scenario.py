@@ -1,0 +1,34 @@
+"""The end-to-end retraining scenarios' shared part: land 70 simulated days (the scenario from day
+40), ingest them, train the first champion as of day 34 and replay the rest through the
+platform's jobs and sensors (`mlops_assets.replay`: real Dagster instance, sensors evaluated
+through Dagster's sensor API, real MLflow). Each scenario is its own test module, so that the two
+run on separate xdist workers."""
+
+import datetime as dt
+
+from mlops_assets.replay import replay
+from mlops_assets.runner import run_pipeline
+from mlops_assets.settings import Settings
+from mlops_assets.simulator import Scenario, land_day
+
+ROWS, DAYS, DRIFT_DAY = 500, 70, 40
+START = dt.date(2025, 1, 1)
+
+
+def replayed(tmp_path, scenario: str) -> tuple[Settings, dict]:
+    settings = Settings.resolve(home=tmp_path / scenario)
+    plan = settings.simulator_plan()
+    for day in range(DAYS):
+        land_day(plan, day, rows=ROWS, scenario=Scenario(scenario, DRIFT_DAY))
+    run_pipeline(settings, train=False)
+    history = replay(
+        settings,
+        train_day=str(START + dt.timedelta(days=DRIFT_DAY - 6)),
+        last_day=str(START + dt.timedelta(days=DAYS - 1)),
+        step=3,
+    )
+    return settings, history
+
+
+def signal_retrains(history: dict) -> list[dict]:
+    return [r for r in history["retrains"] if r["trigger"] in ("drift", "performance")]
