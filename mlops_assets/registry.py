@@ -147,7 +147,7 @@ def registry_for(settings, spec, env: str | None = None) -> RegistryResource:
     """The registry resource of a dataset in profile `env` (default: MLOPS_ENV's)."""
     from mlops_assets.profiles import load_profile
 
-    profile = load_profile(settings.home, env) if env else settings.profile()
+    profile = load_profile(settings.home, env)
     return RegistryResource(
         tracking_uri=profile.tracking_uri,
         model_name=profile.registry_name(spec.name),

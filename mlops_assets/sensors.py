@@ -13,6 +13,7 @@ from mlops_assets.jobs import (
     performance_job_name,
     score_job_name,
 )
+from mlops_assets.lake import partition_path
 from mlops_assets.partitions import landed_days
 from mlops_assets.registry import RegistryResource
 from mlops_assets.resources import DatasetResource
@@ -267,7 +268,7 @@ def build_monitoring_chain(spec: DatasetSpec, jobs: list) -> dg.SensorDefinition
     def monitoring_chain(context: dg.RunStatusSensorContext, dataset: DatasetResource):
         run = context.dagster_run
         day = run.tags.get("dagster/partition")
-        deployed = dataset.lake_root / spec.name / "deployment" / "data.json"
+        deployed = partition_path(dataset.lake_root, dataset.key("deployment"), None, ".json")
         if day is None or not deployed.exists():
             return dg.SkipReason("no deployed model yet" if day else "not a partitioned run")
         if run.job_name == ingest_job_name(spec):

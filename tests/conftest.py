@@ -101,6 +101,19 @@ def landing_file(settings: Settings, day: int) -> Path:
     return plan.landing / f"{plan.start + dt.timedelta(days=day)}.csv"
 
 
+def processes_with(variable: str, value: str) -> list[int]:
+    """Live processes whose environment has `variable=value` (children inherit it)."""
+    marker = f"{variable}={value}".encode()
+    found = []
+    for proc in Path("/proc").iterdir():
+        try:
+            if proc.name.isdigit() and marker in (proc / "environ").read_bytes().split(b"\0"):
+                found.append(int(proc.name))
+        except OSError:
+            continue
+    return found
+
+
 def lake_partition(settings: Settings, asset: str, day: str) -> Path:
     return settings.lake / "lending" / asset / f"{day}.parquet"
 

@@ -17,6 +17,7 @@ import pytest
 
 from serving.client import Client
 from serving.launcher import wait_until_healthy
+from tests.conftest import processes_with
 from tests.test_serving import records
 
 pytestmark = pytest.mark.slow
@@ -45,17 +46,6 @@ def node_flags(role: str) -> list[str]:
         f"--min-worker-port={base + 20}",
         f"--max-worker-port={base + 99}",
     ]
-
-
-def marked_processes(marker: str) -> list[psutil.Process]:
-    found = []
-    for process in psutil.process_iter():
-        try:
-            if process.environ().get(MARKER) == marker:
-                found.append(process)
-        except (psutil.NoSuchProcess, psutil.AccessDenied, psutil.ZombieProcess):
-            continue
-    return found
 
 
 def raylet(role: str) -> psutil.Process:
@@ -114,10 +104,11 @@ def cluster(serving_home, ray_exclusive):
                 served.wait(timeout=60)
             except subprocess.TimeoutExpired:
                 os.killpg(served.pid, signal.SIGKILL)
-        for process in marked_processes(marker):
+        left = [psutil.Process(pid) for pid in processes_with(MARKER, marker)]
+        for process in left:
             process.kill()
-        psutil.wait_procs(marked_processes(marker), timeout=30)
-        assert not marked_processes(marker)
+        psutil.wait_procs(left, timeout=30)
+        assert not processes_with(MARKER, marker)
 
 
 def test_replicas_spread_over_nodes_and_requests_recover_when_a_node_dies(serving_home, cluster):

@@ -14,6 +14,7 @@ import pytest
 
 from mlops_assets.runner import instance_for
 from mlops_assets.settings import Settings
+from tests.conftest import processes_with
 
 pytestmark = [pytest.mark.slow, pytest.mark.usefixtures("ray_exclusive")]
 
@@ -70,15 +71,7 @@ def graphql(query: str) -> dict:
 
 def processes_of(home: Path) -> list[int]:
     """Live processes whose environment points at this home folder."""
-    marker = f"MLOPS_HOME={home}".encode()
-    found = []
-    for proc in Path("/proc").iterdir():
-        try:
-            if proc.name.isdigit() and marker in (proc / "environ").read_bytes().split(b"\0"):
-                found.append(int(proc.name))
-        except OSError:
-            continue
-    return found
+    return processes_with("MLOPS_HOME", str(home))
 
 
 def stop(process: subprocess.Popen) -> str:
