@@ -25,6 +25,23 @@ def main(argv: list[str] | None = None) -> int:
         return 2
 
 
+PORTS = (  # `mlops up` flag, the environment variable that moves it, default, what listens
+    ("--dagster-port", "MLOPS_DAGSTER_PORT", 3000, "Dagster UI port"),
+    ("--mlflow-port", "MLOPS_MLFLOW_PORT", 5000, "MLflow server port"),
+    ("--serve-port", "MLOPS_SERVE_PORT", 8000, "Ray Serve endpoint port"),
+)
+
+
+def _port_from_env(variable: str, default: int) -> int:
+    value = os.environ.get(variable)
+    if not value:
+        return default
+    if not value.isdigit() or not 0 < int(value) < 65536:
+        print(f"mlops: error: {variable}={value!r} is not a port number (1-65535)", file=sys.stderr)
+        raise SystemExit(2)
+    return int(value)
+
+
 def _parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
         prog="mlops", description="An asset-based MLOps platform on Dagster."
@@ -57,9 +74,13 @@ def _parser() -> argparse.ArgumentParser:
         default=20.0,
         help="seconds between simulated days after the backfill (20)",
     )
-    up.add_argument("--dagster-port", type=int, default=3000)
-    up.add_argument("--mlflow-port", type=int, default=5000)
-    up.add_argument("--serve-port", type=int, default=8000, help="Ray Serve endpoint (8000)")
+    for flag, variable, default, what in PORTS:
+        up.add_argument(
+            flag,
+            type=int,
+            default=_port_from_env(variable, default),
+            help=f"{what} (${variable}, else {default})",
+        )
     up.set_defaults(command=_up)
 
     sim = sub.add_parser("simulate", help="write simulator landing and outcome files")

@@ -1,0 +1,163 @@
+"""The README's first command, typed as a new user types it: `make up` in a fresh clone.
+
+The clone gets its own `.venv` (installed from the lock through `uv`, as the Makefile does) and
+its own `.mlops` home. Only the ports move, through the variables the README documents. The test
+waits for the Dagster UI, the MLflow server, the endpoint's `/v1/health` and one live day
+ingested by the sensor, then sends SIGTERM to the command's process group (as a terminal or a
+service manager would) and checks that no process of the clone is left.
+"""
+
+import json
+import os
+import re
+import signal
+import subprocess
+import threading
+import time
+import urllib.request
+from pathlib import Path
+
+import psutil
+import pytest
+
+pytestmark = [pytest.mark.slow, pytest.mark.usefixtures("ray_exclusive")]
+
+REPO = Path(__file__).resolve().parents[1]
+PORTS = {"MLOPS_DAGSTER_PORT": 13400, "MLOPS_MLFLOW_PORT": 15400, "MLOPS_SERVE_PORT": 18400}
+FEATURES = '{ assetNodeOrError(assetKey: {path: ["lending", "features"]}) { ... on AssetNode { partitionStats { numMaterialized } } } }'  # noqa: E501
+
+
+def readme_first_command() -> str:
+    """The first line of the README's "Two commands" block, without its comment."""
+    readme = (REPO / "README.md").read_text()
+    block = re.search(r"## Two commands.*?```bash\n(.*?)```", readme, re.S)
+    assert block, "README has no '## Two commands' bash block"
+    return block.group(1).splitlines()[0].split("#")[0].strip()
+
+
+def user_environment() -> dict[str, str]:
+    """The caller's environment without this checkout's virtualenv or any mlops setting."""
+    venv = str(REPO / ".venv")
+    env = {
+        k: v
+        for k, v in os.environ.items()
+        if not k.startswith(("MLOPS_", "DAGSTER_", "RAY_", "PYTEST_", "VIRTUAL_ENV", "UV_PROJECT"))
+    }
+    env["PATH"] = os.pathsep.join(p for p in env["PATH"].split(os.pathsep) if venv not in p)
+    return env | {k: str(v) for k, v in PORTS.items()}
+
+
+class Output:
+    """Lines a process prints, each with the seconds since start, read on a thread."""
+
+    def __init__(self, process: subprocess.Popen):
+        self.started, self.lines = time.monotonic(), []
+        threading.Thread(target=self._read, args=(process,), daemon=True).start()
+
+    def _read(self, process):
+        for line in process.stdout:
+            self.lines.append((round(time.monotonic() - self.started, 1), line.rstrip()))
+
+    def seconds_until(self, text: str) -> float | None:
+        return next((t for t, line in self.lines if text in line), None)
+
+    def tail(self, n: int = 60) -> str:
+        return "\n".join(f"{t:7.1f} {line}" for t, line in self.lines[-n:])
+
+
+def answers(url: str) -> dict | None:
+    try:
+        with urllib.request.urlopen(url, timeout=5) as response:
+            body = response.read()
+            return json.loads(body) if body.startswith(b"{") else {}
+    except OSError:
+        return None
+
+
+def live_features() -> int:
+    request = urllib.request.Request(
+        f"http://127.0.0.1:{PORTS['MLOPS_DAGSTER_PORT']}/graphql",
+        data=json.dumps({"query": FEATURES}).encode(),
+        headers={"Content-Type": "application/json"},
+    )
+    with urllib.request.urlopen(request, timeout=30) as response:
+        node = json.loads(response.read())["data"]["assetNodeOrError"]
+    return (node.get("partitionStats") or {}).get("numMaterialized", 0)
+
+
+def processes_of(clone: Path) -> list[psutil.Process]:
+    """Live processes started from the clone: its home in their environment, or its files in
+    their command line or working directory."""
+    marker, found = str(clone), []
+    for proc in psutil.process_iter():
+        try:
+            env_home = proc.environ().get("MLOPS_HOME", "")
+            if (
+                env_home.startswith(marker)
+                or proc.cwd().startswith(marker)
+                or any(marker in part for part in proc.cmdline())
+            ):
+                found.append(proc)
+        except (psutil.Error, OSError):
+            continue
+    return found
+
+
+def wait_until(condition, what: str, process, output: Output, timeout: float):
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        value = condition()
+        if value:
+            return value
+        if process.poll() is not None:
+            pytest.fail(f"`make up` exited ({process.returncode}) before {what}:\n{output.tail()}")
+        time.sleep(2)
+    pytest.fail(f"no {what} after {timeout:.0f} s:\n{output.tail()}")
+
+
+def test_make_up_in_a_fresh_clone_serves_and_stops_cleanly(tmp_path):
+    command = readme_first_command()
+    assert command == "make up"
+    clone = tmp_path / "clone"
+    subprocess.run(["git", "clone", "--quiet", str(REPO), str(clone)], check=True)
+    process = subprocess.Popen(
+        command,
+        shell=True,
+        cwd=clone,
+        env=user_environment(),
+        stdout=subprocess.PIPE,
+        stderr=subprocess.STDOUT,
+        text=True,
+        start_new_session=True,
+    )
+    output = Output(process)
+    try:
+        ui = f"http://127.0.0.1:{PORTS['MLOPS_DAGSTER_PORT']}/server_info"
+        mlflow = f"http://127.0.0.1:{PORTS['MLOPS_MLFLOW_PORT']}/health"
+        health = f"http://127.0.0.1:{PORTS['MLOPS_SERVE_PORT']}/v1/health"
+        wait_until(lambda: answers(ui) is not None, "Dagster UI", process, output, 600)
+        ui_seconds = round(time.monotonic() - output.started, 1)
+        assert answers(mlflow) is not None
+        served = wait_until(lambda: answers(health), "endpoint health", process, output, 900)
+        endpoint_seconds = round(time.monotonic() - output.started, 1)
+        assert served["model"]["version"] == 1
+        backfilled = live_features()
+        wait_until(lambda: live_features() > backfilled, "live day", process, output, 300)
+        print(
+            f"\nfresh clone `{command}`: UI after {ui_seconds} s, first champion after "
+            f"{output.seconds_until('champion is now v1')} s, endpoint answering after "
+            f"{endpoint_seconds} s, first live day ingested after "
+            f"{round(time.monotonic() - output.started, 1)} s"
+        )
+    finally:
+        os.killpg(process.pid, signal.SIGTERM)
+        try:
+            process.wait(timeout=120)
+        finally:
+            time.sleep(2)
+            left = []
+            for proc in processes_of(clone):
+                left.append(f"{proc.pid} {' '.join(proc.cmdline())[:120]}")
+                proc.kill()
+    assert "stopping ray-serve" in "\n".join(line for _, line in output.lines), output.tail()
+    assert left == [], left
