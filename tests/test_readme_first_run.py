@@ -137,7 +137,7 @@ def test_make_up_in_a_fresh_clone_serves_and_stops_cleanly(tmp_path):
         health = f"http://127.0.0.1:{PORTS['MLOPS_SERVE_PORT']}/v1/health"
         wait_until(lambda: answers(ui) is not None, "Dagster UI", process, output, 600)
         ui_seconds = round(time.monotonic() - output.started, 1)
-        assert answers(mlflow) is not None
+        wait_until(lambda: answers(mlflow) is not None, "MLflow server", process, output, 120)
         served = wait_until(lambda: answers(health), "endpoint health", process, output, 900)
         endpoint_seconds = round(time.monotonic() - output.started, 1)
         assert served["model"]["version"] == 1
