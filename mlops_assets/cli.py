@@ -9,6 +9,7 @@ import sys
 
 from mlops_assets.settings import Settings
 from mlops_assets.simulator import SCENARIOS, SimulatorConfig, land_day
+from mlops_assets.spec import load_spec
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -88,6 +89,12 @@ def _parser() -> argparse.ArgumentParser:
     sim.add_argument("--first-day", type=int, default=0, help="index of the first day (0)")
     simulation(sim)
     sim.set_defaults(command=_simulate)
+
+    check = sub.add_parser(
+        "check", help="read the spec against its first landing files and list every problem"
+    )
+    dataset(check)
+    check.set_defaults(command=_check)
 
     run = sub.add_parser("run", help="materialize every landed day through Dagster, headless")
     dataset(run)
@@ -179,10 +186,20 @@ def _simulator_config(args, settings: Settings) -> SimulatorConfig:
     )
 
 
+def _check(args, settings: Settings) -> int:
+    from mlops_assets.preflight import check_dataset, format_report
+
+    report = check_dataset(load_spec(settings.dataset_spec, home=settings.home))
+    print(format_report(report))
+    return 2 if report.problems else 0
+
+
 def _run(args, settings: Settings) -> int:
+    from mlops_assets.preflight import require_fit
     from mlops_assets.runner import run_pipeline
 
     progress = (lambda line: print(line, file=sys.stderr)) if args.json else print
+    require_fit(load_spec(settings.dataset_spec, home=settings.home), progress)
     summary = run_pipeline(settings, only_new=args.only_new, progress=progress)
     if args.json:
         print(json.dumps(summary, sort_keys=True))
@@ -213,7 +230,6 @@ def _status(args, settings: Settings) -> int:
 
 def _rollback(args, settings: Settings) -> int:
     from mlops_assets.registry import registry_for
-    from mlops_assets.spec import load_spec
 
     spec = load_spec(settings.dataset_spec, home=settings.home)
     registry = registry_for(settings, spec)
@@ -225,7 +241,6 @@ def _rollback(args, settings: Settings) -> int:
 
 def _promote(args, settings: Settings) -> int:
     from mlops_assets.registry import registry_for
-    from mlops_assets.spec import load_spec
 
     spec = load_spec(settings.dataset_spec, home=settings.home)
     registry = registry_for(settings, spec)
@@ -240,7 +255,6 @@ def _promote(args, settings: Settings) -> int:
 
 def _release(args, settings: Settings) -> int:
     from mlops_assets.release import release
-    from mlops_assets.spec import load_spec
 
     moved = release(settings, load_spec(settings.dataset_spec, home=settings.home), args.to)
     verb = "released" if moved["copied"] else "already released"

@@ -1,5 +1,6 @@
 """Resources: the dataset (its spec and where its data lives), passed to assets and checks."""
 
+import contextlib
 import datetime as dt
 import json
 import os
@@ -47,15 +48,23 @@ class DatasetResource(dg.ConfigurableResource):
         return folder / f"{day}.{self.spec.format}"
 
     def schema(self, first: pl.DataFrame | None = None) -> dict[str, str]:
-        """The pinned schema; learned from `first` (and pinned) when there is none yet."""
-        if self.schema_path.exists():
-            return json.loads(self.schema_path.read_text())["columns"]
+        """The pinned schema; learned from `first` (and pinned) when there is none yet, or when
+        the spec keys that shaped it (`schema_basis`) changed since. A schema learned under an
+        earlier spec is kept beside it as `_schema.<time>.json`; partitions are never touched."""
+        pinned = json.loads(self.schema_path.read_text()) if self.schema_path.exists() else None
+        basis = schema_basis(self.spec)
+        if pinned and (first is None or pinned.get("spec") == basis):
+            return pinned["columns"]
         if first is None:
             raise IngestError(f"no schema pinned yet for {self.spec.name} ({self.schema_path})")
         columns = infer_schema(first, self.spec)
+        now = dt.datetime.now(dt.UTC)
+        if pinned:
+            stamp = now.strftime("%Y%m%dT%H%M%S%fZ")
+            with contextlib.suppress(FileNotFoundError):  # a concurrent run moved it already
+                self.schema_path.rename(self.schema_path.with_name(f"_schema.{stamp}.json"))
         write_json(
-            {"columns": columns, "learned_at": dt.datetime.now(dt.UTC).isoformat()},
-            self.schema_path,
+            {"columns": columns, "spec": basis, "learned_at": now.isoformat()}, self.schema_path
         )
         return columns
 
@@ -141,6 +150,16 @@ class DatasetResource(dg.ConfigurableResource):
             target.with_name(target.name + ".reason.json"),
         )
         return target
+
+
+def schema_basis(spec: DatasetSpec) -> dict:
+    """The spec keys that shape the pinned schema: which columns are text (the id, the declared
+    categoricals) and which one is the target."""
+    return {
+        "id_column": spec.id_column,
+        "target": spec.target.column,
+        "categorical": sorted(spec.categorical) if spec.categorical is not None else "auto",
+    }
 
 
 class ServingResource(dg.ConfigurableResource):

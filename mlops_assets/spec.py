@@ -1,7 +1,8 @@
 """The dataset spec: a small YAML file that describes any tabular binary-classification source.
 
 `load_spec` parses it into a typed, validated `DatasetSpec`. Every problem is reported as a
-`SpecError` whose message names the file and the key.
+`SpecError` whose message names the file and the key. The YAML is read with YAML 1.2's booleans
+(only `true`/`false`): `Yes`, `No`, `on`, `off` stay the text the user wrote.
 """
 
 from __future__ import annotations
@@ -12,6 +13,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+import polars as pl
 import yaml
 
 FORMATS = ("csv", "parquet")
@@ -22,11 +24,48 @@ class SpecError(ValueError):
     """A dataset spec that cannot be used; the message names the file and the key."""
 
 
+_TRUE_FORMS = frozenset({"true", "yes", "on", "1", "1.0"})
+_FALSE_FORMS = frozenset({"false", "no", "off", "0", "0.0"})
+
+
 @dataclass(frozen=True)
 class Target:
     column: str
     positive: Any
     delay_days: int = 0
+
+    @property
+    def positive_forms(self) -> frozenset[str]:
+        """The texts (lowercase) that mean the positive class: its own text, and for a
+        boolean-looking value every spelling of the same truth (yes/true/on/1)."""
+        text = _text(self.positive)
+        for forms in (_TRUE_FORMS, _FALSE_FORMS):
+            if text in forms:
+                return forms
+        try:
+            number = float(text)
+        except ValueError:
+            return frozenset({text})
+        return frozenset(
+            {text, _text(number)} | ({_text(int(number))} if number.is_integer() else set())
+        )
+
+    def is_positive(self, value: Any) -> bool:
+        return value is not None and _text(value) in self.positive_forms
+
+    def label(self) -> pl.Expr:
+        """1 where the target column holds the positive class, 0 for the other, null if null;
+        compared by text, so it holds for text, boolean and numeric columns alike."""
+        column = pl.col(self.column)
+        text = column.cast(pl.String).str.strip_chars().str.to_lowercase()
+        matched = text.is_in(sorted(self.positive_forms)).cast(pl.Int8)
+        return pl.when(column.is_null()).then(None).otherwise(matched)
+
+
+def _text(value: Any) -> str:
+    if isinstance(value, bool):
+        return "true" if value else "false"
+    return str(value).strip().lower()
 
 
 @dataclass(frozen=True)
@@ -176,10 +215,25 @@ def load_spec(path: str | Path, home: str | Path | None = None) -> DatasetSpec:
     if not path.is_file():
         raise SpecError(f"dataset spec {path}: no such file")
     try:
-        raw = yaml.safe_load(path.read_text())
+        raw = yaml.load(path.read_text(), Loader=_Yaml12Loader)  # noqa: S506 - a SafeLoader
     except yaml.YAMLError as exc:
         raise SpecError(f"dataset spec {path}: not valid YAML ({exc})") from exc
     return parse_spec(raw, base=path.parent, home=home, source=path)
+
+
+class _Yaml12Loader(yaml.SafeLoader):
+    """PyYAML's safe loader with YAML 1.2 booleans: only true/false, not yes/no/on/off."""
+
+
+_Yaml12Loader.yaml_implicit_resolvers = {
+    first: [(tag, regexp) for tag, regexp in resolvers if tag != "tag:yaml.org,2002:bool"]
+    for first, resolvers in yaml.SafeLoader.yaml_implicit_resolvers.items()
+}
+_Yaml12Loader.add_implicit_resolver(
+    "tag:yaml.org,2002:bool",
+    re.compile(r"^(?:true|True|TRUE|false|False|FALSE)$"),
+    list("tTfF"),
+)
 
 
 def parse_spec(

@@ -23,6 +23,7 @@ from pathlib import Path
 
 import dagster as dg
 
+from mlops_assets.preflight import require_fit
 from mlops_assets.runner import cancel_queued_runs, instance_for, run_pipeline
 from mlops_assets.settings import Settings
 from mlops_assets.simulator import SimulatorConfig, land_day, landed_count
@@ -68,6 +69,8 @@ class Platform:
                 f"simulator: {self.simulator.describe()}; "
                 f"{max(first, self.args.backfill_days)} days landed ({first} already there)"
             )
+        spec = load_spec(s.dataset_spec, home=s.home)
+        require_fit(spec, say)  # the spec read against the landed files, as `mlops check` does
         mlflow, profile = s.home / "mlflow", s.profile()
         (mlflow / "artifacts").mkdir(parents=True, exist_ok=True)
         # the profile's database (SQLite under the home, or PostgreSQL) is the server's store
@@ -116,7 +119,7 @@ class Platform:
             say(f"cancelled {cancelled} runs left queued by an earlier session (redone below)")
         say("materializing landed days not yet done (headless, through Dagster)...")
         trained = instance_for(s).get_latest_materialization_event(
-            dg.AssetKey([load_spec(s.dataset_spec, home=s.home).name, "training_set"])
+            dg.AssetKey([spec.name, "training_set"])
         )
         summary = run_pipeline(
             s, only_new=True, train=trained is None, progress=lambda line: say("  " + line)

@@ -7,6 +7,7 @@ ingested by the sensor, then sends SIGTERM to the command's process group (as a 
 service manager would) and checks that no process of the clone is left.
 """
 
+import contextlib
 import json
 import os
 import re
@@ -150,7 +151,8 @@ def test_make_up_in_a_fresh_clone_serves_and_stops_cleanly(tmp_path):
             f"{round(time.monotonic() - output.started, 1)} s"
         )
     finally:
-        os.killpg(process.pid, signal.SIGTERM)
+        with contextlib.suppress(ProcessLookupError):  # already gone: `make up` failed
+            os.killpg(process.pid, signal.SIGTERM)
         try:
             process.wait(timeout=120)
         finally:

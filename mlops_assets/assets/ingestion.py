@@ -9,7 +9,7 @@ import dagster as dg
 from mlops_assets.assets.metadata import frame_metadata
 from mlops_assets.compute.ingest import IngestError, coerce, outcomes_schema, read_landing
 from mlops_assets.resources import DatasetResource
-from mlops_assets.spec import DatasetSpec
+from mlops_assets.spec import DatasetSpec, SpecError
 
 GROUP = "ingestion"
 
@@ -36,8 +36,14 @@ def _ingest(context: dg.AssetExecutionContext, dataset: DatasetResource, outcome
     }
     try:
         frame = read_landing(path, dataset.spec.format)
-        schema = outcomes_schema(dataset.spec) if outcomes else dataset.schema(first=frame)
+        schema = outcomes_schema(frame, dataset.spec) if outcomes else dataset.schema(first=frame)
         typed = coerce(frame, schema, dataset.spec, dt.date.fromisoformat(day))
+    except SpecError as exc:  # the spec is wrong, not the file: nothing is quarantined
+        raise dg.Failure(
+            description=f"{path.name} was not ingested, the spec needs a fix: {exc}",
+            metadata={**source, "reason": str(exc)},
+            allow_retries=False,
+        ) from exc
     except IngestError as exc:
         target = dataset.quarantine(path, exc.reason)
         context.log.error(f"{path.name} quarantined: {exc.reason}")

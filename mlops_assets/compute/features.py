@@ -56,8 +56,7 @@ def build_features(
     exprs += feature_exprs(profile, columns)
     exprs += [pl.col(c) for c in columns.passthrough]
     if spec.target.column in raw.columns:
-        label = pl.col(spec.target.column) == spec.target.positive
-        exprs.append(label.cast(pl.Int8).alias(LABEL))
+        exprs.append(spec.target.label().alias(LABEL))
     return raw.lazy().select(exprs).collect()
 
 

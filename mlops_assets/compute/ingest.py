@@ -12,7 +12,7 @@ from pathlib import Path
 
 import polars as pl
 
-from mlops_assets.spec import DatasetSpec
+from mlops_assets.spec import DatasetSpec, SpecError
 
 DTYPES: dict[str, pl.DataType] = {
     "int": pl.Int64(),
@@ -62,10 +62,8 @@ def infer_schema(frame: pl.DataFrame, spec: DatasetSpec) -> dict[str, str]:
     for name in frame.columns:
         if name == spec.id_column or name in (spec.categorical or ()):
             schema[name] = "str"
-        elif name == spec.target.column:
-            schema[name] = _python_kind(spec.target.positive)
-        else:
-            schema[name] = _infer_kind(frame[name])
+        else:  # the target too: its type is the data's, the spec's positive is matched by text
+            schema[name] = infer_kind(frame[name])
     return schema
 
 
@@ -91,9 +89,12 @@ def coerce(
     return typed
 
 
-def outcomes_schema(spec: DatasetSpec) -> dict[str, str]:
-    """The fixed schema of an outcomes file: the id column and the target column."""
-    return {spec.id_column: "str", spec.target.column: _python_kind(spec.target.positive)}
+def outcomes_schema(frame: pl.DataFrame, spec: DatasetSpec) -> dict[str, str]:
+    """The schema of an outcomes file: the id column (text) and the target column (typed by its
+    content)."""
+    if spec.target.column not in frame.columns:
+        raise IngestError(f"missing columns: {spec.target.column}")
+    return {spec.id_column: "str", spec.target.column: infer_kind(frame[spec.target.column])}
 
 
 def _cast(series: pl.Series, kind: str) -> pl.Series:
@@ -117,15 +118,37 @@ def _cast(series: pl.Series, kind: str) -> pl.Series:
 
 
 def _check_target(target: pl.Series, spec: DatasetSpec) -> None:
+    """More than two classes is bad data (the file is quarantined); two classes of which none is
+    the spec's positive one is a spec mistake (`SpecError`: nothing is quarantined)."""
     values = target.drop_nulls().unique().sort().to_list()
-    if len(values) > 2 or (len(values) == 2 and spec.target.positive not in values):
+    if len(values) > 2:
         raise IngestError(
-            f"target column '{target.name}' has values {values[:5]}; expected two classes, "
-            f"one of them the positive class {spec.target.positive!r}"
+            f"target column '{target.name}' has {len(values)} values {values[:5]}; expected two "
+            "classes"
         )
+    if len(values) == 2:
+        check_positive(spec, values, where=f"target column '{target.name}'")
 
 
-def _infer_kind(series: pl.Series) -> str:
+def check_positive(spec: DatasetSpec, values: list, where: str) -> None:
+    """`SpecError` unless exactly one of the two `values` is the spec's positive class."""
+    matched = [v for v in values if spec.target.is_positive(v)]
+    if len(matched) == 1:
+        return
+    shown = ", ".join(repr(v) for v in values)
+    if matched:
+        raise SpecError(
+            f"key 'target.positive': {spec.target.positive!r} matches both values of {where} "
+            f"({shown}); write the positive class exactly as the data spells it"
+        )
+    raise SpecError(
+        f"key 'target.positive': {spec.target.positive!r} is not one of the values of {where} "
+        f"({shown}); write one of them, quoted if it looks like a boolean or a number, "
+        f'e.g. positive: "{values[-1]}"'
+    )
+
+
+def infer_kind(series: pl.Series) -> str:
     if series.dtype != pl.String:
         if series.dtype.is_integer():
             return "int"
@@ -139,14 +162,6 @@ def _infer_kind(series: pl.Series) -> str:
     if present.str.to_lowercase().is_in(list(_BOOLS)).all():
         return "bool"
     return "str"
-
-
-def _python_kind(value) -> str:
-    if isinstance(value, bool):
-        return "bool"
-    if isinstance(value, int):
-        return "int"
-    return "float" if isinstance(value, float) else "str"
 
 
 def _first_line(exc: Exception) -> str:

@@ -24,7 +24,7 @@ def observed_outcomes(decided: pl.DataFrame, labels: pl.DataFrame, spec: Dataset
     return observed.join(
         labels.select(
             pl.col(spec.id_column).cast(pl.String).alias("id"),
-            (pl.col(spec.target.column) == spec.target.positive).cast(pl.Int8).alias(LABEL),
+            spec.target.label().alias(LABEL),
         ),
         on="id",
         how="inner",

@@ -33,7 +33,7 @@ def training_frame(
     if spec.delayed_labels:
         labels = outcomes.filter(pl.col(DAY) <= as_of).select(
             pl.col(spec.id_column),
-            (pl.col(spec.target.column) == spec.target.positive).cast(pl.Int8).alias(LABEL),
+            spec.target.label().alias(LABEL),
             pl.col(DAY).alias(LABEL_DAY),
         )
         rows = rows.join(labels, on=spec.id_column, how="inner")
