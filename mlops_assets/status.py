@@ -42,7 +42,7 @@ def collect_status(settings: Settings) -> dict:
             "last": done[-1] if done else None,
         }
     status["champion"] = _champion(settings, spec)
-    status["serving"] = _latest(instance, spec, "deployment", ("served", "endpoint", "champion"))
+    status["serving"] = _serving(settings, spec, instance, status["champion"])
     status["drift"] = _latest(
         instance, spec, "drift_report", ("severity", "retrain_signal", "domain_auc", "score_psi")
     )
@@ -66,6 +66,36 @@ def _champion(settings: Settings, spec) -> dict | None:
         return None  # nothing trained yet; do not create an empty store
     version = registry.champion_version()
     return {"name": registry.model_name, "version": version} if version else None
+
+
+def _serving(settings: Settings, spec, instance, champion: dict | None) -> dict:
+    """What the endpoint answers it serves (`GET /v1/health`), beside what the deployment asset
+    last recorded and the registry's champion, and whether they agree."""
+    import os
+
+    from serving.client import Client, EndpointError
+
+    recorded = _latest(instance, spec, "deployment", ("served", "endpoint", "champion"))
+    url = os.environ.get("MLOPS_SERVING_URL") or (recorded or {}).get("endpoint")
+    url = url or settings.serving_url
+    serving: dict = {"endpoint": url, "recorded": recorded, "answering": False}
+    client = Client(url, os.environ.get(spec.serving.api_key_env) or None, timeout=3)
+    try:
+        health = client.health()
+    except EndpointError as exc:
+        serving["error"] = str(exc)
+        return serving
+    served = health["model"]["version"]
+    wanted = champion["version"] if champion else None
+    serving.update(
+        answering=True,
+        version=served,
+        challenger=(health.get("challenger") or {}).get("version"),
+        rollout=health.get("rollout"),
+        champion=wanted,
+        in_sync=served == wanted,
+    )
+    return serving
 
 
 def _latest(instance, spec, asset: str, keys: tuple[str, ...]) -> dict | None:
@@ -97,10 +127,31 @@ def format_status(status: dict) -> str:
         if champion
         else "  champion      none yet"
     )
-    for name in ("serving", "drift", "performance"):
+    lines.append(f"  {'serving':<14}{_serving_line(status['serving'])}")
+    for name in ("drift", "performance"):
         info = status.get(name)
         text = ", ".join(f"{k} {v}" for k, v in info.items() if v is not None) if info else "-"
         lines.append(f"  {name:<14}{text}")
     lines.append(f"  quarantined   {len(status['quarantined'])} files")
     lines += [f"    {name}: {reason}" for name, reason in status["quarantined"].items()]
     return "\n".join(lines)
+
+
+def _serving_line(serving: dict) -> str:
+    recorded = serving["recorded"]
+    if recorded:
+        verb = "served it" if recorded.get("served") else "did not serve it"
+        last = f"the last deployment targeted {recorded.get('champion')} and {verb}"
+    else:
+        last = "no deployment recorded"
+    if not serving["answering"]:
+        return f"no endpoint answering at {serving['endpoint']}; {last}"
+    line = f"{serving['endpoint']} serves v{serving['version']}"
+    if serving.get("challenger"):
+        line += f" (challenger v{serving['challenger']}, {serving['rollout']} rollout)"
+    if serving["in_sync"]:
+        return f"{line}, the champion"
+    return (
+        f"{line}, but the champion is v{serving['champion']}: the endpoint is behind "
+        f"(restart `mlops serve` to serve the champion); {last}"
+    )

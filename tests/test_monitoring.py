@@ -116,7 +116,9 @@ def test_kpis_of_a_day_and_the_run_summary_and_status_report_monitoring(trained_
     status = collect_status(trained_home)
     assert status["drift"]["partition"] == "2025-02-14"
     assert status["performance"]["trailing_roc_auc"] > 0.55
-    assert status["serving"]["served"] is False
+    assert status["serving"]["answering"] is False  # no endpoint runs in this module
+    assert status["serving"]["recorded"]["served"] is False
+    assert "no endpoint answering at http://127.0.0.1:1" in format_status(status)
     assert "drift" in format_status(status)
 
 

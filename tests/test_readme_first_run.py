@@ -153,13 +153,20 @@ def test_make_up_in_a_fresh_clone_serves_and_stops_cleanly(tmp_path):
     finally:
         with contextlib.suppress(ProcessLookupError):  # already gone: `make up` failed
             os.killpg(process.pid, signal.SIGTERM)
-        try:
-            process.wait(timeout=120)
-        finally:
-            time.sleep(2)
-            left = []
-            for proc in processes_of(clone):
-                left.append(f"{proc.pid} {' '.join(proc.cmdline())[:120]}")
-                proc.kill()
+        left = outlived(clone, timeout=150)
     assert "stopping ray-serve" in "\n".join(line for _, line in output.lines), output.tail()
     assert left == [], left
+
+
+def outlived(clone: Path, timeout: float) -> list[str]:
+    """Wait until every process of the clone exited; those still alive after `timeout` are
+    returned (and killed, so that the test leaves nothing behind)."""
+    deadline = time.monotonic() + timeout
+    while processes_of(clone) and time.monotonic() < deadline:
+        time.sleep(1)
+    left = []
+    for proc in processes_of(clone):
+        with contextlib.suppress(psutil.Error):
+            left.append(f"{proc.pid} {' '.join(proc.cmdline())[:120]}")
+            proc.kill()
+    return left

@@ -108,6 +108,17 @@ def test_model_health_and_openapi_describe_the_served_model(client, endpoint):
         assert response.status == 200
 
 
+def test_status_shows_what_the_endpoint_serves_beside_the_champion(serving_home, client):
+    from mlops_assets.status import collect_status, format_status
+
+    serving = collect_status(serving_home)["serving"]
+    assert (serving["answering"], serving["version"], serving["in_sync"]) == (True, 1, True)
+    client.set_target({"champion": 2, "rollout": "champion", "control_share": 0.05})
+    status = collect_status(serving_home)  # the registry's champion is still v1
+    assert (status["serving"]["version"], status["serving"]["in_sync"]) == (2, False)
+    assert "serves v2, but the champion is v1" in format_status(status)
+
+
 def test_a_promotion_under_traffic_drops_and_stalls_nothing(serving_home, client, endpoint):
     _, rows = records(serving_home, n=400, with_ids=False)
     bodies = [json.dumps({"records": [row]}).encode() for row in rows]
