@@ -123,7 +123,12 @@ def _parser() -> argparse.ArgumentParser:
     serve = sub.add_parser("serve", help="serve the champion on Ray Serve until Ctrl-C")
     dataset(serve)
     serve.add_argument("--host", default="127.0.0.1", help="bind address (127.0.0.1)")
-    serve.add_argument("--port", type=int, default=8000)
+    serve.add_argument(
+        "--port",
+        type=int,
+        default=_port_from_env("MLOPS_SERVE_PORT", 8000),
+        help="endpoint port ($MLOPS_SERVE_PORT, else 8000)",
+    )
     serve.add_argument(
         "--ingress",
         choices=("auto", "haproxy", "python"),
@@ -148,7 +153,9 @@ def _parser() -> argparse.ArgumentParser:
 
     predict = sub.add_parser("predict", help="score a CSV or JSON file of records (- = stdin)")
     predict.add_argument("file", metavar="FILE", help="CSV, JSON list or {'records': [...]}")
-    predict.add_argument("--url", help="endpoint (default: $MLOPS_SERVING_URL or :8000)")
+    predict.add_argument(
+        "--url", help="endpoint (default: $MLOPS_SERVING_URL, else :$MLOPS_SERVE_PORT or :8000)"
+    )
     predict.add_argument("--batch", type=int, default=1000, help="records per request (1000)")
     predict.add_argument("--json", action="store_true", help="print the responses as JSON")
     predict.set_defaults(command=_predict)

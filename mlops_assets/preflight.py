@@ -105,18 +105,11 @@ def _describe_columns(report: Report, frame: pl.DataFrame) -> None:
     }
     for key, columns in named.items():
         for column in columns:
-            if column not in schema:
-                report.columns.setdefault(column, {"type": "-", "roles": [key.split(".")[0]]})
+            if column not in schema and column not in report.columns:
+                report.columns[column] = {"type": "-", "roles": [key.split(".")[0]]}
                 report.add(column, f"named in '{key}' but not in {report.files[0].name}")
-    present = {c: kind for c, kind in schema.items() if c not in report.columns}
-    try:
-        roles = feature_columns(spec, present)
-    except KeyError as exc:
-        report.add("features", f"column {exc} is missing")
-        return
+    roles = feature_columns(spec, schema | {c: "missing" for c in report.columns})
     for column, kind in schema.items():
-        if column in report.columns:
-            continue
         col_roles = []
         if column == spec.id_column:
             col_roles.append("id")
@@ -128,15 +121,14 @@ def _describe_columns(report: Report, frame: pl.DataFrame) -> None:
             col_roles.append("categorical")
             _check_cardinality(report, frame[column])
         col_roles += [
-            r
-            for r, cols in (("segment", spec.segments), ("protected", spec.protected))
-            if column in cols
+            role
+            for role, columns in (("segment", spec.segments), ("protected", spec.protected))
+            if column in columns
         ]
-        missing = frame[column].null_count()
         report.columns[column] = {
             "type": kind,
             "roles": col_roles or ["ignored"],
-            "nulls": round(missing / frame.height, 3) if frame.height else 0.0,
+            "nulls": round(frame[column].null_count() / frame.height, 3),
         }
 
 

@@ -78,8 +78,9 @@ class Settings:
 
     @property
     def serving_url(self) -> str:
-        """The model endpoint: `MLOPS_SERVING_URL`, else Ray Serve's default on loopback."""
-        return os.environ.get("MLOPS_SERVING_URL", "http://127.0.0.1:8000")
+        """The model endpoint: `MLOPS_SERVING_URL`, else loopback at `MLOPS_SERVE_PORT` (8000)."""
+        port = os.environ.get("MLOPS_SERVE_PORT") or "8000"
+        return os.environ.get("MLOPS_SERVING_URL") or f"http://127.0.0.1:{port}"
 
     @property
     def mlflow_dir(self) -> Path:

@@ -78,7 +78,9 @@ def test_target_with_a_third_class_is_rejected(tmp_path):
     )
     spec = load_spec(spec_path)
     frame = pl.DataFrame({"x": ["1", "2", "3"], "y": ["0", "1", "2"]})
-    with pytest.raises(IngestError, match="target column 'y' has values"):
+    with pytest.raises(
+        IngestError, match=r"target column 'y' has 3 values \[0, 1, 2\]; expected two classes"
+    ):
         coerce(frame, infer_schema(frame, spec), spec)
 
 

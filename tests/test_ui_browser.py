@@ -1,5 +1,7 @@
 """The Dagster UI in a real browser: headless Debian Chromium, driven by Selenium through the
-system chromedriver (no browser download), against a webserver on loopback."""
+system chromedriver (no browser download), against a webserver on loopback over a home whose
+history is materialized (45 days ingested, a champion trained, decided and monitored).
+`MLOPS_UPDATE_SCREENSHOT=1` writes the README's screenshots."""
 
 import os
 import shutil
@@ -24,15 +26,12 @@ GROUPS = (
     "decisions",
     "monitoring",
 )
-SCREENSHOT = Path(__file__).parents[1] / "docs" / "img" / "asset-graph.png"
+IMAGES = Path(__file__).parents[1] / "docs" / "img"
 
 
 @pytest.fixture(scope="module")
-def webserver(tmp_path_factory):
-    from mlops_assets.settings import Settings
-
-    settings = Settings.resolve(home=tmp_path_factory.mktemp("ui") / "home")
-    settings.prepare_dagster_home()
+def webserver(trained_home):
+    settings = trained_home
     command = [
         str(Path(sys.executable).parent / "dagster-webserver"),
         *("-h", "127.0.0.1", "-p", str(PORT), "-m", "mlops_assets.definitions"),
@@ -97,15 +96,32 @@ def browser(tmp_path_factory):
     driver.quit()
 
 
-def test_the_asset_graph_shows_every_group_and_is_captured(webserver, browser, tmp_path):
+def capture(browser, tmp_path: Path, name: str) -> Path:
+    time.sleep(2)  # let the page finish its layout animation before the screenshot
+    shot = tmp_path / name
+    assert browser.save_screenshot(str(shot))
+    assert shot.stat().st_size > 20_000  # a rendered page, not a blank one
+    if os.environ.get("MLOPS_UPDATE_SCREENSHOT"):
+        IMAGES.mkdir(parents=True, exist_ok=True)
+        shutil.copyfile(shot, IMAGES / name)
+    return shot
+
+
+def page_text(driver) -> str:
+    return driver.find_element("tag name", "body").text
+
+
+def test_the_expanded_asset_graph_shows_every_asset_materialized(webserver, browser, tmp_path):
     from selenium.common.exceptions import TimeoutException
+    from selenium.webdriver.common.action_chains import ActionChains
+    from selenium.webdriver.common.keys import Keys
     from selenium.webdriver.support.ui import WebDriverWait
 
     browser.get(f"{webserver}/asset-groups")
 
     def every_group_in_the_graph(driver) -> bool:
         # each group is named twice once the graph has rendered: in the sidebar and as a node
-        text = driver.find_element("tag name", "body").text.split()
+        text = page_text(driver).split()
         return all(text.count(group) >= 2 for group in GROUPS)
 
     WebDriverWait(browser, 90, poll_frequency=1).until(every_group_in_the_graph)
@@ -115,10 +131,26 @@ def test_the_asset_graph_shows_every_group_and_is_captured(webserver, browser, t
         WebDriverWait(browser, 10).until(lambda d: not d.find_elements("xpath", skip))
     except TimeoutException:
         pass  # no dialog this time
-    time.sleep(2)  # let the graph finish its layout animation before the screenshot
-    shot = tmp_path / "asset-graph.png"
-    assert browser.save_screenshot(str(shot))
-    assert shot.stat().st_size > 20_000  # a rendered graph, not a blank page
-    if os.environ.get("MLOPS_UPDATE_SCREENSHOT"):
-        SCREENSHOT.parent.mkdir(parents=True, exist_ok=True)
-        shutil.copyfile(shot, SCREENSHOT)
+    # Alt+E: "Expand all groups" (the graph's own shortcut); then every asset is a node
+    browser.find_element("tag name", "body").click()
+    ActionChains(browser).key_down(Keys.ALT).send_keys("e").key_up(Keys.ALT).perform()
+    assets = ("candidate_model", "backtest", "champion", "drift_report", "kpis")
+    WebDriverWait(browser, 60, poll_frequency=1).until(
+        lambda d: all(asset in page_text(d) for asset in assets)
+    )
+    text = page_text(browser)
+    assert "Never materialized" not in text and "Failed" not in text
+    capture(browser, tmp_path, "asset-graph.png")
+
+
+def test_the_backtest_page_shows_its_gates_and_reliability_plot(webserver, browser, tmp_path):
+    from selenium.webdriver.support.ui import WebDriverWait
+
+    browser.get(f"{webserver}/assets/lending/backtest")
+    WebDriverWait(browser, 90, poll_frequency=1).until(
+        lambda d: d.find_elements("css selector", "img[alt='reliability diagram']")
+    )
+    image = browser.find_element("css selector", "img[alt='reliability diagram']")
+    assert image.get_property("naturalWidth") > 100  # the PNG decoded, not a broken image
+    browser.execute_script("arguments[0].scrollIntoView({block: 'center'})", image)
+    capture(browser, tmp_path, "asset-backtest.png")

@@ -1,10 +1,12 @@
-"""The README's first command, typed as a new user types it: `make up` in a fresh clone.
+"""The README's commands, typed as a new user types them.
 
-The clone gets its own `.venv` (installed from the lock through `uv`, as the Makefile does) and
-its own `.mlops` home. Only the ports move, through the variables the README documents. The test
-waits for the Dagster UI, the MLflow server, the endpoint's `/v1/health` and one live day
-ingested by the sensor, then sends SIGTERM to the command's process group (as a terminal or a
-service manager would) and checks that no process of the clone is left.
+`make up` in a fresh clone: the clone gets its own `.venv` (installed from the lock through `uv`,
+as the Makefile does) and its own `.mlops` home. Only the ports move, through the variables the
+README documents. The test waits for the Dagster UI, the MLflow server, the endpoint's
+`/v1/health` and one live day ingested by the sensor, then sends SIGTERM to the command's process
+group (as a terminal or a service manager would) and checks that no process of the clone is left.
+
+"Bring your own data in five minutes": its four lines, as written, from the repository.
 """
 
 import contextlib
@@ -21,6 +23,8 @@ from pathlib import Path
 import psutil
 import pytest
 
+from tests.conftest import processes_with
+
 pytestmark = [pytest.mark.slow, pytest.mark.usefixtures("ray_exclusive")]
 
 REPO = Path(__file__).resolve().parents[1]
@@ -28,24 +32,33 @@ PORTS = {"MLOPS_DAGSTER_PORT": 13400, "MLOPS_MLFLOW_PORT": 15400, "MLOPS_SERVE_P
 FEATURES = '{ assetNodeOrError(assetKey: {path: ["lending", "features"]}) { ... on AssetNode { partitionStats { numMaterialized } } } }'  # noqa: E501
 
 
-def readme_first_command() -> str:
-    """The first line of the README's "Two commands" block, without its comment."""
+def readme_commands(section: str) -> list[str]:
+    """The lines of the first bash block under the README heading `section`, without comments."""
     readme = (REPO / "README.md").read_text()
-    block = re.search(r"## Two commands.*?```bash\n(.*?)```", readme, re.S)
-    assert block, "README has no '## Two commands' bash block"
-    return block.group(1).splitlines()[0].split("#")[0].strip()
+    block = re.search(rf"## {re.escape(section)}.*?```bash\n(.*?)```", readme, re.S)
+    assert block, f"README has no bash block under '## {section}'"
+    return [line.split("#")[0].strip() for line in block.group(1).splitlines()]
 
 
 def user_environment() -> dict[str, str]:
-    """The caller's environment without this checkout's virtualenv or any mlops setting."""
+    """The caller's environment without this checkout's virtualenv or any mlops setting, with
+    `uv` on the PATH (the Makefile bootstraps it into the system Python) and the ports moved."""
     venv = str(REPO / ".venv")
     env = {
         k: v
         for k, v in os.environ.items()
         if not k.startswith(("MLOPS_", "DAGSTER_", "RAY_", "PYTEST_", "VIRTUAL_ENV", "UV_PROJECT"))
     }
-    env["PATH"] = os.pathsep.join(p for p in env["PATH"].split(os.pathsep) if venv not in p)
-    return env | {k: str(v) for k, v in PORTS.items()}
+    path = [p for p in env["PATH"].split(os.pathsep) if venv not in p]
+    uv = subprocess.run(
+        ["python3", "-c", "import uv; print(uv.find_uv_bin())"],
+        env=env | {"PATH": os.pathsep.join(path)},
+        capture_output=True,
+        text=True,
+    ).stdout.strip()
+    if uv:
+        path.append(str(Path(uv).parent))
+    return env | {"PATH": os.pathsep.join(path)} | {k: str(v) for k, v in PORTS.items()}
 
 
 class Output:
@@ -117,7 +130,7 @@ def wait_until(condition, what: str, process, output: Output, timeout: float):
 
 
 def test_make_up_in_a_fresh_clone_serves_and_stops_cleanly(tmp_path):
-    command = readme_first_command()
+    command = readme_commands("Two commands")[0]
     assert command == "make up"
     clone = tmp_path / "clone"
     subprocess.run(["git", "clone", "--quiet", str(REPO), str(clone)], check=True)
@@ -170,3 +183,49 @@ def outlived(clone: Path, timeout: float) -> list[str]:
             left.append(f"{proc.pid} {' '.join(proc.cmdline())[:120]}")
             proc.kill()
     return left
+
+
+def test_bring_your_own_data_walkthrough_runs_as_written(tmp_path):
+    check, run, serve, predict = readme_commands("Bring your own data in five minutes")
+    assert serve.endswith("&")
+    env = user_environment() | {"MLOPS_HOME": str(tmp_path / "home")}
+
+    def typed(line: str, **kwargs):
+        return subprocess.run(
+            line, shell=True, cwd=REPO, env=env, capture_output=True, text=True, **kwargs
+        )
+
+    checked = typed(check, timeout=300)
+    assert checked.returncode == 0 and "no problems" in checked.stdout, checked.stdout
+    assert "target (positive 'Dole')" in checked.stdout
+    ran = typed(run, timeout=900)
+    assert ran.returncode == 0, ran.stderr[-3000:]
+    assert "model: promoted anes96-dev v1" in ran.stdout, ran.stdout[-2000:]
+    endpoint = subprocess.Popen(
+        serve.removesuffix("&"),
+        shell=True,
+        cwd=REPO,
+        env=env,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.STDOUT,
+        text=True,
+        start_new_session=True,
+    )
+    output = Output(endpoint)
+    try:
+        health = f"http://127.0.0.1:{PORTS['MLOPS_SERVE_PORT']}/v1/health"
+        served = wait_until(lambda: answers(health), "endpoint health", endpoint, output, 300)
+        assert served["model"] == {"name": "anes96-dev", "version": 1, "alias": "champion"}
+        scored = typed(predict, timeout=120)
+        assert scored.returncode == 0, scored.stderr
+        lines = scored.stdout.strip().splitlines()
+        assert lines[0] == "id,score,decision,model_version,decided_by,control"
+        assert [line.split(",")[0] for line in lines[1:]] == [
+            "r0062", "r0088", "r0163", "r0191", "r0210"
+        ]  # fmt: skip
+        assert {line.split(",")[2] for line in lines[1:]} <= {"mail_reminder", "skip"}
+    finally:
+        os.killpg(endpoint.pid, signal.SIGINT)
+        endpoint.wait(timeout=120)
+    assert "stopping the endpoint" in "\n".join(line for _, line in output.lines)
+    assert processes_with("MLOPS_HOME", str(tmp_path / "home")) == []
