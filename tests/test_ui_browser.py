@@ -147,10 +147,12 @@ def test_the_backtest_page_shows_its_gates_and_reliability_plot(webserver, brows
     from selenium.webdriver.support.ui import WebDriverWait
 
     browser.get(f"{webserver}/assets/lending/backtest")
-    WebDriverWait(browser, 90, poll_frequency=1).until(
+    show = "//*[normalize-space()='reliability']/following::a[normalize-space()='[Show Markdown]']"
+    WebDriverWait(browser, 90, poll_frequency=1).until(lambda d: d.find_elements("xpath", show))
+    assert "PASS absolute_floor" in page_text(browser)  # the gate verdicts, as metadata
+    browser.find_element("xpath", show).click()  # the plot opens in a dialog
+    image = WebDriverWait(browser, 30).until(
         lambda d: d.find_elements("css selector", "img[alt='reliability diagram']")
-    )
-    image = browser.find_element("css selector", "img[alt='reliability diagram']")
+    )[0]
     assert image.get_property("naturalWidth") > 100  # the PNG decoded, not a broken image
-    browser.execute_script("arguments[0].scrollIntoView({block: 'center'})", image)
     capture(browser, tmp_path, "asset-backtest.png")
