@@ -117,6 +117,21 @@ def processes_of(clone: Path) -> list[psutil.Process]:
     return found
 
 
+def start(line: str, cwd: Path, env: dict) -> tuple[subprocess.Popen, "Output"]:
+    """A command line typed in a shell, in a session of its own, its output read as it comes."""
+    process = subprocess.Popen(
+        line,
+        shell=True,
+        cwd=cwd,
+        env=env,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.STDOUT,
+        text=True,
+        start_new_session=True,
+    )
+    return process, Output(process)
+
+
 def wait_until(condition, what: str, process, output: Output, timeout: float):
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline:
@@ -124,7 +139,7 @@ def wait_until(condition, what: str, process, output: Output, timeout: float):
         if value:
             return value
         if process.poll() is not None:
-            pytest.fail(f"`make up` exited ({process.returncode}) before {what}:\n{output.tail()}")
+            pytest.fail(f"exited ({process.returncode}) before {what}:\n{output.tail()}")
         time.sleep(2)
     pytest.fail(f"no {what} after {timeout:.0f} s:\n{output.tail()}")
 
@@ -134,17 +149,7 @@ def test_make_up_in_a_fresh_clone_serves_and_stops_cleanly(tmp_path):
     assert command == "make up"
     clone = tmp_path / "clone"
     subprocess.run(["git", "clone", "--quiet", str(REPO), str(clone)], check=True)
-    process = subprocess.Popen(
-        command,
-        shell=True,
-        cwd=clone,
-        env=user_environment(),
-        stdout=subprocess.PIPE,
-        stderr=subprocess.STDOUT,
-        text=True,
-        start_new_session=True,
-    )
-    output = Output(process)
+    process, output = start(command, clone, user_environment())
     try:
         ui = f"http://127.0.0.1:{PORTS['MLOPS_DAGSTER_PORT']}/server_info"
         mlflow = f"http://127.0.0.1:{PORTS['MLOPS_MLFLOW_PORT']}/health"
@@ -201,17 +206,7 @@ def test_bring_your_own_data_walkthrough_runs_as_written(tmp_path):
     ran = typed(run, timeout=900)
     assert ran.returncode == 0, ran.stderr[-3000:]
     assert "model: promoted anes96-dev v1" in ran.stdout, ran.stdout[-2000:]
-    endpoint = subprocess.Popen(
-        serve.removesuffix("&"),
-        shell=True,
-        cwd=REPO,
-        env=env,
-        stdout=subprocess.PIPE,
-        stderr=subprocess.STDOUT,
-        text=True,
-        start_new_session=True,
-    )
-    output = Output(endpoint)
+    endpoint, output = start(serve.removesuffix("&"), REPO, env)
     try:
         health = f"http://127.0.0.1:{PORTS['MLOPS_SERVE_PORT']}/v1/health"
         served = wait_until(lambda: answers(health), "endpoint health", endpoint, output, 300)
