@@ -45,7 +45,8 @@ class Platform:
             _require_free(port)
         # every child (webserver, daemon, run workers) updates this endpoint on promotion
         os.environ["MLOPS_SERVING_URL"] = f"http://{HOST}:{self.args.serve_port}"
-        signal.signal(signal.SIGTERM, self._on_signal)
+        for sig in (signal.SIGINT, signal.SIGTERM):
+            signal.signal(sig, self._on_signal)
         try:
             self._start()
             return self._live()
@@ -188,6 +189,11 @@ class Platform:
                 )
 
     def _on_signal(self, *_):
+        """The first SIGINT or SIGTERM stops the platform; later ones (a second Ctrl-C, or the
+        same signal relayed by `uv run` and sent to the process group) must not cut the
+        stopping of the children short."""
+        if self.stopping:
+            return
         self.stopping = True
         raise KeyboardInterrupt
 

@@ -67,3 +67,14 @@ def test_run_json_summarizes_partitions_quarantine_and_checks(tmp_path):
 def test_rollback_without_a_champion_is_a_clear_error(tmp_path):
     result = mlops("rollback", home=tmp_path, check=False)
     assert result.returncode == 2 and "lending-dev has no champion to roll back" in result.stderr
+
+
+def test_a_second_stop_signal_does_not_cut_the_stopping_short():
+    """`uv run` relays SIGTERM to `mlops up`, which the process group also receives: the second
+    signal must not interrupt the stopping of the children that the first one began."""
+    from mlops_assets.up import Platform
+
+    platform = Platform(settings=None, args=None, simulator=None)
+    with pytest.raises(KeyboardInterrupt):
+        platform._on_signal()
+    assert platform._on_signal() is None and platform.stopping
