@@ -195,8 +195,9 @@ def build_retrain_sensors(spec: DatasetSpec, train_job) -> list[dg.SensorDefinit
         minimum_interval_seconds=30,
         default_status=dg.DefaultSensorStatus.RUNNING,
         description="Retrains when the latest drift report shows major drift in "
-        f"{monitoring.drift_columns}+ features or a domain classifier AUC >= "
-        f"{monitoring.domain_auc}; guarded by cooldown, new labels and a weekly cap.",
+        f"{monitoring.drift_columns}+ features, or a domain classifier AUC over its size-aware "
+        f"threshold (at least {monitoring.domain_auc}), on {monitoring.drift_confirm_days} "
+        "consecutive days; guarded by cooldown, new labels and a weekly cap.",
     )
     def drift_sensor(context, registry: RegistryResource, dataset: DatasetResource):
         return evaluate(context, "drift", "drift_report", drift_fired, registry, dataset)

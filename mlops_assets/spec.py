@@ -133,7 +133,8 @@ class Monitoring:
     calibration_ratio: float = 1.5  # or observed positive rate / predicted off by this factor
     trailing_days: int = 7  # application days pooled for the realized AUC
     drift_columns: int = 2  # this many features with major drift: retrain
-    domain_auc: float = 0.7  # or a domain classifier this sure
+    domain_auc: float = 0.7  # or a domain classifier this sure (at least; more on small days)
+    drift_confirm_days: int = 2  # drift must signal on this many consecutive days to retrain
     cooldown_days: int = 7  # business days between drift- or performance-driven retrains
     min_new_labels: int = 1000  # labelled rows since the champion's window, at least
     max_retrains_per_week: int = 2
@@ -467,10 +468,13 @@ def _monitoring(section, fail) -> Monitoring:
         "retrain_folds",
         "retrain_fold_days",
         "retrain_gap_days",
+        "drift_confirm_days",
     ):
         v = getattr(monitoring, key)
         if isinstance(v, bool) or not isinstance(v, int) or v < 0:
             raise fail(f"monitoring.{key}", f"{v!r} must be a whole number >= 0")
+    if monitoring.drift_confirm_days < 1:
+        raise fail("monitoring.drift_confirm_days", "must be a whole number >= 1")
     if (
         not isinstance(monitoring.weekly_retrain, str)
         or len(monitoring.weekly_retrain.split()) != 5

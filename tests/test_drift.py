@@ -6,12 +6,14 @@ import pytest
 from scipy import stats
 
 from mlops_assets.compute.drift import (
-    chi_square,
+    Thresholds,
     column_drift,
+    domain_auc_threshold,
     domain_classifier_auc,
     fit_reference,
     jensen_shannon,
     ks_statistic,
+    rank_test,
     wasserstein,
 )
 
@@ -29,18 +31,25 @@ def test_ks_and_wasserstein_equal_scipy(shift):
     )
 
 
-def test_chi_square_and_cramers_v_equal_scipy_and_js_matches_scipy():
+def test_the_shape_and_location_tests_equal_scipy_and_js_matches_scipy():
     expected = np.array([500, 300, 150, 50], dtype=float)
     observed = np.array([420, 330, 190, 60], dtype=float)
-    chi2, v = chi_square(expected, observed)
-    reference = stats.chi2_contingency(np.vstack([expected, observed]), correction=False)
-    assert chi2 == pytest.approx(reference.statistic, abs=1e-9)
-    assert v == pytest.approx(np.sqrt(reference.statistic / (expected.sum() + observed.sum())))
+    reference = pl.DataFrame({"c": np.repeat(list("abcd"), expected.astype(int))})
+    current = pl.DataFrame({"c": np.repeat(list("abcd"), observed.astype(int))})
+    row = column_drift(fit_reference(reference, [], ["c"]), current).row(0, named=True)
+    scipy_test = stats.chi2_contingency(np.vstack([expected, observed]), correction=False)
+    assert row["p_shape"] == pytest.approx(scipy_test.pvalue, rel=1e-9)
     from scipy.spatial.distance import jensenshannon
 
-    assert jensen_shannon(expected, observed) == pytest.approx(
+    assert jensen_shannon(np.r_[expected, 0], np.r_[observed, 0]) == pytest.approx(
         jensenshannon(expected / expected.sum(), observed / observed.sum(), base=2), abs=1e-9
     )
+    a, b = rng.normal(size=4000), rng.normal(0.1, 1, size=700)
+    summary = fit_reference(pl.DataFrame({"x": a}), ["x"], []).numeric["x"]
+    effect, p = rank_test(summary, np.sort(b))
+    u = stats.mannwhitneyu(b, a, method="asymptotic", use_continuity=False)
+    assert effect == pytest.approx(u.statistic / (len(a) * len(b)) - 0.5, abs=1e-12)
+    assert p == pytest.approx(u.pvalue, rel=1e-6)
 
 
 def synthetic(n: int, shifted: set[str], seed: int) -> pl.DataFrame:
@@ -93,3 +102,49 @@ def test_the_domain_classifier_sees_multivariate_drift_and_not_its_absence():
         reference, synthetic(8000, {"x3", "x11", "c2"}, 2), numeric + categorical, categorical
     )
     assert 0.45 < same < 0.55 and moved > 0.6
+
+
+def lending_like(n: int, seed: int, channel=(0.3, 0.45, 0.15, 0.1), nulls=0.0) -> pl.DataFrame:
+    r = np.random.default_rng(seed)
+    score = r.normal(680, 60, n)
+    return pl.DataFrame(
+        {
+            "score": np.where(r.random(n) < nulls, np.nan, score),
+            "channel": r.choice(["web", "partner", "branch", "phone"], size=n, p=channel),
+        }
+    ).with_columns(pl.col("score").fill_nan(None))
+
+
+def test_the_categorical_effect_does_not_depend_on_the_reference_size():
+    shifted = lending_like(2000, 9, channel=(0.15, 0.7, 0.1, 0.05))
+    effects = []
+    for rows in (2_000, 84_000):
+        reference = fit_reference(lending_like(rows, 1), ["score"], ["channel"])
+        effects.append(column_drift(reference, shifted).row(1, named=True)["w"])
+    assert effects[0] == pytest.approx(effects[1], abs=0.03)
+    assert min(effects) > Thresholds().major_w  # the simulator's channel shift is major
+
+
+def test_new_nulls_and_unseen_categories_are_named_signals_not_major_drift():
+    reference = fit_reference(lending_like(20_000, 1), ["score"], ["channel"])
+    current = lending_like(2_000, 2, nulls=0.05).with_columns(
+        pl.when(pl.int_range(pl.len()) < 60)
+        .then(pl.lit("kiosk"))
+        .otherwise("channel")
+        .alias("channel")
+    )
+    table = {r["column"]: r for r in column_drift(reference, current).iter_rows(named=True)}
+    assert table["score"]["new_nulls"] and table["score"]["severity"] == "none"
+    assert table["score"]["psi"] < 0.01  # 5% new nulls no longer read as PSI 0.54
+    assert table["channel"]["unseen_categories"] and not table["channel"]["new_nulls"]
+    assert table["channel"]["unseen_share"] == pytest.approx(0.03)
+
+
+def test_the_domain_classifier_threshold_rises_on_small_days():
+    alpha = 0.01 / 40
+    small, large = (
+        domain_auc_threshold(2_800, 100, alpha),
+        domain_auc_threshold(56_000, 2_000, alpha),
+    )
+    assert small > large >= Thresholds().domain_auc
+    assert domain_auc_threshold(56_000, 2_000, alpha, floor=0.5) < 0.6

@@ -36,10 +36,17 @@ def test_drift_report_of_an_undrifted_day_is_quiet_and_reports_everything(traine
     assert result.success
     meta = metadata(result, "drift_report")
     assert meta["severity"] in ("none", "moderate") and meta["retrain_signal"] is False
-    assert 0.4 < meta["domain_auc"] < 0.65
+    assert 0.4 < meta["domain_auc"] < 0.65 < meta["domain_auc_threshold"]
+    summary = meta["summary"]  # every number of the rule, in the metadata (and `run --json`)
+    assert summary["alpha_per_test"] == pytest.approx(0.01 / summary["tests"])
+    assert "on 2 consecutive days" in summary["rule"] and summary["signal_today"] is False
+    assert summary["rows"] > 300 and summary["reference_rows"] > 10 * summary["rows"]
     assert 0.6 < meta["expected_roc_auc"] < 0.9  # CBPE from the calibrated scores
     table = pl.read_parquet(trained_home.lake / "lending" / "drift_report" / "2025-02-14.parquet")
     assert {"income", "region", "__score__"} <= set(table["column"])
+    numeric = table.filter(pl.col("kind") == "numeric").height
+    categorical = table.filter(pl.col("kind") == "categorical").height
+    assert summary["tests"] == 3 * numeric + 2 * categorical + 1  # shape, location, nulls; domain
     check = result.get_asset_check_evaluations()[0]
     assert check.check_name == "no_major_drift"
     assert (trained_home.home / "reports" / "lending" / "drift" / "2025-02-14.html").exists()
@@ -134,3 +141,23 @@ def test_pipeline_health_reads_runs_and_volumes_from_the_instance(trained_home):
     assert meta["days_ingested"] == 45 and meta["runs"] > 90
     jobs = pl.read_parquet(trained_home.lake / "lending" / "pipeline_health" / "data.parquet")
     assert {"lending_ingest", "lending_outcomes", "lending_train"} <= set(jobs["job"])
+
+
+def test_a_drift_signal_needs_confirmation_on_the_days_before(trained_home):
+    from types import SimpleNamespace
+
+    from mlops_assets.assets.monitoring import _earlier_signals
+
+    instance = instance_for(trained_home)
+    key = dg.AssetKey(["lending", "drift_report"])
+    for day, signal in (("2025-01-20", True), ("2025-01-21", True), ("2025-01-22", False)):
+        instance.report_runless_asset_event(
+            dg.AssetMaterialization(key, partition=day, metadata={"signal_today": signal})
+        )
+
+    def earlier(day: str, days: int) -> list[bool]:
+        return _earlier_signals(SimpleNamespace(partition_key=day, instance=instance), key, days)
+
+    assert earlier("2025-01-22", 2) == [True, True]
+    assert earlier("2025-01-23", 2) == [False, True]
+    assert earlier("2025-01-20", 1) == [False]  # no report on 01-19: not confirmed

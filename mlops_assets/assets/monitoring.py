@@ -10,11 +10,14 @@ import polars as pl
 from mlops_assets.assets.plots import bar_png, lines_png, markdown_image
 from mlops_assets.compute.drift import (
     Reference,
+    Thresholds,
     column_drift,
+    domain_auc_threshold,
     domain_classifier_auc,
     fit_reference,
     load_reference,
     save_reference,
+    tests_per_day,
 )
 from mlops_assets.compute.ingest import DAY
 from mlops_assets.compute.monitoring import (
@@ -78,17 +81,23 @@ def build_monitoring_assets(spec: DatasetSpec, partitions: dg.PartitionsDefiniti
         reference, reference_rows = _reference(dataset, registry, model, numeric, categorical)
         current = raw.with_columns(pl.Series(SCORE, model.score(raw)))
         table = column_drift(reference, current)
+        alpha = Thresholds().alpha / tests_per_day(reference)
         auc = domain_classifier_auc(
             reference_rows, current, [*columns.numeric, *columns.categorical], categorical
+        )
+        auc_limit = domain_auc_threshold(
+            reference_rows.height, current.height, alpha, spec.monitoring.domain_auc
         )
         estimate = estimated_performance(current[SCORE].to_numpy(), model.threshold, spec)
         monitoring = spec.monitoring
         major = table.filter((pl.col("severity") == "major") & (pl.col("column") != SCORE))
         score_row = table.row(by_predicate=pl.col("column") == SCORE, named=True)
-        signal = major.height >= monitoring.drift_columns or auc >= monitoring.domain_auc
+        signal_today = major.height >= monitoring.drift_columns or auc >= auc_limit
+        earlier = _earlier_signals(context, drift_key, monitoring.drift_confirm_days - 1)
+        signal = signal_today and all(earlier)
         severity = (
             "major"
-            if signal or score_row["severity"] == "major"
+            if signal_today or score_row["severity"] == "major"
             else "moderate"
             if table["drifted"].any()
             else "none"
@@ -105,8 +114,22 @@ def build_monitoring_assets(spec: DatasetSpec, partitions: dg.PartitionsDefiniti
             "champion_version": version,
             "drifted_columns": table.filter(pl.col("drifted"))["column"].to_list(),
             "major_drift_columns": major["column"].to_list(),
+            "new_nulls_columns": table.filter(pl.col("new_nulls"))["column"].to_list(),
+            "unseen_category_columns": table.filter(pl.col("unseen_categories"))[
+                "column"
+            ].to_list(),
             "score_psi": round(score_row["psi"], 4),
             "domain_auc": round(auc, 4),
+            "domain_auc_threshold": round(auc_limit, 4),
+            "rows": current.height,
+            "reference_rows": reference_rows.height,
+            "tests": tests_per_day(reference),
+            "alpha_per_test": alpha,
+            "rule": f"a test rejects at {alpha:.2g} (0.01 a day over {tests_per_day(reference)} "
+            "tests) and its effect clears the floor; retrain when "
+            f"{monitoring.drift_columns}+ features drift majorly or the domain AUC reaches "
+            f"{auc_limit:.3f}, on {monitoring.drift_confirm_days} consecutive days",
+            "signal_today": signal_today,
             "severity": severity,
             "retrain_signal": signal,
             "estimate": estimate,
@@ -116,8 +139,10 @@ def build_monitoring_assets(spec: DatasetSpec, partitions: dg.PartitionsDefiniti
             metadata={
                 "summary": dg.MetadataValue.json(summary),
                 "severity": severity,
+                "signal_today": signal_today,
                 "retrain_signal": signal,
                 "domain_auc": round(auc, 4),
+                "domain_auc_threshold": round(auc_limit, 4),
                 "score_psi": round(score_row["psi"], 4),
                 "expected_roc_auc": estimate.get("expected_roc_auc"),
                 "drift": dg.MetadataValue.md(_markdown(table)),
@@ -376,17 +401,39 @@ def _trailing_observed(dataset: DatasetResource, day: str) -> list[pl.DataFrame]
     ]
 
 
-def _markdown(table: pl.DataFrame) -> str:
-    head = "| column | kind | PSI | KS | Wasserstein/σ | JS | Cramér's V | severity |\n"
-    head += "|---|---|---:|---:|---:|---:|---:|---|\n"
+def _earlier_signals(context, key: dg.AssetKey, days: int) -> list[bool]:
+    """Whether each of the `days` drift reports before this partition signalled (a missing
+    report counts as no signal)."""
+    today = dt.date.fromisoformat(context.partition_key)
+    partitions = [(today - dt.timedelta(days=k)).isoformat() for k in range(1, days + 1)]
+    signalled = []
+    for partition in partitions:
+        records = context.instance.fetch_materializations(
+            dg.AssetRecordsFilter(asset_key=key, asset_partitions=[partition]), limit=1
+        ).records
+        meta = records[0].asset_materialization.metadata if records else {}
+        value = meta.get("signal_today", meta.get("retrain_signal"))
+        signalled.append(bool(value.value) if value is not None else False)
+    return signalled
 
-    def f(v):
-        return "" if v is None else f"{v:.3f}"
+
+def _markdown(table: pl.DataFrame) -> str:
+    head = (
+        "| column | kind | w | p (shape) | location | p (location) | PSI | KS | new nulls "
+        "| unseen | severity |\n|---|---|---:|---:|---:|---:|---:|---:|---|---:|---|\n"
+    )
+
+    def f(v, digits=3):
+        return "" if v is None else f"{v:.{digits}f}"
+
+    def p(v):
+        return "" if v is None else f"{v:.1e}"
 
     return head + "\n".join(
-        f"| {r['column']} | {r['kind']} | {f(r['psi'])} | {f(r['ks'])} | {f(r['wasserstein'])} "
-        f"| {f(r['js'])} | {f(r['cramers_v'])} | {r['severity']} |"
-        for r in table.sort("psi", descending=True).iter_rows(named=True)
+        f"| {r['column']} | {r['kind']} | {f(r['w'])} | {p(r['p_shape'])} | {f(r['location'])} "
+        f"| {p(r['p_location'])} | {f(r['psi'])} | {f(r['ks'])} "
+        f"| {'yes' if r['new_nulls'] else ''} | {f(r['unseen_share'])} | {r['severity']} |"
+        for r in table.sort("w", descending=True).iter_rows(named=True)
     )
 
 

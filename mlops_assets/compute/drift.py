@@ -1,17 +1,25 @@
 """Data drift: how far a day's columns moved from a reference (the champion's training data).
 
-Decisions rest on effect sizes, not p-values (at 100k rows every p-value is tiny):
+An alarm is a statistical test with a known false-alarm rate at the day's row count, and an effect
+size that does not grow with the sample:
 
-- numeric: PSI over the reference's decile bins (+ a bin for nulls), the two-sample KS
-  statistic, and the Wasserstein-1 distance divided by the reference's standard deviation;
-- categorical: PSI over the reference's categories (+ "other" for unseen ones), Jensen-Shannon
-  distance (base 2, in [0, 1]), and the chi-square statistic with Cramér's V;
-- multivariate: the ROC AUC of a classifier that tells reference rows from current ones.
+- numeric: a rank test of location (Mann-Whitney; effect: the probability that a current value
+  exceeds a reference one, minus 1/2) and a chi-square test of shape over the reference's decile
+  bins (effect: Cohen's w, bias-corrected for the counts);
+- categorical: the same chi-square test over the reference's categories, unseen ones pooled;
+- nulls: a two-proportion test of the null share (a named signal: new nulls), and unseen
+  categories (a named signal);
+- multivariate: the ROC AUC of a classifier that tells reference rows from current ones, against
+  its sampling distribution under no drift.
+
+`Thresholds.alpha` is the chance that a day without drift raises any alarm: it is split over
+every test of the day (Bonferroni). A column drifts when a test rejects and its effect is at
+least the floor. PSI, KS, Wasserstein and Jensen-Shannon are reported beside, not decided on.
 
 The reference is summarized once (`fit_reference`) and reused for every day: decile edges and
 shares, null share, category counts, and the sorted values (or, above `EXACT_MAX` rows, a
-4,097-point quantile sketch: KS and Wasserstein are then computed on the quantile grid, within
-about 1/4096 of the exact values).
+4,097-point quantile sketch: KS, Wasserstein and ranks are then computed on the quantile grid,
+within about 1/4096 of the exact values).
 """
 
 from __future__ import annotations
@@ -20,22 +28,27 @@ from dataclasses import dataclass, field
 
 import numpy as np
 import polars as pl
+from scipy import stats
 
 EXACT_MAX = 200_000  # above this many rows a column is summarized by quantiles
 SKETCH = np.linspace(0.0, 1.0, 4097)
-EPS = 1e-6  # floor for empty PSI bins
+SMOOTHING = 0.5  # counts added to every bin before shares are compared (PSI, w)
+MIN_EXPECTED = 5.0  # bins expected to hold fewer current rows are pooled for the chi-square
 
 
 @dataclass(frozen=True)
 class Thresholds:
-    """Effect sizes that count as drift (any one of them); PSI decides the severity."""
+    """What counts as drift: a test that rejects at the day's share of `alpha`, and an effect at
+    least the floor; `major_*` effects make it major."""
 
-    psi: float = 0.1  # moderate; >= psi_major is major
-    psi_major: float = 0.25
-    ks: float = 0.1
-    wasserstein: float = 0.1  # in reference standard deviations
-    cramers_v: float = 0.1
-    domain_auc: float = 0.6
+    alpha: float = 0.01  # chance that a day without drift raises any alarm
+    shape_w: float = 0.1  # Cohen's w over bins or categories
+    location: float = 0.03  # |P(current > reference) - 1/2|, about 0.1 standard deviations
+    major_w: float = 0.4  # about PSI 0.16
+    major_location: float = 0.11  # about 0.4 standard deviations
+    new_nulls: float = 0.02  # rise of the null share that is a "new nulls" signal
+    unseen_share: float = 0.01  # share of rows in categories the reference never had
+    domain_auc: float = 0.6  # floor of the domain classifier's AUC
 
 
 @dataclass
@@ -45,6 +58,7 @@ class NumericReference:
     values: np.ndarray  # sorted values, or quantiles at SKETCH when `sketched`
     sketched: bool
     std: float
+    rows_nonnull: int = 0
 
 
 @dataclass
@@ -69,81 +83,191 @@ def fit_reference(frame: pl.DataFrame, numeric: list[str], categorical: list[str
             values=np.quantile(values, SKETCH) if sketched else values,
             sketched=sketched,
             std=float(values.std()) if len(values) else 0.0,
+            rows_nonnull=len(values),
         )
     for column in categorical:
         reference.categorical[column] = _category_counts(frame[column])
     return reference
 
 
+def tests_per_day(reference: Reference) -> int:
+    """How many tests a day's report makes: shape, location and nulls per numeric column, shape
+    and nulls per categorical one, and the domain classifier."""
+    return 3 * len(reference.numeric) + 2 * len(reference.categorical) + 1
+
+
 def column_drift(
     reference: Reference, frame: pl.DataFrame, thresholds: Thresholds = Thresholds()
 ) -> pl.DataFrame:
-    """One row per column: kind, psi, ks, wasserstein, js, chi2, cramers_v, drifted, severity."""
+    """One row per column: the tests, their effects and p-values, the descriptive distances
+    (PSI, KS, Wasserstein, JS), `drifted`, `severity` and the named signals."""
+    alpha = thresholds.alpha / tests_per_day(reference)
     rows = []
     for column, ref in reference.numeric.items():
         values = np.sort(frame[column].drop_nulls().cast(pl.Float64).to_numpy())
-        nulls = frame.height - len(values)
-        current = _bin_counts(values, ref.edges, nulls) / max(frame.height, 1)
+        ref_counts = ref.shares[:-1] * reference.rows
+        current = _bin_counts(values, ref.edges, 0)[:-1]
         if ref.sketched or len(values) > EXACT_MAX:
             ks, w = _sketch_distances(ref, values)
         else:
             ks, w = ks_statistic(ref.values, values), wasserstein(ref.values, values)
+        location, p_location = rank_test(ref, values)
         rows.append(
             {
                 "column": column,
                 "kind": "numeric",
-                "psi": psi(ref.shares, current),
+                **_shape(ref_counts, current),
+                **_nulls(ref.shares[-1], reference.rows, frame.height - len(values), frame.height),
+                "location": location,
+                "p_location": p_location,
                 "ks": ks,
                 "wasserstein": w / ref.std if ref.std > 0 else 0.0,
             }
         )
     for column, counts in reference.categorical.items():
-        current = _category_counts(frame[column])
-        expected, observed = _aligned(counts, current)
-        chi2, v = chi_square(expected, observed)
+        current, n = _category_counts(frame[column]), frame.height
+        nulls_ref, nulls_cur = counts.get(MISSING, 0), current.get(MISSING, 0)
+        expected, observed = _aligned(
+            {k: v for k, v in counts.items() if k != MISSING},
+            {k: v for k, v in current.items() if k != MISSING},
+        )
         rows.append(
             {
                 "column": column,
                 "kind": "categorical",
-                "psi": psi(expected / expected.sum(), observed / max(observed.sum(), 1)),
+                **_shape(expected[:-1], observed[:-1]),  # seen categories; unseen: below
+                **_nulls(nulls_ref / max(reference.rows, 1), reference.rows, nulls_cur, n),
                 "js": jensen_shannon(expected, observed),
-                "chi2": chi2,
-                "cramers_v": v,
+                "unseen_share": observed[-1] / max(observed.sum(), 1),
+                "unseen_rows": int(observed[-1]),
             }
         )
-    schema = {
-        "column": pl.String,
-        "kind": pl.String,
-        "psi": pl.Float64,
-        "ks": pl.Float64,
-        "wasserstein": pl.Float64,
-        "js": pl.Float64,
-        "chi2": pl.Float64,
-        "cramers_v": pl.Float64,
-    }
-    table = pl.DataFrame(rows, schema=schema)
+    table = pl.DataFrame(rows, schema=_SCHEMA)
     t = thresholds
-    drifted = (
-        (pl.col("psi") >= t.psi)
-        | (pl.col("ks").fill_null(0) >= t.ks)
-        | (pl.col("wasserstein").fill_null(0) >= t.wasserstein)
-        | (pl.col("cramers_v").fill_null(0) >= t.cramers_v)
+    shape = (pl.col("p_shape") < alpha) & (pl.col("w") >= t.shape_w)
+    location = (pl.col("p_location").fill_null(1.0) < alpha) & (
+        pl.col("location").fill_null(0.0).abs() >= t.location
     )
+    unseen = (pl.col("unseen_share").fill_null(0.0) >= t.unseen_share) & (
+        pl.col("unseen_rows").fill_null(0) >= MIN_EXPECTED
+    )
+    major = (
+        (pl.col("w") >= t.major_w)
+        | (pl.col("location").fill_null(0.0).abs() >= t.major_location)
+        | (pl.col("unseen_share").fill_null(0.0) >= 10 * t.unseen_share)
+    )
+    drifted = shape | location | unseen
     return table.with_columns(
         drifted.alias("drifted"),
         pl.when(~drifted)
         .then(pl.lit("none"))
-        .when(pl.col("psi") >= t.psi_major)
+        .when(major)
         .then(pl.lit("major"))
         .otherwise(pl.lit("moderate"))
         .alias("severity"),
+        ((pl.col("p_nulls") < alpha) & (pl.col("null_rise") >= t.new_nulls)).alias("new_nulls"),
+        unseen.alias("unseen_categories"),
+        pl.lit(alpha).alias("alpha"),
     )
 
 
-def psi(expected: np.ndarray, actual: np.ndarray) -> float:
-    """Population stability index of two share vectors over the same bins."""
-    e, a = np.maximum(expected, EPS), np.maximum(actual, EPS)
-    return float(np.sum((a - e) * np.log(a / e)))
+MISSING = "__missing__"
+_SCHEMA = {
+    "column": pl.String,
+    "kind": pl.String,
+    "rows": pl.Int64,
+    "w": pl.Float64,
+    "p_shape": pl.Float64,
+    "psi": pl.Float64,
+    "location": pl.Float64,
+    "p_location": pl.Float64,
+    "ks": pl.Float64,
+    "wasserstein": pl.Float64,
+    "js": pl.Float64,
+    "null_share_reference": pl.Float64,
+    "null_share": pl.Float64,
+    "null_rise": pl.Float64,
+    "p_nulls": pl.Float64,
+    "unseen_share": pl.Float64,
+    "unseen_rows": pl.Int64,
+}
+
+
+def _shape(reference_counts: np.ndarray, current_counts: np.ndarray) -> dict:
+    """Chi-square test of the 2 x k table (bins expected to hold fewer than `MIN_EXPECTED`
+    current rows pooled), Cohen's w of the current shares against the reference's, less its
+    expectation under no drift, and PSI on smoothed shares."""
+    r, c = np.asarray(reference_counts, float), np.asarray(current_counts, float)
+    m, n = r.sum(), c.sum()
+    if n == 0 or m == 0:
+        return {"rows": int(n), "w": 0.0, "p_shape": 1.0, "psi": 0.0}
+    p = (r + SMOOTHING) / (m + SMOOTHING * len(r))
+    q = (c + SMOOTHING) / (n + SMOOTHING * len(c))
+    raw_w2 = float(np.sum((q - p) ** 2 / p))
+    pooled_r, pooled_c = _pool_small_bins(r, c)
+    k = len(pooled_r)
+    w2 = max(0.0, raw_w2 - (k - 1) * (1 / n + 1 / m))
+    p_shape = 1.0
+    if k >= 2:
+        table = np.vstack([pooled_r, pooled_c])
+        fitted = np.outer(table.sum(axis=1), table.sum(axis=0)) / table.sum()
+        chi2 = float(np.sum((table - fitted) ** 2 / fitted))
+        p_shape = float(stats.chi2.sf(chi2, k - 1))
+    return {
+        "rows": int(n),
+        "w": float(np.sqrt(w2)),
+        "p_shape": p_shape,
+        "psi": float(np.sum((q - p) * np.log(q / p))),
+    }
+
+
+def _pool_small_bins(r: np.ndarray, c: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """Bins whose expected current count is under `MIN_EXPECTED` go into one pooled bin (and
+    that bin into the smallest other while it is still under it)."""
+    expected = c.sum() * (r + c) / (r.sum() + c.sum())
+    keep = expected >= MIN_EXPECTED
+    r2, c2 = list(r[keep]), list(c[keep])
+    if (~keep).any():
+        r2.append(r[~keep].sum())
+        c2.append(c[~keep].sum())
+        if c.sum() * (r2[-1] + c2[-1]) / (r.sum() + c.sum()) < MIN_EXPECTED and len(r2) > 1:
+            small = int(np.argmin(np.array(r2[:-1]) + np.array(c2[:-1])))
+            r2[small] += r2.pop()
+            c2[small] += c2.pop()
+    keep_nonempty = (np.array(r2) + np.array(c2)) > 0
+    return np.array(r2)[keep_nonempty], np.array(c2)[keep_nonempty]
+
+
+def _nulls(share_reference: float, m: int, nulls: int, n: int) -> dict:
+    """Two-proportion test of the null share (one-sided: a rise)."""
+    share = nulls / n if n else 0.0
+    pooled = (share_reference * m + nulls) / max(m + n, 1)
+    se = np.sqrt(pooled * (1 - pooled) * (1 / max(m, 1) + 1 / max(n, 1)))
+    rise = share - share_reference
+    p = float(stats.norm.sf(rise / se)) if se > 0 else (0.0 if rise > 0 else 1.0)
+    return {
+        "null_share_reference": share_reference,
+        "null_share": share,
+        "null_rise": rise,
+        "p_nulls": p,
+    }
+
+
+def rank_test(reference: NumericReference, values: np.ndarray) -> tuple[float, float]:
+    """Mann-Whitney test of location: P(current > reference) - 1/2 (ties count half) and its
+    two-sided p-value under no drift (normal approximation without the tie correction, which
+    only makes it conservative)."""
+    ref = reference.values
+    m = reference.rows_nonnull
+    n = len(values)
+    if n == 0 or m == 0 or len(ref) == 0:
+        return 0.0, 1.0
+    below = np.searchsorted(ref, values, side="left")
+    above = np.searchsorted(ref, values, side="right")
+    superiority = float(np.mean((below + above) / 2) / len(ref))
+    se = np.sqrt((n + m + 1) / (12 * n * m))
+    effect = superiority - 0.5
+    return effect, float(2 * stats.norm.sf(abs(effect) / se))
 
 
 def ks_statistic(reference: np.ndarray, current: np.ndarray) -> float:
@@ -161,18 +285,6 @@ def wasserstein(reference: np.ndarray, current: np.ndarray) -> float:
     cdf_ref = np.searchsorted(reference, points[:-1], side="right") / len(reference)
     cdf_cur = np.searchsorted(current, points[:-1], side="right") / len(current)
     return float(np.sum(np.abs(cdf_ref - cdf_cur) * deltas))
-
-
-def chi_square(expected_counts: np.ndarray, observed_counts: np.ndarray) -> tuple[float, float]:
-    """Chi-square statistic of the 2 x k table (reference, current) and Cramér's V."""
-    table = np.vstack([expected_counts, observed_counts]).astype(float)
-    table = table[:, table.sum(axis=0) > 0]
-    total = table.sum()
-    if table.shape[1] < 2 or total == 0:
-        return 0.0, 0.0
-    fitted = np.outer(table.sum(axis=1), table.sum(axis=0)) / total
-    chi2 = float(np.sum((table - fitted) ** 2 / fitted))
-    return chi2, float(np.sqrt(chi2 / total))
 
 
 def jensen_shannon(expected_counts: np.ndarray, observed_counts: np.ndarray) -> float:
@@ -233,6 +345,22 @@ def domain_classifier_auc(
     return float(roc_auc_score(y[half:], model.predict_proba(x[half:])[:, 1]))
 
 
+def domain_auc_threshold(
+    reference_rows: int,
+    current_rows: int,
+    alpha: float,
+    floor: float = Thresholds.domain_auc,
+    sample: int = 5000,
+) -> float:
+    """The domain classifier's AUC that only `alpha` of days without drift reach: its held-out
+    half (`domain_classifier_auc` samples up to `sample` rows of each side) under no drift has
+    the Mann-Whitney standard error; never below `floor`."""
+    n1 = max(min(sample, reference_rows) // 2, 1)
+    n2 = max(min(sample, current_rows) // 2, 1)
+    se = np.sqrt((n1 + n2 + 1) / (12 * n1 * n2))
+    return float(max(floor, 0.5 + stats.norm.isf(alpha) * se))
+
+
 def _bin_counts(sorted_values: np.ndarray, edges: np.ndarray, nulls: int) -> np.ndarray:
     cuts = np.searchsorted(sorted_values, edges, side="right")
     bounds = np.r_[0, cuts, len(sorted_values)]
@@ -281,7 +409,12 @@ def save_reference(reference: Reference, path) -> None:
     for i, (column, ref) in enumerate(reference.numeric.items()):
         for part in ("edges", "shares", "values"):
             arrays[f"{i}_{part}"] = getattr(ref, part)
-        meta["numeric"][column] = {"index": i, "sketched": ref.sketched, "std": ref.std}
+        meta["numeric"][column] = {
+            "index": i,
+            "sketched": ref.sketched,
+            "std": ref.std,
+            "rows_nonnull": ref.rows_nonnull,
+        }
     arrays["meta"] = np.frombuffer(json.dumps(meta).encode(), dtype=np.uint8)
     temporary = path.with_name(f".{path.name}.tmp.npz")
     np.savez(temporary, **arrays)
@@ -302,5 +435,8 @@ def load_reference(path) -> Reference:
                 values=data[f"{i}_values"],
                 sketched=info["sketched"],
                 std=info["std"],
+                rows_nonnull=info.get(
+                    "rows_nonnull", round(meta["rows"] * (1 - float(data[f"{i}_shares"][-1])))
+                ),
             )
     return reference
