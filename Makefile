@@ -38,3 +38,4 @@ test-fast: install
 bench: install
 	$(UV) run --frozen python bench/bench_ingest.py
 	$(UV) run --frozen python bench/bench_models.py
+	$(UV) run --frozen python bench/bench_decisions.py
