@@ -134,7 +134,7 @@ def test_new_nulls_and_unseen_categories_are_named_signals_not_major_drift():
         .alias("channel")
     )
     table = {r["column"]: r for r in column_drift(reference, current).iter_rows(named=True)}
-    assert table["score"]["new_nulls"] and table["score"]["severity"] == "none"
+    assert table["score"]["new_nulls"] and table["score"]["severity"] == "moderate"
     assert table["score"]["psi"] < 0.01  # 5% new nulls no longer read as PSI 0.54
     assert table["channel"]["unseen_categories"] and not table["channel"]["new_nulls"]
     assert table["channel"]["unseen_share"] == pytest.approx(0.03)
@@ -148,3 +148,42 @@ def test_the_domain_classifier_threshold_rises_on_small_days():
     )
     assert small > large >= Thresholds().domain_auc
     assert domain_auc_threshold(56_000, 2_000, alpha, floor=0.5) < 0.6
+
+
+def test_effects_stay_small_without_drift_on_small_days():
+    r = np.random.default_rng(5)
+    shares = np.r_[0.3, 0.2, 0.1, np.full(17, 0.4 / 17)]
+    categories = [f"k{i}" for i in range(20)]
+
+    def day(n):
+        return pl.DataFrame({"x": r.normal(size=n), "c": r.choice(categories, size=n, p=shares)})
+
+    reference = fit_reference(day(56_000), ["x"], ["c"])
+    tables = [column_drift(reference, day(100)) for _ in range(50)]
+    w = np.array([t.filter(pl.col("column") == "c")["w"][0] for t in tables])
+    assert w.mean() < 0.15  # the plug-in w alone averages ~0.4 here
+    assert not any((t["severity"] == "major").any() for t in tables)
+
+
+def test_degenerate_days_give_no_error_and_no_false_drift():
+    reference_rows = pl.DataFrame(
+        {"x": rng.normal(size=3000), "k": np.full(3000, 7.0), "c": ["a"] * 3000}
+    )
+    reference = fit_reference(reference_rows, ["x", "k"], ["c"])
+    empty = reference_rows.head(0)
+    assert not column_drift(reference, empty)["drifted"].any()
+    all_null = reference_rows.head(200).with_columns(pl.lit(None, dtype=pl.Float64).alias("x"))
+    table = {r["column"]: r for r in column_drift(reference, all_null).iter_rows(named=True)}
+    assert table["x"]["new_nulls"] and table["x"]["ks"] == 0.0  # named, and no NaN
+    assert not table["k"]["drifted"] and not table["c"]["drifted"]  # constant, one category
+    few = reference_rows.head(5)
+    assert domain_classifier_auc(reference_rows, few, ["x", "k", "c"], ["c"]) == 0.5
+
+
+def test_the_rank_test_corrects_for_ties_as_scipy_does():
+    a = np.where(rng.random(5000) < 0.7, 36.0, 60.0)
+    b = np.where(rng.random(700) < 0.65, 36.0, 60.0)
+    summary = fit_reference(pl.DataFrame({"x": a}), ["x"], []).numeric["x"]
+    _, p = rank_test(summary, np.sort(b))
+    scipy_p = stats.mannwhitneyu(b, a, method="asymptotic", use_continuity=False).pvalue
+    assert p == pytest.approx(scipy_p, rel=1e-6)

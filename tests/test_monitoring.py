@@ -150,14 +150,24 @@ def test_a_drift_signal_needs_confirmation_on_the_days_before(trained_home):
 
     instance = instance_for(trained_home)
     key = dg.AssetKey(["lending", "drift_report"])
-    for day, signal in (("2025-01-20", True), ("2025-01-21", True), ("2025-01-22", False)):
+    reports = (("2025-01-20", True, 1), ("2025-01-21", True, 1), ("2025-01-22", False, 1))
+    for day, signal, version in (*reports, ("2025-01-25", True, 2)):
         instance.report_runless_asset_event(
-            dg.AssetMaterialization(key, partition=day, metadata={"signal_today": signal})
+            dg.AssetMaterialization(
+                key,
+                partition=day,
+                metadata={
+                    "signal_today": signal,
+                    "summary": dg.MetadataValue.json({"champion_version": version}),
+                },
+            )
         )
 
-    def earlier(day: str, days: int) -> list[bool]:
-        return _earlier_signals(SimpleNamespace(partition_key=day, instance=instance), key, days)
+    def earlier(day: str, days: int, version: int = 1) -> list[bool]:
+        context = SimpleNamespace(partition_key=day, instance=instance)
+        return _earlier_signals(context, key, days, version)
 
     assert earlier("2025-01-22", 2) == [True, True]
     assert earlier("2025-01-23", 2) == [False, True]
     assert earlier("2025-01-20", 1) == [False]  # no report on 01-19: not confirmed
+    assert earlier("2025-01-26", 1) == [False]  # that signal was against champion v2

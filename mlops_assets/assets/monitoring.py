@@ -93,7 +93,7 @@ def build_monitoring_assets(spec: DatasetSpec, partitions: dg.PartitionsDefiniti
         major = table.filter((pl.col("severity") == "major") & (pl.col("column") != SCORE))
         score_row = table.row(by_predicate=pl.col("column") == SCORE, named=True)
         signal_today = major.height >= monitoring.drift_columns or auc >= auc_limit
-        earlier = _earlier_signals(context, drift_key, monitoring.drift_confirm_days - 1)
+        earlier = _earlier_signals(context, drift_key, monitoring.drift_confirm_days - 1, version)
         signal = signal_today and all(earlier)
         severity = (
             "major"
@@ -401,9 +401,10 @@ def _trailing_observed(dataset: DatasetResource, day: str) -> list[pl.DataFrame]
     ]
 
 
-def _earlier_signals(context, key: dg.AssetKey, days: int) -> list[bool]:
-    """Whether each of the `days` drift reports before this partition signalled (a missing
-    report counts as no signal)."""
+def _earlier_signals(context, key: dg.AssetKey, days: int, version: int) -> list[bool]:
+    """Whether each of the `days` drift reports before this partition signalled against the
+    same champion's reference (a missing report, or one against another champion, counts as
+    no signal)."""
     today = dt.date.fromisoformat(context.partition_key)
     partitions = [(today - dt.timedelta(days=k)).isoformat() for k in range(1, days + 1)]
     signalled = []
@@ -412,8 +413,10 @@ def _earlier_signals(context, key: dg.AssetKey, days: int) -> list[bool]:
             dg.AssetRecordsFilter(asset_key=key, asset_partitions=[partition]), limit=1
         ).records
         meta = records[0].asset_materialization.metadata if records else {}
-        value = meta.get("signal_today", meta.get("retrain_signal"))
-        signalled.append(bool(value.value) if value is not None else False)
+        summary = meta["summary"].value if "summary" in meta else {}
+        same_champion = summary.get("champion_version") == version
+        signal = meta.get("signal_today")
+        signalled.append(bool(signal and signal.value and same_champion))
     return signalled
 
 

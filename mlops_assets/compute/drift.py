@@ -34,6 +34,7 @@ EXACT_MAX = 200_000  # above this many rows a column is summarized by quantiles
 SKETCH = np.linspace(0.0, 1.0, 4097)
 SMOOTHING = 0.5  # counts added to every bin before shares are compared (PSI, w)
 MIN_EXPECTED = 5.0  # bins expected to hold fewer current rows are pooled for the chi-square
+MIN_DOMAIN_ROWS = 20  # fewer rows on a side: the domain classifier is not trained
 
 
 @dataclass(frozen=True)
@@ -91,9 +92,9 @@ def fit_reference(frame: pl.DataFrame, numeric: list[str], categorical: list[str
 
 
 def tests_per_day(reference: Reference) -> int:
-    """How many tests a day's report makes: shape, location and nulls per numeric column, shape
-    and nulls per categorical one, and the domain classifier."""
-    return 3 * len(reference.numeric) + 2 * len(reference.categorical) + 1
+    """How many tests can raise a day's alarm: shape, location and nulls per numeric column;
+    shape, nulls and unseen categories per categorical one; the domain classifier."""
+    return 3 * len(reference.numeric) + 3 * len(reference.categorical) + 1
 
 
 def column_drift(
@@ -107,7 +108,9 @@ def column_drift(
         values = np.sort(frame[column].drop_nulls().cast(pl.Float64).to_numpy())
         ref_counts = ref.shares[:-1] * reference.rows
         current = _bin_counts(values, ref.edges, 0)[:-1]
-        if ref.sketched or len(values) > EXACT_MAX:
+        if len(values) == 0 or len(ref.values) == 0:  # a column all null on one side
+            ks, w = 0.0, 0.0
+        elif ref.sketched or len(values) > EXACT_MAX:
             ks, w = _sketch_distances(ref, values)
         else:
             ks, w = ks_statistic(ref.values, values), wasserstein(ref.values, values)
@@ -127,10 +130,8 @@ def column_drift(
     for column, counts in reference.categorical.items():
         current, n = _category_counts(frame[column]), frame.height
         nulls_ref, nulls_cur = counts.get(MISSING, 0), current.get(MISSING, 0)
-        expected, observed = _aligned(
-            {k: v for k, v in counts.items() if k != MISSING},
-            {k: v for k, v in current.items() if k != MISSING},
-        )
+        seen = {k: v for k, v in counts.items() if k != MISSING}
+        expected, observed = _aligned(seen, {k: v for k, v in current.items() if k != MISSING})
         rows.append(
             {
                 "column": column,
@@ -138,8 +139,7 @@ def column_drift(
                 **_shape(expected[:-1], observed[:-1]),  # seen categories; unseen: below
                 **_nulls(nulls_ref / max(reference.rows, 1), reference.rows, nulls_cur, n),
                 "js": jensen_shannon(expected, observed),
-                "unseen_share": observed[-1] / max(observed.sum(), 1),
-                "unseen_rows": int(observed[-1]),
+                **_unseen(seen, int(observed[-1]), int(observed.sum())),
             }
         )
     table = pl.DataFrame(rows, schema=_SCHEMA)
@@ -148,15 +148,16 @@ def column_drift(
     location = (pl.col("p_location").fill_null(1.0) < alpha) & (
         pl.col("location").fill_null(0.0).abs() >= t.location
     )
-    unseen = (pl.col("unseen_share").fill_null(0.0) >= t.unseen_share) & (
-        pl.col("unseen_rows").fill_null(0) >= MIN_EXPECTED
+    unseen = (pl.col("p_unseen").fill_null(1.0) < alpha) & (
+        pl.col("unseen_share").fill_null(0.0) >= t.unseen_share
     )
+    new_nulls = (pl.col("p_nulls") < alpha) & (pl.col("null_rise") >= t.new_nulls)
     major = (
         (pl.col("w") >= t.major_w)
         | (pl.col("location").fill_null(0.0).abs() >= t.major_location)
         | (pl.col("unseen_share").fill_null(0.0) >= 10 * t.unseen_share)
     )
-    drifted = shape | location | unseen
+    drifted = shape | location | unseen | new_nulls
     return table.with_columns(
         drifted.alias("drifted"),
         pl.when(~drifted)
@@ -165,7 +166,7 @@ def column_drift(
         .then(pl.lit("major"))
         .otherwise(pl.lit("moderate"))
         .alias("severity"),
-        ((pl.col("p_nulls") < alpha) & (pl.col("null_rise") >= t.new_nulls)).alias("new_nulls"),
+        new_nulls.alias("new_nulls"),
         unseen.alias("unseen_categories"),
         pl.lit(alpha).alias("alpha"),
     )
@@ -190,6 +191,7 @@ _SCHEMA = {
     "p_nulls": pl.Float64,
     "unseen_share": pl.Float64,
     "unseen_rows": pl.Int64,
+    "p_unseen": pl.Float64,
 }
 
 
@@ -206,7 +208,7 @@ def _shape(reference_counts: np.ndarray, current_counts: np.ndarray) -> dict:
     raw_w2 = float(np.sum((q - p) ** 2 / p))
     pooled_r, pooled_c = _pool_small_bins(r, c)
     k = len(pooled_r)
-    w2 = max(0.0, raw_w2 - (k - 1) * (1 / n + 1 / m))
+    w2 = max(0.0, raw_w2 - (len(r) - 1) * (1 / n + 1 / m))  # its expectation under no drift
     p_shape = 1.0
     if k >= 2:
         table = np.vstack([pooled_r, pooled_c])
@@ -239,24 +241,46 @@ def _pool_small_bins(r: np.ndarray, c: np.ndarray) -> tuple[np.ndarray, np.ndarr
 
 
 def _nulls(share_reference: float, m: int, nulls: int, n: int) -> dict:
-    """Two-proportion test of the null share (one-sided: a rise)."""
+    """Exact one-sided binomial test of the day's null count against the reference's share."""
     share = nulls / n if n else 0.0
-    pooled = (share_reference * m + nulls) / max(m + n, 1)
-    se = np.sqrt(pooled * (1 - pooled) * (1 / max(m, 1) + 1 / max(n, 1)))
-    rise = share - share_reference
-    p = float(stats.norm.sf(rise / se)) if se > 0 else (0.0 if rise > 0 else 1.0)
+    p = float(stats.binom.sf(nulls - 1, n, share_reference)) if n and nulls else 1.0
     return {
         "null_share_reference": share_reference,
         "null_share": share,
-        "null_rise": rise,
+        "null_rise": share - share_reference,
         "p_nulls": p,
     }
 
 
+def _tie_factor(reference_values: np.ndarray, m: int, values: np.ndarray) -> float:
+    """1 - sum(t^3 - t) / (N^3 - N) over the pooled tie counts t, the reference's read from its
+    sorted values (or, sketched, from the share of the quantile grid each value holds)."""
+    ref_values, ref_counts = np.unique(reference_values, return_counts=True)
+    cur_values, cur_counts = np.unique(values, return_counts=True)
+    n, total = len(values), m + len(values)
+    pooled = dict(zip(ref_values.tolist(), (ref_counts / len(reference_values) * m).tolist()))
+    for value, count in zip(cur_values.tolist(), cur_counts.tolist(), strict=True):
+        pooled[value] = pooled.get(value, 0.0) + count
+    t = np.array(list(pooled.values()))
+    if total < 2 or n == 0:
+        return 1.0
+    return float(max(1.0 - np.sum(t**3 - t) / (total**3 - total), 1e-12))
+
+
+def _unseen(reference_counts: dict[str, int], unseen: int, n: int) -> dict:
+    """Rows in categories the reference never had, tested (exact binomial, one-sided) against
+    the share a sample of the reference's size leaves unseen (Good-Turing: the share of
+    categories seen once)."""
+    m = sum(reference_counts.values())
+    singletons = sum(1 for count in reference_counts.values() if count == 1)
+    expected = max(singletons, 1) / max(m, 1)
+    p = float(stats.binom.sf(unseen - 1, n, min(expected, 1.0))) if n and unseen else 1.0
+    return {"unseen_share": unseen / n if n else 0.0, "unseen_rows": unseen, "p_unseen": p}
+
+
 def rank_test(reference: NumericReference, values: np.ndarray) -> tuple[float, float]:
     """Mann-Whitney test of location: P(current > reference) - 1/2 (ties count half) and its
-    two-sided p-value under no drift (normal approximation without the tie correction, which
-    only makes it conservative)."""
+    two-sided p-value under no drift (normal approximation, its variance corrected for ties)."""
     ref = reference.values
     m = reference.rows_nonnull
     n = len(values)
@@ -265,7 +289,7 @@ def rank_test(reference: NumericReference, values: np.ndarray) -> tuple[float, f
     below = np.searchsorted(ref, values, side="left")
     above = np.searchsorted(ref, values, side="right")
     superiority = float(np.mean((below + above) / 2) / len(ref))
-    se = np.sqrt((n + m + 1) / (12 * n * m))
+    se = np.sqrt(_tie_factor(ref, m, values) * (n + m + 1) / (12 * n * m))
     effect = superiority - 0.5
     return effect, float(2 * stats.norm.sf(abs(effect) / se))
 
@@ -324,6 +348,8 @@ def domain_classifier_auc(
         ]
         return rows.select(exprs).to_numpy()
 
+    if min(reference.height, current.height) < MIN_DOMAIN_ROWS:
+        return 0.5  # too few rows to tell anything apart: no evidence of drift
     x_ref, x_cur = encode(reference), encode(current)
     x = np.vstack([x_ref, x_cur])
     y = np.r_[np.zeros(len(x_ref)), np.ones(len(x_cur))]
@@ -341,6 +367,8 @@ def domain_classifier_auc(
         for j in np.flatnonzero(mask):
             _, x[:, j] = np.unique(x[:, j], return_inverse=True)
             x[:, j] = np.minimum(x[:, j], 250)
+    if len(np.unique(y[:half])) < 2 or len(np.unique(y[half:])) < 2:
+        return 0.5
     model.fit(x[:half], y[:half])
     return float(roc_auc_score(y[half:], model.predict_proba(x[half:])[:, 1]))
 
