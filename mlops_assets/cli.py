@@ -33,13 +33,15 @@ PORTS = (  # `mlops up` flag, the environment variable that moves it, default, w
 )
 
 
-def _port_from_env(variable: str, default: int) -> int:
+def _port(given: int | None, variable: str, default: int) -> int:
+    """A port from its flag, else its environment variable, else the default."""
+    if given is not None:
+        return given
     value = os.environ.get(variable)
     if not value:
         return default
     if not value.isdigit() or not 0 < int(value) < 65536:
-        print(f"mlops: error: {variable}={value!r} is not a port number (1-65535)", file=sys.stderr)
-        raise SystemExit(2)
+        raise ValueError(f"{variable}={value!r} is not a port number (1-65535)")
     return int(value)
 
 
@@ -76,12 +78,7 @@ def _parser() -> argparse.ArgumentParser:
         help="seconds between simulated days after the backfill (20)",
     )
     for flag, variable, default, what in PORTS:
-        up.add_argument(
-            flag,
-            type=int,
-            default=_port_from_env(variable, default),
-            help=f"{what} (${variable}, else {default})",
-        )
+        up.add_argument(flag, type=int, help=f"{what} (${variable}, else {default})")
     up.set_defaults(command=_up)
 
     sim = sub.add_parser("simulate", help="write simulator landing and outcome files")
@@ -126,7 +123,6 @@ def _parser() -> argparse.ArgumentParser:
     serve.add_argument(
         "--port",
         type=int,
-        default=_port_from_env("MLOPS_SERVE_PORT", 8000),
         help="endpoint port ($MLOPS_SERVE_PORT, else 8000)",
     )
     serve.add_argument(
@@ -290,6 +286,7 @@ def _serve(args, settings: Settings) -> int:
 
     from serving import launcher
 
+    port = _port(args.port, "MLOPS_SERVE_PORT", 8000)
     stop = threading.Event()
     for sig in (signal.SIGINT, signal.SIGTERM):
         signal.signal(sig, lambda *_: stop.set())
@@ -297,7 +294,7 @@ def _serve(args, settings: Settings) -> int:
         endpoint = launcher.start(
             settings,
             args.host,
-            args.port,
+            port,
             args.ingress,
             args.replicas,
             progress=print,
@@ -349,6 +346,9 @@ def _predict(args, settings: Settings) -> int:
 def _up(args, settings: Settings) -> int:
     from mlops_assets.up import Platform
 
+    for flag, variable, default, _ in PORTS:
+        dest = flag.removeprefix("--").replace("-", "_")
+        setattr(args, dest, _port(getattr(args, dest), variable, default))
     return Platform(settings, args, _simulator_config(args, settings)).run()
 
 

@@ -54,10 +54,12 @@ def check_dataset(spec: DatasetSpec) -> Report:
     """Read the spec's first landing (and outcome) files and list every problem."""
     report = Report(spec)
     _check_value_matrix(report)
-    days = landed_days(spec.landing, spec.format)
+    days = _valid_days(spec, landed_days(spec.landing, spec.format))
     if not days:
         report.add(
-            "landing", f"{spec.landing} has no YYYY-MM-DD.{spec.format} files (nothing to check)"
+            "landing",
+            f"{spec.landing} has no YYYY-MM-DD.{spec.format} files to check yet",
+            blocking=spec.start_date is None,  # with start_date, files may land later
         )
         return report
     frame = _read_first(report, list(days.values())[:FIRST_FILES], "landing")
@@ -74,20 +76,32 @@ def check_dataset(spec: DatasetSpec) -> Report:
     return report
 
 
+def _valid_days(spec: DatasetSpec, days: dict[str, Path]) -> dict[str, Path]:
+    """The landed days the pipeline ingests: from `start_date` on, before today."""
+    first = spec.start_date or dt.date.min
+    today = dt.datetime.now(dt.UTC).date()
+    return {d: p for d, p in days.items() if first <= dt.date.fromisoformat(d) < today}
+
+
 def _read_first(report: Report, paths: list[Path], key: str) -> pl.DataFrame | None:
+    """The files concatenated; a file that cannot be read is a problem of its day (the pipeline
+    quarantines it), blocking only when no file reads."""
     frames = []
     for path in paths:
         try:
             frame = read_landing(path, report.spec.format)
         except IngestError as exc:
-            report.add(key, exc.reason)
+            report.add(key, exc.reason, blocking=False)
             continue
         if frames and set(frame.columns) != set(frames[0].columns) - {"_file"}:
             differ = sorted(set(frame.columns) ^ (set(frames[0].columns) - {"_file"}))
             report.add(key, f"{path.name} differs from {paths[0].name} in columns {differ}", False)
         frames.append(frame.with_columns(_file=pl.lit(path.name)))
     report.files += paths
-    return pl.concat(frames, how="diagonal") if frames else None
+    if not frames:
+        report.add(key, f"none of {', '.join(p.name for p in paths)} could be read")
+        return None
+    return pl.concat(frames, how="diagonal_relaxed")
 
 
 def _describe_columns(report: Report, frame: pl.DataFrame) -> None:
@@ -164,6 +178,7 @@ def _check_target(report: Report, frame: pl.DataFrame, where: str) -> None:
             "target.column",
             f"'{target.column}' has {len(values)} distinct values in {where} "
             f"({', '.join(repr(v) for v in values[:5])}); expected exactly two classes",
+            blocking=len(values) < 2,  # more: days with a third class are quarantined
         )
         return
     try:
@@ -240,6 +255,7 @@ def _check_value_matrix(report: Report) -> None:
             "value",
             f"'{action}' pays on every row whatever its score (it adds {gain_positive:g} on a "
             f"positive, {gain_negative:g} on a negative): a model cannot add value",
+            blocking=gain_negative > 0,
         )
     elif gain_positive <= gain_negative:
         report.add(

@@ -1,7 +1,7 @@
 """Resources: the dataset (its spec and where its data lives), passed to assets and checks."""
 
-import contextlib
 import datetime as dt
+import fcntl
 import json
 import os
 import shutil
@@ -50,23 +50,40 @@ class DatasetResource(dg.ConfigurableResource):
     def schema(self, first: pl.DataFrame | None = None) -> dict[str, str]:
         """The pinned schema; learned from `first` (and pinned) when there is none yet, or when
         the spec keys that shaped it (`schema_basis`) changed since. A schema learned under an
-        earlier spec is kept beside it as `_schema.<time>.json`; partitions are never touched."""
-        pinned = json.loads(self.schema_path.read_text()) if self.schema_path.exists() else None
-        basis = schema_basis(self.spec)
-        if pinned and (first is None or pinned.get("spec") == basis):
+        earlier spec is kept beside it as `_schema.<time>.json`; partitions are never touched.
+        A column pinned as float stays float when it is learned again (a day of whole numbers
+        must not narrow it to int)."""
+        pinned = self._pinned()
+        if pinned and (first is None or pinned.get("spec") == self._basis):
             return pinned["columns"]
         if first is None:
             raise IngestError(f"no schema pinned yet for {self.spec.name} ({self.schema_path})")
-        columns = infer_schema(first, self.spec)
-        now = dt.datetime.now(dt.UTC)
-        if pinned:
-            stamp = now.strftime("%Y%m%dT%H%M%S%fZ")
-            with contextlib.suppress(FileNotFoundError):  # a concurrent run moved it already
+        self.schema_path.parent.mkdir(parents=True, exist_ok=True)
+        with open(self.schema_path.with_name("_schema.lock"), "w") as lock:
+            fcntl.flock(lock, fcntl.LOCK_EX)  # concurrent runs learn it once
+            pinned = self._pinned()
+            if pinned and pinned.get("spec") == self._basis:
+                return pinned["columns"]
+            columns = infer_schema(first, self.spec)
+            earlier = pinned["columns"] if pinned else {}
+            columns = {
+                c: "float" if kind == "int" and earlier.get(c) == "float" else kind
+                for c, kind in columns.items()
+            }
+            now = dt.datetime.now(dt.UTC)
+            if pinned:
+                stamp = now.strftime("%Y%m%dT%H%M%S%fZ")
                 self.schema_path.rename(self.schema_path.with_name(f"_schema.{stamp}.json"))
-        write_json(
-            {"columns": columns, "spec": basis, "learned_at": now.isoformat()}, self.schema_path
-        )
+            document = {"columns": columns, "spec": self._basis, "learned_at": now.isoformat()}
+            write_json(document, self.schema_path)
         return columns
+
+    def _pinned(self) -> dict | None:
+        return json.loads(self.schema_path.read_text()) if self.schema_path.exists() else None
+
+    @property
+    def _basis(self) -> dict:
+        return schema_basis(self.spec)
 
     def feature_columns(self) -> FeatureColumns:
         return feature_columns(self.spec, self.schema())
@@ -154,11 +171,18 @@ class DatasetResource(dg.ConfigurableResource):
 
 def schema_basis(spec: DatasetSpec) -> dict:
     """The spec keys that shape the pinned schema: which columns are text (the id, the declared
-    categoricals) and which one is the target."""
+    categoricals), which one is the target, and which columns the files must hold."""
+
+    def listed(columns):
+        return sorted(columns) if columns is not None else "auto"
+
     return {
         "id_column": spec.id_column,
         "target": spec.target.column,
-        "categorical": sorted(spec.categorical) if spec.categorical is not None else "auto",
+        "features": listed(spec.features),
+        "categorical": listed(spec.categorical),
+        "segments": sorted(spec.segments),
+        "protected": sorted(spec.protected),
     }
 
 

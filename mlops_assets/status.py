@@ -76,16 +76,20 @@ def _serving(settings: Settings, spec, instance, champion: dict | None) -> dict:
     from serving.client import Client, EndpointError
 
     recorded = _latest(instance, spec, "deployment", ("served", "endpoint", "champion"))
-    url = os.environ.get("MLOPS_SERVING_URL") or (recorded or {}).get("endpoint")
+    explicit = os.environ.get("MLOPS_SERVING_URL") or os.environ.get("MLOPS_SERVE_PORT")
+    url = settings.serving_url if explicit else (recorded or {}).get("endpoint")
     url = url or settings.serving_url
     serving: dict = {"endpoint": url, "recorded": recorded, "answering": False}
     client = Client(url, os.environ.get(spec.serving.api_key_env) or None, timeout=3)
     try:
         health = client.health()
-    except EndpointError as exc:
+        name, served = health["model"]["name"], health["model"]["version"]
+    except (EndpointError, ValueError, KeyError, TypeError) as exc:
         serving["error"] = str(exc)
         return serving
-    served = health["model"]["version"]
+    if champion and name != champion["name"]:
+        serving["error"] = f"{url} serves another model, {name}"
+        return serving
     wanted = champion["version"] if champion else None
     serving.update(
         answering=True,
@@ -145,6 +149,8 @@ def _serving_line(serving: dict) -> str:
     else:
         last = "no deployment recorded"
     if not serving["answering"]:
+        if "serves another model" in serving.get("error", ""):
+            return f"{serving['error']}; {last}"
         return f"no endpoint answering at {serving['endpoint']}; {last}"
     line = f"{serving['endpoint']} serves v{serving['version']}"
     if serving.get("challenger"):

@@ -193,6 +193,7 @@ class Platform:
         same signal relayed by `uv run` and sent to the process group) must not cut the
         stopping of the children short."""
         if self.stopping:
+            say("already stopping: waiting for the servers to exit (up to 45 s)")
             return
         self.stopping = True
         raise KeyboardInterrupt

@@ -1,6 +1,7 @@
 """The `mlops` command line, run as users run it: in a subprocess."""
 
 import json
+import os
 import subprocess
 import sys
 from pathlib import Path
@@ -78,3 +79,19 @@ def test_a_second_stop_signal_does_not_cut_the_stopping_short():
     with pytest.raises(KeyboardInterrupt):
         platform._on_signal()
     assert platform._on_signal() is None and platform.stopping
+
+
+def test_a_bad_port_variable_stops_up_before_anything_starts_and_nothing_else(tmp_path):
+    env = {**os.environ, "MLOPS_DAGSTER_PORT": "30x0"}
+    up = subprocess.run(
+        [*MLOPS, "--home", str(tmp_path / "home"), "up"], env=env, capture_output=True, text=True
+    )
+    assert up.returncode == 2 and "MLOPS_DAGSTER_PORT='30x0' is not a port" in up.stderr
+    assert not (tmp_path / "home").exists()
+    simulate = subprocess.run(
+        [*MLOPS, "--home", str(tmp_path / "h2"), "simulate", "--days", "1", "--rows", "20"],
+        env=env,
+        capture_output=True,
+        text=True,
+    )
+    assert simulate.returncode == 0, simulate.stderr

@@ -246,3 +246,20 @@ def test_check_finds_a_value_matrix_under_which_acting_never_pays(tmp_path):
     assert "no threshold can pay" in problems(tmp_path)["value"]
     result = mlops("check", "--dataset", str(spec), home=tmp_path / "home")
     assert result.returncode == 2 and "value: 'yes' is never worth more" in result.stdout
+
+
+def test_check_reads_parquet_days_typed_differently_and_a_bad_day_only_warns(tmp_path):
+    from mlops_assets.preflight import require_fit
+
+    spec_path = write_spec(tmp_path)
+    spec_path.write_text(spec_path.read_text().replace("format: csv", "format: parquet"))
+    write_days(tmp_path, 3)
+    for i, csv in enumerate(sorted((tmp_path / "drops").glob("*.csv"))):
+        frame = pl.read_csv(csv)  # pandas-made files: a column int one day, float the next
+        frame = frame.with_columns(pl.col("visits").cast(pl.Float64)) if i == 1 else frame
+        frame.write_parquet(csv.with_suffix(".parquet"))
+        csv.unlink()
+    (tmp_path / "drops" / f"{START}.parquet").write_bytes(b"")  # the first day is damaged
+    report = require_fit(load_spec(spec_path), warn=lambda line: None)  # does not raise
+    assert [p.where for p in report.problems] == ["landing"] and not report.blocking
+    assert report.columns["visits"]["type"] in ("int", "float")

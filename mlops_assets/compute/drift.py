@@ -258,7 +258,8 @@ def _tie_factor(reference_values: np.ndarray, m: int, values: np.ndarray) -> flo
     ref_values, ref_counts = np.unique(reference_values, return_counts=True)
     cur_values, cur_counts = np.unique(values, return_counts=True)
     n, total = len(values), m + len(values)
-    pooled = dict(zip(ref_values.tolist(), (ref_counts / len(reference_values) * m).tolist()))
+    shares = ref_counts / len(reference_values) * m
+    pooled = dict(zip(ref_values.tolist(), shares.tolist(), strict=True))
     for value, count in zip(cur_values.tolist(), cur_counts.tolist(), strict=True):
         pooled[value] = pooled.get(value, 0.0) + count
     t = np.array(list(pooled.values()))

@@ -28,7 +28,7 @@ def observed_outcomes(decided: pl.DataFrame, labels: pl.DataFrame, spec: Dataset
         ),
         on="id",
         how="inner",
-    )
+    ).filter(pl.col(LABEL).is_not_null())
 
 
 def realized_performance(rows: pl.DataFrame, spec: DatasetSpec) -> dict:

@@ -36,7 +36,7 @@ def training_frame(
             spec.target.label().alias(LABEL),
             pl.col(DAY).alias(LABEL_DAY),
         )
-        rows = rows.join(labels, on=spec.id_column, how="inner")
+        rows = rows.join(labels, on=spec.id_column, how="inner").filter(pl.col(LABEL).is_not_null())
     else:
         rows = rows.filter(pl.col(LABEL).is_not_null()).with_columns(pl.col(DAY).alias(LABEL_DAY))
     frame = rows.collect()
