@@ -14,7 +14,7 @@ import polars as pl
 from mlops_assets.compute.features import FeatureColumns, feature_columns
 from mlops_assets.compute.ingest import IngestError, infer_schema
 from mlops_assets.compute.profile import Profile, fit_profile
-from mlops_assets.lake import partition_path, read_partitions, write_json
+from mlops_assets.lake import LakeError, partition_path, read_partitions, write_json
 from mlops_assets.spec import DatasetSpec, load_spec
 
 
@@ -58,8 +58,7 @@ class DatasetResource(dg.ConfigurableResource):
             return pinned["columns"]
         if first is None:
             raise IngestError(f"no schema pinned yet for {self.spec.name} ({self.schema_path})")
-        self.schema_path.parent.mkdir(parents=True, exist_ok=True)
-        with open(self.schema_path.with_name("_schema.lock"), "w") as lock:
+        with self._schema_lock() as lock:
             fcntl.flock(lock, fcntl.LOCK_EX)  # concurrent runs learn it once
             pinned = self._pinned()
             if pinned and pinned.get("spec") == self._basis:
@@ -77,6 +76,14 @@ class DatasetResource(dg.ConfigurableResource):
             document = {"columns": columns, "spec": self._basis, "learned_at": now.isoformat()}
             write_json(document, self.schema_path)
         return columns
+
+    def _schema_lock(self):
+        path = self.schema_path.with_name("_schema.lock")
+        try:
+            path.parent.mkdir(parents=True, exist_ok=True)
+            return open(path, "w")  # noqa: SIM115 - the caller's `with` closes it
+        except OSError as exc:
+            raise LakeError(f"cannot write {path}: {exc.strerror or exc}") from exc
 
     def _pinned(self) -> dict | None:
         return json.loads(self.schema_path.read_text()) if self.schema_path.exists() else None
