@@ -26,12 +26,11 @@ import numpy as np
 import polars as pl
 
 from mlops_assets.compute.drift import (
-    Thresholds,
+    alpha_per_test,
     column_drift,
     domain_auc_threshold,
     domain_classifier_auc,
     fit_reference,
-    tests_per_day,
 )
 from mlops_assets.simulator import Scenario, applications
 from mlops_assets.spec import Monitoring
@@ -77,16 +76,20 @@ def shift_category(frame: pl.DataFrame, column: str, points: float, seed: int) -
     )
 
 
-def flagged(reference, reference_rows, current, domain: bool) -> tuple[bool, set[str]]:
+def flagged(
+    reference, reference_rows, current, domain: bool, numeric=NUMERIC, categorical=CATEGORICAL
+) -> tuple[bool, set[str]]:
     """Columns that drift (shape, location, new nulls, unseen categories), and the domain
     classifier at the spec's default floor, as the drift report decides."""
     table = column_drift(reference, current)
     columns = set(table.filter(pl.col("drifted"))["column"])
     if domain:
-        alpha = Thresholds().alpha / tests_per_day(reference)
-        auc = domain_classifier_auc(reference_rows, current, NUMERIC + CATEGORICAL, CATEGORICAL)
+        auc = domain_classifier_auc(reference_rows, current, numeric + categorical, categorical)
         limit = domain_auc_threshold(
-            reference_rows.height, current.height, alpha, Monitoring().domain_auc
+            reference_rows.height,
+            current.height,
+            alpha_per_test(reference),
+            Monitoring().domain_auc,
         )
         if auc >= limit:
             columns.add("<domain classifier>")
@@ -140,12 +143,7 @@ def shuffled_real_data(trials: int) -> dict:
         shuffled = rows.sample(fraction=1.0, shuffle=True, seed=t)
         reference_rows, current = shuffled.head(700), shuffled.slice(700, 100)
         reference = fit_reference(reference_rows, numeric, categorical)
-        alpha = Thresholds().alpha / tests_per_day(reference)
-        table = column_drift(reference, current)
-        auc = domain_classifier_auc(reference_rows, current, numeric + categorical, categorical)
-        floor = Monitoring().domain_auc
-        domain = auc >= domain_auc_threshold(reference_rows.height, current.height, alpha, floor)
-        flagged_days += bool(table["drifted"].any() or domain)
+        flagged_days += flagged(reference, reference_rows, current, True, numeric, categorical)[0]
     return {"trials": trials, "flagged": flagged_days / trials}
 
 

@@ -25,6 +25,14 @@ def landed_days(folder: Path | None, fmt: str) -> dict[str, Path]:
     return days
 
 
+def ingestible_days(spec: DatasetSpec, files: dict[str, Path]) -> dict[str, Path]:
+    """The landed days the pipeline ingests: from `start_date` (else the first file) on, before
+    today."""
+    first = spec.start_date or dt.date.min
+    today = dt.datetime.now(dt.UTC).date()
+    return {d: p for d, p in files.items() if first <= dt.date.fromisoformat(d) < today}
+
+
 def daily_partitions(spec: DatasetSpec) -> dg.DailyPartitionsDefinition:
     """Partitions from `start_date` in the spec, else from the earliest landing file."""
     start = spec.start_date

@@ -18,7 +18,7 @@ import polars as pl
 
 from mlops_assets.compute.features import feature_columns
 from mlops_assets.compute.ingest import IngestError, check_positive, infer_kind, read_landing
-from mlops_assets.partitions import landed_days
+from mlops_assets.partitions import ingestible_days, landed_days
 from mlops_assets.spec import DatasetSpec, SpecError
 
 FIRST_FILES = 3  # landing (and outcome) files read
@@ -54,7 +54,7 @@ def check_dataset(spec: DatasetSpec) -> Report:
     """Read the spec's first landing (and outcome) files and list every problem."""
     report = Report(spec)
     _check_value_matrix(report)
-    days = _valid_days(spec, landed_days(spec.landing, spec.format))
+    days = ingestible_days(spec, landed_days(spec.landing, spec.format))
     if not days:
         report.add(
             "landing",
@@ -74,13 +74,6 @@ def check_dataset(spec: DatasetSpec) -> Report:
     if spec.delayed_labels:
         _check_outcomes(report, days)
     return report
-
-
-def _valid_days(spec: DatasetSpec, days: dict[str, Path]) -> dict[str, Path]:
-    """The landed days the pipeline ingests: from `start_date` on, before today."""
-    first = spec.start_date or dt.date.min
-    today = dt.datetime.now(dt.UTC).date()
-    return {d: p for d, p in days.items() if first <= dt.date.fromisoformat(d) < today}
 
 
 def _read_first(report: Report, paths: list[Path], key: str) -> pl.DataFrame | None:

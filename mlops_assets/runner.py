@@ -18,7 +18,7 @@ from mlops_assets.jobs import (
     score_job_name,
     train_job_name,
 )
-from mlops_assets.partitions import landed_days
+from mlops_assets.partitions import ingestible_days, landed_days
 from mlops_assets.resources import DatasetResource
 from mlops_assets.settings import Settings
 from mlops_assets.spec import DatasetSpec, SpecError, load_spec
@@ -75,7 +75,7 @@ def run_pipeline(
             if only_new
             else set()
         )
-        todo = [d for d in _valid_days(spec, files) if d not in done]
+        todo = [d for d in ingestible_days(spec, files) if d not in done]
         summary[asset] = _run_days(job, instance, todo, progress)
     if train:
         summary["model"] = _train(defs, instance, spec, settings, progress)
@@ -256,12 +256,6 @@ def _metadata(result, asset: str, key: str | None = None):
     )
     meta = {k: v.value for k, v in event.materialization.metadata.items()}
     return meta[key] if key else meta
-
-
-def _valid_days(spec: DatasetSpec, files: dict) -> list[str]:
-    first = spec.start_date or dt.date.fromisoformat(next(iter(files), "9999-12-31"))
-    today = dt.datetime.now(dt.UTC).date()
-    return [d for d in files if first <= dt.date.fromisoformat(d) < today]
 
 
 def _run_days(job, instance, days: list[str], progress) -> dict:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import os
 from pathlib import Path
 
 import dagster as dg
@@ -71,8 +72,6 @@ def _champion(settings: Settings, spec) -> dict | None:
 def _serving(settings: Settings, spec, instance, champion: dict | None) -> dict:
     """What the endpoint answers it serves (`GET /v1/health`), beside what the deployment asset
     last recorded and the registry's champion, and whether they agree."""
-    import os
-
     from serving.client import Client, EndpointError
 
     recorded = _latest(instance, spec, "deployment", ("served", "endpoint", "champion"))

@@ -11,6 +11,7 @@ from mlops_assets.assets.plots import bar_png, lines_png, markdown_image
 from mlops_assets.compute.drift import (
     Reference,
     Thresholds,
+    alpha_per_test,
     column_drift,
     domain_auc_threshold,
     domain_classifier_auc,
@@ -81,7 +82,7 @@ def build_monitoring_assets(spec: DatasetSpec, partitions: dg.PartitionsDefiniti
         reference, reference_rows = _reference(dataset, registry, model, numeric, categorical)
         current = raw.with_columns(pl.Series(SCORE, model.score(raw)))
         table = column_drift(reference, current)
-        alpha = Thresholds().alpha / tests_per_day(reference)
+        alpha, tests = alpha_per_test(reference), tests_per_day(reference)
         auc = domain_classifier_auc(
             reference_rows, current, [*columns.numeric, *columns.categorical], categorical
         )
@@ -123,9 +124,9 @@ def build_monitoring_assets(spec: DatasetSpec, partitions: dg.PartitionsDefiniti
             "domain_auc_threshold": round(auc_limit, 4),
             "rows": current.height,
             "reference_rows": reference_rows.height,
-            "tests": tests_per_day(reference),
+            "tests": tests,
             "alpha_per_test": alpha,
-            "rule": f"a test rejects at {alpha:.2g} (0.01 a day over {tests_per_day(reference)} "
+            "rule": f"a test rejects at {alpha:.2g} ({Thresholds().alpha} a day over {tests} "
             "tests) and its effect clears the floor; retrain when "
             f"{monitoring.drift_columns}+ features drift majorly or the domain AUC reaches "
             f"{auc_limit:.3f}, on {monitoring.drift_confirm_days} consecutive days",

@@ -7,8 +7,8 @@ size that does not grow with the sample:
   exceeds a reference one, minus 1/2) and a chi-square test of shape over the reference's decile
   bins (effect: Cohen's w, bias-corrected for the counts);
 - categorical: the same chi-square test over the reference's categories, unseen ones pooled;
-- nulls: a two-proportion test of the null share (a named signal: new nulls), and unseen
-  categories (a named signal);
+- nulls: an exact binomial test of the day's null count (a named signal: new nulls), and of
+  the rows in categories the reference never had (a named signal: unseen categories);
 - multivariate: the ROC AUC of a classifier that tells reference rows from current ones, against
   its sampling distribution under no drift.
 
@@ -97,12 +97,17 @@ def tests_per_day(reference: Reference) -> int:
     return 3 * len(reference.numeric) + 3 * len(reference.categorical) + 1
 
 
+def alpha_per_test(reference: Reference, thresholds: Thresholds = Thresholds()) -> float:
+    """The day's false-alarm budget split over its tests (Bonferroni)."""
+    return thresholds.alpha / tests_per_day(reference)
+
+
 def column_drift(
     reference: Reference, frame: pl.DataFrame, thresholds: Thresholds = Thresholds()
 ) -> pl.DataFrame:
     """One row per column: the tests, their effects and p-values, the descriptive distances
     (PSI, KS, Wasserstein, JS), `drifted`, `severity` and the named signals."""
-    alpha = thresholds.alpha / tests_per_day(reference)
+    alpha = alpha_per_test(reference, thresholds)
     rows = []
     for column, ref in reference.numeric.items():
         values = np.sort(frame[column].drop_nulls().cast(pl.Float64).to_numpy())
