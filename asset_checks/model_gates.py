@@ -6,14 +6,18 @@ from mlops_assets.compute.backtest import GATES
 from mlops_assets.resources import DatasetResource
 from mlops_assets.spec import DatasetSpec
 
-DESCRIPTIONS = {
-    "absolute_floor": "Candidate backtest ROC AUC at least gates.min_auc (also for a first model).",
-    "beats_champion": "Candidate ROC AUC beats the champion's on the same folds by gates.margin.",
-    "calibration": "Candidate expected calibration error at most gates.max_ece.",
-    "fairness": "No fairness gap (demographic parity, equal opportunity) on a protected column "
-    "rises more than gates.fairness_tolerance above the champion's.",
-    "segments": "No segment's ROC AUC falls more than gates.segment_tolerance below the "
-    "champion's.",
+DESCRIPTIONS = {  # every interval is 95%, from the same backtest rows (see compute/backtest)
+    "absolute_floor": "The lower bound of the candidate's backtest ROC AUC (DeLong) reaches "
+    "gates.min_auc (also for a first model).",
+    "beats_champion": "On the same rows, at the same horizon, the AUC gain over the champion's "
+    "recipe exceeds gates.margin at its lower bound, and the value per application is not worse "
+    "beyond noise (bootstrap over days).",
+    "calibration": "Neither observed/expected positives nor the calibration slope lies wholly "
+    "outside [1/(1+t), 1+t], t = gates.calibration_tolerance.",
+    "fairness": "No equalized-odds spread (action rate among negatives, among positives) over a "
+    "protected column's groups rises beyond gates.fairness_tolerance above the champion's.",
+    "segments": "No segment's ROC AUC falls beyond gates.segment_tolerance below the champion's "
+    "(paired, Bonferroni-corrected).",
 }
 
 
@@ -34,6 +38,7 @@ def build_model_gate_checks(spec: DatasetSpec) -> list:
                 passed=verdict["passed"],
                 metadata={
                     "reason": verdict["reason"],
+                    "evidence": dg.MetadataValue.json(verdict.get("evidence", {})),
                     "candidate": candidate,
                     "champion": f"v{report['champion_version']}"
                     if report["champion_version"]

@@ -5,12 +5,15 @@ points at the version that serves. Each promotion records the version it replace
 `previous_champion`, which `rollback` follows. MLflow is imported on first use (~4 s).
 """
 
+import ast
 import datetime as dt
 import subprocess
 from contextlib import contextmanager
 from pathlib import Path
 
 import dagster as dg
+
+from mlops_assets.compute.training import Recipe
 
 CHAMPION = "champion"
 CHALLENGER = "challenger"  # passed the gates, not yet champion (canary and shadow rollouts)
@@ -104,6 +107,20 @@ class RegistryResource(dg.ConfigurableResource):
         window = client.get_run(run_id).data.tags.get("partition_window", "")
         return dt.date.fromisoformat(window.split("..")[-1]) if ".." in window else None
 
+    def recipe(self, version: int) -> Recipe:
+        """How a registered version was trained, from its MLflow run's parameters (logged by the
+        candidate_model asset), so that the backtest can refit it on the candidate's folds."""
+        client = self.client()
+        run_id = client.get_model_version(self.model_name, str(version)).run_id
+        params = {k: _literal(v) for k, v in client.get_run(run_id).data.params.items()}
+        half_life = params.pop("recency_half_life_days", None)
+        return Recipe(
+            estimator=params.pop("estimator", "hist_gradient_boosting"),
+            seed=int(params.pop("seed", 0)),
+            recency_half_life_days=float(half_life) if half_life is not None else None,
+            params={k: v for k, v in params.items() if k not in RUN_ONLY_PARAMS},
+        )
+
     def version_tags(self, version: int) -> dict[str, str]:
         return dict(self.client().get_model_version(self.model_name, str(version)).tags)
 
@@ -169,3 +186,14 @@ def git_commit() -> str:
         ).stdout.strip()
     except (OSError, subprocess.SubprocessError):
         return "unknown"
+
+
+RUN_ONLY_PARAMS = ("rows",)  # logged with a version's parameters, not part of its recipe
+
+
+def _literal(text: str):
+    """A logged parameter back to its Python value ("200" -> 200, "None" -> None)."""
+    try:
+        return ast.literal_eval(text)
+    except (ValueError, SyntaxError):
+        return text

@@ -105,9 +105,10 @@ def _train(defs, instance, spec: DatasetSpec, settings: Settings, progress) -> d
             "decision": report["decision"],
         }
         model["gates"] = report["gates"]
+        comparison = report["comparison"] or {}
         model["compared_with_champion"] = {
             "version": report["champion_version"],
-            **(report["comparison"] or {}).get("overall", {}),
+            **{k: v for k, v in comparison.items() if k not in ("fairness", "segments")},
         }
     if "champion" in materialized:
         champion = dataset.document("champion")

@@ -114,7 +114,6 @@ def signal_retrain_config(spec: DatasetSpec) -> dict:
                 "config": {
                     "folds": m.retrain_folds,
                     "fold_days": m.retrain_fold_days,
-                    "gap_days": m.retrain_gap_days,
                 }
             },
         }

@@ -1,21 +1,34 @@
 """Metrics, walk-forward folds and gates: pure functions, tested without Dagster or MLflow."""
 
 import datetime as dt
+from pathlib import Path
 
 import numpy as np
 import polars as pl
 import pytest
+from scipy.special import expit, logit
 from sklearn.metrics import brier_score_loss, log_loss, roc_auc_score
 
-from mlops_assets.compute.backtest import evaluate_gates, walk_forward_folds
+from mlops_assets.compute.backtest import evaluate_gates, run_backtest, walk_forward_folds
+from mlops_assets.compute.features import LABEL, FeatureColumns
+from mlops_assets.compute.inference import (
+    auc_difference,
+    auc_interval,
+    calibration_evidence,
+    logistic_calibration,
+    wilson,
+)
+from mlops_assets.compute.ingest import DAY
 from mlops_assets.compute.metrics import (
+    break_even_threshold,
     classification_metrics,
     decision_value,
+    equalized_odds,
     expected_calibration_error,
-    fairness,
     optimal_threshold,
 )
-from mlops_assets.spec import Gates, Value
+from mlops_assets.compute.training import Recipe, _fit, fit_model, model_matrix
+from mlops_assets.spec import Value, load_spec
 
 VALUE = Value(
     action_positive=0, action_negative=0, otherwise_positive=-1000, otherwise_negative=120
@@ -48,17 +61,178 @@ def test_optimal_threshold_maximises_the_decision_value():
     assert best["value_never_act"] == decision_value(y, p, 2.0, VALUE) == 3 * 120 - 3000
 
 
-def test_fairness_gaps():
+def test_break_even_threshold_of_the_lending_value_matrix():
+    # declining a defaulter saves 1000, declining a good payer loses 120: decline above 120/1120
+    assert break_even_threshold(VALUE) == pytest.approx(120 / 1120, abs=1e-6)
+    never = Value(
+        action_positive=-1, action_negative=-1, otherwise_positive=0, otherwise_negative=0
+    )
+    assert break_even_threshold(never) > 1
+
+
+def test_equalized_odds_rates_per_group():
+    # group a: the action hits 1 of 2 negatives and 2 of 2 positives; b: 0 of 2 and 1 of 2
     frame = pl.DataFrame(
         {
             "g": ["a"] * 4 + ["b"] * 4,
-            "_label": [1, 1, 0, 0] * 2,
+            LABEL: [1, 1, 0, 0] * 2,
             "s": [0.9, 0.9, 0.9, 0.1, 0.9, 0.1, 0.1, 0.1],
         }
     )
-    f = fairness(frame, ["g"], "s", 0.5)["g"]
-    assert f["demographic_parity_difference"] == pytest.approx(0.75 - 0.25)
-    assert f["equal_opportunity_difference"] == pytest.approx(1.0 - 0.5)
+    groups = equalized_odds(frame, ["g"], "s", 0.5)["g"]["groups"]
+    assert groups["a"]["action_rate_negatives"]["estimate"] == 0.5
+    assert groups["a"]["action_rate_positives"]["estimate"] == 1.0
+    assert groups["b"]["action_rate_negatives"]["estimate"] == 0.0
+    assert (
+        groups["b"]["action_rate_positives"]["low"]
+        < 0.5
+        < groups["b"]["action_rate_positives"]["high"]
+    )
+
+
+def test_wilson_interval():
+    rate = wilson(20, 100)
+    assert rate.estimate == 0.2 and rate.low == pytest.approx(0.1334, abs=1e-3)
+    assert rate.high == pytest.approx(0.2888, abs=1e-3) and wilson(0, 0) is None
+
+
+def test_delong_matches_the_pairwise_definition():
+    rng = np.random.default_rng(1)
+    y = (rng.random(300) < 0.3).astype(int)
+    a, b = y + rng.normal(0, 1, 300), y + rng.normal(0, 1.5, 300)
+    assert auc_interval(y, a).estimate == pytest.approx(roc_auc_score(y, a))
+    diff = auc_difference(y, a, b)
+    assert diff.estimate == pytest.approx(roc_auc_score(y, a) - roc_auc_score(y, b))
+    # DeLong's variance from the placement values, computed pairwise (O(m n))
+    pos, neg = y == 1, y == 0
+
+    def placements(s):
+        psi = (s[pos][:, None] > s[neg][None, :]) + 0.5 * (s[pos][:, None] == s[neg][None, :])
+        return psi.mean(axis=1), psi.mean(axis=0)
+
+    (va, wa), (vb, wb) = placements(a), placements(b)
+    variance = np.var(va - vb, ddof=1) / pos.sum() + np.var(wa - wb, ddof=1) / neg.sum()
+    assert diff.high - diff.estimate == pytest.approx(1.959964 * np.sqrt(variance), rel=1e-6)
+    same = auc_difference(y, a, a)
+    assert same.estimate == same.low == same.high == 0
+
+
+def test_logistic_calibration_recovers_intercept_and_slope():
+    rng = np.random.default_rng(2)
+    p = rng.uniform(0.02, 0.6, 20000)
+    y = (rng.random(20000) < expit(0.3 + 0.7 * logit(p))).astype(int)
+    (a, b), covariance = logistic_calibration(y, p)
+    assert abs(a - 0.3) < 3 * np.sqrt(covariance[0, 0])
+    assert abs(b - 0.7) < 3 * np.sqrt(covariance[1, 1])
+    evidence = calibration_evidence(y, expit(a + b * logit(p)))
+    assert evidence["slope"]["low"] < 1 < evidence["slope"]["high"]
+
+
+@pytest.mark.parametrize("estimator", ["hist_gradient_boosting", "logistic_regression"])
+def test_fit_model_calibrates_out_of_time_and_folds_it_into_predict_proba(estimator):
+    rng = np.random.default_rng(3)
+    days = [dt.date(2025, 1, 1) + dt.timedelta(days=int(d)) for d in rng.integers(0, 20, 4000)]
+    x = rng.normal(0, 1, 4000)
+    frame = pl.DataFrame(
+        {
+            DAY: days,
+            "x": x,
+            "x__missing": np.zeros(4000),
+            "c": rng.choice(["u", "v"], 4000),
+            LABEL: (rng.random(4000) < expit(-1.5 + x)).astype(int),
+        }
+    )
+    columns = FeatureColumns(("x",), ("c",), ())
+    model, calibration = fit_model(frame, columns, Recipe(estimator))
+    assert calibration["rows"] == frame.filter(pl.col(DAY) >= dt.date(2025, 1, 17)).height
+    # the returned pipeline's probabilities are the Platt map of a plain refit on every row
+    plain = _fit(frame, columns, Recipe(estimator)).predict_proba(model_matrix(frame, columns))[
+        :, 1
+    ]
+    got = model.predict_proba(model_matrix(frame, columns))[:, 1]
+    expected = expit(calibration["intercept"] + calibration["slope"] * logit(plain))
+    np.testing.assert_allclose(got, expected, rtol=1e-6)  # HGB sums its leaves in float32
+    assert calibration["slope"] != 1.0
+
+
+def days_frame(days: int = 40, rows: int = 500, seed: int = 0) -> pl.DataFrame:
+    """Simulated backtest rows: a true probability from x, a segment and a protected group."""
+    rng = np.random.default_rng(seed)
+    n = days * rows
+    x = rng.normal(0, 1, n)
+    truth = expit(-2.2 + 1.2 * x)
+    return pl.DataFrame(
+        {
+            DAY: pl.Series([dt.date(2025, 1, 1) + dt.timedelta(days=d // rows) for d in range(n)]),
+            "x": x,
+            "noise": rng.normal(0, 1, n),
+            "region": rng.choice(["n", "s"], n),
+            "channel": rng.choice(["web", "branch"], n),
+            "age_band": rng.choice(["young", "old"], n),
+            "truth": truth,
+            LABEL: (rng.random(n) < truth).astype(int),
+        }
+    )
+
+
+LENDING = Path(__file__).parents[1] / "mlops_assets" / "datasets" / "lending.yaml"
+
+
+def backtest(scorer, champion=None, same=False):
+    spec = load_spec(LENDING, home="/tmp/unused")
+    frame = days_frame()
+    folds = walk_forward_folds(sorted(frame[DAY].unique()), 3, 7, 7, 7)
+
+    def fit(train):
+        return scorer
+
+    champion_fit = fit if same else (None if champion is None else (lambda train: champion))
+    report, _ = run_backtest(frame, folds, fit, spec, champion_fit)
+    return evaluate_gates(report, spec.gates), report
+
+
+def true_score(rows):
+    return rows["truth"].to_numpy()
+
+
+def test_a_first_calibrated_model_passes_every_gate_and_the_reasons_carry_intervals():
+    gates, report = backtest(true_score)
+    assert all(v["passed"] for v in gates.values()), gates
+    assert "[" in gates["absolute_floor"]["reason"] and "[" in gates["calibration"]["reason"]
+    assert report["decision"]["threshold"] == pytest.approx(120 / 1120, abs=1e-6)
+
+
+def test_an_equal_model_is_not_promoted():
+    gates, report = backtest(true_score, same=True)
+    assert not gates["beats_champion"]["passed"]
+    assert report["comparison"]["auc_difference"]["estimate"] == 0
+    assert "lower bound must exceed" in gates["beats_champion"]["reason"]
+
+
+def test_a_clearly_better_model_is_promoted_and_a_worse_one_is_not():
+    def blurred(rows):
+        return expit(logit(rows["truth"].to_numpy()) + 1.5 * rows["noise"].to_numpy())
+
+    better, _ = backtest(true_score, champion=blurred)
+    assert better["beats_champion"]["passed"], better["beats_champion"]
+    worse, _ = backtest(blurred, champion=true_score)
+    assert not worse["beats_champion"]["passed"]
+    assert worse["beats_champion"]["evidence"]["auc_difference"]["high"] < 0
+
+
+def test_a_model_understating_risk_fails_calibration():
+    gates, report = backtest(lambda rows: 0.6 * rows["truth"].to_numpy())
+    assert not gates["calibration"]["passed"]
+    assert report["calibration"]["observed_to_expected"]["low"] > 1.2
+
+
+def test_a_model_that_declines_one_group_more_fails_fairness():
+    def harsher_on_young(rows):
+        p = rows["truth"].to_numpy()
+        return np.where(rows["age_band"].to_numpy() == "young", np.minimum(1, p * 2.5), p)
+
+    gates, _ = backtest(harsher_on_young, champion=true_score)
+    assert not gates["fairness"]["passed"] and "age_band" in gates["fairness"]["reason"]
 
 
 def test_walk_forward_folds_leave_a_label_gap_and_move_forward():
@@ -68,42 +242,3 @@ def test_walk_forward_folds_leave_a_label_gap_and_move_forward():
     for f in folds:
         assert (f.test_first - f.train_last).days == 8  # 7 days of label delay in between
         assert f.test_last - f.test_first == dt.timedelta(days=6)
-
-
-def report(candidate_auc, champion_auc=None, cand_dp=0.1, champ_dp=0.1, ece=0.01, rows=5000):
-    def model(auc, dp):
-        return (
-            {"roc_auc": auc, "ece": ece},
-            {"age": {"demographic_parity_difference": dp, "equal_opportunity_difference": 0}},
-            {"region": {"n": {"roc_auc": auc, "small": False}}},
-        )
-
-    cand = model(candidate_auc, cand_dp)
-    out = {"overall": {"candidate": cand[0]}, "comparison": None}
-    if champion_auc is not None:
-        champ = model(champion_auc, champ_dp)
-        out["comparison"] = {
-            "rows": rows,
-            "champion_trained_until": "2025-01-20",
-            "overall": {"candidate": cand[0], "champion": champ[0]},
-            "fairness": {"candidate": cand[1], "champion": champ[1]},
-            "segments": {"candidate": cand[2], "champion": champ[2]},
-        }
-    return out
-
-
-def test_gates():
-    gates = Gates()
-    first = evaluate_gates(report(0.7), gates)
-    assert all(v["passed"] for v in first.values())
-    assert not evaluate_gates(report(0.55), gates)["absolute_floor"]["passed"]
-    assert not evaluate_gates(report(0.7, ece=0.2), gates)["calibration"]["passed"]
-    worse = evaluate_gates(report(0.68, 0.72), gates)
-    assert not worse["beats_champion"]["passed"] and not worse["segments"]["passed"]
-    assert "0.6800 vs champion 0.7200" in worse["beats_champion"]["reason"]
-    assert evaluate_gates(report(0.73, 0.72), gates)["beats_champion"]["passed"]
-    unfair = evaluate_gates(report(0.73, 0.72, cand_dp=0.3), gates)["fairness"]
-    assert not unfair["passed"] and "demographic_parity_difference" in unfair["reason"]
-    # a champion trained on the backtest's rows leaves no out-of-time evidence: no promotion
-    blind = evaluate_gates(report(0.9, 0.7, rows=0), gates)["beats_champion"]
-    assert not blind["passed"] and "no out-of-time evidence" in blind["reason"]

@@ -2,6 +2,7 @@
 
 import json
 import time
+from dataclasses import asdict
 
 import dagster as dg
 import polars as pl
@@ -9,7 +10,7 @@ import polars as pl
 from mlops_assets.assets.plots import markdown_image, reliability_png
 from mlops_assets.compute.backtest import evaluate_gates, run_backtest, walk_forward_folds
 from mlops_assets.compute.ingest import DAY
-from mlops_assets.compute.training import fit_model, model_matrix
+from mlops_assets.compute.training import Recipe, fit_model, model_matrix
 from mlops_assets.registry import RegistryResource
 from mlops_assets.resources import DatasetResource
 from mlops_assets.spec import DatasetSpec
@@ -21,9 +22,8 @@ class BacktestConfig(dg.Config):
     folds: int = 3  # test windows, the most recent last
     fold_days: int = 7  # days per test window
     min_train_days: int = 7  # a fold with fewer training days is skipped
-    # days between a fold's training and test rows; None: the label delay, as in production.
-    # Drift and performance retrains use a shorter gap: with the full delay, a fold's model has
-    # seen post-change labels only ~3 weeks after a change
+    # days between a fold's training and test rows; None: the label delay, as in production
+    # (shorter is refused: the fold would learn from labels not yet landed)
     gap_days: int | None = None
 
 
@@ -38,10 +38,11 @@ def build_evaluation_assets(spec: DatasetSpec) -> list:
         },
         group_name=GROUP,
         kinds={"scikitlearn", "mlflow"},
-        description="Walk-forward, out-of-time backtest: the candidate's configuration is "
-        "retrained on each fold's past (labels known by then) and scored on the fold; the "
-        "champion scores the same rows. Discrimination, calibration, segments, fairness, "
-        "stability, the value-optimal threshold, and the promotion gates' verdicts.",
+        description="Walk-forward, out-of-time backtest: the candidate's recipe and the "
+        "champion's are refitted on each fold's past (labels known by then) and score the "
+        "fold's rows, so both are judged on the same rows at the same horizon. AUC and value "
+        "differences with intervals, calibration (observed/expected, slope), segments, "
+        "equalized odds, stability, the break-even threshold, and the gates' verdicts.",
     )
     def backtest(
         context: dg.AssetExecutionContext,
@@ -55,6 +56,13 @@ def build_evaluation_assets(spec: DatasetSpec) -> list:
         columns = dataset.feature_columns()
         days = sorted(training_set[DAY].unique().to_list())
         gap = spec.target.delay_days if config.gap_days is None else config.gap_days
+        if gap < spec.target.delay_days:
+            raise dg.Failure(
+                f"gap_days {gap} is shorter than the label delay ({spec.target.delay_days} days):"
+                " each fold would train on labels that had not landed when its test rows were "
+                "decided",
+                allow_retries=False,
+            )
         folds = walk_forward_folds(days, config.folds, config.fold_days, gap, config.min_train_days)
         if not folds:
             need = config.min_train_days + gap + config.fold_days
@@ -65,35 +73,38 @@ def build_evaluation_assets(spec: DatasetSpec) -> list:
                 allow_retries=False,
             )
 
-        def fit(train: pl.DataFrame):
-            model = fit_model(
-                train,
-                columns,
-                candidate_model["estimator"],
-                candidate_model["params"],
-                candidate_model["seed"],
-                candidate_model.get("recency_half_life_days"),
-            )
-            return lambda rows: model.predict_proba(model_matrix(rows, columns))[:, 1]
+        def fitter(recipe: Recipe):
+            def fit(train: pl.DataFrame):
+                model, _ = fit_model(train, columns, recipe)
+                return lambda rows: model.predict_proba(model_matrix(rows, columns))[:, 1]
 
+            return fit
+
+        recipe = Recipe(
+            candidate_model["estimator"],
+            candidate_model["params"],
+            candidate_model["seed"],
+            candidate_model.get("recency_half_life_days"),
+        )
+        fit = fitter(recipe)
         champion_version = _comparison_version(registry, candidate_model["version"])
-        champion, trained_until = None, None
+        champion_fit, champion_recipe = None, None
         if champion_version is not None:
-            loaded = registry.load(champion_version)
-            trained_until = registry.training_window_end(champion_version)
-
-            def champion(rows: pl.DataFrame):
-                return loaded.predict_proba(model_matrix(rows, columns))[:, 1]
-
-        report, _ = run_backtest(training_set, folds, fit, dataset.spec, champion, trained_until)
+            champion_recipe = registry.recipe(champion_version)
+            champion_fit = fit if champion_recipe == recipe else fitter(champion_recipe)
+        report, _ = run_backtest(training_set, folds, fit, dataset.spec, champion_fit)
         report["gates"] = evaluate_gates(report, dataset.spec.gates)
         report["candidate"] = candidate_model
         report["champion_version"] = champion_version
-        reliability = dict(report["reliability"])
-        if report["comparison"] and report["comparison"].get("reliability"):
-            reliability[f"champion v{champion_version} (after its window)"] = report["comparison"][
-                "reliability"
-            ]["champion"]
+        report["champion_recipe"] = asdict(champion_recipe) if champion_recipe else None
+        reliability = {
+            (
+                f"champion v{champion_version} (its recipe on the same folds)"
+                if m == "champion"
+                else m
+            ): t
+            for m, t in report["reliability"].items()
+        }
         png = reliability_png(reliability, f"{spec.name}: reliability (backtest)")
         _log_to_mlflow(registry, candidate_model["run_id"], report, png)
         overall, comparison = report["overall"], report["comparison"] or {}
@@ -103,11 +114,13 @@ def build_evaluation_assets(spec: DatasetSpec) -> list:
                 "folds": len(folds),
                 "gap_days": gap,
                 "candidate": dg.MetadataValue.json(overall["candidate"]),
+                "candidate_auc": dg.MetadataValue.json(report["candidate_auc"]),
+                "calibration": dg.MetadataValue.json(report["calibration"]),
                 "comparison_with_champion": dg.MetadataValue.json(
                     {
                         k: v
                         for k, v in comparison.items()
-                        if k in ("rows", "overall", "champion_trained_until")
+                        if k in ("rows", "positives", "days", "auc_difference", "value_difference")
                     }
                 ),
                 "champion_version": champion_version or "none",
@@ -123,12 +136,7 @@ def build_evaluation_assets(spec: DatasetSpec) -> list:
                 "underperforming_segments": dg.MetadataValue.json(
                     report["underperforming_segments"]
                 ),
-                "fairness": dg.MetadataValue.json(
-                    {
-                        c: {k: v for k, v in f.items() if k != "groups"}
-                        for c, f in report["fairness"]["candidate"].items()
-                    }
-                ),
+                "fairness": dg.MetadataValue.json(report["fairness"]["candidate"]),
                 "reliability": dg.MetadataValue.md(markdown_image(png, "reliability diagram")),
                 "runtime_seconds": round(time.perf_counter() - started, 2),
             },
@@ -157,7 +165,14 @@ def _log_to_mlflow(registry: RegistryResource, run_id: str, report: dict, png: b
                     if isinstance(v, int | float)
                 }
             )
-        mlflow.log_metrics({"decision_threshold": report["decision"]["threshold"]})
+        mlflow.log_metrics(
+            {
+                "decision_threshold": report["decision"]["threshold"],
+                "backtest_value_per_application": report["decision"]["value_per_application"][
+                    "candidate"
+                ],
+            }
+        )
         mlflow.log_text(json.dumps(report, indent=2, default=str), "backtest/report.json")
         mlflow.log_image(_png_array(png), "backtest/reliability.png")
 

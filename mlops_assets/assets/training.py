@@ -12,6 +12,7 @@ from mlops_assets.compute.ingest import DAY
 from mlops_assets.compute.profile import profile_to_dict
 from mlops_assets.compute.training import (
     LABEL_DAY,
+    Recipe,
     files_fingerprint,
     fit_model,
     model_matrix,
@@ -98,7 +99,8 @@ def build_training_assets(spec: DatasetSpec) -> list:
         ins={"training_set": dg.AssetIn(dg.AssetKey([spec.name, "training_set"]))},
         group_name=GROUP,
         kinds={"scikitlearn", "mlflow"},
-        description="A seeded scikit-learn pipeline trained on the training set, logged to MLflow "
+        description="A seeded scikit-learn pipeline trained on the training set, its scores "
+        "calibrated on the latest days by a fit on the earlier ones (Platt), logged to MLflow "
         "(params, metrics, signature, input example, lineage tags) and registered as a new "
         "version of `<dataset>-<env>` in skops format.",
     )
@@ -112,14 +114,10 @@ def build_training_assets(spec: DatasetSpec) -> list:
         started = time.perf_counter()
         columns = dataset.feature_columns()
         inputs, labels = model_matrix(training_set, columns), training_set[LABEL].to_numpy()
-        model = fit_model(
-            training_set,
-            columns,
-            config.estimator,
-            config.params,
-            config.seed,
-            config.recency_half_life_days,
+        recipe = Recipe(
+            config.estimator, dict(config.params), config.seed, config.recency_half_life_days
         )
+        model, calibration = fit_model(training_set, columns, recipe)
         scores = model.predict_proba(inputs)[:, 1]
         source = context.instance.get_latest_materialization_event(
             dataset.key("training_set")
@@ -151,6 +149,9 @@ def build_training_assets(spec: DatasetSpec) -> list:
                 {
                     "train_roc_auc": float(roc_auc_score(labels, scores)),
                     "train_positive_rate": float(labels.mean()),
+                    "calibration_intercept": calibration["intercept"],
+                    "calibration_slope": calibration["slope"],
+                    "calibration_rows": calibration["rows"],
                 }
             )
             mlflow.log_dict(serving_inputs(dataset, training_set[DAY].max()), INPUTS_ARTIFACT)
@@ -165,6 +166,7 @@ def build_training_assets(spec: DatasetSpec) -> list:
             "recency_half_life_days": config.recency_half_life_days,
             "training_window": window,
             "rows": training_set.height,
+            "calibration": calibration,
             **tags,
         }
         context.log.info(f"registered {registry.model_name} v{version} (run {run.info.run_id})")
@@ -175,6 +177,7 @@ def build_training_assets(spec: DatasetSpec) -> list:
                 "mlflow_run_id": run.info.run_id,
                 "training_window": window,
                 "data_fingerprint": fingerprint,
+                "calibration": dg.MetadataValue.json(calibration),
                 "runtime_seconds": round(time.perf_counter() - started, 2),
             },
         )

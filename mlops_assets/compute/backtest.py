@@ -1,4 +1,5 @@
-"""Walk-forward, out-of-time backtests and the promotion gates that read them."""
+"""Walk-forward, out-of-time backtests of the candidate's and the champion's recipes on the same
+rows, and the promotion gates that read them."""
 
 from __future__ import annotations
 
@@ -10,12 +11,24 @@ import numpy as np
 import polars as pl
 
 from mlops_assets.compute.features import LABEL
+from mlops_assets.compute.inference import (
+    auc_difference,
+    auc_interval,
+    bootstrap,
+    calibration_evidence,
+    cluster_sums,
+    clusters_of,
+    mean_difference,
+    percentile_interval,
+)
 from mlops_assets.compute.ingest import DAY
 from mlops_assets.compute.metrics import (
+    MIN_GROUP_COUNT,
     classification_metrics,
-    fairness,
-    optimal_threshold,
+    decision_threshold,
+    equalized_odds,
     reliability_table,
+    row_values,
     segment_metrics,
 )
 from mlops_assets.spec import DatasetSpec, Gates
@@ -51,93 +64,161 @@ def walk_forward_folds(
     return result
 
 
+Fitter = Callable[[pl.DataFrame], Scorer]  # training rows -> a fitted model's scorer
+
+
 def run_backtest(
     frame: pl.DataFrame,
     folds: list[Fold],
-    fit: Callable[[pl.DataFrame], Scorer],
+    fit: Fitter,
     spec: DatasetSpec,
-    champion: Scorer | None = None,
-    champion_trained_until: dt.date | None = None,
+    champion_fit: Fitter | None = None,
 ) -> tuple[dict, pl.DataFrame]:
-    """Train the candidate on each fold's past and score its test window.
+    """Train the candidate's recipe on each fold's past and score its test window; the
+    champion's recipe, refitted on the same rows, scores the same window. Both models are then
+    judged on the same out-of-time rows at the same horizon (paired, matched). Pass the same
+    `fit` as `champion_fit` when the recipes are equal: the scores are reused.
 
-    The champion is compared on the test rows after its own training window only, where both
-    models are out of time (on rows it was trained on, any champion looks better than it is).
     Returns the report (JSON-ready) and the pooled out-of-time predictions.
     """
     if not folds:
         raise ValueError("not enough labelled days for a single walk-forward fold")
+    models = ["candidate"] if champion_fit is None else ["candidate", "champion"]
     pooled, per_fold = [], []
     for fold in folds:
         train = frame.filter(pl.col(DAY).is_between(fold.train_first, fold.train_last))
         test = frame.filter(pl.col(DAY).is_between(fold.test_first, fold.test_last))
-        scored = test.with_columns(candidate=pl.Series(fit(train)(test)), fold=pl.lit(fold.index))
+        candidate = np.asarray(fit(train)(test), dtype=float)
+        scored = test.with_columns(candidate=pl.Series(candidate), fold=pl.lit(fold.index))
+        if champion_fit is not None:
+            champion = candidate if champion_fit is fit else champion_fit(train)(test)
+            scored = scored.with_columns(champion=pl.Series(np.asarray(champion, dtype=float)))
         pooled.append(scored)
         per_fold.append(
             {
                 **{k: str(v) for k, v in asdict(fold).items()},
                 "train_rows": train.height,
-                **_metrics(scored, ["candidate"]),
+                **_metrics(scored, models),
             }
         )
-    predictions = pl.concat(pooled)
-    y, p = predictions[LABEL].to_numpy(), predictions["candidate"].to_numpy()
-    threshold = (
-        optimal_threshold(y, p, spec.value)
-        if spec.decision.threshold is None
-        else {"threshold": spec.decision.threshold}
-    )
+    rows = pl.concat(pooled)
+    y = rows[LABEL].to_numpy()
+    decision = decision_threshold(spec)
+    threshold = decision["threshold"]
+    values = {m: row_values(y, rows[m].to_numpy(), threshold, spec.value) for m in models}
+    auc = auc_interval(y, rows["candidate"].to_numpy())
     report = {
         "folds": per_fold,
-        "overall": _metrics(predictions, ["candidate"]),
+        "overall": _metrics(rows, models),
+        "candidate_auc": auc.as_dict() if auc else None,
         "stability": _stability([f["candidate"]["roc_auc"] for f in per_fold]),
-        "decision": {**threshold, "rule": f"{spec.decision.action} if score >= threshold"},
-        **_breakdown(predictions, {"candidate": threshold["threshold"]}, spec),
+        "decision": {
+            **decision,
+            "rule": f"{spec.decision.action} if score >= threshold",
+            "value_per_application": {m: round(float(v.mean()), 4) for m, v in values.items()},
+            "action_rate": {m: round(float((rows[m] >= threshold).mean()), 6) for m in models},
+        },
+        "calibration": calibration_evidence(y, rows["candidate"].to_numpy()),
+        "segments": {
+            m: segment_metrics(rows, list(spec.segments), m, spec.gates.min_segment_rows)
+            for m in models
+        },
+        "fairness": {m: equalized_odds(rows, list(spec.protected), m, threshold) for m in models},
+        "reliability": {m: reliability_table(y, rows[m].to_numpy()).to_dicts() for m in models},
         "comparison": None,
     }
     report["underperforming_segments"] = _underperforming(report, tolerance=0.05)
-    if champion is not None:
-        since = champion_trained_until or dt.date.min
-        rows = predictions.filter(pl.col(DAY) > since)
-        report["comparison"] = {
-            "champion_trained_until": str(champion_trained_until),
-            "rows": rows.height,
+    if champion_fit is not None:
+        report["comparison"] = _paired_comparison(rows, values, threshold, spec)
+    return report, rows
+
+
+def _paired_comparison(rows: pl.DataFrame, values: dict, threshold: float, spec) -> dict:
+    """Candidate minus champion on the same rows: AUC (DeLong), value per application (bootstrap
+    over days), the fairness spreads and each large segment's AUC (Bonferroni-corrected)."""
+    y, days = rows[LABEL].to_numpy(), rows[DAY].to_numpy()
+    cand, champ = rows["candidate"].to_numpy(), rows["champion"].to_numpy()
+    auc = auc_difference(y, cand, champ)
+    value = mean_difference(days, values["candidate"], values["champion"])
+    return {
+        "rows": rows.height,
+        "positives": int(y.sum()),
+        "days": int(rows[DAY].n_unique()),
+        "auc_difference": auc.as_dict() if auc else None,
+        "value_difference": value.as_dict(),
+        "fairness": _fairness_rises(rows, list(spec.protected), threshold),
+        "segments": _segment_differences(rows, list(spec.segments), spec.gates.min_segment_rows),
+    }
+
+
+def _fairness_rises(rows: pl.DataFrame, columns: list[str], threshold: float) -> dict:
+    """Per protected column, how much each equalized-odds spread (action rate among negatives,
+    among positives) rises from the champion to the candidate, with a bootstrap over days;
+    intervals are Bonferroni-corrected over every spread compared."""
+    y = rows[LABEL].to_numpy()
+    acts = {m: rows[m].to_numpy() >= threshold for m in ("candidate", "champion")}
+    clusters = clusters_of(rows[DAY].to_numpy())
+    comparisons = 2 * max(len(columns), 1)
+    result = {}
+    for column in columns:
+        groups = rows[column].cast(pl.String).fill_null("(missing)").to_numpy()
+        names = sorted(set(groups))
+        parts = []  # per group and class: rows of the class, acted by candidate, by champion
+        for g in names:
+            for cls in (0, 1):
+                member = (groups == g) & (y == cls)
+                parts += [member, member & acts["candidate"], member & acts["champion"]]
+        sums = cluster_sums(clusters, np.column_stack(parts))
+        shape = (len(names), 2, 3)
+        eligible = sums.sum(axis=0).reshape(shape)[:, :, 0] >= MIN_GROUP_COUNT
+
+        def rises(totals: np.ndarray, eligible=eligible, shape=shape) -> np.ndarray:
+            t = totals.reshape(len(totals), *shape)
+            with np.errstate(invalid="ignore", divide="ignore"):
+                rate = t[..., 1:] / t[..., :1]  # (draws, groups, class, model)
+            rate = np.where(eligible[None, :, :, None], rate, np.nan)
+            spread = np.nanmax(rate, axis=1) - np.nanmin(rate, axis=1)  # (draws, class, model)
+            return spread[..., 0] - spread[..., 1]  # candidate minus champion, per class
+
+        enough = eligible.sum(axis=0) >= 2  # per class: two groups to compare
+        estimate = rises(sums.sum(axis=0, keepdims=True))[0]
+        with np.errstate(invalid="ignore"):
+            draws = bootstrap(sums, rises)
+        result[column] = {
+            f"spread_{kind}": percentile_interval(
+                float(estimate[k]), draws[:, k], comparisons=comparisons
+            ).as_dict()
+            if enough[k]
+            else None
+            for k, kind in enumerate(("negatives", "positives"))
         }
-        if rows.height:
-            rows = rows.with_columns(champion=pl.Series(champion(rows), dtype=pl.Float64))
-            # each model decides at its own value-optimal threshold (or the spec's fixed one)
-            thresholds = {
-                "candidate": threshold["threshold"],
-                "champion": (
-                    spec.decision.threshold
-                    if spec.decision.threshold is not None
-                    else optimal_threshold(
-                        rows[LABEL].to_numpy(), rows["champion"].to_numpy(), spec.value
-                    )["threshold"]
-                ),
-            }
-            report["comparison"].update(
-                overall=_metrics(rows, list(thresholds)),
-                thresholds=thresholds,
-                **_breakdown(rows, thresholds, spec),
-            )
-    return report, predictions
+    return result
+
+
+def _segment_differences(rows: pl.DataFrame, columns: list[str], min_rows: int) -> dict:
+    """Candidate minus champion AUC per segment of at least `min_rows` rows (DeLong, paired),
+    Bonferroni-corrected over the segments compared."""
+    large = []
+    for column in columns:
+        for (value,), group in rows.group_by(column, maintain_order=True):
+            y = group[LABEL].to_numpy()
+            if group.height >= min_rows and 0 < y.sum() < len(y):
+                large.append((column, str(value), group))
+    result: dict = {column: {} for column in columns}
+    for column, value, group in large:
+        diff = auc_difference(
+            group[LABEL].to_numpy(),
+            group["candidate"].to_numpy(),
+            group["champion"].to_numpy(),
+            comparisons=len(large),
+        )
+        result[column][value] = {**diff.as_dict(), "rows": group.height}
+    return result
 
 
 def _metrics(scored: pl.DataFrame, models: list[str]) -> dict:
     y = scored[LABEL].to_numpy()
     return {m: classification_metrics(y, scored[m].to_numpy()) for m in models}
-
-
-def _breakdown(rows: pl.DataFrame, thresholds: dict[str, float], spec: DatasetSpec) -> dict:
-    y, least = rows[LABEL].to_numpy(), spec.gates.min_segment_rows
-    return {
-        "segments": {m: segment_metrics(rows, list(spec.segments), m, least) for m in thresholds},
-        "fairness": {
-            m: fairness(rows, list(spec.protected), m, t, least) for m, t in thresholds.items()
-        },
-        "reliability": {m: reliability_table(y, rows[m].to_numpy()).to_dicts() for m in thresholds},
-    }
 
 
 def _stability(aucs: list) -> dict:
@@ -165,65 +246,98 @@ GATES = ("absolute_floor", "beats_champion", "calibration", "fairness", "segment
 
 
 def evaluate_gates(report: dict, gates: Gates) -> dict[str, dict]:
-    """Verdict per gate: {"passed": bool, "reason": str}. No champion: relative gates pass."""
-    cand = report["overall"]["candidate"]
-    auc = cand["roc_auc"] or 0.0
+    """Verdict per gate: {"passed", "reason", "evidence"}; every interval is 95%. Without a
+    champion the relative gates pass."""
+    auc = report["candidate_auc"]
+    evidence = {"rows": report["overall"]["candidate"]["rows"]}
     verdicts = {
         "absolute_floor": _verdict(
-            auc >= gates.min_auc, f"candidate AUC {auc:.4f} vs floor {gates.min_auc}"
+            auc is not None and auc["low"] >= gates.min_auc,
+            f"candidate AUC {_interval(auc)}: its lower bound must reach the floor {gates.min_auc}",
+            {**evidence, "auc": auc},
         ),
-        "calibration": _verdict(
-            cand["ece"] <= gates.max_ece,
-            f"candidate ECE {cand['ece']:.4f} vs bound {gates.max_ece}",
-        ),
+        "calibration": _calibration(report["calibration"], gates.calibration_tolerance),
     }
     comparison = report.get("comparison")
     if comparison is None:
         for name in ("beats_champion", "fairness", "segments"):
-            verdicts[name] = _verdict(True, "no champion yet: nothing to compare with")
+            verdicts[name] = _verdict(True, "no champion yet: nothing to compare with", {})
         return {g: verdicts[g] for g in GATES}
-    if comparison["rows"] < gates.min_segment_rows:
-        reason = (
-            f"only {comparison['rows']} backtest rows after the champion's training window "
-            f"(ends {comparison['champion_trained_until']}): no out-of-time evidence that "
-            "the candidate is better"
-        )
-        for name in ("beats_champion", "fairness", "segments"):
-            verdicts[name] = _verdict(False, reason)
-        return {g: verdicts[g] for g in GATES}
-    c_auc = comparison["overall"]["candidate"]["roc_auc"] or 0.0
-    h_auc = comparison["overall"]["champion"]["roc_auc"] or 0.0
+    counts = {k: comparison[k] for k in ("rows", "positives", "days")}
+    where = (
+        f"on {counts['rows']} rows ({counts['positives']} positives, {counts['days']} days) "
+        "scored by both recipes at the same horizon"
+    )
+    auc_diff, value_diff = comparison["auc_difference"], comparison["value_difference"]
+    better = auc_diff is not None and auc_diff["low"] > gates.margin
+    not_worse = value_diff["high"] >= 0
     verdicts["beats_champion"] = _verdict(
-        c_auc >= h_auc + gates.margin,
-        f"candidate AUC {c_auc:.4f} vs champion {h_auc:.4f} + margin {gates.margin} "
-        f"on {comparison['rows']} rows after the champion's training window",
+        better and not_worse,
+        f"AUC candidate - champion {_interval(auc_diff)} (lower bound must exceed "
+        f"{gates.margin}); value per application {_interval(value_diff)} (must not be "
+        f"worse beyond noise) {where}",
+        {**counts, "auc_difference": auc_diff, "value_difference": value_diff},
     )
-    worse = []
-    for column, c in comparison["fairness"]["candidate"].items():
-        h = comparison["fairness"]["champion"][column]
-        for gap in ("demographic_parity_difference", "equal_opportunity_difference"):
-            if c[gap] > h[gap] + gates.fairness_tolerance:
-                worse.append(f"{column} {gap} {c[gap]:.3f} vs champion {h[gap]:.3f}")
+    worse = [
+        f"{column} {kind} {_interval(rise)}"
+        for column, rises in comparison["fairness"].items()
+        for kind, rise in rises.items()
+        if rise is not None and rise["low"] > gates.fairness_tolerance
+    ]
     verdicts["fairness"] = _verdict(
-        not worse, "; ".join(worse) or f"no gap rose by more than {gates.fairness_tolerance}"
+        not worse,
+        (
+            f"equalized-odds spread rose beyond {gates.fairness_tolerance}: " + "; ".join(worse)
+            if worse
+            else f"no equalized-odds spread (action rate among negatives, among positives) rose "
+            f"beyond {gates.fairness_tolerance} {where}"
+        ),
+        {**counts, "spread_rises": comparison["fairness"]},
     )
-    dropped = []
-    for column, values in comparison["segments"]["candidate"].items():
-        for value, m in values.items():
-            h = comparison["segments"]["champion"][column][value]
-            if (
-                not m["small"]
-                and m["roc_auc"] is not None
-                and h["roc_auc"] is not None
-                and m["roc_auc"] < h["roc_auc"] - gates.segment_tolerance
-            ):
-                dropped.append(f"{column}={value} AUC {m['roc_auc']:.3f} vs {h['roc_auc']:.3f}")
+    dropped = [
+        f"{column}={value} {_interval(d)}"
+        for column, values in comparison["segments"].items()
+        for value, d in values.items()
+        if d["high"] < -gates.segment_tolerance
+    ]
+    compared = sum(len(v) for v in comparison["segments"].values())
     verdicts["segments"] = _verdict(
         not dropped,
-        "; ".join(dropped) or f"no segment AUC fell by more than {gates.segment_tolerance}",
+        (
+            f"segment AUC fell beyond {gates.segment_tolerance}: " + "; ".join(dropped)
+            if dropped
+            else f"no segment's AUC fell beyond {gates.segment_tolerance} ({compared} segments "
+            "of enough rows, Bonferroni-corrected)"
+        ),
+        {**counts, "auc_differences": comparison["segments"]},
     )
     return {g: verdicts[g] for g in GATES}
 
 
-def _verdict(passed: bool, reason: str) -> dict:
-    return {"passed": bool(passed), "reason": reason}
+def _calibration(evidence: dict, tolerance: float) -> dict:
+    ratio, slope = evidence["observed_to_expected"], evidence["slope"]
+    low, high = 1 / (1 + tolerance), 1 + tolerance
+    off = [
+        name
+        for name, i in (("observed/expected", ratio), ("slope", slope))
+        if i["low"] > high or i["high"] < low
+    ]
+    return _verdict(
+        not off,
+        f"observed/expected positives {ratio['estimate']:.3f} [{ratio['low']:.3f}, "
+        f"{ratio['high']:.3f}], calibration slope {slope['estimate']:.3f} [{slope['low']:.3f}, "
+        f"{slope['high']:.3f}] on {evidence['rows']} rows ({evidence['positives']} positives): "
+        f"fails only when an interval lies wholly outside [{low:.3f}, {high:.3f}]"
+        + (f"; off: {', '.join(off)}" if off else ""),
+        evidence,
+    )
+
+
+def _interval(i: dict | None) -> str:
+    if i is None:
+        return "n/a (one class only)"
+    return f"{i['estimate']:+.4f} [{i['low']:+.4f}, {i['high']:+.4f}]"
+
+
+def _verdict(passed: bool, reason: str, evidence: dict) -> dict:
+    return {"passed": bool(passed), "reason": reason, "evidence": evidence}

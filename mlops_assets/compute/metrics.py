@@ -49,30 +49,58 @@ def expected_calibration_error(y: np.ndarray, p: np.ndarray, bins: int = 10) -> 
     return float(gap.sum() / table["rows"].sum())
 
 
+def row_values(y: np.ndarray, p: np.ndarray, threshold: float, value: Value) -> np.ndarray:
+    """Value of each row when the action is taken at score >= threshold (the spec's matrix)."""
+    y, act = np.asarray(y) == 1, np.asarray(p) >= threshold
+    return np.where(
+        act,
+        np.where(y, value.action_positive, value.action_negative),
+        np.where(y, value.otherwise_positive, value.otherwise_negative),
+    ).astype(float)
+
+
 def decision_value(y: np.ndarray, p: np.ndarray, threshold: float, value: Value) -> float:
     """Total value of acting when score >= threshold, from the spec's value of each outcome."""
-    y, act = np.asarray(y) == 1, np.asarray(p) >= threshold
-    return float(
-        np.sum(
-            np.where(
-                act,
-                np.where(y, value.action_positive, value.action_negative),
-                np.where(y, value.otherwise_positive, value.otherwise_negative),
-            )
-        )
-    )
+    return float(row_values(y, p, threshold, value).sum())
+
+
+def break_even_threshold(value: Value) -> float:
+    """The calibrated probability of the positive class above which acting is worth more than
+    not acting: p * gain_positive + (1 - p) * gain_negative >= 0. 0 when acting always pays, just
+    above 1 when it never does."""
+    gain_positive = value.action_positive - value.otherwise_positive
+    gain_negative = value.action_negative - value.otherwise_negative
+    if gain_negative >= 0 and gain_positive >= 0:
+        return 0.0
+    if gain_positive <= gain_negative:
+        return NEVER
+    return round(-gain_negative / (gain_positive - gain_negative), 6)
+
+
+NEVER = 1.0 + 1e-9  # a threshold no probability reaches
+
+
+def decision_threshold(spec) -> dict:
+    """The spec's fixed threshold, else the value matrix's break-even on calibrated scores."""
+    if spec.decision.threshold is not None:
+        return {"threshold": spec.decision.threshold, "basis": "fixed by decision.threshold"}
+    return {
+        "threshold": break_even_threshold(spec.value),
+        "basis": "break-even of the value matrix (scores are calibrated probabilities)",
+    }
 
 
 def optimal_threshold(y: np.ndarray, p: np.ndarray, value: Value) -> dict:
-    """The threshold (on a grid of score quantiles) that maximises the total decision value."""
-    grid = np.unique(np.concatenate([np.quantile(p, np.linspace(0, 1, 201)), [1.0 + 1e-9]]))
+    """The threshold (on a grid of score quantiles) that maximises the total decision value on
+    these rows: in sample, so benches use it only for the oracle's best."""
+    grid = np.unique(np.concatenate([np.quantile(p, np.linspace(0, 1, 201)), [NEVER]]))
     values = [decision_value(y, p, t, value) for t in grid]
     best = int(np.argmax(values))
     return {
         "threshold": round(float(grid[best]), 6),
         "value": round(values[best], 2),
         "value_per_row": round(values[best] / max(len(y), 1), 4),
-        "value_never_act": round(decision_value(y, p, 1.0 + 1e-9, value), 2),
+        "value_never_act": round(decision_value(y, p, NEVER, value), 2),
         "action_rate": round(float(np.mean(np.asarray(p) >= grid[best])), 6),
     }
 
@@ -88,36 +116,47 @@ def segment_metrics(frame: pl.DataFrame, columns: list[str], score: str, min_row
     return result
 
 
-def fairness(
-    frame: pl.DataFrame, columns: list[str], score: str, threshold: float, min_rows: int = 0
-) -> dict:
-    """Per protected column: demographic parity difference (spread of the action rate across
-    groups) and equal opportunity difference (spread of the action rate among positives).
-    Groups under `min_rows` rows are reported but left out of the spreads (too noisy)."""
+MIN_GROUP_COUNT = 30  # negatives (or positives) a group needs before its rate is compared
+
+
+def equalized_odds(frame: pl.DataFrame, columns: list[str], score: str, threshold: float) -> dict:
+    """Per protected column and group: the action rate among negatives (e.g. creditworthy
+    applicants declined) and among positives, each with a Wilson interval, and per column the
+    spread (max - min) of each rate over the groups with at least `MIN_GROUP_COUNT` rows of
+    that class."""
+    from mlops_assets.compute.inference import wilson
+
+    acted = frame.with_columns(act=(pl.col(score) >= threshold).cast(pl.Int64))
     result: dict = {}
     for column in columns:
         groups = (
-            frame.with_columns(act=(pl.col(score) >= threshold).cast(pl.Float64))
-            .group_by(column)
+            acted.group_by(column)
             .agg(
                 rows=pl.len(),
-                action_rate=pl.col("act").mean(),
-                true_positive_rate=pl.col("act").filter(pl.col("_label") == 1).mean(),
+                negatives=(pl.col("_label") == 0).sum(),
+                positives=(pl.col("_label") == 1).sum(),
+                acted_negatives=pl.col("act").filter(pl.col("_label") == 0).sum(),
+                acted_positives=pl.col("act").filter(pl.col("_label") == 1).sum(),
             )
+            .sort(column)
         )
-        large = groups.filter(pl.col("rows") >= min_rows)
-        rates = large["action_rate"].drop_nulls()
-        tprs = large["true_positive_rate"].drop_nulls()
+        table, spreads = {}, {}
+        for kind in ("negatives", "positives"):
+            rates = [
+                r[f"acted_{kind}"] / r[kind]
+                for r in groups.iter_rows(named=True)
+                if r[kind] >= MIN_GROUP_COUNT
+            ]
+            spreads[kind] = round(max(rates) - min(rates), 6) if len(rates) > 1 else 0.0
+        for r in groups.iter_rows(named=True):
+            entry = {"rows": r["rows"], "negatives": r["negatives"], "positives": r["positives"]}
+            for kind in ("negatives", "positives"):
+                rate = wilson(r[f"acted_{kind}"], r[kind])
+                entry[f"action_rate_{kind}"] = rate.as_dict() if rate else None
+            table[str(r[column])] = entry
         result[column] = {
-            "demographic_parity_difference": round(float(rates.max() - rates.min()), 6)
-            if len(rates)
-            else 0.0,
-            "equal_opportunity_difference": round(float(tprs.max() - tprs.min()), 6)
-            if len(tprs)
-            else 0.0,
-            "groups": {
-                str(r[column]): {k: r[k] for k in ("rows", "action_rate", "true_positive_rate")}
-                for r in groups.sort(column).iter_rows(named=True)
-            },
+            "spread_negatives": spreads["negatives"],
+            "spread_positives": spreads["positives"],
+            "groups": table,
         }
     return result

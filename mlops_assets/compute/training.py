@@ -5,11 +5,13 @@ from __future__ import annotations
 import datetime as dt
 import hashlib
 from collections.abc import Iterable
+from dataclasses import dataclass, field
 from pathlib import Path
 
 import polars as pl
 
 from mlops_assets.compute.features import LABEL, FeatureColumns
+from mlops_assets.compute.inference import logistic_calibration
 from mlops_assets.compute.ingest import DAY
 from mlops_assets.spec import DatasetSpec
 
@@ -79,20 +81,73 @@ def recency_weights(days: pl.Series, half_life_days: float | None):
     return 0.5 ** (age / half_life_days)
 
 
-def fit_model(
-    frame: pl.DataFrame,
-    columns: FeatureColumns,
-    estimator: str = "hist_gradient_boosting",
-    params: dict | None = None,
-    seed: int = 0,
-    half_life_days: float | None = None,
-):
-    """`build_model` fitted on labelled rows, recency-weighted when `half_life_days` is set."""
-    model = build_model(columns, estimator, params, seed)
-    weights = recency_weights(frame[DAY], half_life_days)
+@dataclass(frozen=True)
+class Recipe:
+    """How a model is trained: what the backtest refits on each fold, for the candidate and for
+    the champion alike."""
+
+    estimator: str = "hist_gradient_boosting"
+    params: dict = field(default_factory=dict)
+    seed: int = 0
+    recency_half_life_days: float | None = None  # None: every row weighs the same
+
+
+CALIBRATION_SHARE = 0.2  # the latest fifth of the days calibrates a fit on the earlier ones
+CALIBRATION_RIDGE = 1.0  # pulls the calibration towards "none" on a few hundred rows
+
+
+def fit_model(frame: pl.DataFrame, columns: FeatureColumns, recipe: Recipe) -> tuple[object, dict]:
+    """The recipe's pipeline fitted on labelled rows, its scores calibrated out of time.
+
+    A first fit on all but the latest `CALIBRATION_SHARE` of the days scores those days; a
+    logistic (Platt) calibration, P = expit(a + b * logit(score)), is fitted to them. The model
+    is then refitted on every row and the calibration folded into it, so `predict_proba` of the
+    returned pipeline is calibrated. Returns the pipeline and the calibration (a, b, rows).
+    """
+    model = _fit(frame, columns, recipe)
+    days = sorted(frame[DAY].unique().to_list())
+    held = max(1, round(len(days) * CALIBRATION_SHARE))
+    early = frame.filter(pl.col(DAY) < days[-held]) if len(days) > 1 else frame.clear()
+    late = frame.filter(pl.col(DAY) >= days[-held])
+    if recipe.estimator == "dummy" or early[LABEL].n_unique() < 2 or late[LABEL].n_unique() < 2:
+        return model, {"intercept": 0.0, "slope": 1.0, "rows": 0}
+    first = _fit(early, columns, recipe)
+    scores = first.predict_proba(model_matrix(late, columns))[:, 1]
+    (a, b), _ = logistic_calibration(late[LABEL].to_numpy(), scores, ridge=CALIBRATION_RIDGE)
+    fold_calibration(model, float(a), float(b))
+    return model, {
+        "intercept": round(float(a), 6),
+        "slope": round(float(b), 6),
+        "rows": late.height,
+    }
+
+
+def _fit(frame: pl.DataFrame, columns: FeatureColumns, recipe: Recipe):
+    model = build_model(columns, recipe.estimator, recipe.params, recipe.seed)
+    weights = recency_weights(frame[DAY], recipe.recency_half_life_days)
     extra = {} if weights is None else {"model__sample_weight": weights}
     model.fit(model_matrix(frame, columns), frame[LABEL].to_numpy(), **extra)
     return model
+
+
+def fold_calibration(pipeline, intercept: float, slope: float) -> None:
+    """Make `predict_proba` return expit(intercept + slope * logit(p)) in place: both supported
+    estimators score expit(raw), with raw linear in its fitted parameters (the trees' leaf values
+    and baseline, or the coefficients and intercept)."""
+    from sklearn.ensemble import HistGradientBoostingClassifier
+    from sklearn.linear_model import LogisticRegression
+
+    model = pipeline.named_steps["model"]
+    if isinstance(model, HistGradientBoostingClassifier):
+        model._baseline_prediction = intercept + slope * model._baseline_prediction
+        for iteration in model._predictors:
+            for predictor in iteration:
+                predictor.nodes["value"] *= slope
+    elif isinstance(model, LogisticRegression):
+        model.coef_ = slope * model.coef_
+        model.intercept_ = intercept + slope * model.intercept_
+    else:
+        raise TypeError(f"cannot calibrate a {type(model).__name__}")
 
 
 def build_model(

@@ -1,0 +1,187 @@
+"""Intervals for the platform's decisions: paired AUC differences (DeLong), bootstraps over whole
+days, binomial rates (Wilson) and logistic calibration (intercept and slope). Plain numpy."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+from scipy.special import expit, logit
+from scipy.stats import norm, rankdata
+
+CONFIDENCE = 0.95  # two-sided: a bound is one-sided at 2.5%
+MIN_CLUSTERS = 10  # fewer days than this: rows are resampled instead of days
+DRAWS = 1000
+
+
+def z_value(confidence: float = CONFIDENCE, comparisons: int = 1) -> float:
+    """The normal quantile of a two-sided interval, Bonferroni-corrected over `comparisons`."""
+    return float(norm.ppf(1 - (1 - confidence) / (2 * max(comparisons, 1))))
+
+
+@dataclass(frozen=True)
+class Interval:
+    estimate: float
+    low: float
+    high: float
+
+    def as_dict(self, digits: int = 4) -> dict:
+        return {k: round(float(v), digits) for k, v in vars(self).items()}
+
+    def __str__(self) -> str:
+        return f"{self.estimate:+.4f} [{self.low:+.4f}, {self.high:+.4f}]"
+
+
+def _auc_components(y: np.ndarray, scores: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """DeLong's placement values (Sun & Xu's midrank form): one row per model."""
+    positives, negatives = scores[:, y == 1], scores[:, y == 0]
+    m, n = positives.shape[1], negatives.shape[1]
+    v10, v01 = np.empty_like(positives), np.empty_like(negatives)
+    for k in range(scores.shape[0]):
+        both = rankdata(np.concatenate([positives[k], negatives[k]]))
+        v10[k] = (both[:m] - rankdata(positives[k])) / n
+        v01[k] = 1.0 - (both[m:] - rankdata(negatives[k])) / m
+    return v10, v01
+
+
+def auc_interval(
+    y: np.ndarray, p: np.ndarray, confidence: float = CONFIDENCE, comparisons: int = 1
+) -> Interval | None:
+    """ROC AUC with DeLong's interval; None without both classes."""
+    return _delong(
+        np.asarray(y), np.atleast_2d(np.asarray(p, dtype=float)), confidence, comparisons
+    )
+
+
+def auc_difference(
+    y: np.ndarray,
+    a: np.ndarray,
+    b: np.ndarray,
+    confidence: float = CONFIDENCE,
+    comparisons: int = 1,
+) -> Interval | None:
+    """AUC(a) - AUC(b) on the same rows, with DeLong's paired interval; None without both
+    classes. Identical scores give a zero-width interval at 0."""
+    scores = np.vstack([np.asarray(a, dtype=float), np.asarray(b, dtype=float)])
+    return _delong(np.asarray(y), scores, confidence, comparisons, contrast=np.array([1.0, -1.0]))
+
+
+def _delong(y, scores, confidence, comparisons, contrast=None) -> Interval | None:
+    y = (y == 1).astype(int)
+    if not 0 < y.sum() < len(y):
+        return None
+    v10, v01 = _auc_components(y, scores)
+    contrast = np.ones(1) if contrast is None else contrast
+    estimate = float(contrast @ v10.mean(axis=1))
+    m, n = v10.shape[1], v01.shape[1]
+    s10 = np.atleast_2d(np.cov(v10)) if m > 1 else np.zeros((len(contrast),) * 2)
+    s01 = np.atleast_2d(np.cov(v01)) if n > 1 else np.zeros((len(contrast),) * 2)
+    variance = float(contrast @ (s10 / m + s01 / n) @ contrast)
+    half = z_value(confidence, comparisons) * np.sqrt(max(variance, 0.0))
+    return Interval(estimate, estimate - half, estimate + half)
+
+
+def clusters_of(days: np.ndarray) -> np.ndarray:
+    """Cluster index per row for the bootstrap: the day, or the row when there are fewer than
+    `MIN_CLUSTERS` days (a bootstrap over 3 days says nothing)."""
+    _, index = np.unique(days, return_inverse=True)
+    return index if index.max(initial=-1) + 1 >= MIN_CLUSTERS else np.arange(len(days))
+
+
+def cluster_sums(clusters: np.ndarray, values: np.ndarray) -> np.ndarray:
+    """Per-cluster sums of each column of `values` (rows x k): clusters x k."""
+    values = np.asarray(values, dtype=float).reshape(len(clusters), -1)
+    out = np.zeros((clusters.max(initial=-1) + 1, values.shape[1]))
+    np.add.at(out, clusters, values)
+    return out
+
+
+def bootstrap(
+    sums: np.ndarray, statistic, draws: int = DRAWS, seed: int = 0, chunk: int = 100
+) -> np.ndarray:
+    """`statistic` over `draws` resamples (with replacement) of the rows of `sums` (clusters x
+    k): each draw passes the resampled column totals (chunk x k) and gets one value per draw."""
+    rng = np.random.default_rng(seed)
+    k = sums.shape[0]
+    results = []
+    for start in range(0, draws, chunk):
+        index = rng.integers(0, k, size=(min(chunk, draws - start), k))
+        results.append(statistic(sums[index].sum(axis=1)))
+    return np.concatenate(results)
+
+
+def percentile_interval(
+    estimate: float, draws: np.ndarray, confidence: float = CONFIDENCE, comparisons: int = 1
+) -> Interval:
+    tail = (1 - confidence) / (2 * max(comparisons, 1))
+    draws = draws[np.isfinite(draws)]
+    if not len(draws):
+        return Interval(estimate, -np.inf, np.inf)
+    low, high = np.quantile(draws, [tail, 1 - tail])
+    return Interval(estimate, float(low), float(high))
+
+
+def mean_difference(days: np.ndarray, a: np.ndarray, b: np.ndarray, seed: int = 0) -> Interval:
+    """mean(a - b) over paired rows, with a percentile bootstrap over whole days."""
+    clusters = clusters_of(days)
+    sums = cluster_sums(clusters, np.column_stack([np.asarray(a) - np.asarray(b), np.ones(len(a))]))
+    estimate = float(sums[:, 0].sum() / sums[:, 1].sum())
+    draws = bootstrap(sums, lambda t: t[:, 0] / np.maximum(t[:, 1], 1e-12), seed=seed)
+    return percentile_interval(estimate, draws)
+
+
+def wilson(successes: int, trials: int, confidence: float = CONFIDENCE) -> Interval | None:
+    """A binomial rate with its Wilson score interval; None when there are no trials."""
+    if trials <= 0:
+        return None
+    z, rate = z_value(confidence), successes / trials
+    centre = (rate + z * z / (2 * trials)) / (1 + z * z / trials)
+    half = z * np.sqrt(rate * (1 - rate) / trials + z * z / (4 * trials**2)) / (1 + z * z / trials)
+    return Interval(rate, max(0.0, centre - half), min(1.0, centre + half))
+
+
+def logistic_calibration(
+    y: np.ndarray, p: np.ndarray, ridge: float = 0.0, iterations: int = 50
+) -> tuple[np.ndarray, np.ndarray]:
+    """Fit P(y=1) = expit(a + b * logit(p)) by Newton's method: (a, b) and their covariance.
+
+    A calibrated score has a = 0 and b = 1; `ridge` shrinks (a, b) towards (0, 1), so that a
+    few hundred rows cannot bend the scores far (Platt scaling on small data)."""
+    y = np.asarray(y, dtype=float)
+    z = logit(np.clip(np.asarray(p, dtype=float), 1e-6, 1 - 1e-6))
+    x = np.column_stack([np.ones_like(z), z])
+    prior = np.array([0.0, 1.0])
+    beta = prior.copy()
+    penalty = ridge * np.eye(2)
+    for _ in range(iterations):
+        q = expit(x @ beta)
+        gradient = x.T @ (y - q) - penalty @ (beta - prior)
+        hessian = (x * (q * (1 - q))[:, None]).T @ x + penalty
+        step = np.linalg.solve(hessian + 1e-9 * np.eye(2), gradient)
+        beta = beta + step
+        if np.abs(step).max() < 1e-10:
+            break
+    q = expit(x @ beta)
+    information = (x * (q * (1 - q))[:, None]).T @ x + penalty
+    return beta, np.linalg.pinv(information)
+
+
+def calibration_evidence(y: np.ndarray, p: np.ndarray, confidence: float = CONFIDENCE) -> dict:
+    """Calibration in the large (observed / expected positives) and the calibration slope, each
+    with an interval: a calibrated model has both at 1 whatever the row count."""
+    y, p = np.asarray(y, dtype=float), np.clip(np.asarray(p, dtype=float), 1e-6, 1 - 1e-6)
+    z = z_value(confidence)
+    expected = p.sum()
+    # the count of positives varies by sqrt(sum p(1-p)) around its expectation (delta method)
+    spread = z * np.sqrt((p * (1 - p)).sum()) / max(expected, 1e-12)
+    ratio = y.sum() / max(expected, 1e-12)
+    beta, covariance = logistic_calibration(y, p)
+    slope_half = z * np.sqrt(max(covariance[1, 1], 0.0))
+    return {
+        "observed_to_expected": Interval(
+            ratio, ratio * np.exp(-spread), ratio * np.exp(spread)
+        ).as_dict(),
+        "slope": Interval(beta[1], beta[1] - slope_half, beta[1] + slope_half).as_dict(),
+        "rows": int(len(y)),
+        "positives": int(y.sum()),
+    }
