@@ -162,15 +162,15 @@ def trained_home(tmp_path_factory) -> Settings:
 
 @pytest.fixture(scope="session")
 def serving_home(tmp_path_factory) -> Settings:
-    """45 simulated days, ingested and trained: v1 champion (gradient boosting), v2 (logistic
-    regression, not promoted: the gates see no out-of-time evidence), and v3 whose stored model
-    file is corrupted (it cannot load)."""
+    """45 simulated days, ingested and trained: v1 champion (gradient boosting), v2 (three
+    stumps, not promoted: worse on the same folds), and v3 whose stored model file is corrupted
+    (it cannot load)."""
     from mlops_assets.runner import run_pipeline
 
     settings = Settings.resolve(home=tmp_path_factory.mktemp("serving") / "home")
     land(settings, range(45), rows=400)
     run_pipeline(settings)
-    train(settings, model={"estimator": "logistic_regression"})
+    train(settings, model={"params": {"max_iter": 3, "max_depth": 1, "learning_rate": 0.1}})
     train(settings, model={"seed": 2})
     models = registry(settings)
     assert models.champion_version() == 1

@@ -151,7 +151,7 @@ def test_fit_model_calibrates_out_of_time_and_folds_it_into_predict_proba(estima
     ]
     got = model.predict_proba(model_matrix(frame, columns))[:, 1]
     expected = expit(calibration["intercept"] + calibration["slope"] * logit(plain))
-    np.testing.assert_allclose(got, expected, rtol=1e-6)  # HGB sums its leaves in float32
+    np.testing.assert_allclose(got, expected, rtol=1e-6)  # HGB sums in float32
     assert calibration["slope"] != 1.0
 
 

@@ -129,11 +129,11 @@ def run_backtest(
     }
     report["underperforming_segments"] = _underperforming(report, tolerance=0.05)
     if champion_fit is not None:
-        report["comparison"] = _paired_comparison(rows, values, threshold, spec)
+        report["comparison"] = paired_comparison(rows, values, threshold, spec)
     return report, rows
 
 
-def _paired_comparison(rows: pl.DataFrame, values: dict, threshold: float, spec) -> dict:
+def paired_comparison(rows: pl.DataFrame, values: dict, threshold: float, spec) -> dict:
     """Candidate minus champion on the same rows: AUC (DeLong), value per application (bootstrap
     over days), the fairness spreads and each large segment's AUC (Bonferroni-corrected)."""
     y, days = rows[LABEL].to_numpy(), rows[DAY].to_numpy()
@@ -253,7 +253,8 @@ def evaluate_gates(report: dict, gates: Gates) -> dict[str, dict]:
     verdicts = {
         "absolute_floor": _verdict(
             auc is not None and auc["low"] >= gates.min_auc,
-            f"candidate AUC {_interval(auc)}: its lower bound must reach the floor {gates.min_auc}",
+            f"candidate AUC {_interval(auc, signed=False)}: its lower bound must reach the "
+            f"floor {gates.min_auc}",
             {**evidence, "auc": auc},
         ),
         "calibration": _calibration(report["calibration"], gates.calibration_tolerance),
@@ -333,10 +334,11 @@ def _calibration(evidence: dict, tolerance: float) -> dict:
     )
 
 
-def _interval(i: dict | None) -> str:
+def _interval(i: dict | None, signed: bool = True) -> str:
     if i is None:
         return "n/a (one class only)"
-    return f"{i['estimate']:+.4f} [{i['low']:+.4f}, {i['high']:+.4f}]"
+    f = "+.4f" if signed else ".4f"
+    return f"{i['estimate']:{f}} [{i['low']:{f}}, {i['high']:{f}}]"
 
 
 def _verdict(passed: bool, reason: str, evidence: dict) -> dict:

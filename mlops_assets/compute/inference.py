@@ -145,14 +145,16 @@ def logistic_calibration(
 ) -> tuple[np.ndarray, np.ndarray]:
     """Fit P(y=1) = expit(a + b * logit(p)) by Newton's method: (a, b) and their covariance.
 
-    A calibrated score has a = 0 and b = 1; `ridge` shrinks (a, b) towards (0, 1), so that a
-    few hundred rows cannot bend the scores far (Platt scaling on small data)."""
+    A calibrated score has a = 0 and b = 1. `ridge` shrinks the fit towards that (Platt scaling
+    on a few hundred rows must not bend the scores far): it penalizes the shift of the mean logit
+    and the change of its spread, (b - 1) * sd(logit p), so squeezed scores can still stretch."""
     y = np.asarray(y, dtype=float)
     z = logit(np.clip(np.asarray(p, dtype=float), 1e-6, 1 - 1e-6))
-    x = np.column_stack([np.ones_like(z), z])
-    prior = np.array([0.0, 1.0])
+    centre = float(z.mean())
+    x = np.column_stack([np.ones_like(z), z - centre])  # fitted: a + b * centre, and b
+    prior = np.array([centre, 1.0])
+    penalty = ridge * np.diag([1.0, max(float(z.var()), 1e-12)])
     beta = prior.copy()
-    penalty = ridge * np.eye(2)
     for _ in range(iterations):
         q = expit(x @ beta)
         gradient = x.T @ (y - q) - penalty @ (beta - prior)
@@ -162,8 +164,9 @@ def logistic_calibration(
         if np.abs(step).max() < 1e-10:
             break
     q = expit(x @ beta)
-    information = (x * (q * (1 - q))[:, None]).T @ x + penalty
-    return beta, np.linalg.pinv(information)
+    covariance = np.linalg.pinv((x * (q * (1 - q))[:, None]).T @ x + penalty)
+    back = np.array([[1.0, -centre], [0.0, 1.0]])  # (a + b * centre, b) -> (a, b)
+    return back @ beta, back @ covariance @ back.T
 
 
 def calibration_evidence(y: np.ndarray, p: np.ndarray, confidence: float = CONFIDENCE) -> dict:
