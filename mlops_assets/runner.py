@@ -12,6 +12,7 @@ import dagster as dg
 from mlops_assets.definitions import build_definitions
 from mlops_assets.jobs import (
     decide_job_name,
+    drift_job_name,
     ingest_job_name,
     outcomes_job_name,
     performance_job_name,
@@ -83,6 +84,8 @@ def run_pipeline(
             summary["decisions"] = _decide(defs, instance, spec, progress)
         if instance.get_latest_materialization_event(dg.AssetKey([spec.name, "decisions"])):
             summary["monitoring"] = _monitor(defs, instance, spec, progress)
+        else:
+            summary["monitoring"] = _drift_before_champion(defs, instance, spec)
     summary["runtime_seconds"] = round(time.perf_counter() - started, 2)
     return summary
 
@@ -239,6 +242,17 @@ def _monitor(defs, instance, spec: DatasetSpec, progress) -> dict:
         )
     )
     return out
+
+
+def _drift_before_champion(defs, instance, spec: DatasetSpec) -> dict:
+    """Without a champion, the latest ingested day's drift against the trailing accepted days."""
+    ingested = sorted(instance.get_materialized_partitions(dg.AssetKey([spec.name, "raw"])))
+    if not ingested:
+        return {}
+    result = _run_one(defs, instance, drift_job_name(spec), ingested[-1])
+    if result is None:
+        return {}
+    return {"drift": {"day": ingested[-1], **_metadata(result, "drift_report", "summary")}}
 
 
 def _run_one(defs, instance, job_name: str, day: str):

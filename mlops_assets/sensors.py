@@ -8,6 +8,7 @@ import dagster as dg
 
 from mlops_assets.assets.ingestion import fingerprint
 from mlops_assets.jobs import (
+    drift_job_name,
     ingest_job_name,
     outcomes_job_name,
     performance_job_name,
@@ -245,13 +246,14 @@ def _labels_since(dataset: DatasetResource, window_end: dt.date | None) -> int:
 
 
 def build_monitoring_chain(spec: DatasetSpec, jobs: list) -> dg.SensorDefinition:
-    """After a day is ingested, decide and drift-check it; after an outcomes file lands, measure
-    the performance of the decisions it labels. Nothing runs before a model is deployed."""
+    """After a day is ingested, decide and drift-check it (before a first deployment: drift only,
+    against the trailing accepted days); after an outcomes file lands, measure the performance
+    of the decisions it labels."""
     by_name = {j.name: j for j in jobs}
     watched = [by_name[ingest_job_name(spec)]]
     if spec.delayed_labels:
         watched.append(by_name[outcomes_job_name(spec)])
-    targets = [by_name[score_job_name(spec)]]
+    targets = [by_name[score_job_name(spec)], by_name[drift_job_name(spec)]]
     if spec.delayed_labels:
         targets.append(by_name[performance_job_name(spec)])
 
@@ -262,21 +264,26 @@ def build_monitoring_chain(spec: DatasetSpec, jobs: list) -> dg.SensorDefinition
         request_jobs=targets,
         default_status=dg.DefaultSensorStatus.RUNNING,
         minimum_interval_seconds=10,
-        description="Ingested day -> decisions + drift report; landed outcomes -> performance of "
-        "the day they label.",
+        description="Ingested day -> decisions + drift report (drift only before a first "
+        "deployment); landed outcomes -> performance of the day they label.",
     )
     def monitoring_chain(context: dg.RunStatusSensorContext, dataset: DatasetResource):
         run = context.dagster_run
         day = run.tags.get("dagster/partition")
         deployed = partition_path(dataset.lake_root, dataset.key("deployment"), None, ".json")
-        if day is None or not deployed.exists():
-            return dg.SkipReason("no deployed model yet" if day else "not a partitioned run")
+        if day is None:
+            return dg.SkipReason("not a partitioned run")
         if run.job_name == ingest_job_name(spec):
-            return dg.RunRequest(
-                run_key=f"score:{day}:{run.run_id}",
-                job_name=score_job_name(spec),
-                partition_key=day,
+            kind, job = (
+                ("score", score_job_name(spec))
+                if deployed.exists()
+                else ("drift", drift_job_name(spec))
             )
+            return dg.RunRequest(
+                run_key=f"{kind}:{day}:{run.run_id}", job_name=job, partition_key=day
+            )
+        if not deployed.exists():
+            return dg.SkipReason("no deployed model yet: no decisions to evaluate")
         labelled = dt.date.fromisoformat(day) - dt.timedelta(days=spec.target.delay_days)
         if labelled.isoformat() not in dataset.partitions("decisions"):
             return dg.SkipReason(f"no decisions for {labelled}: nothing to evaluate")

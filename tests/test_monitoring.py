@@ -172,3 +172,21 @@ def test_a_drift_signal_needs_confirmation_on_the_days_before(trained_home):
     assert earlier("2025-01-23", 2) == [False, True]
     assert earlier("2025-01-20", 1) == [False]  # no report on 01-19: not confirmed
     assert earlier("2025-01-26", 1) == [False]  # that signal was against champion v2
+
+
+def test_drift_is_monitored_from_the_first_landed_day_before_any_champion(tmp_path):
+    from mlops_assets.runner import run_pipeline
+    from mlops_assets.settings import Settings
+    from tests.conftest import land
+
+    settings = Settings.resolve(home=tmp_path / "home")
+    land(settings, range(12), rows=300)
+    summary = run_pipeline(settings)  # too few labelled days: no model, so no champion
+    assert "champion" not in summary["model"]
+    drift = summary["monitoring"]["drift"]
+    assert drift["day"] == "2025-01-12" and drift["champion_version"] is None
+    assert drift["reference"] == "the 11 accepted days before 2025-01-12 (no champion yet)"
+    assert drift["retrain_signal"] is False and drift["tests"] > 0
+    first = run(settings, "lending_drift", "2025-01-01")
+    assert first.success  # the first day has a report, saying what it lacks
+    assert "no reference yet" in metadata(first, "drift_report")["summary"]["note"]

@@ -27,7 +27,7 @@ from mlops_assets.compute.monitoring import (
     observed_outcomes,
     realized_performance,
 )
-from mlops_assets.lake import read_partitions
+from mlops_assets.lake import partition_path, read_partitions
 from mlops_assets.registry import RegistryResource
 from mlops_assets.resources import DatasetResource
 from mlops_assets.spec import DatasetSpec
@@ -42,10 +42,8 @@ def build_monitoring_assets(spec: DatasetSpec, partitions: dg.PartitionsDefiniti
 
     @dg.asset(
         key=drift_key,
-        ins={
-            "raw": dg.AssetIn(dg.AssetKey([spec.name, "raw"])),
-            "deployment": dg.AssetIn(dg.AssetKey([spec.name, "deployment"])),
-        },
+        ins={"raw": dg.AssetIn(dg.AssetKey([spec.name, "raw"]))},
+        deps=[dg.AssetKey([spec.name, "deployment"])],
         partitions_def=partitions,
         group_name=GROUP,
         kinds={"polars", "html"},
@@ -57,30 +55,45 @@ def build_monitoring_assets(spec: DatasetSpec, partitions: dg.PartitionsDefiniti
                 "or the domain classifier shows major drift.",
             )
         ],
-        description="The day's applications against the champion's training data: per feature "
-        "PSI, KS, Wasserstein (numeric), Jensen-Shannon, chi-square / Cramér's V "
-        "(categorical), drift of the champion's score, a domain classifier's AUC, and the "
-        "label-free performance estimate (CBPE) of the day. HTML report under "
-        "<home>/reports/.",
+        description="The day's applications against the deployed champion's training data (before"
+        " a first champion: the accepted days of the trailing history window): per feature a "
+        "location test and a shape test at a per-test alpha sized for the day's rows, new nulls,"
+        " unseen categories, PSI and KS; the champion's score, a domain classifier's AUC, and the"
+        " label-free performance estimate (CBPE) of the day. HTML report under <home>/reports/.",
     )
     def drift_report(
         context: dg.AssetExecutionContext,
         raw: pl.DataFrame,
-        deployment: dict,
         dataset: DatasetResource,
         registry: RegistryResource,
     ):
         from serving.model import load_model
 
         started = time.perf_counter()
-        version = deployment["target"]["champion"]
-        model = load_model(
-            registry.tracking_uri, registry.model_name, version, spec.decision.threshold
-        )
+        day = context.partition_key
         columns = dataset.feature_columns()
-        numeric, categorical = [*columns.numeric, SCORE], list(columns.categorical)
-        reference, reference_rows = _reference(dataset, registry, model, numeric, categorical)
-        current = raw.with_columns(pl.Series(SCORE, model.score(raw)))
+        categorical = list(columns.categorical)
+        deployed = partition_path(dataset.lake_root, dataset.key("deployment"), None, ".json")
+        if deployed.exists():
+            version = dataset.document("deployment")["target"]["champion"]
+            model = load_model(
+                registry.tracking_uri, registry.model_name, version, spec.decision.threshold
+            )
+            numeric = [*columns.numeric, SCORE]
+            reference, reference_rows = _reference(dataset, registry, model, numeric, categorical)
+            current = raw.with_columns(pl.Series(SCORE, model.score(raw)))
+            basis = f"the training data of champion v{version}"
+        else:
+            version, model, numeric = None, None, list(columns.numeric)
+            history = dataset.accepted_history(day)
+            basis = f"the {len(history)} accepted days before {day} (no champion yet)"
+            if len(history) < spec.quality.min_history_days:
+                return _no_reference_yet(day, raw, basis, spec.quality.min_history_days)
+            reference_rows = read_partitions(
+                dataset.lake_root, dataset.key("raw"), history
+            ).collect()
+            reference = fit_reference(reference_rows, numeric, categorical)
+            current = raw
         table = column_drift(reference, current)
         alpha, tests = alpha_per_test(reference), tests_per_day(reference)
         auc = domain_classifier_auc(
@@ -89,13 +102,17 @@ def build_monitoring_assets(spec: DatasetSpec, partitions: dg.PartitionsDefiniti
         auc_limit = domain_auc_threshold(
             reference_rows.height, current.height, alpha, spec.monitoring.domain_auc
         )
-        estimate = estimated_performance(current[SCORE].to_numpy(), model.threshold, spec)
+        estimate = (
+            estimated_performance(current[SCORE].to_numpy(), model.threshold, spec) if model else {}
+        )
         monitoring = spec.monitoring
         major = table.filter((pl.col("severity") == "major") & (pl.col("column") != SCORE))
-        score_row = table.row(by_predicate=pl.col("column") == SCORE, named=True)
+        score_rows = table.filter(pl.col("column") == SCORE).to_dicts()
+        score_row = score_rows[0] if score_rows else {"psi": None, "severity": "none"}
         signal_today = major.height >= monitoring.drift_columns or auc >= auc_limit
         earlier = _earlier_signals(context, drift_key, monitoring.drift_confirm_days - 1, version)
-        signal = signal_today and all(earlier)
+        # a retrain needs a champion to replace: before one, drift is reported, not acted on
+        signal = signal_today and all(earlier) and version is not None
         severity = (
             "major"
             if signal_today or score_row["severity"] == "major"
@@ -103,15 +120,15 @@ def build_monitoring_assets(spec: DatasetSpec, partitions: dg.PartitionsDefiniti
             if table["drifted"].any()
             else "none"
         )
-        day = context.partition_key
         png = bar_png(
             dict(zip(table["column"], table["psi"], strict=True)),
-            f"{spec.name} {day}: PSI per column (v{version} reference)",
+            f"{spec.name} {day}: PSI per column (against {basis})",
             0.1,
             0.25,
         )
-        html = _write_html(dataset, day, table, auc, estimate, png, version)
+        html = _write_html(dataset, day, table, auc, estimate, png, basis)
         summary = {
+            "reference": basis,
             "champion_version": version,
             "drifted_columns": table.filter(pl.col("drifted"))["column"].to_list(),
             "major_drift_columns": major["column"].to_list(),
@@ -119,7 +136,7 @@ def build_monitoring_assets(spec: DatasetSpec, partitions: dg.PartitionsDefiniti
             "unseen_category_columns": table.filter(pl.col("unseen_categories"))[
                 "column"
             ].to_list(),
-            "score_psi": round(score_row["psi"], 4),
+            "score_psi": _rounded(score_row["psi"]),
             "domain_auc": round(auc, 4),
             "domain_auc_threshold": round(auc_limit, 4),
             "rows": current.height,
@@ -144,7 +161,7 @@ def build_monitoring_assets(spec: DatasetSpec, partitions: dg.PartitionsDefiniti
                 "retrain_signal": signal,
                 "domain_auc": round(auc, 4),
                 "domain_auc_threshold": round(auc_limit, 4),
-                "score_psi": round(score_row["psi"], 4),
+                "score_psi": _rounded(score_row["psi"]),
                 "expected_roc_auc": estimate.get("expected_roc_auc"),
                 "drift": dg.MetadataValue.md(_markdown(table)),
                 "psi_plot": dg.MetadataValue.md(markdown_image(png, "PSI per column")),
@@ -441,7 +458,35 @@ def _markdown(table: pl.DataFrame) -> str:
     )
 
 
-def _write_html(dataset, day, table, auc, estimate, png, version):
+def _rounded(value: float | None) -> float | None:
+    return None if value is None else round(value, 4)
+
+
+def _no_reference_yet(day: str, raw: pl.DataFrame, basis: str, needed: int):
+    """The report of a day with too little accepted history to compare against."""
+    reason = f"no reference yet: {basis}, at least {needed} needed"
+    return dg.MaterializeResult(
+        value=pl.DataFrame({"column": [], DAY: []}, schema={"column": pl.String, DAY: pl.Date}),
+        metadata={
+            "summary": dg.MetadataValue.json(
+                {"reference": basis, "rows": raw.height, "severity": "none", "note": reason}
+            ),
+            "severity": "none",
+            "signal_today": False,
+            "retrain_signal": False,
+        },
+        check_results=[
+            dg.AssetCheckResult(
+                check_name="no_major_drift",
+                passed=True,
+                severity=dg.AssetCheckSeverity.WARN,
+                metadata={"note": reason},
+            )
+        ],
+    )
+
+
+def _write_html(dataset, day, table, auc, estimate, png, basis):
     import base64
     import html
     import os
@@ -457,7 +502,7 @@ def _write_html(dataset, day, table, auc, estimate, png, version):
         f"<html><head><meta charset='utf-8'><title>{dataset.spec.name} drift {day}</title>"
         "<style>td,th{padding:2px 8px;text-align:right}</style></head><body>"
         f"<h1>{dataset.spec.name}: drift on {day}</h1>"
-        f"<p>Reference: the training data of champion v{version}. Domain classifier AUC "
+        f"<p>Reference: {html.escape(basis)}. Domain classifier AUC "
         f"{auc:.3f}. Estimated ROC AUC (CBPE) {estimate.get('expected_roc_auc')}.</p>"
         f"<img src='data:image/png;base64,{base64.b64encode(png).decode()}'/>"
         f"<table><tr>{head}</tr>{rows}</table></body></html>"

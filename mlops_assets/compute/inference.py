@@ -105,8 +105,8 @@ def bootstrap(
     k = sums.shape[0]
     results = []
     for start in range(0, draws, chunk):
-        index = rng.integers(0, k, size=(min(chunk, draws - start), k))
-        results.append(statistic(sums[index].sum(axis=1)))
+        counts = rng.multinomial(k, np.full(k, 1.0 / k), size=min(chunk, draws - start))
+        results.append(statistic(counts @ sums))
     return np.concatenate(results)
 
 

@@ -115,11 +115,7 @@ def fit_model(frame: pl.DataFrame, columns: FeatureColumns, recipe: Recipe) -> t
     scores = first.predict_proba(model_matrix(late, columns))[:, 1]
     (a, b), _ = logistic_calibration(late[LABEL].to_numpy(), scores, ridge=CALIBRATION_RIDGE)
     fold_calibration(model, float(a), float(b))
-    return model, {
-        "intercept": round(float(a), 6),
-        "slope": round(float(b), 6),
-        "rows": late.height,
-    }
+    return model, {"intercept": float(a), "slope": float(b), "rows": late.height}
 
 
 def _fit(frame: pl.DataFrame, columns: FeatureColumns, recipe: Recipe):
