@@ -18,6 +18,7 @@ import polars as pl
 
 from mlops_assets.compute.features import feature_columns
 from mlops_assets.compute.ingest import IngestError, check_positive, infer_kind, read_landing
+from mlops_assets.compute.metrics import break_even_threshold
 from mlops_assets.partitions import ingestible_days, landed_days
 from mlops_assets.spec import DatasetSpec, SpecError
 
@@ -258,7 +259,7 @@ def _check_value_matrix(report: Report) -> None:
             "positive class",
         )
     else:
-        report.break_even = round(-gain_negative / (gain_positive - gain_negative), 6)
+        report.break_even = break_even_threshold(v)
 
 
 def format_report(report: Report) -> str:

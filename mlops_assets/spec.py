@@ -103,7 +103,7 @@ class Gates:
     min_auc: float = 0.6  # absolute floor for the AUC's lower bound, also for the first model
     # observed/expected positives and the calibration slope must not lie wholly outside
     # [1 / (1 + t), 1 + t]
-    calibration_tolerance: float = 0.2
+    calibration_tolerance: float = 0.15
     fairness_tolerance: float = 0.02  # an equalized-odds spread may not rise beyond this
     segment_tolerance: float = 0.03  # a segment's AUC may not fall beyond this
     min_segment_rows: int = 200  # smaller segments are reported, not gated

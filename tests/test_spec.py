@@ -89,6 +89,8 @@ def test_builtin_spec_lands_under_the_home_folder(tmp_path):
         ("monitoring", {"auc_drop": -0.1}, "'monitoring.auc_drop'"),
         ("monitoring", {"weekly_retrain": "mondays"}, "'monitoring.weekly_retrain'"),
         ("monitoring", {"cooldown_days": 1.5}, "'monitoring.cooldown_days'"),
+        ("gates", {"max_ece": 0.05}, "'gates.max_ece': replaced by gates.calibration_tolerance"),
+        ("monitoring", {"retrain_gap_days": 3}, "'monitoring.retrain_gap_days': replaced by"),
     ],
 )
 def test_bad_spec_names_the_key(tmp_path, change, value, named):

@@ -105,7 +105,9 @@ def bootstrap(
     k = sums.shape[0]
     results = []
     for start in range(0, draws, chunk):
-        counts = rng.multinomial(k, np.full(k, 1.0 / k), size=min(chunk, draws - start))
+        n = min(chunk, draws - start)
+        picks = rng.integers(0, k, size=(n, k)) + k * np.arange(n)[:, None]
+        counts = np.bincount(picks.ravel(), minlength=n * k).reshape(n, k)  # times drawn
         results.append(statistic(counts @ sums))
     return np.concatenate(results)
 
