@@ -39,3 +39,4 @@ bench: install
 	$(UV) run --frozen python bench/bench_ingest.py
 	$(UV) run --frozen python bench/bench_models.py
 	$(UV) run --frozen python bench/bench_decisions.py
+	$(UV) run --frozen python bench/bench_gates.py

@@ -6,8 +6,9 @@ boosting, Platt-calibrated out of time) on 28 days of 2,000 applications:
   champion (same recipe, first sample): promoting it would be a false promotion;
 - "better": the full model against the weaker recipe (one feature left out, or fewer boosting
   rounds) whose true AUC gap is closest to 0.01 (measured on 200,000 held-out rows, printed).
-Each trial draws fresh comparison days (2,000 rows a day) from the simulator, scores them with
-both models and applies the gates' own functions (`paired_comparison`, `evaluate_gates`).
+Each trial draws fresh comparison days from the simulator (1, 3 or 7 days of 2,000 rows, or 21
+days of 700 as in a backtest), scores them with both models and applies the gates' own
+functions (`paired_comparison`, `evaluate_gates`).
 
 Calibration: the simulator's true probabilities (calibrated by construction) and the fitted
 champion pass or fail the calibration gate on fresh rows; the true probabilities scaled by 0.7
@@ -33,7 +34,12 @@ import polars as pl  # noqa: E402
 
 from mlops_assets.compute.backtest import evaluate_gates, paired_comparison  # noqa: E402
 from mlops_assets.compute.features import LABEL, FeatureColumns  # noqa: E402
-from mlops_assets.compute.inference import auc_interval, calibration_evidence, wilson  # noqa: E402
+from mlops_assets.compute.inference import (  # noqa: E402
+    auc_interval,
+    calibration_evidence,
+    clusters_of,
+    wilson,
+)
 from mlops_assets.compute.ingest import DAY  # noqa: E402
 from mlops_assets.compute.metrics import decision_threshold, row_values  # noqa: E402
 from mlops_assets.compute.training import Recipe, fit_model, model_matrix  # noqa: E402
@@ -88,7 +94,9 @@ def promoted(rows: pl.DataFrame, candidate, champion, spec) -> bool:
         for m in ("candidate", "champion")
     }
     report = {
-        "candidate_auc": auc_interval(y, rows["candidate"].to_numpy()).as_dict(),
+        "candidate_auc": auc_interval(
+            y, rows["candidate"].to_numpy(), clusters_of(rows[DAY].to_numpy())
+        ).as_dict(),
         "overall": {"candidate": {"rows": rows.height}},
         "calibration": calibration_evidence(y, rows["candidate"].to_numpy()),
         "comparison": paired_comparison(rows, values, threshold, spec),
@@ -143,16 +151,23 @@ def main() -> None:
     print(
         f"\npromotion gate ({spec.gates.margin} margin, 95% intervals), {args.trials} trials each"
     )
-    print(f"{'comparison rows':>16} {'equal promoted (95% CI)':>26} {'0.01 better promoted':>24}")
-    for days in (1, 3, 7):
+    print(
+        f"{'comparison rows':>16} {'days':>5} {'equal promoted (95% CI)':>26} "
+        f"{'0.01 better promoted':>24}"
+    )
+    # 1-7 days of 2,000 rows: rows are resampled; 21 days (as in a backtest): days are
+    for days, per_day in ((1, 2000), (3, 2000), (7, 2000), (21, 700)):
         false = true = 0
         for t in range(args.trials):
-            rows = labelled_days(1000 + 10 * t, days, seed=10_000 + 100 * days + t)
+            rows = labelled_days(1000 + 30 * t, days, seed=10_000 + 100 * days + t, rows=per_day)
             false += promoted(rows, equal, champion, spec)
-            if days == 7:
+            if days >= 7:
                 true += promoted(rows, champion, weak, spec)
-        better = rate(true, args.trials) if days == 7 else "-"
-        print(f"{days * ROWS_PER_DAY:>16,} {rate(false, args.trials):>26} {better:>24}", flush=True)
+        better = rate(true, args.trials) if days >= 7 else "-"
+        print(
+            f"{days * per_day:>16,} {days:>5} {rate(false, args.trials):>26} {better:>24}",
+            flush=True,
+        )
     print(
         f"\ncalibration gate (tolerance {spec.gates.calibration_tolerance}), {args.trials} trials"
     )

@@ -215,6 +215,14 @@ def _run(args, settings: Settings) -> int:
                     f"quarantined, {len(s['blocked'])} blocked, {len(s['failed'])} failed"
                 )
         model = summary.get("model", {})
+        if "candidate" in model:
+            c = model["candidate"]
+            print(
+                f"candidate {c['name']} v{c['version']}: backtest AUC {c['backtest']['roc_auc']}, "
+                f"threshold {c['decision']['threshold']} ({c['decision']['basis']})"
+            )
+        for gate, verdict in model.get("gates", {}).items():
+            print(f"  {'PASS' if verdict['passed'] else 'FAIL'} {gate}: {verdict['reason']}")
         if "champion" in model:
             print(f"model: promoted {model['champion']['name']} v{model['champion']['version']}")
         elif "not_promoted" in model:

@@ -103,8 +103,9 @@ def retrain_guard(
 
 
 def signal_retrain_config(spec: DatasetSpec) -> dict:
-    """Run config of a drift- or performance-driven retrain: recency-weighted training and a
-    backtest on the latest labelled days (`monitoring.retrain_*`); the gates are unchanged."""
+    """Run config of a drift- or performance-driven retrain: recency-weighted training, and a
+    backtest on the latest labelled days (`monitoring.retrain_*`) against the deployed champion
+    as it is (monitoring showed it is off); the gates are unchanged."""
     m = spec.monitoring
     return {
         "ops": {
@@ -115,6 +116,7 @@ def signal_retrain_config(spec: DatasetSpec) -> dict:
                 "config": {
                     "folds": m.retrain_folds,
                     "fold_days": m.retrain_fold_days,
+                    "compare_with": "deployed",
                 }
             },
         }
@@ -181,12 +183,16 @@ def build_retrain_sensors(spec: DatasetSpec, train_job) -> list[dg.SensorDefinit
         (CBPE on the observed rows: the approved ones are a biased sample, so the backtest AUC
         is not the yardstick), or observed positives off the predicted rate."""
         auc, expected = meta.get("trailing_roc_auc"), meta.get("trailing_expected_roc_auc")
-        ratio = meta.get("trailing_calibration_ratio")
+        ratio = meta.get("trailing_calibration_interval") or {}
         if auc is not None and expected is not None and auc < expected - monitoring.auc_drop:
             return f"trailing realized AUC {auc:.4f} vs {expected:.4f} expected on the same rows"
         limit = monitoring.calibration_ratio
-        if ratio is not None and not 1 / limit <= ratio <= limit:
-            return f"observed positive rate {ratio:.2f}x the predicted (limit {limit}x)"
+        off = ratio and not 1 / limit <= ratio["estimate"] <= limit
+        if off and not ratio["low"] <= 1 <= ratio["high"]:
+            return (
+                f"observed positives {ratio['estimate']:.2f}x the predicted (99% interval "
+                f"{ratio['low']:.2f}-{ratio['high']:.2f}; limit {limit}x)"
+            )
         return None
 
     @dg.sensor(
@@ -212,8 +218,9 @@ def build_retrain_sensors(spec: DatasetSpec, train_job) -> list[dg.SensorDefinit
             default_status=dg.DefaultSensorStatus.RUNNING,
             description="Retrains when the trailing realized ROC AUC falls more than "
             f"{monitoring.auc_drop} below the AUC expected on the same rows from the calibrated "
-            f"scores, or observed positives are off the predicted rate by more than "
-            f"{monitoring.calibration_ratio}x; same guardrails.",
+            f"scores, or observed positives are off the predicted count by more than "
+            f"{monitoring.calibration_ratio}x and beyond noise (a 99% interval that excludes "
+            "1); same guardrails.",
         )
         def performance_sensor(context, registry: RegistryResource, dataset: DatasetResource):
             return evaluate(

@@ -133,7 +133,8 @@ class Monitoring:
     """Retraining signals and their guardrails; every key is optional in the YAML."""
 
     auc_drop: float = 0.05  # trailing realized AUC this far below the expected one: retrain
-    calibration_ratio: float = 1.5  # or observed positive rate / predicted off by this factor
+    # or observed / predicted positives off by this factor, with a 99% interval excluding 1
+    calibration_ratio: float = 1.2
     trailing_days: int = 7  # application days pooled for the realized AUC
     drift_columns: int = 2  # this many features with major drift: retrain
     domain_auc: float = 0.7  # or a domain classifier this sure (at least; more on small days)

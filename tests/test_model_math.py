@@ -113,8 +113,24 @@ def test_delong_matches_the_pairwise_definition():
     (va, wa), (vb, wb) = placements(a), placements(b)
     variance = np.var(va - vb, ddof=1) / pos.sum() + np.var(wa - wb, ddof=1) / neg.sum()
     assert diff.high - diff.estimate == pytest.approx(1.959964 * np.sqrt(variance), rel=1e-6)
+    # with every row its own cluster, Obuchowski's clustered variance is DeLong's (K/(K-1) apart)
+    clustered = auc_difference(y, a, b, clusters=np.arange(300))
+    assert clustered.high - clustered.estimate == pytest.approx(diff.high - diff.estimate, rel=0.01)
     same = auc_difference(y, a, a)
     assert same.estimate == same.low == same.high == 0
+
+
+def test_clustered_auc_interval_widens_when_days_differ():
+    # on some days model a is the sharper one, on others b: rows of a day move together
+    rng = np.random.default_rng(4)
+    days = np.repeat(np.arange(20), 200)
+    y = (rng.random(4000) < 0.2).astype(int)
+    sharp_a = np.repeat(rng.random(20) < 0.5, 200)
+    a = y + rng.normal(0, np.where(sharp_a, 0.6, 1.6))
+    b = y + rng.normal(0, np.where(sharp_a, 1.6, 0.6))
+    rows, by_day = auc_difference(y, a, b), auc_difference(y, a, b, clusters=days)
+    assert by_day.estimate == pytest.approx(rows.estimate)
+    assert by_day.high - by_day.low > 2 * (rows.high - rows.low)
 
 
 def test_logistic_calibration_recovers_intercept_and_slope():

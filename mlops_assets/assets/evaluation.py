@@ -25,6 +25,10 @@ class BacktestConfig(dg.Config):
     # days between a fold's training and test rows; None: the label delay, as in production
     # (shorter is refused: the fold would learn from labels not yet landed)
     gap_days: int | None = None
+    # what the candidate must beat: "recipe", the champion's recipe refitted on the same folds
+    # (paired, matched horizons), or "deployed", the serving champion as it is, on the fold rows
+    # after its training window (signal-driven retrains: monitoring showed it is off)
+    compare_with: str = "recipe"
 
 
 def build_evaluation_assets(spec: DatasetSpec) -> list:
@@ -56,6 +60,11 @@ def build_evaluation_assets(spec: DatasetSpec) -> list:
         columns = dataset.feature_columns()
         days = sorted(training_set[DAY].unique().to_list())
         gap = spec.target.delay_days if config.gap_days is None else config.gap_days
+        if config.compare_with not in ("recipe", "deployed"):
+            raise dg.Failure(
+                f"compare_with {config.compare_with!r} is not one of recipe, deployed",
+                allow_retries=False,
+            )
         if gap < spec.target.delay_days:
             raise dg.Failure(
                 f"gap_days {gap} is shorter than the label delay ({spec.target.delay_days} days):"
@@ -88,11 +97,25 @@ def build_evaluation_assets(spec: DatasetSpec) -> list:
         )
         fit = fitter(recipe)
         champion_version = _comparison_version(registry, candidate_model["version"])
-        champion_fit, champion_recipe = None, None
-        if champion_version is not None:
+        champion_fit, champion_recipe, after, baseline = None, None, None, None
+        if champion_version is not None and config.compare_with == "deployed":
+            deployed = registry.load(champion_version)
+            after = registry.training_window_end(champion_version)
+            baseline = (
+                f"the deployed champion v{champion_version} as it is, on rows after its "
+                f"training window (ends {after})"
+            )
+
+            def champion_fit(train: pl.DataFrame):
+                return lambda rows: deployed.predict_proba(model_matrix(rows, columns))[:, 1]
+
+        elif champion_version is not None:
             champion_recipe = registry.recipe(champion_version)
             champion_fit = fit if champion_recipe == recipe else fitter(champion_recipe)
-        report, _ = run_backtest(training_set, folds, fit, dataset.spec, champion_fit)
+            baseline = f"v{champion_version}'s recipe refitted on the same folds (same horizon)"
+        report, _ = run_backtest(training_set, folds, fit, dataset.spec, champion_fit, after)
+        if report["comparison"] is not None:
+            report["comparison"]["baseline"] = baseline
         report["gates"] = evaluate_gates(report, dataset.spec.gates)
         report["candidate"] = candidate_model
         report["champion_version"] = champion_version

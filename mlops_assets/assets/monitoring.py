@@ -20,8 +20,10 @@ from mlops_assets.compute.drift import (
     save_reference,
     tests_per_day,
 )
+from mlops_assets.compute.inference import calibration_evidence
 from mlops_assets.compute.ingest import DAY
 from mlops_assets.compute.monitoring import (
+    LABEL,
     business_kpis,
     estimated_performance,
     observed_outcomes,
@@ -344,8 +346,15 @@ def build_monitoring_assets(spec: DatasetSpec, partitions: dg.PartitionsDefiniti
             pooled = pl.concat([rows, *earlier], how="diagonal_relaxed")
             trailing = realized_performance(pooled, spec)
             expected = estimated_performance(pooled["score"].to_numpy(), 0.5, spec)
-            observed_rate = trailing["observed"]["positive_rate"]
-            mean_score = trailing["observed"]["mean_score"]
+            # observed / predicted positives with a 99% interval: the performance signal
+            # needs the interval to exclude 1 (the day's noise alone never fires it)
+            calibration = (
+                calibration_evidence(
+                    pooled[LABEL].to_numpy(), pooled["score"].to_numpy(), confidence=0.99
+                )["observed_to_expected"]
+                if pooled.height
+                else None
+            )
             return dg.MaterializeResult(
                 value=rows,
                 metadata={
@@ -362,9 +371,8 @@ def build_monitoring_assets(spec: DatasetSpec, partitions: dg.PartitionsDefiniti
                     "trailing_roc_auc_control": trailing["control"]["roc_auc"],
                     # what the same rows would show if the model were still right (CBPE)
                     "trailing_expected_roc_auc": expected.get("expected_roc_auc"),
-                    "trailing_calibration_ratio": round(observed_rate / mean_score, 4)
-                    if observed_rate is not None and mean_score
-                    else None,
+                    "trailing_calibration_ratio": calibration["estimate"] if calibration else None,
+                    "trailing_calibration_interval": dg.MetadataValue.json(calibration),
                     "models": dg.MetadataValue.json(
                         sorted(int(v) for v in rows["model_version"].unique())
                     ),

@@ -73,11 +73,15 @@ def run_backtest(
     fit: Fitter,
     spec: DatasetSpec,
     champion_fit: Fitter | None = None,
+    compare_after: dt.date | None = None,
 ) -> tuple[dict, pl.DataFrame]:
     """Train the candidate's recipe on each fold's past and score its test window; the
     champion's recipe, refitted on the same rows, scores the same window. Both models are then
     judged on the same out-of-time rows at the same horizon (paired, matched). Pass the same
     `fit` as `champion_fit` when the recipes are equal: the scores are reused.
+
+    `compare_after`: compare only on rows after this day (a deployed champion scored as it is,
+    out of time only after its own training window).
 
     Returns the report (JSON-ready) and the pooled out-of-time predictions.
     """
@@ -106,7 +110,7 @@ def run_backtest(
     decision = decision_threshold(spec)
     threshold = decision["threshold"]
     values = {m: row_values(y, rows[m].to_numpy(), threshold, spec.value) for m in models}
-    auc = auc_interval(y, rows["candidate"].to_numpy())
+    auc = auc_interval(y, rows["candidate"].to_numpy(), clusters_of(rows[DAY].to_numpy()))
     report = {
         "folds": per_fold,
         "overall": _metrics(rows, models),
@@ -129,16 +133,20 @@ def run_backtest(
     }
     report["underperforming_segments"] = _underperforming(report, tolerance=0.05)
     if champion_fit is not None:
-        report["comparison"] = paired_comparison(rows, values, threshold, spec)
+        after = pl.Series(rows[DAY] > (compare_after or dt.date.min))
+        kept = {m: v[after.to_numpy()] for m, v in values.items()}
+        report["comparison"] = paired_comparison(rows.filter(after), kept, threshold, spec)
     return report, rows
 
 
 def paired_comparison(rows: pl.DataFrame, values: dict, threshold: float, spec) -> dict:
     """Candidate minus champion on the same rows: AUC (DeLong), value per application (bootstrap
     over days), the fairness spreads and each large segment's AUC (Bonferroni-corrected)."""
+    if rows.height == 0 or rows[LABEL].n_unique() < 2:
+        return {"rows": rows.height, "positives": int(rows[LABEL].sum()), "days": 0}
     y, days = rows[LABEL].to_numpy(), rows[DAY].to_numpy()
     cand, champ = rows["candidate"].to_numpy(), rows["champion"].to_numpy()
-    auc = auc_difference(y, cand, champ)
+    auc = auc_difference(y, cand, champ, clusters_of(days))
     value = mean_difference(days, values["candidate"], values["champion"])
     return {
         "rows": rows.height,
@@ -210,6 +218,7 @@ def _segment_differences(rows: pl.DataFrame, columns: list[str], min_rows: int) 
             group[LABEL].to_numpy(),
             group["candidate"].to_numpy(),
             group["champion"].to_numpy(),
+            clusters_of(group[DAY].to_numpy()),
             comparisons=len(large),
         )
         result[column][value] = {**diff.as_dict(), "rows": group.height}
@@ -265,9 +274,17 @@ def evaluate_gates(report: dict, gates: Gates) -> dict[str, dict]:
             verdicts[name] = _verdict(True, "no champion yet: nothing to compare with", {})
         return {g: verdicts[g] for g in GATES}
     counts = {k: comparison[k] for k in ("rows", "positives", "days")}
+    if "auc_difference" not in comparison:
+        reason = (
+            f"only {counts['rows']} comparison rows with both classes after the champion's "
+            "training window: no out-of-time evidence that the candidate is better"
+        )
+        for name in ("beats_champion", "fairness", "segments"):
+            verdicts[name] = _verdict(False, reason, counts)
+        return {g: verdicts[g] for g in GATES}
     where = (
         f"on {counts['rows']} rows ({counts['positives']} positives, {counts['days']} days) "
-        "scored by both recipes at the same horizon"
+        f"scored by both: {comparison.get('baseline', 'the same rows')}"
     )
     auc_diff, value_diff = comparison["auc_difference"], comparison["value_difference"]
     better = auc_diff is not None and auc_diff["low"] > gates.margin

@@ -45,39 +45,62 @@ def _auc_components(y: np.ndarray, scores: np.ndarray) -> tuple[np.ndarray, np.n
 
 
 def auc_interval(
-    y: np.ndarray, p: np.ndarray, confidence: float = CONFIDENCE, comparisons: int = 1
+    y: np.ndarray,
+    p: np.ndarray,
+    clusters: np.ndarray | None = None,
+    confidence: float = CONFIDENCE,
+    comparisons: int = 1,
 ) -> Interval | None:
-    """ROC AUC with DeLong's interval; None without both classes."""
-    return _delong(
-        np.asarray(y), np.atleast_2d(np.asarray(p, dtype=float)), confidence, comparisons
-    )
+    """ROC AUC with DeLong's interval (clustered when `clusters` is given); None without both
+    classes."""
+    scores = np.atleast_2d(np.asarray(p, dtype=float))
+    return _delong(np.asarray(y), scores, clusters, confidence, comparisons, np.ones(1))
 
 
 def auc_difference(
     y: np.ndarray,
     a: np.ndarray,
     b: np.ndarray,
+    clusters: np.ndarray | None = None,
     confidence: float = CONFIDENCE,
     comparisons: int = 1,
 ) -> Interval | None:
-    """AUC(a) - AUC(b) on the same rows, with DeLong's paired interval; None without both
-    classes. Identical scores give a zero-width interval at 0."""
+    """AUC(a) - AUC(b) on the same rows, with DeLong's paired interval (clustered when
+    `clusters` is given); None without both classes. Identical scores give [0, 0]."""
     scores = np.vstack([np.asarray(a, dtype=float), np.asarray(b, dtype=float)])
-    return _delong(np.asarray(y), scores, confidence, comparisons, contrast=np.array([1.0, -1.0]))
+    contrast = np.array([1.0, -1.0])
+    return _delong(np.asarray(y), scores, clusters, confidence, comparisons, contrast)
 
 
-def _delong(y, scores, confidence, comparisons, contrast=None) -> Interval | None:
+def _delong(y, scores, clusters, confidence, comparisons, contrast) -> Interval | None:
+    """A contrast of AUCs and its interval from the placement values: DeLong's variance, or with
+    clusters (e.g. days) Obuchowski's, which also counts how clusters differ from each other."""
     y = (y == 1).astype(int)
     if not 0 < y.sum() < len(y):
         return None
     v10, v01 = _auc_components(y, scores)
-    contrast = np.ones(1) if contrast is None else contrast
-    estimate = float(contrast @ v10.mean(axis=1))
-    m, n = v10.shape[1], v01.shape[1]
-    s10 = np.atleast_2d(np.cov(v10)) if m > 1 else np.zeros((len(contrast),) * 2)
-    s01 = np.atleast_2d(np.cov(v01)) if n > 1 else np.zeros((len(contrast),) * 2)
-    variance = float(contrast @ (s10 / m + s01 / n) @ contrast)
-    half = z_value(confidence, comparisons) * np.sqrt(max(variance, 0.0))
+    positives, negatives = contrast @ v10, contrast @ v01  # one placement value per row
+    estimate = float(positives.mean())
+    m, n = len(positives), len(negatives)
+    if clusters is None:
+        variance = (np.var(positives, ddof=1) if m > 1 else 0.0) / m + (
+            np.var(negatives, ddof=1) if n > 1 else 0.0
+        ) / n
+    else:
+        _, index = np.unique(clusters, return_inverse=True)
+        k = index.max() + 1
+        at_positives, at_negatives = index[y == 1], index[y == 0]
+        r10 = (
+            np.bincount(at_positives, positives, k) - np.bincount(at_positives, None, k) * estimate
+        )
+        r01 = (
+            np.bincount(at_negatives, negatives, k) - np.bincount(at_negatives, None, k) * estimate
+        )
+        scale = k / (k - 1) if k > 1 else 0.0
+        variance = scale * (
+            (r10**2).sum() / m**2 + (r01**2).sum() / n**2 + 2 * (r10 * r01).sum() / (m * n)
+        )
+    half = z_value(confidence, comparisons) * np.sqrt(max(float(variance), 0.0))
     return Interval(estimate, estimate - half, estimate + half)
 
 
