@@ -1,4 +1,4 @@
-"""The end-to-end retraining scenarios' shared part: land 70 simulated days (the scenario from day
+"""The end-to-end retraining scenarios' shared part: land 85 simulated days (the scenario from day
 40), ingest them, train the first champion as of day 34 and replay the rest through the
 platform's jobs and sensors (`mlops_assets.replay`: real Dagster instance, sensors evaluated
 through Dagster's sensor API, real MLflow). Each scenario is its own test module, so that the two
@@ -11,7 +11,7 @@ from mlops_assets.runner import run_pipeline
 from mlops_assets.settings import Settings
 from mlops_assets.simulator import Scenario, land_day
 
-ROWS, DAYS, DRIFT_DAY = 500, 70, 40
+ROWS, DAYS, DRIFT_DAY = 500, 85, 40
 START = dt.date(2025, 1, 1)
 
 

@@ -1,4 +1,4 @@
-"""End to end, accelerated: concept drift from day 40 of 70 fires a signal, and a gated retrain
+"""End to end, accelerated: concept drift from day 40 of 85 fires a signal, and a gated retrain
 moves the champion (tests/scenario.py). Serving the new champion is covered by
 tests/test_serving.py (the deployment asset swaps a live endpoint); here the deployment asset
 records its target. The same days without drift: tests/test_retraining_none.py."""
