@@ -29,6 +29,7 @@ from pathlib import Path
 
 os.environ.setdefault("OMP_NUM_THREADS", "1")
 
+import bench_decisions  # noqa: E402  (bench/ is on the path when run as a script)
 import numpy as np  # noqa: E402
 import polars as pl  # noqa: E402
 
@@ -46,17 +47,7 @@ from mlops_assets.compute.training import Recipe, fit_model, model_matrix  # noq
 from mlops_assets.simulator import Scenario, labelled_truth  # noqa: E402
 from mlops_assets.spec import load_spec  # noqa: E402
 
-NUMERIC = (
-    "income",
-    "debt_to_income",
-    "loan_amount",
-    "term_months",
-    "employment_years",
-    "credit_score",
-    "credit_history_years",
-    "open_accounts",
-    "delinquencies_2y",
-)
+NUMERIC = tuple(bench_decisions.NUMERIC)  # the simulator's columns, as in the drift bench
 CATEGORICAL = ("home_ownership", "purpose", "region", "channel")
 START = dt.date(2025, 1, 1)
 ROWS_PER_DAY = 2000

@@ -143,7 +143,15 @@ def build_evaluation_assets(spec: DatasetSpec) -> list:
                     {
                         k: v
                         for k, v in comparison.items()
-                        if k in ("rows", "positives", "days", "auc_difference", "value_difference")
+                        if k
+                        in (
+                            "baseline",
+                            "rows",
+                            "positives",
+                            "days",
+                            "auc_difference",
+                            "value_difference",
+                        )
                     }
                 ),
                 "champion_version": champion_version or "none",

@@ -93,7 +93,7 @@ class Recipe:
 
 
 CALIBRATION_SHARE = 0.2  # the latest fifth of the days calibrates a fit on the earlier ones
-CALIBRATION_RIDGE = 1.0  # pulls the calibration towards "none" on a few hundred rows
+CALIBRATION_RIDGE = 20.0  # as much say as ~20 positives: few calibration rows bend scores little
 
 
 def fit_model(frame: pl.DataFrame, columns: FeatureColumns, recipe: Recipe) -> tuple[object, dict]:
