@@ -32,7 +32,7 @@ def start(home: Path) -> subprocess.Popen:
         "--backfill-days",
         "30",
         "--rows",
-        "150",
+        "400",  # at 150 a day the first model's one fold is overconfident and rightly refused
         "--interval",
         "4",
         "--dagster-port",
