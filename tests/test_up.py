@@ -32,7 +32,7 @@ def start(home: Path) -> subprocess.Popen:
         "--backfill-days",
         "30",
         "--rows",
-        "400",  # at 150 a day the first model's one fold is overconfident and rightly refused
+        "1000",  # at 150-400 a day the one fold of the first model is too small to calibrate
         "--interval",
         "4",
         "--dagster-port",
