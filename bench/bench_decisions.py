@@ -32,6 +32,7 @@ from mlops_assets.compute.drift import (
     domain_classifier_auc,
     fit_reference,
 )
+from mlops_assets.compute.inference import wilson
 from mlops_assets.simulator import Scenario, applications
 from mlops_assets.spec import Monitoring
 
@@ -96,14 +97,6 @@ def flagged(
     return bool(columns), columns
 
 
-def wilson(hits: int, n: int, z: float = 1.96) -> tuple[float, float]:
-    """95% Wilson interval of a rate."""
-    p = hits / n
-    centre = (p + z * z / (2 * n)) / (1 + z * z / n)
-    half = z * np.sqrt(p * (1 - p) / n + z * z / (4 * n * n)) / (1 + z * z / n)
-    return max(0.0, centre - half), min(1.0, centre + half)
-
-
 def drift_rates(volume: int, trials: int, domain: bool) -> dict:
     """A fresh 28-day reference every `PER_REFERENCE` trials (days compared with one reference
     are correlated through it)."""
@@ -166,7 +159,7 @@ def main() -> None:
         started = time.perf_counter()
         trials = args.large_trials if volume >= 20_000 else args.trials
         r = drift_rates(volume, trials, not args.no_domain)
-        low, high = r["no_drift_interval"]
+        low, high = r["no_drift_interval"].low, r["no_drift_interval"].high
         print(
             f"{r['rows_per_day']:>9,} {r['reference_rows']:>10,} {r['trials']:>7} "
             f"{r['no_drift_days_flagged']:>10.1%} ({low:.1%}-{high:.1%}){'':>5} "
