@@ -28,7 +28,6 @@ import polars as pl  # noqa: E402
 
 from mlops_assets.compute.metrics import optimal_threshold  # noqa: E402
 from mlops_assets.replay import replay  # noqa: E402
-from mlops_assets.runner import run_pipeline  # noqa: E402
 from mlops_assets.settings import Settings  # noqa: E402
 from mlops_assets.simulator import Scenario, land_day  # noqa: E402
 from serving.model import load_model  # noqa: E402
@@ -48,7 +47,6 @@ def main() -> None:
             land_day(plan, day, rows=args.rows, scenario=Scenario(args.scenario, args.drift_day))
         started = time.perf_counter()
         print(f"ingesting {args.days} days x {args.rows} applications...", flush=True)
-        run_pipeline(settings, train=False)
         start = plan.start
         train_day = start + dt.timedelta(days=args.drift_day - 6)
         history = replay(

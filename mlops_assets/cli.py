@@ -99,12 +99,21 @@ def _parser() -> argparse.ArgumentParser:
     run.add_argument("--only-new", action="store_true", help="skip days already materialized")
     run.set_defaults(command=_run)
 
-    rollback = sub.add_parser("rollback", help="move the champion alias back to the previous one")
+    def reason(p):
+        p.add_argument("--reason", help="why, recorded on the Dagster run and the champion")
+
+    rollback = sub.add_parser(
+        "rollback", help="move the champion back to the previous one (a Dagster run)"
+    )
     dataset(rollback)
+    reason(rollback)
     rollback.set_defaults(command=_rollback)
 
-    promote = sub.add_parser("promote", help="make the challenger (or --version N) the champion")
+    promote = sub.add_parser(
+        "promote", help="make the challenger (or --version N) the champion (a Dagster run)"
+    )
     dataset(promote)
+    reason(promote)
     promote.add_argument("--version", type=int, help="registry version (default: the challenger)")
     promote.set_defaults(command=_promote)
 
@@ -114,6 +123,7 @@ def _parser() -> argparse.ArgumentParser:
         "(dev -> test -> prod), if its gates passed",
     )
     dataset(release)
+    reason(release)
     release.add_argument("--to", required=True, choices=("test", "prod"))
     release.set_defaults(command=_release)
 
@@ -240,52 +250,54 @@ def _status(args, settings: Settings) -> int:
 
 
 def _rollback(args, settings: Settings) -> int:
-    from mlops_assets.registry import registry_for
-
-    spec = load_spec(settings.dataset_spec, home=settings.home)
-    registry = registry_for(settings, spec)
-    current, previous = registry.rollback()
-    print(f"champion {registry.model_name}: v{current} -> v{previous}")
-    _sync_endpoint(settings, spec, registry)
-    return 0
+    return _operate(settings, "rollback", reason=args.reason)
 
 
 def _promote(args, settings: Settings) -> int:
-    from mlops_assets.registry import registry_for
+    return _operate(settings, "promote", reason=args.reason, version=args.version)
+
+
+def _operate(settings: Settings, action: str, **config) -> int:
+    """Launch the rollback or promote job (champion, then deployment) and wait for it."""
+    from mlops_assets.jobs import operator_config, operator_job_name
+    from mlops_assets.runner import operate
 
     spec = load_spec(settings.dataset_spec, home=settings.home)
-    registry = registry_for(settings, spec)
-    version = args.version or registry.challenger_version()
-    if version is None:
-        raise ValueError(f"{registry.model_name} has no challenger: pass --version N")
-    previous = registry.promote(version, reason="promoted with `mlops promote`")
-    print(f"champion {registry.model_name}: v{previous} -> v{version}")
-    _sync_endpoint(settings, spec, registry)
+    config = {k: v for k, v in config.items() if v is not None}
+    result = operate(
+        settings, operator_job_name(spec, action), operator_config(spec, action, **config)
+    )
+    events = {
+        e.asset_key.path[-1]: {k: v.value for k, v in e.materialization.metadata.items()}
+        for e in result.get_asset_materialization_events()
+    }
+    champion, deployment = events["champion"], events.get("deployment", {})
+    print(
+        f"champion {champion['champion']} (was {champion['previous_champion']}): "
+        f"{champion['reason']} — by {champion['operator']}, Dagster run {result.run_id}"
+    )
+    if deployment.get("served"):
+        print(f"{deployment['endpoint']} now serves {deployment['champion']}")
+    else:
+        print(f"no endpoint at {settings.serving_url}; `mlops serve` will serve the new champion")
     return 0
 
 
 def _release(args, settings: Settings) -> int:
-    from mlops_assets.release import release
+    from mlops_assets.release import release_job_name
+    from mlops_assets.runner import operate
 
-    moved = release(settings, load_spec(settings.dataset_spec, home=settings.home), args.to)
+    spec = load_spec(settings.dataset_spec, home=settings.home)
+    config = {"to": args.to, **({"reason": args.reason} if args.reason else {})}
+    result = operate(
+        settings,
+        release_job_name(spec),
+        {"ops": {f"{spec.name}__release": {"config": config}}},
+    )
+    moved = result.output_for_node(f"{spec.name}__release")
     verb = "released" if moved["copied"] else "already released"
-    print(f"{verb}: {moved['from']} -> {moved['to']} (champion)")
+    print(f"{verb}: {moved['from']} -> {moved['to']} (champion), Dagster run {result.run_id}")
     return 0
-
-
-def _sync_endpoint(settings: Settings, spec, registry) -> None:
-    """Make a running endpoint serve the registry's current target (nothing if none runs)."""
-    from serving.client import Client, EndpointError
-    from serving.rollout import desired_target
-
-    client = Client(settings.serving_url, os.environ.get(spec.serving.api_key_env))
-    try:
-        client.health()
-    except EndpointError:
-        print(f"no endpoint at {settings.serving_url}; `mlops serve` will serve the new champion")
-        return
-    answer = client.set_target(desired_target(registry, spec.serving).model_dump())
-    print(f"{settings.serving_url} now serves v{answer['model']['version']}")
 
 
 def _serve(args, settings: Settings) -> int:

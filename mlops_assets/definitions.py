@@ -14,17 +14,13 @@ from mlops_assets.assets.monitoring import build_monitoring_assets
 from mlops_assets.assets.promotion import build_promotion_assets
 from mlops_assets.assets.serving import build_serving_assets
 from mlops_assets.assets.training import build_training_assets
-from mlops_assets.jobs import build_jobs, train_job_name
+from mlops_assets.jobs import build_jobs, daily_job_name, train_job_name
 from mlops_assets.lake import ParquetIOManager
 from mlops_assets.partitions import daily_partitions
 from mlops_assets.registry import registry_for
+from mlops_assets.release import build_release_job
 from mlops_assets.resources import DatasetResource, ServingResource
-from mlops_assets.sensors import (
-    build_landing_sensor,
-    build_monitoring_chain,
-    build_retrain_sensors,
-    build_weekly_retrain,
-)
+from mlops_assets.sensors import build_landing_sensor, build_retrain_sensors, build_weekly_retrain
 from mlops_assets.settings import Settings
 from mlops_assets.spec import load_spec
 
@@ -34,7 +30,8 @@ def build_definitions(settings: Settings) -> dg.Definitions:
     spec = load_spec(settings.dataset_spec, home=settings.home)
     partitions = daily_partitions(spec)
     jobs = build_jobs(spec, partitions)
-    train = next(j for j in jobs if j.name == train_job_name(spec))
+    by_name = {j.name: j for j in jobs}
+    train, daily = by_name[train_job_name(spec)], by_name[daily_job_name(spec)]
     return dg.Definitions(
         assets=[
             *build_ingestion_assets(spec, partitions),
@@ -50,10 +47,9 @@ def build_definitions(settings: Settings) -> dg.Definitions:
             *build_model_gate_checks(spec),
             *build_serving_checks(spec),
         ],
-        jobs=jobs,
+        jobs=[*jobs, build_release_job(spec)],
         sensors=[
-            build_landing_sensor(spec, partitions, jobs),
-            build_monitoring_chain(spec, jobs),
+            build_landing_sensor(spec, partitions, daily),
             *build_retrain_sensors(spec, train),
         ],
         schedules=[build_weekly_retrain(spec, train)],

@@ -1,4 +1,12 @@
-"""Jobs: what a sensor or the command line asks Dagster to materialize for one day."""
+"""Jobs: the daily chain, declared once, and the train job.
+
+The daily chain is one partitioned job: a day's landed applications become `raw` and `features`
+(behind their data-quality checks), the deployed models' `decisions`, the `drift_report` and the
+`kpis`; a day's landed outcomes become `raw_outcomes` and the `performance` of the decisions they
+label. The landing sensor, `mlops run` and the replay all run this one job, each for the part of
+it that what landed starts (`daily_assets`); Dagster orders the steps and skips what a day cannot
+have yet (no decisions before a first deployment).
+"""
 
 from __future__ import annotations
 
@@ -6,88 +14,89 @@ import dagster as dg
 
 from mlops_assets.spec import DatasetSpec
 
+APPLICATIONS = ("raw", "features", "decisions", "drift_report", "kpis")
+OUTCOMES = ("raw_outcomes", "performance")
+INGESTION = ("raw", "features", "raw_outcomes")
 
-def ingest_job_name(spec: DatasetSpec) -> str:
-    return f"{spec.name}_ingest"
 
-
-def outcomes_job_name(spec: DatasetSpec) -> str:
-    return f"{spec.name}_outcomes"
+def daily_job_name(spec: DatasetSpec) -> str:
+    return f"{spec.name}_daily"
 
 
 def train_job_name(spec: DatasetSpec) -> str:
     return f"{spec.name}_train"
 
 
-def decide_job_name(spec: DatasetSpec) -> str:
-    return f"{spec.name}_decide"
+def daily_assets(
+    spec: DatasetSpec,
+    applications: bool = True,
+    outcomes: bool = True,
+    only: tuple[str, ...] | None = None,
+) -> list[dg.AssetKey]:
+    """The assets of the daily chain that a landed applications file and/or outcomes file start
+    (narrowed to the names in `only`)."""
+    names = [*(APPLICATIONS if applications else ())]
+    if outcomes and spec.delayed_labels:
+        names += OUTCOMES
+    return [dg.AssetKey([spec.name, n]) for n in names if only is None or n in only]
 
 
-def score_job_name(spec: DatasetSpec) -> str:
-    return f"{spec.name}_score"
+def operator_job_name(spec: DatasetSpec, action: str) -> str:
+    return f"{spec.name}_{action}"
 
 
-def drift_job_name(spec: DatasetSpec) -> str:
-    return f"{spec.name}_drift"
-
-
-def performance_job_name(spec: DatasetSpec) -> str:
-    return f"{spec.name}_performance"
+def operator_config(spec: DatasetSpec, action: str, **champion) -> dict:
+    """Run config of an operator job: the champion asset's action, reason and operator."""
+    return {"ops": {f"{spec.name}__champion": {"config": {"action": action, **champion}}}}
 
 
 def build_jobs(spec: DatasetSpec, partitions: dg.PartitionsDefinition) -> list:
-    """Per day: ingest, outcomes (when labels lag), decide, score, drift, performance (when
-    labels lag); unpartitioned: train."""
-
-    def job(name: str, assets: tuple[str, ...], description: str, partitioned: bool = True):
-        return dg.define_asset_job(
-            name,
-            selection=dg.AssetSelection.assets(*([spec.name, a] for a in assets)),
-            partitions_def=partitions if partitioned else None,
+    """The daily chain (partitioned by business day), the train job, and the operators'
+    rollback and promote jobs (the champion and the endpoint, as a promotion moves them)."""
+    operator_jobs = [
+        dg.define_asset_job(
+            operator_job_name(spec, action),
+            selection=dg.AssetSelection.assets([spec.name, "champion"], [spec.name, "deployment"]),
+            config=operator_config(spec, action),
             description=description,
         )
-
-    jobs = [
-        job(
-            ingest_job_name(spec),
-            ("raw", "features"),
-            "Ingest one day's landing file, check it, and build its features.",
+        for action, description in (
+            (
+                "rollback",
+                "Move the champion back to the one it replaced, and the endpoint with it.",
+            ),
+            (
+                "promote",
+                "Make the challenger (or a version) the champion, and update the endpoint.",
+            ),
         )
     ]
-    if spec.delayed_labels:
-        jobs.append(
-            job(
-                outcomes_job_name(spec),
-                ("raw_outcomes",),
-                "Ingest and check one day's outcomes file.",
-            )
-        )
-    jobs += [
-        job(
+    return [
+        *operator_jobs,
+        dg.define_asset_job(
+            daily_job_name(spec),
+            selection=dg.AssetSelection.assets(*daily_assets(spec)),
+            partitions_def=partitions,
+            description="One business day: ingest and check its applications and build their "
+            "features; decide them with the deployed models; its drift report and KPIs; ingest "
+            "the outcomes that landed that day and measure the performance of the decisions "
+            "they label. Runs for the part that what landed starts.",
+        ),
+        dg.define_asset_job(
             train_job_name(spec),
-            ("training_set", "candidate_model", "backtest", "champion", "deployment"),
-            "Train a candidate, backtest it against the champion, promote it if the gates pass, "
-            "and update the endpoint.",
-            partitioned=False,
+            selection=dg.AssetSelection.assets(
+                *(
+                    [spec.name, a]
+                    for a in (
+                        "training_set",
+                        "candidate_model",
+                        "backtest",
+                        "champion",
+                        "deployment",
+                    )
+                )
+            ),
+            description="Train a candidate, backtest it against the champion, promote it if the "
+            "gates pass, and update the endpoint.",
         ),
-        job(
-            decide_job_name(spec),
-            ("decisions",),
-            "Batch decisions for a range of days by the deployed models.",
-        ),
-        job(
-            score_job_name(spec),
-            ("decisions", "drift_report", "kpis"),
-            "A landed day's decisions by the deployed models, its drift report and business KPIs.",
-        ),
-        job(drift_job_name(spec), ("drift_report",), "The drift report of a day's applications."),
     ]
-    if spec.delayed_labels:
-        jobs.append(
-            job(
-                performance_job_name(spec),
-                ("performance",),
-                "Realized performance of a day's decisions, once its labels landed.",
-            )
-        )
-    return jobs

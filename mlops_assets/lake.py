@@ -64,6 +64,30 @@ def _write_atomically(path: Path, write) -> Path:
     return path
 
 
+SUFFIXES = (".parquet", ".json")  # frames, and small documents (model cards, reports)
+
+
+def read_frame(root: Path, key: dg.AssetKey, partition: str | None) -> pl.DataFrame:
+    """One partition of `key` (or its unpartitioned frame); a clear error if it is missing."""
+    path = partition_path(root, key, partition)
+    if not path.exists():
+        raise FileNotFoundError(
+            f"{key.to_user_string()} {f'partition {partition} ' if partition else ''}is not in "
+            f"the lake ({path}): materialize it first"
+        )
+    return pl.read_parquet(path)
+
+
+def read_document(root: Path, key: dg.AssetKey) -> dict:
+    """The JSON document of an unpartitioned asset; a clear error if it is missing."""
+    path = partition_path(root, key, None, ".json")
+    if not path.exists():
+        raise FileNotFoundError(
+            f"{key.to_user_string()} is not in the lake ({path}): materialize it first"
+        )
+    return json.loads(path.read_text())
+
+
 def read_partitions(root: Path, key: dg.AssetKey, partitions: Iterable[str]) -> pl.LazyFrame:
     """Lazily scan the partitions of `key` that exist (missing ones are skipped)."""
     paths = [p for p in (partition_path(root, key, k) for k in partitions) if p.exists()]
@@ -79,7 +103,7 @@ class ParquetIOManager(dg.ConfigurableIOManager):
     root: str
 
     def handle_output(self, context: dg.OutputContext, obj: pl.DataFrame | dict | None) -> None:
-        if obj is None:
+        if obj is None or not context.has_asset_key:  # an op's result (a release) stays in the run
             return
         partition = context.partition_key if context.has_partition_key else None
         if isinstance(obj, dict):
@@ -103,19 +127,14 @@ class ParquetIOManager(dg.ConfigurableIOManager):
         context.add_output_metadata({"path": dg.MetadataValue.path(str(path))})
 
     def load_input(self, context: dg.InputContext) -> pl.DataFrame | dict:
+        """For `defs.load_asset_value` and ad-hoc reads; assets read through `DatasetResource`,
+        with the same functions."""
         root, key = Path(self.root), context.asset_key
         if not context.has_asset_partitions:
-            document = partition_path(root, key, None, ".json")
-            if document.exists():
-                return json.loads(document.read_text())
-            return pl.read_parquet(partition_path(root, key, None))
+            if partition_path(root, key, None, ".json").exists():
+                return read_document(root, key)
+            return read_frame(root, key, None)
         keys = context.asset_partition_keys
         if len(keys) == 1:
-            path = partition_path(root, key, keys[0])
-            if not path.exists():
-                raise FileNotFoundError(
-                    f"{key.to_user_string()} partition {keys[0]} is not in the lake ({path}): "
-                    "materialize it first"
-                )
-            return pl.read_parquet(path)
+            return read_frame(root, key, keys[0])
         return read_partitions(root, key, keys).collect()

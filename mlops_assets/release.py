@@ -6,11 +6,55 @@ its champion, but only if every promotion gate passed on the version's backtest 
 loads as serving would load it. Releasing the same version twice changes nothing.
 """
 
-from __future__ import annotations
+import getpass
+from typing import Literal
 
+import dagster as dg
+
+from mlops_assets.compute.backtest import failed_gates
 from mlops_assets.registry import RegistryResource, registry_for
+from mlops_assets.resources import DatasetResource
 
 STAGES = ("dev", "test", "prod")
+
+
+class ReleaseConfig(dg.Config):
+    to: Literal["test", "prod"]
+    reason: str = ""
+    operator: str = ""
+
+
+def release_job_name(spec) -> str:
+    return f"{spec.name}_release"
+
+
+def build_release_job(spec) -> dg.JobDefinition:
+    """`<dataset>_release`: `release` as a Dagster run, with its reason and operator."""
+
+    @dg.op(name=f"{spec.name}__release", tags={"kind": "mlflow"})
+    def release_op(context: dg.OpExecutionContext, config: ReleaseConfig, dataset: DatasetResource):
+        from mlops_assets.settings import Settings
+
+        settings = Settings.resolve(dataset.home, dataset.spec_path)
+        moved = release(settings, dataset.spec, config.to)
+        operator = config.operator or getpass.getuser()
+        context.log.info(
+            f"{'released' if moved['copied'] else 'already released'}: {moved['from']} -> "
+            f"{moved['to']} by {operator} ({config.reason or 'no reason given'})"
+        )
+        return dg.Output(
+            moved, metadata={**moved, "operator": operator, "reason": config.reason or "none"}
+        )
+
+    @dg.job(
+        name=release_job_name(spec),
+        description="Copy the previous environment's champion into the target environment's "
+        "registry as its champion, if every gate passed on its backtest (dev -> test -> prod).",
+    )
+    def release_job():
+        release_op()
+
+    return release_job
 
 
 def release(settings, spec, to: str) -> dict:
@@ -38,7 +82,7 @@ def release(settings, spec, to: str) -> dict:
         gates = mlflow.artifacts.load_dict(f"runs:/{run_id}/backtest/report.json")["gates"]
     except Exception as exc:  # no backtest report: never evaluated
         raise ValueError(f"{source.model_name} v{version} has no backtest report: {exc}") from exc
-    failed = sorted(g for g, verdict in gates.items() if not verdict["passed"])
+    failed = sorted(failed_gates(gates))
     if failed:
         raise ValueError(f"{source.model_name} v{version} failed the gates: {', '.join(failed)}")
     origin = f"{source.model_name}/{version}"

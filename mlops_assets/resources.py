@@ -14,7 +14,15 @@ import polars as pl
 from mlops_assets.compute.features import FeatureColumns, feature_columns
 from mlops_assets.compute.ingest import IngestError, infer_schema
 from mlops_assets.compute.profile import Profile, fit_profile
-from mlops_assets.lake import LakeError, partition_path, read_partitions, write_json
+from mlops_assets.lake import (
+    SUFFIXES,
+    LakeError,
+    partition_path,
+    read_document,
+    read_frame,
+    read_partitions,
+    write_json,
+)
 from mlops_assets.spec import DatasetSpec, load_spec
 
 
@@ -95,8 +103,23 @@ class DatasetResource(dg.ConfigurableResource):
     def feature_columns(self) -> FeatureColumns:
         return feature_columns(self.spec, self.schema())
 
-    def read(self, asset: str, day: str) -> pl.DataFrame:
-        return pl.read_parquet(partition_path(self.lake_root, self.key(asset), day))
+    def read(self, asset: str, day: str | None = None) -> pl.DataFrame:
+        """One partition of `asset` (`day` None: the unpartitioned frame)."""
+        return read_frame(self.lake_root, self.key(asset), day)
+
+    def scan(self, asset: str, days: list[str]) -> pl.LazyFrame:
+        """The partitions of `asset` for `days` that exist, concatenated lazily."""
+        return read_partitions(self.lake_root, self.key(asset), days)
+
+    def frame(self, asset: str, days: list[str]) -> pl.DataFrame:
+        return self.scan(asset, days).collect()
+
+    def exists(self, asset: str, day: str | None = None) -> bool:
+        """Whether the lake holds `asset` (its partition `day`, or its document or frame)."""
+        key = self.key(asset)
+        if day is not None:
+            return partition_path(self.lake_root, key, day).exists()
+        return any(partition_path(self.lake_root, key, None, s).exists() for s in SUFFIXES)
 
     def partitions(self, asset: str) -> list[str]:
         """Days of `asset` present in the lake, in order."""
@@ -108,9 +131,7 @@ class DatasetResource(dg.ConfigurableResource):
 
     def document(self, asset: str) -> dict:
         """The JSON document of an unpartitioned asset (model card, backtest report)."""
-        return json.loads(
-            partition_path(self.lake_root, self.key(asset), None, ".json").read_text()
-        )
+        return read_document(self.lake_root, self.key(asset))
 
     def accepted_history(self, day: str) -> list[str]:
         """Days in the trailing window before `day` whose data passed every blocking check.
@@ -157,7 +178,7 @@ class DatasetResource(dg.ConfigurableResource):
                 and c not in (self.spec.id_column, self.spec.target.column)
             }
         )
-        history = read_partitions(self.lake_root, self.key("raw"), days)
+        history = self.scan("raw", days)
         return fit_profile(history, numeric, categorical)
 
     def quarantine(self, source: Path, reason: str) -> Path:

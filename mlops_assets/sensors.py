@@ -7,14 +7,8 @@ import json
 import dagster as dg
 
 from mlops_assets.assets.ingestion import fingerprint
-from mlops_assets.jobs import (
-    drift_job_name,
-    ingest_job_name,
-    outcomes_job_name,
-    performance_job_name,
-    score_job_name,
-)
-from mlops_assets.lake import partition_path
+from mlops_assets.assets.monitoring import labelled
+from mlops_assets.jobs import daily_assets
 from mlops_assets.partitions import landed_days
 from mlops_assets.registry import RegistryResource
 from mlops_assets.resources import DatasetResource
@@ -22,31 +16,35 @@ from mlops_assets.spec import DatasetSpec, Monitoring
 
 
 def build_landing_sensor(
-    spec: DatasetSpec, partitions: dg.DailyPartitionsDefinition, jobs: list
+    spec: DatasetSpec, partitions: dg.DailyPartitionsDefinition, daily_job
 ) -> dg.SensorDefinition:
-    """Request the ingest (or outcomes) job for each new or changed landing file.
+    """Request one run of the daily chain per day with new or changed landing files.
 
-    The cursor remembers the fingerprint (size, mtime) of every file already requested; run keys
-    carry it too, so a file version is never ingested twice. On its first tick the sensor adopts
-    days already materialized (by `mlops run`, say) instead of requesting them again.
+    The run covers the part of the chain that what landed starts (applications, outcomes, or
+    both). The cursor remembers the fingerprint (size, mtime) of every file already requested;
+    run keys carry it too, so a file version is never ingested twice. On its first tick the
+    sensor adopts days already materialized (by `mlops run`, say) instead of requesting them
+    again.
     """
-    sources = [("raw", spec.landing, ingest_job_name(spec))]
+    sources = [("raw", spec.landing)]
     if spec.delayed_labels:
-        sources.append(("raw_outcomes", spec.outcomes, outcomes_job_name(spec)))
+        sources.append(("raw_outcomes", spec.outcomes))
     first_day = partitions.start.date()
 
     @dg.sensor(
         name=f"{spec.name}_landing_sensor",
-        jobs=jobs,
-        minimum_interval_seconds=10,
+        job=daily_job,
+        minimum_interval_seconds=5,
         default_status=dg.DefaultSensorStatus.RUNNING,
-        description=f"Watches {spec.landing} (and outcomes) for YYYY-MM-DD.{spec.format} files.",
+        description=f"Watches {spec.landing} (and outcomes) for YYYY-MM-DD.{spec.format} files; "
+        "one run of the daily chain per landed day.",
     )
     def landing_sensor(context: dg.SensorEvaluationContext) -> dg.SensorResult:
         cursor = json.loads(context.cursor) if context.cursor else {}
         today = dt.datetime.now(dt.UTC).date()
-        requests, skipped = [], []
-        for asset, folder, job_name in sources:
+        landed: dict[str, dict[str, str]] = {}  # day -> asset -> file version
+        skipped = []
+        for asset, folder in sources:
             seen = cursor.setdefault(asset, {})
             adopt = (
                 set()
@@ -63,19 +61,23 @@ def build_landing_sensor(
                 if not first_day <= dt.date.fromisoformat(day) < today:
                     skipped.append(path.name)
                     continue
-                requests.append(
-                    dg.RunRequest(
-                        run_key=f"{asset}:{day}:{version}",
-                        job_name=job_name,
-                        partition_key=day,
-                        tags={"mlops/source_file": str(path)},
-                    )
-                )
+                landed.setdefault(day, {})[asset] = version
         if skipped:
             context.log.warning(
                 f"outside the partition range {first_day}..yesterday, "
                 f"not ingested: {', '.join(skipped[:10])}"
             )
+        requests = [
+            dg.RunRequest(
+                run_key=f"{day}:" + ",".join(f"{a}={v}" for a, v in sorted(files.items())),
+                partition_key=day,
+                asset_selection=daily_assets(
+                    spec, applications="raw" in files, outcomes="raw_outcomes" in files
+                ),
+                tags={"mlops/landed": ",".join(sorted(files))},
+            )
+            for day, files in sorted(landed.items())
+        ]
         return dg.SensorResult(run_requests=requests, cursor=json.dumps(cursor, sort_keys=True))
 
     return landing_sensor
@@ -141,8 +143,12 @@ def build_retrain_sensors(spec: DatasetSpec, train_job) -> list[dg.SensorDefinit
         day = event.asset_materialization.partition
         champion = registry.champion_version()
         window_end = registry.training_window_end(champion) if champion else None
-        if kind == "performance" and window_end and day <= str(window_end):
-            return dg.SkipReason(f"{asset} {day} is inside the champion's training window")
+        decided_on = labelled(day, spec.target.delay_days) if kind == "performance" else day
+        if kind == "performance" and window_end and decided_on <= str(window_end):
+            return dg.SkipReason(
+                f"{asset} {day} evaluates decisions of {decided_on}, inside the champion's "
+                "training window"
+            )
         meta = {k: v.value for k, v in event.asset_materialization.metadata.items()}
         reason = fired(meta, dataset)
         if reason is None:
@@ -153,8 +159,8 @@ def build_retrain_sensors(spec: DatasetSpec, train_job) -> list[dg.SensorDefinit
                 filters=dg.RunsFilter(job_name=train_job.name, tags={"mlops/automated": "true"})
             )
         ]
-        labelled = _labels_since(dataset, window_end)
-        blocked = retrain_guard(dt.date.fromisoformat(day), earlier, labelled, monitoring)
+        new_labels = _labels_since(dataset, window_end)
+        blocked = retrain_guard(dt.date.fromisoformat(day), earlier, new_labels, monitoring)
         if blocked:
             return dg.SkipReason(f"{kind} signal on {day} ({reason}) held back: {blocked}")
         context.log.info(f"{kind} signal on {day}: {reason}; requesting {train_job.name}")
@@ -250,54 +256,3 @@ def _labels_since(dataset: DatasetResource, window_end: dt.date | None) -> int:
     days = [d for d in dataset.partitions(asset) if window_end is None or d > str(window_end)]
     files = dataset.partition_files(asset, days)
     return pl.scan_parquet(files).select(pl.len()).collect().item() if files else 0
-
-
-def build_monitoring_chain(spec: DatasetSpec, jobs: list) -> dg.SensorDefinition:
-    """After a day is ingested, decide and drift-check it (before a first deployment: drift only,
-    against the trailing accepted days); after an outcomes file lands, measure the performance
-    of the decisions it labels."""
-    by_name = {j.name: j for j in jobs}
-    watched = [by_name[ingest_job_name(spec)]]
-    if spec.delayed_labels:
-        watched.append(by_name[outcomes_job_name(spec)])
-    targets = [by_name[score_job_name(spec)], by_name[drift_job_name(spec)]]
-    if spec.delayed_labels:
-        targets.append(by_name[performance_job_name(spec)])
-
-    @dg.run_status_sensor(
-        name=f"{spec.name}_monitoring_chain",
-        run_status=dg.DagsterRunStatus.SUCCESS,
-        monitored_jobs=watched,
-        request_jobs=targets,
-        default_status=dg.DefaultSensorStatus.RUNNING,
-        minimum_interval_seconds=10,
-        description="Ingested day -> decisions + drift report (drift only before a first "
-        "deployment); landed outcomes -> performance of the day they label.",
-    )
-    def monitoring_chain(context: dg.RunStatusSensorContext, dataset: DatasetResource):
-        run = context.dagster_run
-        day = run.tags.get("dagster/partition")
-        deployed = partition_path(dataset.lake_root, dataset.key("deployment"), None, ".json")
-        if day is None:
-            return dg.SkipReason("not a partitioned run")
-        if run.job_name == ingest_job_name(spec):
-            kind, job = (
-                ("score", score_job_name(spec))
-                if deployed.exists()
-                else ("drift", drift_job_name(spec))
-            )
-            return dg.RunRequest(
-                run_key=f"{kind}:{day}:{run.run_id}", job_name=job, partition_key=day
-            )
-        if not deployed.exists():
-            return dg.SkipReason("no deployed model yet: no decisions to evaluate")
-        labelled = dt.date.fromisoformat(day) - dt.timedelta(days=spec.target.delay_days)
-        if labelled.isoformat() not in dataset.partitions("decisions"):
-            return dg.SkipReason(f"no decisions for {labelled}: nothing to evaluate")
-        return dg.RunRequest(
-            run_key=f"performance:{labelled}:{run.run_id}",
-            job_name=performance_job_name(spec),
-            partition_key=labelled.isoformat(),
-        )
-
-    return monitoring_chain

@@ -1,13 +1,12 @@
 """The end-to-end retraining scenarios' shared part: land 85 simulated days (the scenario from day
-40), ingest them, train the first champion as of day 34 and replay the rest through the
-platform's jobs and sensors (`mlops_assets.replay`: real Dagster instance, sensors evaluated
+40) and replay them day by day through the platform's daily chain, training the first champion
+on day 34, with the sensors (`mlops_assets.replay`: real Dagster instance, sensors evaluated
 through Dagster's sensor API, real MLflow). Each scenario is its own test module, so that the two
 run on separate xdist workers."""
 
 import datetime as dt
 
 from mlops_assets.replay import replay
-from mlops_assets.runner import run_pipeline
 from mlops_assets.settings import Settings
 from mlops_assets.simulator import Scenario, land_day
 
@@ -20,7 +19,6 @@ def replayed(tmp_path, scenario: str) -> tuple[Settings, dict]:
     plan = settings.simulator_plan()
     for day in range(DAYS):
         land_day(plan, day, rows=ROWS, scenario=Scenario(scenario, DRIFT_DAY))
-    run_pipeline(settings, train=False)
     history = replay(
         settings,
         train_day=str(START + dt.timedelta(days=DRIFT_DAY - 6)),

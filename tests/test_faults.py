@@ -14,7 +14,7 @@ import dagster as dg
 import pytest
 
 from mlops_assets.definitions import build_definitions
-from mlops_assets.runner import QUIET, instance_for, run_pipeline
+from mlops_assets.runner import execute, instance_for, run_pipeline
 from mlops_assets.settings import Settings
 from tests.conftest import land
 
@@ -82,9 +82,9 @@ def small_disk(settings):
 
 
 def ingest(settings: Settings, day: str):
-    defs = build_definitions(settings)
-    return defs.resolve_job_def("lending_ingest").execute_in_process(
-        instance=instance_for(settings), partition_key=day, run_config=QUIET, raise_on_error=False
+    assets = [dg.AssetKey(["lending", a]) for a in ("raw", "features")]
+    return execute(
+        build_definitions(settings), instance_for(settings), "lending_daily", day, assets
     )
 
 

@@ -8,6 +8,7 @@ import dagster as dg
 import polars as pl
 import pytest
 
+from mlops_assets.cli import main
 from mlops_assets.runner import instance_for, run_pipeline
 from mlops_assets.settings import Settings
 from tests.conftest import land, registry, train
@@ -94,7 +95,7 @@ def test_a_worse_candidate_fails_the_gates_and_the_champion_stays(home):
     assert re.match(r"candidate AUC 0\.(49|50)\d\d \[0\.\d+, 0\.\d+\]: its lower bound", reason)
 
 
-def test_a_better_candidate_is_promoted_and_rollback_restores_the_previous(home):
+def test_a_better_candidate_is_promoted_and_rollback_restores_the_previous(home, capsys):
     weak = {"params": {"max_iter": 3, "max_depth": 1, "learning_rate": 0.1}}  # AUC ~0.66
     assert train(home, model=weak, training={"as_of": "2025-02-01"}).success  # labels to 01-25
     better = train(home)  # the weak recipe is refitted on the same folds and loses on them
@@ -105,10 +106,25 @@ def test_a_better_candidate_is_promoted_and_rollback_restores_the_previous(home)
     reg = registry(home)
     assert reg.champion_version() == 2
     assert reg.version_tags(2)["previous_champion"] == "1"
-    assert reg.rollback() == (2, 1)
+    # `mlops rollback` is a Dagster run of the champion and the deployment, with its reason
+    assert main(["--home", str(home.home), "rollback", "--reason", "v2 misprices"]) == 0
+    assert "lending-dev v1 (was v2): v2 misprices" in capsys.readouterr().out
     assert reg.champion_version() == 1
-    with pytest.raises(ValueError, match="first champion"):
-        reg.rollback()
+    instance = instance_for(home)
+    (run,) = instance.get_runs(filters=dg.RunsFilter(job_name="lending_rollback"))
+    assert run.status == dg.DagsterRunStatus.SUCCESS
+    for asset in ("champion", "deployment"):
+        event = instance.get_latest_materialization_event(dg.AssetKey(["lending", asset]))
+        assert event.run_id == run.run_id
+        meta = event.asset_materialization.metadata
+        assert meta["reason"].value == "v2 misprices" and meta["action"].value == "rollback"
+        assert meta["operator"].value  # the user who ran it
+    champion = json.loads((home.lake / "lending" / "champion" / "data.json").read_text())
+    assert champion["version"] == 1 and champion["previous_version"] == 2
+    # a refused rollback is a failed run, and a clear error
+    assert main(["--home", str(home.home), "rollback"]) == 2
+    assert "first champion: nothing to roll back to" in capsys.readouterr().err
+    assert reg.champion_version() == 1
 
 
 def test_the_training_set_for_a_day_holds_no_label_observed_after_it(home):

@@ -118,7 +118,9 @@ def test_landing_sensor_requests_each_file_version_once(settings):
     with dg.build_sensor_context(instance=instance, definitions=defs) as context:
         first = sensor.evaluate_tick(context)
     assert sorted(r.partition_key for r in first.run_requests) == ["2025-01-01", "2025-01-02"]
-    assert {r.job_name for r in first.run_requests} == {"lending_ingest"}
+    assert {r.job_name for r in first.run_requests} == {None}  # the sensor's job: lending_daily
+    names = {k.path[-1] for k in first.run_requests[0].asset_selection}
+    assert names == {"raw", "features", "decisions", "drift_report", "kpis"}  # no outcomes yet
 
     with dg.build_sensor_context(
         instance=instance, definitions=defs, cursor=first.cursor

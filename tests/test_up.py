@@ -80,13 +80,15 @@ def stop(process: subprocess.Popen) -> str:
     return out
 
 
-def successful_runs_per_partition(settings: Settings) -> dict[str, int]:
-    runs = instance_for(settings).get_runs(
-        filters=dg.RunsFilter(job_name="lending_ingest", statuses=[dg.DagsterRunStatus.SUCCESS])
+def ingestions_per_partition(settings: Settings) -> dict[str, int]:
+    records = (
+        instance_for(settings)
+        .fetch_materializations(dg.AssetKey(["lending", "raw"]), limit=10_000)
+        .records
     )
     counts: dict[str, int] = {}
-    for run in runs:
-        key = run.tags["dagster/partition"]
+    for record in records:
+        key = record.asset_materialization.partition
         counts[key] = counts.get(key, 0) + 1
     return counts
 
@@ -131,5 +133,5 @@ def test_up_serves_the_graph_ingests_live_and_stops_everything(tmp_path):
     finally:
         stop(process)
     assert processes_of(home) == []
-    counts = successful_runs_per_partition(settings)
+    counts = ingestions_per_partition(settings)
     assert counts and max(counts.values()) == 1, counts

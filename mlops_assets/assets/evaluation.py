@@ -36,10 +36,10 @@ def build_evaluation_assets(spec: DatasetSpec) -> list:
 
     @dg.asset(
         key=[spec.name, "backtest"],
-        ins={
-            "candidate_model": dg.AssetIn(dg.AssetKey([spec.name, "candidate_model"])),
-            "training_set": dg.AssetIn(dg.AssetKey([spec.name, "training_set"])),
-        },
+        deps=[
+            dg.AssetKey([spec.name, "candidate_model"]),
+            dg.AssetKey([spec.name, "training_set"]),
+        ],
         group_name=GROUP,
         kinds={"scikitlearn", "mlflow"},
         description="Walk-forward, out-of-time backtest: the candidate's recipe and the "
@@ -51,12 +51,14 @@ def build_evaluation_assets(spec: DatasetSpec) -> list:
     def backtest(
         context: dg.AssetExecutionContext,
         config: BacktestConfig,
-        candidate_model: dict,
-        training_set: pl.DataFrame,
         dataset: DatasetResource,
         registry: RegistryResource,
     ) -> dg.MaterializeResult:
         started = time.perf_counter()
+        candidate_model, training_set = (
+            dataset.document("candidate_model"),
+            dataset.read("training_set"),
+        )
         columns = dataset.feature_columns()
         days = sorted(training_set[DAY].unique().to_list())
         gap = spec.target.delay_days if config.gap_days is None else config.gap_days

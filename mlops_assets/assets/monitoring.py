@@ -29,7 +29,6 @@ from mlops_assets.compute.monitoring import (
     observed_outcomes,
     realized_performance,
 )
-from mlops_assets.lake import partition_path, read_partitions
 from mlops_assets.registry import RegistryResource
 from mlops_assets.resources import DatasetResource
 from mlops_assets.spec import DatasetSpec
@@ -44,8 +43,7 @@ def build_monitoring_assets(spec: DatasetSpec, partitions: dg.PartitionsDefiniti
 
     @dg.asset(
         key=drift_key,
-        ins={"raw": dg.AssetIn(dg.AssetKey([spec.name, "raw"]))},
-        deps=[dg.AssetKey([spec.name, "deployment"])],
+        deps=[dg.AssetKey([spec.name, "raw"]), dg.AssetKey([spec.name, "deployment"])],
         partitions_def=partitions,
         group_name=GROUP,
         kinds={"polars", "html"},
@@ -64,19 +62,16 @@ def build_monitoring_assets(spec: DatasetSpec, partitions: dg.PartitionsDefiniti
         " label-free performance estimate (CBPE) of the day. HTML report under <home>/reports/.",
     )
     def drift_report(
-        context: dg.AssetExecutionContext,
-        raw: pl.DataFrame,
-        dataset: DatasetResource,
-        registry: RegistryResource,
+        context: dg.AssetExecutionContext, dataset: DatasetResource, registry: RegistryResource
     ):
         from serving.model import load_model
 
         started = time.perf_counter()
         day = context.partition_key
+        raw = dataset.read("raw", day)
         columns = dataset.feature_columns()
         categorical = list(columns.categorical)
-        deployed = partition_path(dataset.lake_root, dataset.key("deployment"), None, ".json")
-        if deployed.exists():
+        if dataset.exists("deployment"):
             version = dataset.document("deployment")["target"]["champion"]
             model = load_model(
                 registry.tracking_uri, registry.model_name, version, spec.decision.threshold
@@ -91,9 +86,7 @@ def build_monitoring_assets(spec: DatasetSpec, partitions: dg.PartitionsDefiniti
             basis = f"the {len(history)} accepted days before {day} (no champion yet)"
             if len(history) < spec.quality.min_history_days:
                 return _no_reference_yet(day, raw, basis, spec.quality.min_history_days)
-            reference_rows = read_partitions(
-                dataset.lake_root, dataset.key("raw"), history
-            ).collect()
+            reference_rows = dataset.frame("raw", history)
             reference = fit_reference(reference_rows, numeric, categorical)
             current = raw
         table = column_drift(reference, current)
@@ -188,8 +181,9 @@ def build_monitoring_assets(spec: DatasetSpec, partitions: dg.PartitionsDefiniti
 
     @dg.asset(
         key=[spec.name, "kpis"],
-        ins={"decisions": dg.AssetIn(dg.AssetKey([spec.name, "decisions"]))},
+        deps=[dg.AssetKey([spec.name, "decisions"])],
         partitions_def=partitions,
+        output_required=False,
         group_name=GROUP,
         kinds={"polars"},
         description="Business KPIs of a day's decisions: applications, approval rate, portfolio "
@@ -197,10 +191,12 @@ def build_monitoring_assets(spec: DatasetSpec, partitions: dg.PartitionsDefiniti
         "`performance`), the model's policy against the control group (A/B), and the targets "
         "in the spec's `monitoring:` section.",
     )
-    def kpis(
-        context: dg.AssetExecutionContext, decisions: pl.DataFrame, dataset: DatasetResource
-    ) -> dg.MaterializeResult:
+    def kpis(context: dg.AssetExecutionContext, dataset: DatasetResource):
         day = context.partition_key
+        if not dataset.exists("decisions", day):
+            context.log.info(f"no decisions for {day} (nothing deployed then): no KPIs")
+            return
+        decisions = dataset.read("decisions", day)
         earlier = [d for d in dataset.partitions("decisions") if d < day]
         portfolio = sum(
             dataset.read("decisions", d)
@@ -210,7 +206,7 @@ def build_monitoring_assets(spec: DatasetSpec, partitions: dg.PartitionsDefiniti
         )
         result = business_kpis(decisions, spec, portfolio)
         flat = {k: v for k, v in result.items() if not isinstance(v, dict)}
-        return dg.MaterializeResult(
+        yield dg.MaterializeResult(
             value=pl.DataFrame([{**flat, DAY: dt.date.fromisoformat(day)}]),
             metadata={
                 **{k: v for k, v in flat.items() if v is not None},
@@ -306,34 +302,35 @@ def build_monitoring_assets(spec: DatasetSpec, partitions: dg.PartitionsDefiniti
     if spec.delayed_labels:
         delay = spec.target.delay_days
 
+        labelled_day = dg.TimeWindowPartitionMapping(start_offset=-delay, end_offset=-delay)
+
         @dg.asset(
             key=[spec.name, "performance"],
-            ins={
-                "decisions": dg.AssetIn(dg.AssetKey([spec.name, "decisions"])),
-                "raw": dg.AssetIn(dg.AssetKey([spec.name, "raw"])),
-                "raw_outcomes": dg.AssetIn(
-                    dg.AssetKey([spec.name, "raw_outcomes"]),
-                    partition_mapping=dg.TimeWindowPartitionMapping(
-                        start_offset=delay, end_offset=delay
-                    ),
+            deps=[
+                dg.AssetKey([spec.name, "raw_outcomes"]),
+                *(
+                    dg.AssetDep(dg.AssetKey([spec.name, a]), partition_mapping=labelled_day)
+                    for a in ("decisions", "raw")
                 ),
-            },
+            ],
             partitions_def=partitions,
+            output_required=False,
             group_name=GROUP,
             kinds={"polars"},
-            description=f"Realized performance of a day's decisions once its labels land "
-            f"({delay} days later): ROC AUC, ECE, profit and loss and segments, on the control "
-            "group (unbiased) and on the applications the model approved (what a naive monitor "
-            "sees); declined applications have no observable outcome. Also pooled over the "
-            "trailing days: the performance sensor's signal.",
+            description=f"Realized performance of the decisions that the day's outcomes label "
+            f"(made {delay} days earlier): ROC AUC, ECE, profit and loss and segments, on the "
+            "control group (unbiased) and on the applications the model approved (what a naive "
+            "monitor sees); declined applications have no observable outcome. Also pooled over "
+            "the trailing days: the performance sensor's signal. Partitioned by the day the "
+            "outcomes landed.",
         )
-        def performance(
-            context: dg.AssetExecutionContext,
-            decisions: pl.DataFrame,
-            raw: pl.DataFrame,
-            raw_outcomes: pl.DataFrame,
-            dataset: DatasetResource,
-        ) -> dg.MaterializeResult:
+        def performance(context: dg.AssetExecutionContext, dataset: DatasetResource):
+            decided_on = labelled(context.partition_key, delay)
+            if not dataset.exists("decisions", decided_on):
+                context.log.info(f"no decisions for {decided_on}: nothing to evaluate")
+                return
+            decisions, raw = dataset.read("decisions", decided_on), dataset.read("raw", decided_on)
+            raw_outcomes = dataset.read("raw_outcomes", context.partition_key)
             segments = [c for c in spec.segments if c in raw.columns]
             decided = decisions.join(
                 raw.select(pl.col(spec.id_column).cast(pl.String).alias("id"), *segments),
@@ -355,9 +352,10 @@ def build_monitoring_assets(spec: DatasetSpec, partitions: dg.PartitionsDefiniti
                 if pooled.height
                 else None
             )
-            return dg.MaterializeResult(
+            yield dg.MaterializeResult(
                 value=rows,
                 metadata={
+                    "decided_on": decided_on,
                     "dagster/row_count": rows.height,
                     "roc_auc": day["observed"]["roc_auc"],
                     "roc_auc_control": day["control"]["roc_auc"],
@@ -391,7 +389,7 @@ def _reference(
     the champion's scores) and then read from `<lake>/<dataset>/drift_reference/`."""
     first, last = model.training_window.split("..")
     days = [d for d in dataset.partitions("raw") if first <= d <= last]
-    rows = read_partitions(dataset.lake_root, dataset.key("raw"), days).collect()
+    rows = dataset.frame("raw", days)
     path = dataset.lake_root / dataset.spec.name / "drift_reference" / f"v{model.version}.npz"
     if path.exists():
         return load_reference(path), rows
@@ -402,26 +400,25 @@ def _reference(
     return reference, rows
 
 
+def labelled(outcome_day: str, delay: int) -> str:
+    """The decision day that outcomes landed on `outcome_day` label."""
+    return (dt.date.fromisoformat(outcome_day) - dt.timedelta(days=delay)).isoformat()
+
+
 def _trailing_observed(dataset: DatasetResource, day: str) -> list[pl.DataFrame]:
-    """Observed outcomes of the `monitoring.trailing_days - 1` decided days before `day` whose
-    labels landed, rebuilt from decisions and outcomes (no other performance run needed)."""
+    """Observed outcomes of the `monitoring.trailing_days - 1` outcome days before `day` whose
+    decisions exist, rebuilt from decisions and outcomes (no other performance run needed)."""
     spec = dataset.spec
-    delay = dt.timedelta(days=spec.target.delay_days)
-    outcomes = set(dataset.partitions("raw_outcomes"))
-    days = (
-        [
-            d
-            for d in dataset.partitions("decisions")
-            if d < day and (dt.date.fromisoformat(d) + delay).isoformat() in outcomes
-        ][-(spec.monitoring.trailing_days - 1) :]
-        if spec.monitoring.trailing_days > 1
-        else []
-    )
+    if spec.monitoring.trailing_days <= 1:
+        return []
+    decided = set(dataset.partitions("decisions"))
+    delay = spec.target.delay_days
+    days = [
+        d for d in dataset.partitions("raw_outcomes") if d < day and labelled(d, delay) in decided
+    ][-(spec.monitoring.trailing_days - 1) :]
     return [
         observed_outcomes(
-            dataset.read("decisions", d),
-            dataset.read("raw_outcomes", (dt.date.fromisoformat(d) + delay).isoformat()),
-            spec,
+            dataset.read("decisions", labelled(d, delay)), dataset.read("raw_outcomes", d), spec
         )
         for d in days
     ]

@@ -7,7 +7,7 @@ import polars as pl
 
 from mlops_assets.compute.ingest import DAY
 from mlops_assets.registry import RegistryResource
-from mlops_assets.resources import ServingResource
+from mlops_assets.resources import DatasetResource, ServingResource
 from mlops_assets.spec import DatasetSpec
 from serving.client import EndpointError
 from serving.rollout import Target, desired_target
@@ -21,7 +21,7 @@ def build_serving_assets(spec: DatasetSpec, partitions: dg.PartitionsDefinition)
 
     @dg.asset(
         key=[spec.name, "deployment"],
-        ins={"champion": dg.AssetIn(dg.AssetKey([spec.name, "champion"]))},
+        deps=[dg.AssetKey([spec.name, "champion"])],
         group_name=DEPLOY_GROUP,
         kinds={"ray", "fastapi"},
         description="What the Ray Serve endpoint serves: the registry's champion (and challenger "
@@ -32,10 +32,12 @@ def build_serving_assets(spec: DatasetSpec, partitions: dg.PartitionsDefinition)
     )
     def deployment(
         context: dg.AssetExecutionContext,
-        champion: dict,
+        dataset: DatasetResource,
         registry: RegistryResource,
         serving: ServingResource,
     ) -> dg.MaterializeResult:
+        champion = dataset.document("champion") if dataset.exists("champion") else {}
+        why = {k: champion.get(k) for k in ("action", "reason", "operator")}
         try:
             target = desired_target(registry, spec.serving)
         except Exception as exc:  # the registry is a remote service: any failure stops here
@@ -50,7 +52,7 @@ def build_serving_assets(spec: DatasetSpec, partitions: dg.PartitionsDefinition)
             before = client.health()
         except EndpointError as exc:
             context.log.warning(f"{exc}; `mlops serve` will serve v{target.champion}")
-            return _deployment_result(target, served=False, endpoint=serving.url)
+            return _deployment_result(target, served=False, endpoint=serving.url, **why)
         try:
             answer = client.set_target(target.model_dump())
         except EndpointError as exc:
@@ -74,33 +76,33 @@ def build_serving_assets(spec: DatasetSpec, partitions: dg.PartitionsDefinition)
             previous=before["model"]["version"],
             replicas=len(answer["replicas"]),
             swap_seconds=answer["seconds"],
+            **why,
         )
 
     @dg.asset(
         key=[spec.name, "decisions"],
-        ins={
-            "raw": dg.AssetIn(dg.AssetKey([spec.name, "raw"])),
-            "deployment": dg.AssetIn(dg.AssetKey([spec.name, "deployment"])),
-        },
+        deps=[dg.AssetKey([spec.name, "raw"]), dg.AssetKey([spec.name, "deployment"])],
         partitions_def=partitions,
-        backfill_policy=dg.BackfillPolicy.single_run(),
+        output_required=False,
         group_name=DECISIONS_GROUP,
         kinds={"polars", "parquet"},
         description="Batch decisions for every landed application, by the deployed models and "
         "rollout, through the same scoring and decision code as the endpoint: the same record "
-        "gets the same score, decision, control-group flag and deciding model on either path.",
+        "gets the same score, decision, control-group flag and deciding model on either path. "
+        "Before a first deployment there is nothing to decide with, and the day has none.",
     )
     def decisions(
-        context: dg.AssetExecutionContext,
-        raw: pl.DataFrame,
-        deployment: dict,
-        registry: RegistryResource,
-    ) -> dg.MaterializeResult:
+        context: dg.AssetExecutionContext, dataset: DatasetResource, registry: RegistryResource
+    ):
         from serving.model import load_model, score_and_decide
         from serving.policy import CHALLENGER, CHAMPION
 
+        if not dataset.exists("deployment"):
+            context.log.info("no deployed model yet: nothing decides these days")
+            return
         started = time.perf_counter()
-        target = Target(**deployment["target"])
+        raw = dataset.frame("raw", context.partition_keys)
+        target = Target(**dataset.document("deployment")["target"])
         models = {
             role: load_model(
                 registry.tracking_uri, registry.model_name, version, spec.decision.threshold
@@ -115,7 +117,7 @@ def build_serving_assets(spec: DatasetSpec, partitions: dg.PartitionsDefinition)
         )
         decided = score_and_decide(models, raw, ids, target, spec.decision).with_columns(raw[DAY])
         action = decided["decision"] == spec.decision.action
-        return dg.MaterializeResult(
+        yield dg.MaterializeResult(
             value=decided,
             metadata={
                 "dagster/row_count": decided.height,

@@ -5,7 +5,6 @@ import time
 from typing import Any
 
 import dagster as dg
-import polars as pl
 
 from mlops_assets.compute.features import LABEL
 from mlops_assets.compute.ingest import DAY
@@ -18,7 +17,6 @@ from mlops_assets.compute.training import (
     model_matrix,
     training_frame,
 )
-from mlops_assets.lake import read_partitions
 from mlops_assets.registry import RegistryResource, git_commit
 from mlops_assets.resources import DatasetResource
 from mlops_assets.spec import DatasetSpec
@@ -66,12 +64,8 @@ def build_training_assets(spec: DatasetSpec) -> list:
         )
         feature_days = [d for d in days if d <= str(as_of)]
         outcome_days = [d for d in dataset.partitions("raw_outcomes") if d <= str(as_of)]
-        features = read_partitions(dataset.lake_root, dataset.key("features"), feature_days)
-        outcomes = (
-            read_partitions(dataset.lake_root, dataset.key("raw_outcomes"), outcome_days)
-            if spec.delayed_labels
-            else None
-        )
+        features = dataset.scan("features", feature_days)
+        outcomes = dataset.scan("raw_outcomes", outcome_days) if spec.delayed_labels else None
         frame = training_frame(features, outcomes, dataset.spec, as_of, config.window_days)
         if frame.height == 0:
             raise dg.Failure(
@@ -96,7 +90,7 @@ def build_training_assets(spec: DatasetSpec) -> list:
 
     @dg.asset(
         key=[spec.name, "candidate_model"],
-        ins={"training_set": dg.AssetIn(dg.AssetKey([spec.name, "training_set"]))},
+        deps=[dg.AssetKey([spec.name, "training_set"])],
         group_name=GROUP,
         kinds={"scikitlearn", "mlflow"},
         description="A seeded scikit-learn pipeline trained on the training set, its scores "
@@ -107,11 +101,11 @@ def build_training_assets(spec: DatasetSpec) -> list:
     def candidate_model(
         context: dg.AssetExecutionContext,
         config: ModelConfig,
-        training_set: pl.DataFrame,
         dataset: DatasetResource,
         registry: RegistryResource,
     ) -> dg.MaterializeResult:
         started = time.perf_counter()
+        training_set = dataset.read("training_set")
         columns = dataset.feature_columns()
         inputs, labels = model_matrix(training_set, columns), training_set[LABEL].to_numpy()
         recipe = Recipe(

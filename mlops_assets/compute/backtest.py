@@ -360,3 +360,9 @@ def _interval(i: dict | None, signed: bool = True) -> str:
 
 def _verdict(passed: bool, reason: str, evidence: dict) -> dict:
     return {"passed": bool(passed), "reason": reason, "evidence": evidence}
+
+
+def failed_gates(gates: dict) -> dict[str, str]:
+    """The gates that failed in a backtest report's `gates`, with their reasons: the one reading
+    of a verdict that promotion, release, `mlops run` and the gate checks share."""
+    return {gate: verdict["reason"] for gate, verdict in gates.items() if not verdict["passed"]}
