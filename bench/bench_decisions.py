@@ -33,8 +33,8 @@ from mlops_assets.compute.drift import (
     fit_reference,
 )
 from mlops_assets.compute.inference import wilson
-from mlops_assets.simulator import Scenario, applications
-from mlops_assets.spec import Monitoring
+from mlops_assets.config.spec import Monitoring
+from mlops_assets.sources.simulator import Scenario, applications
 
 NUMERIC = [
     "income",

@@ -44,8 +44,8 @@ from mlops_assets.compute.inference import (  # noqa: E402
 from mlops_assets.compute.ingest import DAY  # noqa: E402
 from mlops_assets.compute.metrics import decision_threshold, row_values  # noqa: E402
 from mlops_assets.compute.training import Recipe, fit_model, model_matrix  # noqa: E402
-from mlops_assets.simulator import Scenario, labelled_truth  # noqa: E402
-from mlops_assets.spec import load_spec  # noqa: E402
+from mlops_assets.config.spec import load_spec  # noqa: E402
+from mlops_assets.sources.simulator import Scenario, labelled_truth  # noqa: E402
 
 NUMERIC = tuple(bench_decisions.NUMERIC)  # the simulator's columns, as in the drift bench
 CATEGORICAL = ("home_ownership", "purpose", "region", "channel")

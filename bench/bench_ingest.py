@@ -25,9 +25,9 @@ os.environ.setdefault("OMP_NUM_THREADS", "1")
 
 import polars as pl  # noqa: E402
 
-from mlops_assets.runner import run_pipeline  # noqa: E402
-from mlops_assets.settings import Settings  # noqa: E402
-from mlops_assets.simulator import land_day  # noqa: E402
+from mlops_assets.commands.runner import run_pipeline  # noqa: E402
+from mlops_assets.config.settings import Settings  # noqa: E402
+from mlops_assets.sources.simulator import land_day  # noqa: E402
 
 
 def measure(rows: int, history: int, root: Path) -> dict:

@@ -22,13 +22,13 @@ os.environ.setdefault("OMP_NUM_THREADS", "1")
 
 import polars as pl  # noqa: E402
 
+from mlops_assets.commands.runner import run_pipeline  # noqa: E402
 from mlops_assets.compute.metrics import classification_metrics, optimal_threshold  # noqa: E402
 from mlops_assets.compute.training import model_matrix  # noqa: E402
-from mlops_assets.registry import registry_for  # noqa: E402
-from mlops_assets.resources import DatasetResource  # noqa: E402
-from mlops_assets.runner import run_pipeline  # noqa: E402
-from mlops_assets.settings import Settings  # noqa: E402
-from mlops_assets.simulator import Scenario, land_day  # noqa: E402
+from mlops_assets.config.settings import Settings  # noqa: E402
+from mlops_assets.defs.registry import registry_for  # noqa: E402
+from mlops_assets.defs.resources import DatasetResource  # noqa: E402
+from mlops_assets.sources.simulator import Scenario, land_day  # noqa: E402
 
 
 def main() -> None:

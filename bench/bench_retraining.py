@@ -1,14 +1,14 @@
 """Benchmark: detection delay and the value of closed-loop retraining under concept drift.
 
-    uv run python bench/bench_retraining.py [--rows 1000] [--days 70] [--drift-day 40]
-                                            [--scenario concept_drift]
+uv run python bench/bench_retraining.py [--rows 1000] [--days 70] [--drift-day 40]
+    [--scenario concept_drift]
 
-Lands a simulator scenario (default `concept_drift`), ingests it headless, trains the first
-champion as of day drift_day - 6, then replays the days after it through the platform's jobs and
-sensors (`mlops_assets.replay`). Prints the detection delay (days from drift onset to the first
-retrain request), what each retrain did, and the value per application of the final champion, of
-the first champion, and of the simulator's oracle (true probabilities) on the last `delay_days`
-applications (out of time for every model), each at its own value-optimal threshold.
+Lands a simulator scenario (default `concept_drift`) and replays it day by day through the
+platform's daily chain, training the first champion on day drift_day - 6 and evaluating the retrain
+sensors after it (`mlops_assets.commands.replay`). Prints the detection delay (days from drift onset
+to the first retrain request), what each retrain did, and the value per application of the final
+champion, of the first champion, and of the simulator's oracle (true probabilities) on the last
+`delay_days` applications (out of time for every model), each at its own value-optimal threshold.
 """
 
 from __future__ import annotations
@@ -26,10 +26,10 @@ os.environ.setdefault("MLOPS_SERVING_URL", "http://127.0.0.1:1")  # no endpoint:
 
 import polars as pl  # noqa: E402
 
+from mlops_assets.commands.replay import replay  # noqa: E402
 from mlops_assets.compute.metrics import optimal_threshold  # noqa: E402
-from mlops_assets.replay import replay  # noqa: E402
-from mlops_assets.settings import Settings  # noqa: E402
-from mlops_assets.simulator import Scenario, land_day  # noqa: E402
+from mlops_assets.config.settings import Settings  # noqa: E402
+from mlops_assets.sources.simulator import Scenario, land_day  # noqa: E402
 from serving.model import load_model  # noqa: E402
 
 
@@ -75,8 +75,8 @@ def main() -> None:
 
 
 def value_table(settings, plan, history) -> None:
-    from mlops_assets.registry import registry_for
-    from mlops_assets.spec import load_spec
+    from mlops_assets.config.spec import load_spec
+    from mlops_assets.defs.registry import registry_for
 
     spec = load_spec(settings.dataset_spec, home=settings.home)
     registry = registry_for(settings, spec)

@@ -41,9 +41,9 @@ import psutil  # noqa: E402
 
 from mlops_assets.compute.features import feature_exprs  # noqa: E402
 from mlops_assets.compute.training import model_matrix  # noqa: E402
-from mlops_assets.registry import registry_for  # noqa: E402
-from mlops_assets.settings import Settings  # noqa: E402
-from mlops_assets.spec import load_spec  # noqa: E402
+from mlops_assets.config.settings import Settings  # noqa: E402
+from mlops_assets.config.spec import load_spec  # noqa: E402
+from mlops_assets.defs.registry import registry_for  # noqa: E402
 from serving.loadgen import run_load  # noqa: E402
 from serving.model import load_model, score_and_decide  # noqa: E402
 from serving.rollout import Target  # noqa: E402
@@ -74,8 +74,8 @@ def main() -> None:
 
 
 def build_home(tmp: Path) -> Settings:
-    from mlops_assets.runner import run_pipeline
-    from mlops_assets.simulator import land_day
+    from mlops_assets.commands.runner import run_pipeline
+    from mlops_assets.sources.simulator import land_day
 
     print("building a home: 45 days x 400 applications, two model versions...", flush=True)
     settings = Settings.resolve(home=tmp / "home")
@@ -84,8 +84,8 @@ def build_home(tmp: Path) -> Settings:
         land_day(plan, day, rows=400)
     run_pipeline(settings)
     os.environ["MLOPS_SERVING_URL"] = "http://127.0.0.1:1"  # no endpoint while training
-    from mlops_assets.definitions import build_definitions
-    from mlops_assets.runner import QUIET, instance_for
+    from mlops_assets.commands.runner import QUIET, instance_for
+    from mlops_assets.defs.dataset import build_definitions
 
     build_definitions(settings).resolve_job_def("lending_train").execute_in_process(
         instance=instance_for(settings),

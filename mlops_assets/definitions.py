@@ -1,71 +1,15 @@
-"""The Dagster code location: every asset, check, job and sensor of one dataset."""
+"""The code location: every definition under `mlops_assets/defs/`, loaded by dg's convention.
 
-from __future__ import annotations
+`defs/dataset.py` builds the dataset's assets, checks, jobs, sensors and resources from the spec
+that `MLOPS_DATASET` names (the built-in lending simulator by default); anything scaffolded next
+to it (`dg scaffold defs dagster.asset ...`) joins the same location.
+"""
+
+from pathlib import Path
 
 import dagster as dg
-
-from asset_checks.data_quality import build_data_quality_checks
-from asset_checks.model_gates import build_model_gate_checks
-from asset_checks.serving import build_serving_checks
-from mlops_assets.assets.evaluation import build_evaluation_assets
-from mlops_assets.assets.features import build_feature_assets
-from mlops_assets.assets.ingestion import build_ingestion_assets
-from mlops_assets.assets.monitoring import build_monitoring_assets
-from mlops_assets.assets.promotion import build_promotion_assets
-from mlops_assets.assets.serving import build_serving_assets
-from mlops_assets.assets.training import build_training_assets
-from mlops_assets.jobs import build_jobs, daily_job_name, train_job_name
-from mlops_assets.lake import ParquetIOManager
-from mlops_assets.partitions import daily_partitions
-from mlops_assets.registry import registry_for
-from mlops_assets.release import build_release_job
-from mlops_assets.resources import DatasetResource, ServingResource
-from mlops_assets.sensors import build_landing_sensor, build_retrain_sensors, build_weekly_retrain
-from mlops_assets.settings import Settings
-from mlops_assets.spec import load_spec
-
-
-def build_definitions(settings: Settings) -> dg.Definitions:
-    """Definitions for the dataset and home folder in `settings`."""
-    spec = load_spec(settings.dataset_spec, home=settings.home)
-    partitions = daily_partitions(spec)
-    jobs = build_jobs(spec, partitions)
-    by_name = {j.name: j for j in jobs}
-    train, daily = by_name[train_job_name(spec)], by_name[daily_job_name(spec)]
-    return dg.Definitions(
-        assets=[
-            *build_ingestion_assets(spec, partitions),
-            *build_feature_assets(spec, partitions),
-            *build_training_assets(spec),
-            *build_evaluation_assets(spec),
-            *build_promotion_assets(spec),
-            *build_serving_assets(spec, partitions),
-            *build_monitoring_assets(spec, partitions),
-        ],
-        asset_checks=[
-            *build_data_quality_checks(spec),
-            *build_model_gate_checks(spec),
-            *build_serving_checks(spec),
-        ],
-        jobs=[*jobs, build_release_job(spec)],
-        sensors=[
-            build_landing_sensor(spec, partitions, daily),
-            *build_retrain_sensors(spec, train),
-        ],
-        schedules=[build_weekly_retrain(spec, train)],
-        resources={
-            "dataset": DatasetResource(
-                spec_path=str(settings.dataset_spec), home=str(settings.home)
-            ),
-            "registry": registry_for(settings, spec),
-            "serving": ServingResource(url=settings.serving_url),
-            "io_manager": ParquetIOManager(root=str(settings.lake)),
-        },
-        # One process per run: Great Expectations is imported once, not once per step.
-        executor=dg.in_process_executor,
-    )
 
 
 @dg.definitions
 def defs() -> dg.Definitions:
-    return build_definitions(Settings.resolve())
+    return dg.load_from_defs_folder(path_within_project=Path(__file__).parent)

@@ -87,7 +87,7 @@ def build_app(config: dict[str, Any]) -> serve.Application:
     @serve.ingress(api)
     class ModelServer:
         async def __init__(self):
-            from mlops_assets.spec import load_spec
+            from mlops_assets.config.spec import load_spec
             from serving.action_log import ActionLog
 
             self.spec = load_spec(config["spec_path"], home=config["home"])

@@ -107,8 +107,8 @@ def start(
     from ray.serve.config import HTTPOptions
     from ray.serve.schema import LoggingConfig
 
-    from mlops_assets.registry import registry_for
-    from mlops_assets.spec import load_spec
+    from mlops_assets.config.spec import load_spec
+    from mlops_assets.defs.registry import registry_for
     from serving.app import build_app
     from serving.control import start_control
 

@@ -10,8 +10,8 @@ import polars as pl
 import psutil
 import pytest
 
-from mlops_assets.settings import Settings
-from mlops_assets.simulator import land_day
+from mlops_assets.config.settings import Settings
+from mlops_assets.sources.simulator import land_day
 
 os.environ.setdefault("OMP_NUM_THREADS", "1")
 os.environ.setdefault("MLFLOW_ENABLE_ARTIFACTS_PROGRESS_BAR", "false")
@@ -124,8 +124,8 @@ def read_landing(settings: Settings, day: int) -> pl.DataFrame:
 def train(settings: Settings, model: dict | None = None, training: dict | None = None):
     """Run the train job in-process (candidate -> backtest -> gates -> champion -> deployment);
     returns the Dagster result."""
-    from mlops_assets.definitions import build_definitions
-    from mlops_assets.runner import QUIET, instance_for
+    from mlops_assets.commands.runner import QUIET, instance_for
+    from mlops_assets.defs.dataset import build_definitions
 
     ops = {}
     if model:
@@ -139,8 +139,8 @@ def train(settings: Settings, model: dict | None = None, training: dict | None =
 
 
 def registry(settings: Settings):
-    from mlops_assets.registry import registry_for
-    from mlops_assets.spec import load_spec
+    from mlops_assets.config.spec import load_spec
+    from mlops_assets.defs.registry import registry_for
 
     return registry_for(settings, load_spec(settings.dataset_spec, home=settings.home))
 
@@ -151,7 +151,7 @@ SERVING_PORT = 18000  # not 8000: a developer's own `mlops serve` may be running
 @pytest.fixture(scope="session")
 def trained_home(tmp_path_factory) -> Settings:
     """45 simulated days of 400 applications, ingested, trained (v1 champion), decided."""
-    from mlops_assets.runner import run_pipeline
+    from mlops_assets.commands.runner import run_pipeline
 
     settings = Settings.resolve(home=tmp_path_factory.mktemp("trained") / "home")
     land(settings, range(45), rows=400)
@@ -164,7 +164,7 @@ def serving_home(tmp_path_factory) -> Settings:
     """45 simulated days, ingested and trained: v1 champion (gradient boosting), v2 (three
     stumps, not promoted: worse on the same folds), and v3 whose stored model file is corrupted
     (it cannot load)."""
-    from mlops_assets.runner import run_pipeline
+    from mlops_assets.commands.runner import run_pipeline
 
     settings = Settings.resolve(home=tmp_path_factory.mktemp("serving") / "home")
     land(settings, range(45), rows=400)

@@ -1,14 +1,14 @@
-"""The end-to-end retraining scenarios' shared part: land 85 simulated days (the scenario from day
-40) and replay them day by day through the platform's daily chain, training the first champion
-on day 34, with the sensors (`mlops_assets.replay`: real Dagster instance, sensors evaluated
-through Dagster's sensor API, real MLflow). Each scenario is its own test module, so that the two
-run on separate xdist workers."""
+"""The end-to-end retraining scenarios' shared part: land 85 simulated days (the scenario
+from day 40) and replay them day by day through the platform's daily chain, training the first
+champion on day 34, with the sensors (`mlops_assets.commands.replay`: real Dagster instance,
+sensors evaluated through Dagster's sensor API, real MLflow). Each scenario is its own test
+module, so that the two run on separate xdist workers."""
 
 import datetime as dt
 
-from mlops_assets.replay import replay
-from mlops_assets.settings import Settings
-from mlops_assets.simulator import Scenario, land_day
+from mlops_assets.commands.replay import replay
+from mlops_assets.config.settings import Settings
+from mlops_assets.sources.simulator import Scenario, land_day
 
 ROWS, DAYS, DRIFT_DAY = 500, 85, 40
 START = dt.date(2025, 1, 1)

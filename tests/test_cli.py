@@ -73,7 +73,7 @@ def test_rollback_without_a_champion_is_a_clear_error(tmp_path):
 def test_a_second_stop_signal_does_not_cut_the_stopping_short():
     """`uv run` relays SIGTERM to `mlops up`, which the process group also receives: the second
     signal must not interrupt the stopping of the children that the first one began."""
-    from mlops_assets.up import Platform
+    from mlops_assets.commands.up import Platform
 
     platform = Platform(settings=None, args=None, simulator=None)
     with pytest.raises(KeyboardInterrupt):

@@ -7,9 +7,9 @@ import numpy as np
 import polars as pl
 import pytest
 
-from mlops_assets.runner import run_pipeline
-from mlops_assets.settings import Settings
-from mlops_assets.spec import SpecError
+from mlops_assets.commands.runner import run_pipeline
+from mlops_assets.config.settings import Settings
+from mlops_assets.config.spec import SpecError
 
 SPEC = """\
 name: churn

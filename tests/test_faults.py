@@ -13,9 +13,9 @@ from pathlib import Path
 import dagster as dg
 import pytest
 
-from mlops_assets.definitions import build_definitions
-from mlops_assets.runner import execute, instance_for, run_pipeline
-from mlops_assets.settings import Settings
+from mlops_assets.commands.runner import execute, instance_for, run_pipeline
+from mlops_assets.config.settings import Settings
+from mlops_assets.defs.dataset import build_definitions
 from tests.conftest import land
 
 pytestmark = pytest.mark.slow

@@ -14,8 +14,8 @@ from mlops_assets.compute.features import (
 )
 from mlops_assets.compute.ingest import DAY
 from mlops_assets.compute.profile import Profile, fit_profile
-from mlops_assets.settings import BUILTIN_SPEC
-from mlops_assets.spec import load_spec, parse_spec
+from mlops_assets.config.settings import BUILTIN_SPEC
+from mlops_assets.config.spec import load_spec, parse_spec
 
 SCHEMA = {"application_id": "str", "income": "float", "region": "str", "age_band": "str"}
 

@@ -6,8 +6,8 @@ import polars as pl
 import pytest
 
 from mlops_assets.compute.ingest import DAY, IngestError, coerce, infer_schema, read_landing
-from mlops_assets.settings import BUILTIN_SPEC
-from mlops_assets.spec import load_spec
+from mlops_assets.config.settings import BUILTIN_SPEC
+from mlops_assets.config.spec import load_spec
 
 
 @pytest.fixture

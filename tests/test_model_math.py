@@ -28,7 +28,7 @@ from mlops_assets.compute.metrics import (
     optimal_threshold,
 )
 from mlops_assets.compute.training import Recipe, _fit, fit_model, model_matrix
-from mlops_assets.spec import Value, load_spec
+from mlops_assets.config.spec import Value, load_spec
 
 VALUE = Value(
     action_positive=0, action_negative=0, otherwise_positive=-1000, otherwise_negative=120

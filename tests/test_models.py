@@ -8,9 +8,9 @@ import dagster as dg
 import polars as pl
 import pytest
 
-from mlops_assets.cli import main
-from mlops_assets.runner import instance_for, run_pipeline
-from mlops_assets.settings import Settings
+from mlops_assets.commands.cli import main
+from mlops_assets.commands.runner import instance_for, run_pipeline
+from mlops_assets.config.settings import Settings
 from tests.conftest import land, registry, train
 
 DAYS = 45
@@ -152,8 +152,8 @@ def test_the_training_set_for_a_day_holds_no_label_observed_after_it(home):
 
 
 def test_release_copies_a_gated_champion_through_test_to_prod(home, monkeypatch):
-    from mlops_assets.release import release
-    from mlops_assets.spec import load_spec
+    from mlops_assets.config.spec import load_spec
+    from mlops_assets.defs.release import release
 
     spec = load_spec(home.dataset_spec, home=home.home)
     profiles = home.home / "profiles.yaml"  # three environments on one tracking store

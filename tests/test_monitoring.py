@@ -6,8 +6,8 @@ import dagster as dg
 import polars as pl
 import pytest
 
-from mlops_assets.definitions import build_definitions
-from mlops_assets.runner import execute, instance_for
+from mlops_assets.commands.runner import execute, instance_for
+from mlops_assets.defs.dataset import build_definitions
 
 pytestmark = pytest.mark.slow
 
@@ -120,7 +120,7 @@ def test_kpis_of_a_day_and_the_run_summary_and_status_report_monitoring(trained_
     assert arms["control"]["approval_rate"] == 1.0  # the control group always gets the default
     assert arms["policy"]["approval_rate"] < 1.0
 
-    from mlops_assets.status import collect_status, format_status
+    from mlops_assets.commands.status import collect_status, format_status
 
     status = collect_status(trained_home)
     assert status["drift"]["partition"] == "2025-02-14"
@@ -148,7 +148,7 @@ def test_pipeline_health_reads_runs_and_volumes_from_the_instance(trained_home):
 def test_a_drift_signal_needs_confirmation_on_the_days_before(trained_home):
     from types import SimpleNamespace
 
-    from mlops_assets.assets.monitoring import _earlier_signals
+    from mlops_assets.defs.assets.monitoring import _earlier_signals
 
     instance = instance_for(trained_home)
     key = dg.AssetKey(["lending", "drift_report"])
@@ -176,8 +176,8 @@ def test_a_drift_signal_needs_confirmation_on_the_days_before(trained_home):
 
 
 def test_drift_is_monitored_from_the_first_landed_day_before_any_champion(tmp_path):
-    from mlops_assets.runner import run_pipeline
-    from mlops_assets.settings import Settings
+    from mlops_assets.commands.runner import run_pipeline
+    from mlops_assets.config.settings import Settings
     from tests.conftest import land
 
     settings = Settings.resolve(home=tmp_path / "home")

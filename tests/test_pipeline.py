@@ -6,8 +6,8 @@ import dagster as dg
 import polars as pl
 import pytest
 
-from mlops_assets.definitions import build_definitions
-from mlops_assets.runner import instance_for, run_pipeline
+from mlops_assets.commands.runner import instance_for, run_pipeline
+from mlops_assets.defs.dataset import build_definitions
 from tests.conftest import lake_partition, land, landing_file, read_landing
 
 pytestmark = pytest.mark.stores  # the same tests on SQLite and on PostgreSQL

@@ -4,10 +4,10 @@ from pathlib import Path
 
 import pytest
 
-from mlops_assets.profiles import load_profile
-from mlops_assets.registry import registry_for
-from mlops_assets.settings import Settings
-from mlops_assets.spec import load_spec
+from mlops_assets.config.profiles import load_profile
+from mlops_assets.config.settings import Settings
+from mlops_assets.config.spec import load_spec
+from mlops_assets.defs.registry import registry_for
 
 
 def test_env_var_picks_the_profile(tmp_path, monkeypatch):

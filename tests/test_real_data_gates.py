@@ -7,8 +7,8 @@ from pathlib import Path
 
 import pytest
 
-from mlops_assets.runner import run_pipeline
-from mlops_assets.settings import Settings
+from mlops_assets.commands.runner import run_pipeline
+from mlops_assets.config.settings import Settings
 
 pytestmark = pytest.mark.slow
 HMDA = Path(__file__).parent / "data" / "hmda"

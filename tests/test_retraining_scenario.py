@@ -9,7 +9,7 @@ from pathlib import Path
 
 import pytest
 
-from mlops_assets.resources import DatasetResource
+from mlops_assets.defs.resources import DatasetResource
 from tests.conftest import registry
 from tests.scenario import DRIFT_DAY, START, replayed, signal_retrains
 

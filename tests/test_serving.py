@@ -12,9 +12,9 @@ import numpy as np
 import polars as pl
 import pytest
 
+from mlops_assets.commands.runner import instance_for
 from mlops_assets.compute.features import feature_exprs
-from mlops_assets.definitions import build_definitions
-from mlops_assets.runner import instance_for
+from mlops_assets.defs.dataset import build_definitions
 from serving.action_log import read_actions
 from serving.client import Client, EndpointError
 from serving.compiled import pipeline_scorer
@@ -109,7 +109,7 @@ def test_model_health_and_openapi_describe_the_served_model(client, endpoint):
 
 
 def test_status_shows_what_the_endpoint_serves_beside_the_champion(serving_home, client):
-    from mlops_assets.status import collect_status, format_status
+    from mlops_assets.commands.status import collect_status, format_status
 
     serving = collect_status(serving_home)["serving"]
     assert (serving["answering"], serving["version"], serving["in_sync"]) == (True, 1, True)
@@ -236,7 +236,7 @@ def wait_for_actions(settings, ids: set[str], timeout: float = 10.0) -> pl.DataF
 def test_mlops_predict_scores_a_csv_file_against_the_endpoint(
     serving_home, endpoint, tmp_path, capsys
 ):
-    from mlops_assets.cli import main
+    from mlops_assets.commands.cli import main
 
     raw, _ = records(serving_home, n=5)
     landing = pl.read_csv(serving_home.home / "landing" / "lending" / f"{DAY}.csv").head(5)

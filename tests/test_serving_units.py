@@ -156,8 +156,8 @@ def test_action_log_writes_whole_files_per_day_and_reads_them_back(tmp_path):
 def test_retrain_guardrails_cooldown_weekly_cap_and_new_labels():
     import datetime as dt
 
-    from mlops_assets.sensors import retrain_guard
-    from mlops_assets.spec import Monitoring
+    from mlops_assets.config.spec import Monitoring
+    from mlops_assets.defs.sensors import retrain_guard
 
     rules = Monitoring(cooldown_days=3, max_retrains_per_week=2, min_new_labels=100)
     day = dt.date(2025, 3, 10)

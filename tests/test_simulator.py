@@ -4,7 +4,7 @@ import hashlib
 
 import polars as pl
 
-from mlops_assets.simulator import Scenario, applications, labelled_truth, land_day
+from mlops_assets.sources.simulator import Scenario, applications, labelled_truth, land_day
 from tests.conftest import land
 
 

@@ -5,8 +5,8 @@ from pathlib import Path
 import pytest
 import yaml
 
-from mlops_assets.settings import BUILTIN_SPEC
-from mlops_assets.spec import SpecError, load_spec
+from mlops_assets.config.settings import BUILTIN_SPEC
+from mlops_assets.config.spec import SpecError, load_spec
 
 VALID = {
     "name": "churn",

@@ -13,10 +13,10 @@ import numpy as np
 import polars as pl
 import pytest
 
-from mlops_assets.preflight import check_dataset
-from mlops_assets.runner import run_pipeline
-from mlops_assets.settings import Settings
-from mlops_assets.spec import load_spec
+from mlops_assets.commands.preflight import check_dataset
+from mlops_assets.commands.runner import run_pipeline
+from mlops_assets.config.settings import Settings
+from mlops_assets.config.spec import load_spec
 
 MLOPS = str(Path(sys.executable).parent / "mlops")
 START = dt.date(2024, 3, 1)
@@ -249,7 +249,7 @@ def test_check_finds_a_value_matrix_under_which_acting_never_pays(tmp_path):
 
 
 def test_check_reads_parquet_days_typed_differently_and_a_bad_day_only_warns(tmp_path):
-    from mlops_assets.preflight import require_fit
+    from mlops_assets.commands.preflight import require_fit
 
     spec_path = write_spec(tmp_path)
     spec_path.write_text(spec_path.read_text().replace("format: csv", "format: parquet"))

@@ -12,8 +12,8 @@ from pathlib import Path
 import dagster as dg
 import pytest
 
-from mlops_assets.runner import instance_for
-from mlops_assets.settings import Settings
+from mlops_assets.commands.runner import instance_for
+from mlops_assets.config.settings import Settings
 from tests.conftest import processes_with
 
 pytestmark = [pytest.mark.slow, pytest.mark.usefixtures("ray_exclusive")]

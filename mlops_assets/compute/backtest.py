@@ -31,7 +31,7 @@ from mlops_assets.compute.metrics import (
     row_values,
     segment_metrics,
 )
-from mlops_assets.spec import DatasetSpec, Gates
+from mlops_assets.config.spec import DatasetSpec, Gates
 
 Scorer = Callable[[pl.DataFrame], np.ndarray]
 

@@ -15,7 +15,7 @@ import polars as pl
 
 from mlops_assets.compute.ingest import DAY
 from mlops_assets.compute.profile import Profile
-from mlops_assets.spec import DatasetSpec
+from mlops_assets.config.spec import DatasetSpec
 
 LABEL = "_label"
 MISSING = "__missing__"

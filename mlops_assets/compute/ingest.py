@@ -12,7 +12,7 @@ from pathlib import Path
 
 import polars as pl
 
-from mlops_assets.spec import DatasetSpec, SpecError
+from mlops_assets.config.spec import DatasetSpec, SpecError
 
 DTYPES: dict[str, pl.DataType] = {
     "int": pl.Int64(),

@@ -6,7 +6,7 @@ from __future__ import annotations
 import numpy as np
 import polars as pl
 
-from mlops_assets.spec import Value
+from mlops_assets.config.spec import Value
 
 EPS = 1e-15
 

@@ -12,7 +12,7 @@ import numpy as np
 import polars as pl
 
 from mlops_assets.compute.metrics import classification_metrics
-from mlops_assets.spec import DatasetSpec
+from mlops_assets.config.spec import DatasetSpec
 
 LABEL = "label"
 

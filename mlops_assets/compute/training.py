@@ -13,7 +13,7 @@ import polars as pl
 from mlops_assets.compute.features import LABEL, FeatureColumns
 from mlops_assets.compute.inference import logistic_calibration
 from mlops_assets.compute.ingest import DAY
-from mlops_assets.spec import DatasetSpec
+from mlops_assets.config.spec import DatasetSpec
 
 LABEL_DAY = "_label_day"  # the day the label was observed (landed)
 ESTIMATORS = ("hist_gradient_boosting", "logistic_regression", "dummy")

@@ -1,0 +1,100 @@
+"""Replay landed history day by day through the platform's own jobs and sensors (accelerated).
+
+For scenario tests and benchmarks: each landed day runs the daily chain, as the landing sensor
+would have it run (ingest, decide, drift, KPIs, outcomes, performance); the first champion is
+trained on `train_day`, with the training set as of that day; every `step` days after it, the
+drift and performance sensors are evaluated through Dagster's sensor API and the train job they
+request is run (training set -> candidate -> backtest -> gates -> champion -> deployment).
+Returns what happened, for the caller to judge.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from collections.abc import Callable
+
+import dagster as dg
+
+from mlops_assets.commands.runner import execute, instance_for
+from mlops_assets.config.settings import Settings
+from mlops_assets.config.spec import load_spec
+from mlops_assets.defs.dataset import build_definitions
+from mlops_assets.defs.jobs import daily_assets, daily_job_name, train_job_name
+from mlops_assets.defs.partitions import landed_days
+from mlops_assets.defs.registry import registry_for
+
+
+def replay(
+    settings: Settings,
+    train_day: str,
+    last_day: str,
+    step: int = 3,
+    progress: Callable[[str], None] = lambda _: None,
+) -> dict:
+    """Run the daily chain for each landed day up to `last_day`, train the first champion on
+    `train_day`, and every `step` days after it evaluate the retrain sensors."""
+    spec = load_spec(settings.dataset_spec, home=settings.home)
+    defs, instance = build_definitions(settings), instance_for(settings)
+    registry = registry_for(settings, spec)
+    applications = landed_days(spec.landing, spec.format)
+    outcomes = landed_days(spec.outcomes, spec.format) if spec.delayed_labels else {}
+    history: dict = {"checkpoints": [], "retrains": []}
+    for day in sorted(d for d in {*applications, *outcomes} if d <= last_day):
+        assets = daily_assets(spec, day in applications, day in outcomes)
+        execute(defs, instance, daily_job_name(spec), day, assets)
+        if day == train_day:
+            if not _train(defs, instance, spec, train_day, tags={}, run_config={}).success:
+                raise RuntimeError(f"the first model as of {train_day} was not promoted")
+            history["first_champion"] = registry.champion_version()
+        offset = (dt.date.fromisoformat(day) - dt.date.fromisoformat(train_day)).days
+        if offset > 0 and (offset % step == 0 or day == last_day):
+            history["checkpoints"].append(
+                _sensors(defs, instance, spec, dt.date.fromisoformat(day), history, progress)
+            )
+    if "first_champion" not in history:
+        raise ValueError(f"no landing file for the training day {train_day}")
+    history["last_champion"] = registry.champion_version()
+    return history
+
+
+def _sensors(defs, instance, spec, day: dt.date, history: dict, progress) -> dict:
+    """Evaluate the retrain sensors as the daemon would, and run the train job they request."""
+    registry = defs.resources["registry"]
+    checkpoint = {"day": day.isoformat(), "champion": registry.champion_version()}
+    for sensor_name in (f"{spec.name}_drift_sensor", f"{spec.name}_performance_sensor"):
+        if sensor_name not in {s.name for s in defs.sensors}:
+            continue
+        sensor = defs.resolve_sensor_def(sensor_name)
+        context = dg.build_sensor_context(
+            instance=instance, resources=defs.resources, definitions=defs
+        )
+        result = sensor.evaluate_tick(context)
+        checkpoint[sensor_name] = result.skip_message if not result.run_requests else "requested"
+        for request in result.run_requests or []:
+            as_of = day.isoformat()
+            outcome = _train(defs, instance, spec, as_of, request.tags, request.run_config)
+            retrain = {
+                "day": day.isoformat(),
+                "trigger": request.tags["mlops/trigger"],
+                "reason": request.tags.get("mlops/reason"),
+                "promoted": outcome.success,
+                "champion": registry.champion_version(),
+            }
+            history["retrains"].append(retrain)
+            progress(
+                f"{day}: {retrain['trigger']} retrain -> champion v{retrain['champion']}"
+                f" ({'promoted' if outcome.success else 'not promoted'})"
+            )
+    progress(f"{day}: champion v{registry.champion_version()}")
+    return checkpoint
+
+
+def _train(defs, instance, spec, as_of: str, tags: dict, run_config: dict):
+    """The train job as the daemon would run it, with the training set as of `as_of`."""
+    ops = {
+        **run_config.get("ops", {}),
+        f"{spec.name}__training_set": {"config": {"as_of": as_of}},
+    }
+    return execute(
+        defs, instance, train_job_name(spec), tags=tags, run_config={**run_config, "ops": ops}
+    )

@@ -1,0 +1,380 @@
+"""Headless runs: the daily chain for every landed day, then training, through Dagster on the
+home folder's instance."""
+
+from __future__ import annotations
+
+import time
+from collections import Counter
+from collections.abc import Callable
+
+import dagster as dg
+
+from mlops_assets.compute.backtest import failed_gates
+from mlops_assets.config.settings import Settings
+from mlops_assets.config.spec import DatasetSpec, SpecError, load_spec
+from mlops_assets.defs.assets.monitoring import labelled
+from mlops_assets.defs.dataset import build_definitions
+from mlops_assets.defs.jobs import daily_assets, daily_job_name, train_job_name
+from mlops_assets.defs.partitions import ingestible_days, landed_days
+from mlops_assets.defs.resources import DatasetResource
+
+# The event log keeps every event; the console shows only warnings (progress lines say the rest).
+QUIET = {"loggers": {"console": {"config": {"log_level": "WARNING"}}}}
+
+
+def instance_for(settings: Settings) -> dg.DagsterInstance:
+    """The Dagster instance (SQLite by default) under the home folder."""
+    return dg.DagsterInstance.from_config(str(settings.prepare_dagster_home()))
+
+
+def cancel_queued_runs(instance: dg.DagsterInstance) -> int:
+    """Cancel runs still queued from an earlier session; the caller redoes their days."""
+    queued = instance.get_runs(filters=dg.RunsFilter(statuses=[dg.DagsterRunStatus.QUEUED]))
+    for run in queued:
+        instance.report_run_canceled(run, message="cancelled by `mlops up` on restart")
+    return len(queued)
+
+
+def execute(
+    defs: dg.Definitions,
+    instance: dg.DagsterInstance,
+    job_name: str,
+    partition: str | None = None,
+    assets: list[dg.AssetKey] | None = None,
+    tags: dict | None = None,
+    run_config: dict | None = None,
+) -> dg.ExecuteInProcessResult:
+    """One run of a job (the part of it in `assets`), in this process, as the daemon would
+    launch it; failures are in the result, not raised."""
+    return defs.resolve_job_def(job_name).execute_in_process(
+        instance=instance,
+        partition_key=partition,
+        asset_selection=assets,
+        run_config={**QUIET, **(run_config or {})},
+        tags=tags or {},
+        raise_on_error=False,
+    )
+
+
+def operate(settings: Settings, job: str, run_config: dict) -> dg.ExecuteInProcessResult:
+    """Run an operator job (rollback, promote, release) and wait; a refused action raises a
+    ValueError with the reason, after the run recorded it."""
+    defs, instance = build_definitions(settings), instance_for(settings)
+    result = execute(defs, instance, job, run_config=run_config)
+    if not result.success:
+        raise ValueError(f"{job} failed (run {result.run_id}): {_failure(result)[0]}")
+    return result
+
+
+def run_pipeline(
+    settings: Settings,
+    only_new: bool = False,
+    progress: Callable[[str], None] = lambda _: None,
+    train: bool = True,
+) -> dict:
+    """Run the daily chain for every landed day (or, with `only_new`, the files not yet
+    ingested), one Dagster run per day in date order, in this process (so Great Expectations is
+    imported once); then, with `train`, the train job once, and the monitoring a new champion
+    needs. Returns a JSON-ready summary."""
+    started = time.perf_counter()
+    spec = load_spec(settings.dataset_spec, home=settings.home)
+    days = landed_days(spec.landing, spec.format)
+    if not days:
+        raise SpecError(
+            f"dataset {spec.name!r}: landing folder {spec.landing} has no "
+            f"YYYY-MM-DD.{spec.format} files"
+        )
+    defs = build_definitions(settings)
+    instance = instance_for(settings)
+    landed = {"raw": ingestible_days(spec, days)}
+    if spec.delayed_labels:
+        landed["raw_outcomes"] = ingestible_days(spec, landed_days(spec.outcomes, spec.format))
+    if only_new:
+        for asset, files in landed.items():
+            done = instance.get_materialized_partitions(dg.AssetKey([spec.name, asset]))
+            landed[asset] = {d: p for d, p in files.items() if d not in done}
+    summary = {"dataset": spec.name, "home": str(settings.home), "landed_days": len(days)}
+    summary.update(_run_days(defs, instance, spec, landed, progress))
+    if train:
+        summary["model"] = _train(defs, instance, spec, settings, progress)
+        if "deployment" in summary["model"]:
+            summary["decisions"] = _decide(defs, instance, spec, progress)
+        if instance.get_latest_materialization_event(dg.AssetKey([spec.name, "decisions"])):
+            summary["monitoring"] = _monitor(defs, instance, spec, progress)
+        else:
+            summary["monitoring"] = _drift_before_champion(instance, spec)
+    summary["runtime_seconds"] = round(time.perf_counter() - started, 2)
+    return summary
+
+
+def _train(defs, instance, spec: DatasetSpec, settings: Settings, progress) -> dict:
+    """Run the train job once: training set -> candidate -> backtest (gates) -> champion."""
+    progress(f"{train_job_name(spec)}: training, backtesting and gating a candidate...")
+    result = execute(defs, instance, train_job_name(spec))
+    model: dict = {"run_id": result.run_id, "success": result.success}
+    dataset = DatasetResource(spec_path=str(settings.dataset_spec), home=str(settings.home))
+    materialized = {e.asset_key.path[-1] for e in result.get_asset_materialization_events()}
+    if "backtest" in materialized:
+        report = dataset.document("backtest")
+        model["candidate"] = {
+            "name": report["candidate"]["model_name"],
+            "version": report["candidate"]["version"],
+            "backtest": report["overall"]["candidate"],
+            "decision": report["decision"],
+        }
+        model["gates"] = report["gates"]
+        comparison = report["comparison"] or {}
+        model["compared_with_champion"] = {
+            "version": report["champion_version"],
+            **{k: v for k, v in comparison.items() if k not in ("fairness", "segments")},
+        }
+    if "champion" in materialized:
+        champion = dataset.document("champion")
+        model["champion"] = {
+            "name": champion["model_name"],
+            "version": champion["version"],
+            "promoted": champion["version"] == model["candidate"]["version"],
+            "previous_version": champion["previous_version"],
+            "challenger_version": champion["challenger_version"],
+        }
+    if "deployment" in materialized:
+        deployment = dataset.document("deployment")
+        model["deployment"] = {
+            k: deployment.get(k) for k in ("target", "served", "endpoint", "swap_seconds")
+        }
+    elif not result.success:
+        failed = failed_gates(model.get("gates", {}))
+        model["not_promoted"] = (
+            "gates failed: " + "; ".join(f"{g} ({r})" for g, r in failed.items())
+            if failed
+            else _failure(result)[0]
+        )
+    progress(
+        f"{train_job_name(spec)}: "
+        + (
+            f"champion is now v{model['champion']['version']}"
+            if "champion" in model
+            else f"no promotion — {model.get('not_promoted', 'failed')}"
+        )
+    )
+    return model
+
+
+def _decide(defs, instance, spec: DatasetSpec, progress) -> dict:
+    """Batch decisions for every day with a raw partition, in one run over the range, by the
+    deployed models (the daily chain's `decisions`, which decides nothing before a champion)."""
+    days = sorted(instance.get_materialized_partitions(dg.AssetKey([spec.name, "raw"])))
+    if not days:
+        return {"days": 0}
+    progress(f"{daily_job_name(spec)}: deciding {len(days)} days ({days[0]}..{days[-1]})")
+    result = execute(
+        defs,
+        instance,
+        daily_job_name(spec),
+        assets=daily_assets(spec, only=("decisions",)),
+        tags={
+            "dagster/asset_partition_range_start": days[0],
+            "dagster/asset_partition_range_end": days[-1],
+        },
+    )
+    if not result.success:
+        return {"days": 0, "failed": _failure(result)[0]}
+    metadata = _metadata(result, "decisions")
+    return {
+        "days": len(days),
+        "rows": metadata["dagster/row_count"],
+        "control_rows": metadata["control_rows"],
+        f"{spec.decision.action}_rate": metadata[f"{spec.decision.action}_rate"],
+    }
+
+
+def _monitor(defs, instance, spec: DatasetSpec, progress) -> dict:
+    """After a promotion: the latest decided day's drift report and KPIs against the new
+    champion, and the realized performance of the latest `monitoring.trailing_days` outcome
+    days whose decisions exist."""
+    decided = sorted(instance.get_materialized_partitions(dg.AssetKey([spec.name, "decisions"])))
+    latest = decided[-1]
+    daily = daily_job_name(spec)
+    out: dict = {}
+    result = execute(
+        defs, instance, daily, latest, daily_assets(spec, only=("drift_report", "kpis"))
+    )
+    if result.success:
+        out["drift"] = {"day": latest, **_metadata(result, "drift_report", "summary")}
+        kpis = _metadata(result, "kpis")
+        keep = ("applications", "approval_rate", "portfolio_size", "expected_value_per_application")
+        out["kpis"] = {"day": latest, **{k: kpis[k] for k in keep if k in kpis}}
+    if spec.delayed_labels:
+        outcome_days = sorted(
+            instance.get_materialized_partitions(dg.AssetKey([spec.name, "raw_outcomes"]))
+        )
+        decided_days = set(decided)
+        ready = [d for d in outcome_days if labelled(d, spec.target.delay_days) in decided_days]
+        performance = None
+        for day in ready[-spec.monitoring.trailing_days :]:
+            result = execute(defs, instance, daily, day, daily_assets(spec, only=("performance",)))
+            performance = result if result.success else performance
+        if performance is not None:
+            meta = _metadata(performance, "performance")
+            keep = (
+                "decided_on",
+                "roc_auc",
+                "roc_auc_control",
+                "roc_auc_approved",
+                "feedback_gap_auc",
+                "ece",
+                "realized_value",
+                "trailing_roc_auc",
+                "trailing_rows",
+            )
+            out["performance"] = {"day": ready[-1], **{k: meta[k] for k in keep}}
+    health = defs.resolve_implicit_global_asset_job_def().execute_in_process(
+        instance=instance,
+        asset_selection=[dg.AssetKey([spec.name, "pipeline_health"])],
+        run_config=QUIET,
+        raise_on_error=False,
+    )
+    if health.success:
+        meta = _metadata(health, "pipeline_health")
+        out["pipeline"] = {k: meta[k] for k in ("runs", "failures", "days_ingested")}
+    progress(
+        "monitoring: "
+        + (f"drift {out['drift']['severity']} on {latest}" if "drift" in out else "no drift report")
+        + (
+            f"; trailing AUC {out['performance']['trailing_roc_auc']}"
+            if "performance" in out
+            else ""
+        )
+    )
+    return out
+
+
+def _drift_before_champion(instance, spec: DatasetSpec) -> dict:
+    """Without a champion: the latest drift report, against the trailing accepted days (the
+    daily chain wrote it with the day)."""
+    event = instance.get_latest_materialization_event(dg.AssetKey([spec.name, "drift_report"]))
+    if event is None:
+        return {}
+    meta = event.asset_materialization.metadata
+    return {"drift": {"day": event.asset_materialization.partition, **meta["summary"].value}}
+
+
+def _metadata(result, asset: str, key: str | None = None):
+    """Metadata (or one entry of it) of an asset materialized by `result`."""
+    event = next(
+        e
+        for e in result.get_asset_materialization_events()
+        if e.materialization.asset_key.path[-1] == asset
+    )
+    meta = {k: v.value for k, v in event.materialization.metadata.items()}
+    return meta[key] if key else meta
+
+
+def _run_days(defs, instance, spec: DatasetSpec, landed: dict[str, dict], progress) -> dict:
+    """One run of the daily chain per day, for what landed that day. Per landing asset (`raw`,
+    `raw_outcomes`): days materialized, quarantined, blocked by a check, failed; and failures
+    further down the chain (decisions, drift, KPIs, performance) under `daily`."""
+    days = sorted(set().union(*landed.values()))
+    summary: dict = {
+        a: {"materialized": 0, "quarantined": {}, "blocked": {}, "failed": {}} for a in landed
+    }
+    checks: dict[str, Counter] = {a: Counter() for a in landed}
+    downstream: dict[str, str] = {}
+    for i, day in enumerate(days, 1):
+        kinds = [a for a in landed if day in landed[a]]
+        result = execute(
+            defs,
+            instance,
+            daily_job_name(spec),
+            day,
+            daily_assets(spec, applications="raw" in kinds, outcomes="raw_outcomes" in kinds),
+        )
+        failures = _step_failures(result)
+        failed_checks: dict[str, list] = {a: [] for a in kinds}
+        for evaluation in result.get_asset_check_evaluations():
+            owner = LANDING_ASSET.get(evaluation.asset_key.path[-1])
+            if owner not in failed_checks:
+                continue
+            name = f"{evaluation.asset_key.to_user_string()}:{evaluation.check_name}"
+            checks[owner][(name, "passed" if evaluation.passed else "failed")] += 1
+            if not evaluation.passed:
+                reason = evaluation.metadata.get("reason")
+                blocking = evaluation.severity == dg.AssetCheckSeverity.ERROR
+                failed_checks[owner].append(
+                    (f"{name} ({reason.value if reason else 'failed'})", blocking)
+                )
+        materialized = {e.asset_key.path[-1] for e in result.get_asset_materialization_events()}
+        lines = []
+        for asset in kinds:
+            status = _landing_status(asset, day, failures, failed_checks[asset], materialized)
+            outcome = summary[asset]
+            if status[0] == "ok":
+                outcome["materialized"] += 1
+            else:
+                outcome[status[0]][day] = status[1]
+            warnings = [n for n, _ in failed_checks[asset]] if status[0] == "ok" else []
+            lines.append(
+                f"{asset} {status[0]}"
+                + (f" — {status[1]}" if status[0] != "ok" else "")
+                + (f" — warnings: {'; '.join(warnings)}" if warnings else "")
+            )
+        later = {a: m for a, (m, _) in failures.items() if a not in LANDING_ASSET}
+        if later:
+            downstream[day] = "; ".join(f"{a}: {m}" for a, m in later.items())
+            lines.append(f"failed {downstream[day]}")
+        progress(f"[{i}/{len(days)}] {daily_job_name(spec)} {day}: " + ", ".join(lines))
+    for asset in landed:
+        summary[asset]["checks"] = _check_table(checks[asset])
+    summary["daily"] = {"runs": len(days), "failed": downstream}
+    return summary
+
+
+# the landing asset whose day a step's or a check's failure belongs to
+LANDING_ASSET = {"raw": "raw", "features": "raw", "raw_outcomes": "raw_outcomes"}
+
+
+def _landing_status(asset, day, failures, failed_checks, materialized) -> tuple[str, object]:
+    """(status, detail) of a landing asset's day: quarantined, blocked, failed or ok."""
+    mine = {a: f for a, f in failures.items() if LANDING_ASSET.get(a) == asset}
+    for message, metadata in mine.values():
+        if "quarantined_to" in metadata:
+            return "quarantined", message
+    blocking = [name for name, is_blocking in failed_checks if is_blocking]
+    if blocking:
+        return "blocked", blocking
+    if mine:
+        return "failed", next(iter(mine.values()))[0]
+    if asset not in materialized:
+        return "failed", f"{asset} {day} was not materialized"
+    return "ok", None
+
+
+def _step_failures(result) -> dict[str, tuple[str, dict]]:
+    """Each failed step's asset name, with the failure's description and `dg.Failure` metadata."""
+    failures = {}
+    for event in result.all_events:
+        if event.is_step_failure:
+            failures[event.step_key.split("__")[-1]] = _describe(event.step_failure_data)
+    return failures
+
+
+def _describe(data) -> tuple[str, dict]:
+    if data.user_failure_data and data.user_failure_data.description:
+        return data.user_failure_data.description, dict(data.user_failure_data.metadata)
+    error = data.error
+    while error and error.cause:
+        error = error.cause
+    return (error.message.strip().splitlines()[0] if error else "step failed"), {}
+
+
+def _failure(result) -> tuple[str, dict]:
+    """The first step failure of a run: its description and the metadata of a `dg.Failure`."""
+    failures = _step_failures(result)
+    return next(iter(failures.values())) if failures else ("run failed", {})
+
+
+def _check_table(counts: Counter) -> dict:
+    table: dict = {}
+    for (name, verdict), n in sorted(counts.items()):
+        table.setdefault(name, {"passed": 0, "failed": 0})[verdict] = n
+    return table

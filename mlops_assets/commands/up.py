@@ -1,0 +1,266 @@
+"""`mlops up`: the whole platform on one machine, until Ctrl-C.
+
+Starts the MLflow server and the Dagster webserver, lands the simulator's history and
+materializes it headless (training the first champion), starts Ray Serve with the champion and
+the Dagster daemon (sensors on), then lands one simulated day every `--interval` seconds. Every
+child runs in its own process group and is stopped on Ctrl-C or SIGTERM. Re-running on the same
+home resumes: landed days are kept, materialized days are not redone, and the sensor's cursor
+lives in the Dagster instance.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import datetime as dt
+import os
+import signal
+import socket
+import subprocess
+import sys
+import time
+import urllib.request
+from pathlib import Path
+
+import dagster as dg
+
+from mlops_assets import definitions as code_location
+from mlops_assets.commands.preflight import require_fit
+from mlops_assets.commands.runner import cancel_queued_runs, instance_for, run_pipeline
+from mlops_assets.config.settings import Settings
+from mlops_assets.config.spec import load_spec
+from mlops_assets.sources.simulator import SimulatorConfig, land_day, landed_count
+
+HOST = "127.0.0.1"
+
+
+class Platform:
+    """The processes of one `mlops up`, and the simulated clock that feeds them."""
+
+    def __init__(self, settings: Settings, args, simulator: SimulatorConfig):
+        self.settings, self.args, self.simulator = settings, args, simulator
+        self.children: list[tuple[str, subprocess.Popen]] = []
+        self.stopping = False
+
+    def run(self) -> int:
+        for port in (self.args.dagster_port, self.args.mlflow_port, self.args.serve_port):
+            _require_free(port)
+        # every child (webserver, daemon, run workers) updates this endpoint on promotion
+        os.environ["MLOPS_SERVING_URL"] = f"http://{HOST}:{self.args.serve_port}"
+        for sig in (signal.SIGINT, signal.SIGTERM):
+            signal.signal(sig, self._on_signal)
+        try:
+            self._start()
+            return self._live()
+        except KeyboardInterrupt:
+            return 0
+        finally:
+            self.stop()
+
+    def _start(self) -> None:
+        s = self.settings
+        s.prepare_dagster_home()
+        s.logs.mkdir(parents=True, exist_ok=True)
+        say(f"home {s.home}  dataset {s.dataset_spec}")
+        if s.uses_simulator:
+            self.plan = s.simulator_plan()
+            self.simulator.save(s.home)
+            first = landed_count(self.plan)
+            for day in range(first, self.args.backfill_days):
+                self._land(day)
+            say(
+                f"simulator: {self.simulator.describe()}; "
+                f"{max(first, self.args.backfill_days)} days landed ({first} already there)"
+            )
+        spec = load_spec(s.dataset_spec, home=s.home)
+        require_fit(spec, say)  # the spec read against the landed files, as `mlops check` does
+        mlflow, profile = s.home / "mlflow", s.profile()
+        (mlflow / "artifacts").mkdir(parents=True, exist_ok=True)
+        # the profile's database (SQLite under the home, or PostgreSQL) is the server's store
+        store = profile.tracking_uri
+        if not store.startswith(("sqlite:", "postgresql:", "postgres:", "mysql")):
+            store = f"sqlite:///{mlflow / 'mlflow.db'}"
+        self._spawn(
+            "mlflow",
+            [
+                _bin("mlflow"),
+                "server",
+                "--host",
+                HOST,
+                "--port",
+                str(self.args.mlflow_port),
+                "--backend-store-uri",
+                store,
+                "--artifacts-destination",
+                profile.artifact_location or str(mlflow / "artifacts"),
+                "--workers",
+                "1",
+            ],
+        )
+        self._spawn(
+            "dagster-webserver",
+            [
+                _bin("dagster-webserver"),
+                "-h",
+                HOST,
+                "-p",
+                str(self.args.dagster_port),
+                "-m",
+                code_location.__name__,
+            ],
+        )
+        _wait_http(f"http://{HOST}:{self.args.mlflow_port}/health", "MLflow", self.children)
+        say(f"MLflow server       http://{HOST}:{self.args.mlflow_port}")
+        _wait_http(
+            f"http://{HOST}:{self.args.dagster_port}/server_info",
+            "Dagster webserver",
+            self.children,
+        )
+        say(f"Dagster UI          http://{HOST}:{self.args.dagster_port}")
+        cancelled = cancel_queued_runs(instance_for(s))
+        if cancelled:
+            say(f"cancelled {cancelled} runs left queued by an earlier session (redone below)")
+        say("materializing landed days not yet done (headless, through Dagster)...")
+        trained = instance_for(s).get_latest_materialization_event(
+            dg.AssetKey([spec.name, "training_set"])
+        )
+        summary = run_pipeline(
+            s, only_new=True, train=trained is None, progress=lambda line: say("  " + line)
+        )
+        say(f"backfill done in {summary['runtime_seconds']} s")
+        self._start_serving()
+        self._spawn("dagster-daemon", [_bin("dagster-daemon"), "run", "-m", code_location.__name__])
+        say("Dagster daemon      running (landing sensor on)")
+        say(f"logs in {s.logs}; Ctrl-C stops everything")
+
+    def _start_serving(self) -> None:
+        from mlops_assets.defs.registry import registry_for
+
+        spec = load_spec(self.settings.dataset_spec, home=self.settings.home)
+        if registry_for(self.settings, spec).champion_version() is None:
+            say("no champion yet (training did not promote one): Ray Serve not started")
+            return
+        self._spawn(
+            "ray-serve",
+            [_bin("mlops"), "serve", "--port", str(self.args.serve_port)],
+        )
+        url = f"http://{HOST}:{self.args.serve_port}"
+        _wait_http(f"{url}/v1/health", "Ray Serve", self.children, timeout=240)
+        say(f"Ray Serve endpoint  {url}  (docs {url}/docs)")
+
+    def _live(self) -> int:
+        if not self.settings.uses_simulator:
+            say("watching the landing folder; Ctrl-C to stop")
+        while not self.stopping:
+            deadline = time.monotonic() + self.args.interval
+            while time.monotonic() < deadline and not self.stopping:
+                self._check_children()
+                time.sleep(0.5)
+            if self.settings.uses_simulator and not self.stopping:
+                day = landed_count(self.plan)
+                self._land(day)
+                date = self.plan.start + dt.timedelta(days=day)
+                say(f"simulator: landed day {day} ({date})")
+        return 0
+
+    def _land(self, day: int) -> None:
+        c = self.simulator
+        land_day(self.plan, day, c.rows, c.seed, c.as_scenario())
+
+    def _spawn(self, name: str, command: list[str]) -> None:
+        log = open(self.settings.logs / f"{name}.log", "ab")  # noqa: SIM115 - child owns it
+        env = {**os.environ, **self.settings.env()}
+        process = subprocess.Popen(
+            command,
+            stdout=log,
+            stderr=subprocess.STDOUT,
+            env=env,
+            cwd=self.settings.home,
+            start_new_session=True,
+        )
+        self.children.append((name, process))
+
+    def _check_children(self) -> None:
+        for name, process in self.children:
+            if process.poll() is not None:
+                raise RuntimeError(
+                    f"{name} exited with status {process.returncode}; "
+                    f"see {self.settings.logs / (name + '.log')}"
+                )
+
+    def _on_signal(self, *_):
+        """The first SIGINT or SIGTERM stops the platform; later ones (a second Ctrl-C, or the
+        same signal relayed by `uv run` and sent to the process group) must not cut the
+        stopping of the children short."""
+        if self.stopping:
+            say("already stopping: waiting for the servers to exit (up to 45 s)")
+            return
+        self.stopping = True
+        raise KeyboardInterrupt
+
+    def stop(self) -> None:
+        """Stop every child: SIGTERM to its process group, SIGKILL after 45 s (Ray Serve takes
+        longest: it drains and stops its controller, proxy and replicas)."""
+        self.stopping = True
+        for name, process in reversed(self.children):
+            if process.poll() is None:
+                say(f"stopping {name}")
+                _signal_group(process, signal.SIGTERM)
+        deadline = time.monotonic() + 45
+        for _, process in self.children:
+            try:
+                process.wait(timeout=max(0.1, deadline - time.monotonic()))
+            except subprocess.TimeoutExpired:
+                _signal_group(process, signal.SIGKILL)
+                process.wait()
+            _kill_session(process.pid)  # what it started and left behind (HAProxy reloads)
+        self.children.clear()
+
+
+def say(line: str) -> None:
+    print(f"[mlops {time.strftime('%H:%M:%S')}] {line}", flush=True)
+
+
+def _bin(name: str) -> str:
+    return str(Path(sys.executable).parent / name)
+
+
+def _require_free(port: int) -> None:
+    with socket.socket() as sock:
+        if sock.connect_ex((HOST, port)) == 0:
+            raise OSError(
+                f"port {port} on {HOST} is already in use: is another `mlops up` "
+                "running? Stop it, or choose another port (--dagster-port/--mlflow-port/"
+                "--serve-port)"
+            )
+
+
+def _wait_http(url: str, what: str, children, timeout: float = 180) -> None:
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        for name, process in children:
+            if process.poll() is not None:
+                raise RuntimeError(f"{name} exited with status {process.returncode} on start")
+        try:
+            with urllib.request.urlopen(url, timeout=2) as response:
+                if response.status == 200:
+                    return
+        except OSError:
+            pass
+        time.sleep(0.5)
+    raise TimeoutError(f"{what} did not answer at {url} within {timeout:.0f} s")
+
+
+def _kill_session(session: int) -> None:
+    """SIGKILL every process left in a child's session (each child starts its own): members of
+    other process groups in it, or started while it stopped, outlive a signal to its group."""
+    import psutil
+
+    for proc in psutil.process_iter():
+        with contextlib.suppress(psutil.Error, OSError):
+            if os.getsid(proc.pid) == session:
+                proc.kill()
+
+
+def _signal_group(process: subprocess.Popen, sig: int) -> None:
+    with contextlib.suppress(ProcessLookupError):
+        os.killpg(process.pid, sig)

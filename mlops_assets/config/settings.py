@@ -1,0 +1,123 @@
+"""Where the platform keeps its state: one home folder, laid out the same on every machine.
+
+Everything (landing files, the Parquet lake, quarantine, the Dagster instance, the MLflow store)
+lives under one home folder: `--home DIR`, else `MLOPS_HOME`, else `./.mlops`.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+from dataclasses import dataclass
+from pathlib import Path
+
+BUILTIN_SPEC = Path(__file__).parent / "datasets" / "lending.yaml"
+
+_HEADER = "# Written by mlops"
+_DAGSTER_YAML = """\
+# Written by mlops from the profile (MLOPS_ENV): SQLite under the home, or the profile's
+# dagster_storage (PostgreSQL). Remove this line to keep your own edits.
+telemetry:
+  enabled: false
+run_coordinator:
+  module: dagster._core.run_coordinator
+  class: QueuedRunCoordinator
+  config:
+    max_concurrent_runs: {max_runs}
+"""
+
+
+@dataclass(frozen=True)
+class Settings:
+    """Resolved locations of the platform's state and the dataset spec in use."""
+
+    home: Path
+    dataset_spec: Path
+
+    @classmethod
+    def resolve(cls, home: str | os.PathLike | None = None, dataset: str | None = None) -> Settings:
+        """Settings from explicit arguments, then the environment, then defaults."""
+        home_dir = Path(home or os.environ.get("MLOPS_HOME") or ".mlops").expanduser().resolve()
+        spec = dataset or os.environ.get("MLOPS_DATASET") or BUILTIN_SPEC
+        return cls(home=home_dir, dataset_spec=Path(spec).expanduser().resolve())
+
+    @property
+    def uses_simulator(self) -> bool:
+        return self.dataset_spec == BUILTIN_SPEC.resolve()
+
+    @property
+    def lake(self) -> Path:
+        return self.home / "lake"
+
+    @property
+    def quarantine(self) -> Path:
+        return self.home / "quarantine"
+
+    @property
+    def ground_truth(self) -> Path:
+        return self.home / "ground_truth"
+
+    @property
+    def dagster_home(self) -> Path:
+        return self.home / "dagster"
+
+    @property
+    def logs(self) -> Path:
+        return self.home / "logs"
+
+    def env(self) -> dict[str, str]:
+        """Environment for child processes (webserver, daemon, run workers) of this home."""
+        return {
+            "MLOPS_HOME": str(self.home),
+            "MLOPS_DATASET": str(self.dataset_spec),
+            "DAGSTER_HOME": str(self.dagster_home),
+            "OMP_NUM_THREADS": os.environ.get("OMP_NUM_THREADS", "1"),
+            "MLOPS_ENV": os.environ.get("MLOPS_ENV", "dev"),
+            "MLOPS_SERVING_URL": self.serving_url,
+        }
+
+    @property
+    def serving_url(self) -> str:
+        """The model endpoint: `MLOPS_SERVING_URL`, else loopback at `MLOPS_SERVE_PORT` (8000)."""
+        port = os.environ.get("MLOPS_SERVE_PORT") or "8000"
+        return os.environ.get("MLOPS_SERVING_URL") or f"http://127.0.0.1:{port}"
+
+    @property
+    def mlflow_dir(self) -> Path:
+        return self.home / "mlflow"
+
+    def profile(self):
+        """The deployment profile (MLOPS_ENV) resolved for this home folder."""
+        from mlops_assets.config.profiles import load_profile
+
+        return load_profile(self.home)
+
+    def simulator_plan(self):
+        """Where the built-in simulator lands its files; only for the built-in spec."""
+        from mlops_assets.config.spec import load_spec
+        from mlops_assets.sources.simulator import plan_for
+
+        if not self.uses_simulator:
+            raise ValueError(
+                f"the simulator writes the built-in lending dataset only, not {self.dataset_spec}"
+            )
+        return plan_for(load_spec(self.dataset_spec, home=self.home), self.ground_truth)
+
+    def prepare_dagster_home(self, max_concurrent_runs: int = 2) -> Path:
+        """Create the project-local DAGSTER_HOME with its dagster.yaml: run, event log and schedule
+        storage in SQLite, or in the profile's PostgreSQL database. A dagster.yaml without our
+        header line is the user's own and is kept."""
+        self.dagster_home.mkdir(parents=True, exist_ok=True)
+        config = self.dagster_home / "dagster.yaml"
+        if config.exists() and not config.read_text().startswith(_HEADER):
+            return self.dagster_home
+        text = _DAGSTER_YAML.format(max_runs=max_concurrent_runs)
+        storage = self.profile().dagster_storage
+        if storage:
+            # dagster-postgres speaks psycopg2 (its NOTIFY fails under SQLAlchemy's default
+            # psycopg 3 dialect for a bare postgresql:// URL)
+            storage = "postgresql+psycopg2://" + storage.split("://", 1)[1]
+            text += f"storage:\n  postgres:\n    postgres_url: {json.dumps(storage)}\n"
+        if not config.exists() or config.read_text() != text:
+            config.write_text(text)
+        return self.dagster_home

@@ -1,0 +1,218 @@
+"""Evaluation: the walk-forward backtest of the candidate, next to the current champion."""
+
+import json
+import time
+from dataclasses import asdict
+
+import dagster as dg
+import polars as pl
+
+from mlops_assets.compute.backtest import evaluate_gates, run_backtest, walk_forward_folds
+from mlops_assets.compute.ingest import DAY
+from mlops_assets.compute.training import Recipe, fit_model, model_matrix
+from mlops_assets.config.spec import DatasetSpec
+from mlops_assets.defs.assets.plots import markdown_image, reliability_png
+from mlops_assets.defs.registry import RegistryResource
+from mlops_assets.defs.resources import DatasetResource
+
+GROUP = "evaluation"
+
+
+class BacktestConfig(dg.Config):
+    folds: int = 3  # test windows, the most recent last
+    fold_days: int = 7  # days per test window
+    min_train_days: int = 7  # a fold with fewer training days is skipped
+    # days between a fold's training and test rows; None: the label delay, as in production
+    # (shorter is refused: the fold would learn from labels not yet landed)
+    gap_days: int | None = None
+    # what the candidate must beat: "recipe", the champion's recipe refitted on the same folds
+    # (paired, matched horizons), or "deployed", the serving champion as it is, on the fold rows
+    # after its training window (signal-driven retrains: monitoring showed it is off)
+    compare_with: str = "recipe"
+
+
+def build_evaluation_assets(spec: DatasetSpec) -> list:
+    """`<dataset>/backtest`."""
+
+    @dg.asset(
+        key=[spec.name, "backtest"],
+        deps=[
+            dg.AssetKey([spec.name, "candidate_model"]),
+            dg.AssetKey([spec.name, "training_set"]),
+        ],
+        group_name=GROUP,
+        kinds={"scikitlearn", "mlflow"},
+        description="Walk-forward, out-of-time backtest: the candidate's recipe and the "
+        "champion's are refitted on each fold's past (labels known by then) and score the "
+        "fold's rows, so both are judged on the same rows at the same horizon. AUC and value "
+        "differences with intervals, calibration (observed/expected, slope), segments, "
+        "equalized odds, stability, the break-even threshold, and the gates' verdicts.",
+    )
+    def backtest(
+        context: dg.AssetExecutionContext,
+        config: BacktestConfig,
+        dataset: DatasetResource,
+        registry: RegistryResource,
+    ) -> dg.MaterializeResult:
+        started = time.perf_counter()
+        candidate_model, training_set = (
+            dataset.document("candidate_model"),
+            dataset.read("training_set"),
+        )
+        columns = dataset.feature_columns()
+        days = sorted(training_set[DAY].unique().to_list())
+        gap = spec.target.delay_days if config.gap_days is None else config.gap_days
+        if config.compare_with not in ("recipe", "deployed"):
+            raise dg.Failure(
+                f"compare_with {config.compare_with!r} is not one of recipe, deployed",
+                allow_retries=False,
+            )
+        if gap < spec.target.delay_days:
+            raise dg.Failure(
+                f"gap_days {gap} is shorter than the label delay ({spec.target.delay_days} days):"
+                " each fold would train on labels that had not landed when its test rows were "
+                "decided",
+                allow_retries=False,
+            )
+        folds = walk_forward_folds(days, config.folds, config.fold_days, gap, config.min_train_days)
+        if not folds:
+            need = config.min_train_days + gap + config.fold_days
+            raise dg.Failure(
+                f"not enough labelled days for a walk-forward backtest: {len(days)} in the "
+                f"training set, at least {need} needed (min_train_days {config.min_train_days}"
+                f" + gap {gap} + fold_days {config.fold_days})",
+                allow_retries=False,
+            )
+
+        def fitter(recipe: Recipe):
+            def fit(train: pl.DataFrame):
+                model, _ = fit_model(train, columns, recipe)
+                return lambda rows: model.predict_proba(model_matrix(rows, columns))[:, 1]
+
+            return fit
+
+        recipe = Recipe(
+            candidate_model["estimator"],
+            candidate_model["params"],
+            candidate_model["seed"],
+            candidate_model.get("recency_half_life_days"),
+        )
+        fit = fitter(recipe)
+        champion_version = _comparison_version(registry, candidate_model["version"])
+        champion_fit, champion_recipe, after, baseline = None, None, None, None
+        if champion_version is not None and config.compare_with == "deployed":
+            deployed = registry.load(champion_version)
+            after = registry.training_window_end(champion_version)
+            baseline = (
+                f"the deployed champion v{champion_version} as it is, on rows after its "
+                f"training window (ends {after})"
+            )
+
+            def champion_fit(train: pl.DataFrame):
+                return lambda rows: deployed.predict_proba(model_matrix(rows, columns))[:, 1]
+
+        elif champion_version is not None:
+            champion_recipe = registry.recipe(champion_version)
+            champion_fit = fit if champion_recipe == recipe else fitter(champion_recipe)
+            baseline = f"v{champion_version}'s recipe refitted on the same folds (same horizon)"
+        report, _ = run_backtest(training_set, folds, fit, dataset.spec, champion_fit, after)
+        if report["comparison"] is not None:
+            report["comparison"]["baseline"] = baseline
+        report["gates"] = evaluate_gates(report, dataset.spec.gates)
+        report["candidate"] = candidate_model
+        report["champion_version"] = champion_version
+        report["champion_recipe"] = asdict(champion_recipe) if champion_recipe else None
+        reliability = {
+            (
+                f"champion v{champion_version} (its recipe on the same folds)"
+                if m == "champion"
+                else m
+            ): t
+            for m, t in report["reliability"].items()
+        }
+        png = reliability_png(reliability, f"{spec.name}: reliability (backtest)")
+        _log_to_mlflow(registry, candidate_model["run_id"], report, png)
+        overall, comparison = report["overall"], report["comparison"] or {}
+        return dg.MaterializeResult(
+            value=report,
+            metadata={
+                "folds": len(folds),
+                "gap_days": gap,
+                "candidate": dg.MetadataValue.json(overall["candidate"]),
+                "candidate_auc": dg.MetadataValue.json(report["candidate_auc"]),
+                "calibration": dg.MetadataValue.json(report["calibration"]),
+                "comparison_with_champion": dg.MetadataValue.json(
+                    {
+                        k: v
+                        for k, v in comparison.items()
+                        if k
+                        in (
+                            "baseline",
+                            "rows",
+                            "positives",
+                            "days",
+                            "auc_difference",
+                            "value_difference",
+                        )
+                    }
+                ),
+                "champion_version": champion_version or "none",
+                "roc_auc": overall["candidate"]["roc_auc"],
+                "ece": overall["candidate"]["ece"],
+                "decision": dg.MetadataValue.json(report["decision"]),
+                "gates": dg.MetadataValue.md(
+                    "\n".join(
+                        f"- {'PASS' if v['passed'] else 'FAIL'} **{g}**: {v['reason']}"
+                        for g, v in report["gates"].items()
+                    )
+                ),
+                "underperforming_segments": dg.MetadataValue.json(
+                    report["underperforming_segments"]
+                ),
+                "fairness": dg.MetadataValue.json(report["fairness"]["candidate"]),
+                "reliability": dg.MetadataValue.md(markdown_image(png, "reliability diagram")),
+                "runtime_seconds": round(time.perf_counter() - started, 2),
+            },
+        )
+
+    return [backtest]
+
+
+def _comparison_version(registry: RegistryResource, candidate: int) -> int | None:
+    """The champion to compare with: the alias, or the one it replaced if that is the candidate
+    itself (a backtest re-run after promotion)."""
+    version = registry.champion_version()
+    if version != candidate:
+        return version
+    previous = registry.version_tags(version).get("previous_champion")
+    return int(previous) if previous else None
+
+
+def _log_to_mlflow(registry: RegistryResource, run_id: str, report: dict, png: bytes) -> None:
+    with registry.resume_run(run_id) as mlflow:
+        for model, metrics in report["overall"].items():
+            mlflow.log_metrics(
+                {
+                    f"backtest_{model}_{k}": v
+                    for k, v in metrics.items()
+                    if isinstance(v, int | float)
+                }
+            )
+        mlflow.log_metrics(
+            {
+                "decision_threshold": report["decision"]["threshold"],
+                "backtest_value_per_application": report["decision"]["value_per_application"][
+                    "candidate"
+                ],
+            }
+        )
+        mlflow.log_text(json.dumps(report, indent=2, default=str), "backtest/report.json")
+        mlflow.log_image(_png_array(png), "backtest/reliability.png")
+
+
+def _png_array(png: bytes):
+    import io
+
+    import matplotlib.image
+
+    return matplotlib.image.imread(io.BytesIO(png), format="png")

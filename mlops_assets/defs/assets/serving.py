@@ -1,0 +1,152 @@
+"""Serving: the endpoint follows the champion, and every landed application gets a decision."""
+
+import time
+
+import dagster as dg
+import polars as pl
+
+from mlops_assets.compute.ingest import DAY
+from mlops_assets.config.spec import DatasetSpec
+from mlops_assets.defs.registry import RegistryResource
+from mlops_assets.defs.resources import DatasetResource, ServingResource
+from serving.client import EndpointError
+from serving.rollout import Target, desired_target
+
+DEPLOY_GROUP = "deployment"
+DECISIONS_GROUP = "decisions"
+
+
+def build_serving_assets(spec: DatasetSpec, partitions: dg.PartitionsDefinition) -> list:
+    """`<dataset>/deployment` and `<dataset>/decisions`."""
+
+    @dg.asset(
+        key=[spec.name, "deployment"],
+        deps=[dg.AssetKey([spec.name, "champion"])],
+        group_name=DEPLOY_GROUP,
+        kinds={"ray", "fastapi"},
+        description="What the Ray Serve endpoint serves: the registry's champion (and challenger "
+        "in a canary or shadow rollout). Loads the versions inside the running replicas and swaps "
+        "them in without dropping a request; if they fail to load, the old ones keep serving and "
+        "this fails with the reason. With no endpoint running, records the target that "
+        "`mlops serve` will pick up.",
+    )
+    def deployment(
+        context: dg.AssetExecutionContext,
+        dataset: DatasetResource,
+        registry: RegistryResource,
+        serving: ServingResource,
+    ) -> dg.MaterializeResult:
+        champion = dataset.document("champion") if dataset.exists("champion") else {}
+        why = {k: champion.get(k) for k in ("action", "reason", "operator")}
+        try:
+            target = desired_target(registry, spec.serving)
+        except Exception as exc:  # the registry is a remote service: any failure stops here
+            raise dg.Failure(
+                f"the model registry at {registry.tracking_uri} did not answer, so nothing was "
+                f"deployed and the endpoint keeps serving what it serves: "
+                f"{type(exc).__name__}: {str(exc)[:300]}",
+                metadata={"tracking_uri": registry.tracking_uri},
+            ) from None
+        client = serving.client(timeout=10)
+        try:
+            before = client.health()
+        except EndpointError as exc:
+            context.log.warning(f"{exc}; `mlops serve` will serve v{target.champion}")
+            return _deployment_result(target, served=False, endpoint=serving.url, **why)
+        try:
+            answer = client.set_target(target.model_dump())
+        except EndpointError as exc:
+            raise dg.Failure(
+                f"the endpoint kept serving v{before['model']['version']}: {exc}",
+                metadata={
+                    "endpoint": serving.url,
+                    "target": dg.MetadataValue.json(target.model_dump()),
+                },
+                allow_retries=False,
+            ) from None
+        context.log.info(
+            f"{serving.url} now serves v{answer['model']['version']} "
+            f"(was v{before['model']['version']}; {len(answer['replicas'])} replica(s), "
+            f"{answer['seconds']} s)"
+        )
+        return _deployment_result(
+            target,
+            served=True,
+            endpoint=serving.url,
+            previous=before["model"]["version"],
+            replicas=len(answer["replicas"]),
+            swap_seconds=answer["seconds"],
+            **why,
+        )
+
+    @dg.asset(
+        key=[spec.name, "decisions"],
+        deps=[dg.AssetKey([spec.name, "raw"]), dg.AssetKey([spec.name, "deployment"])],
+        partitions_def=partitions,
+        output_required=False,
+        group_name=DECISIONS_GROUP,
+        kinds={"polars", "parquet"},
+        description="Batch decisions for every landed application, by the deployed models and "
+        "rollout, through the same scoring and decision code as the endpoint: the same record "
+        "gets the same score, decision, control-group flag and deciding model on either path. "
+        "Before a first deployment there is nothing to decide with, and the day has none.",
+    )
+    def decisions(
+        context: dg.AssetExecutionContext, dataset: DatasetResource, registry: RegistryResource
+    ):
+        from serving.model import load_model, score_and_decide
+        from serving.policy import CHALLENGER, CHAMPION
+
+        if not dataset.exists("deployment"):
+            context.log.info("no deployed model yet: nothing decides these days")
+            return
+        started = time.perf_counter()
+        raw = dataset.frame("raw", context.partition_keys)
+        target = Target(**dataset.document("deployment")["target"])
+        models = {
+            role: load_model(
+                registry.tracking_uri, registry.model_name, version, spec.decision.threshold
+            )
+            for role, version in ((CHAMPION, target.champion), (CHALLENGER, target.challenger))
+            if version is not None
+        }
+        ids = (
+            raw[spec.id_column].cast(pl.String).to_list()
+            if spec.id_column
+            else [f"{d}-{i}" for i, d in enumerate(raw[DAY].cast(pl.String))]
+        )
+        decided = score_and_decide(models, raw, ids, target, spec.decision).with_columns(raw[DAY])
+        action = decided["decision"] == spec.decision.action
+        yield dg.MaterializeResult(
+            value=decided,
+            metadata={
+                "dagster/row_count": decided.height,
+                "days": len(context.partition_keys),
+                "champion": f"v{target.champion}",
+                "challenger": f"v{target.challenger}" if target.challenger else "none",
+                "rollout": target.rollout,
+                f"{spec.decision.action}_rate": round(float(action.mean()), 4),
+                "control_rows": int(decided["control"].sum()),
+                "mean_score": round(float(decided["score"].mean()), 4),
+                "runtime_seconds": round(time.perf_counter() - started, 2),
+            },
+        )
+
+    return [deployment, decisions]
+
+
+def _deployment_result(
+    target: Target, served: bool, endpoint: str, **extra
+) -> dg.MaterializeResult:
+    document = {"target": target.model_dump(), "served": served, "endpoint": endpoint, **extra}
+    return dg.MaterializeResult(
+        value=document,
+        metadata={
+            "champion": f"v{target.champion}",
+            "challenger": f"v{target.challenger}" if target.challenger else "none",
+            "rollout": target.rollout,
+            "served": served,
+            "endpoint": dg.MetadataValue.url(endpoint) if served else endpoint,
+            **{k: v for k, v in extra.items() if v is not None},
+        },
+    )

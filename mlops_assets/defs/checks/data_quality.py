@@ -1,0 +1,151 @@
+"""Data-quality asset checks: a Great Expectations suite on every raw, outcomes and feature
+partition. Blocking checks stop bad data from flowing on; the others warn.
+
+Checks read the partition of the run (`context.partition_key`) from the lake themselves: an
+input of an unpartitioned check on a partitioned asset would load every partition."""
+
+import time
+
+import dagster as dg
+import polars as pl
+
+from mlops_assets.compute.ingest import DAY, DTYPES
+from mlops_assets.config.spec import DatasetSpec
+from mlops_assets.defs.checks.expectations import Expect, Outcome, validate
+from mlops_assets.defs.checks.suites import (
+    FEATURE_CHECKS,
+    OUTCOME_CHECKS,
+    RAW_CHECKS,
+    feature_suite,
+    has_history,
+    outcome_suite,
+    raw_suite,
+)
+from mlops_assets.defs.resources import DatasetResource
+
+
+def _specs(key: dg.AssetKey, checks: dict) -> list[dg.AssetCheckSpec]:
+    return [
+        dg.AssetCheckSpec(name, asset=key, blocking=blocking, description=text)
+        for name, (blocking, text) in checks.items()
+    ]
+
+
+def _results(
+    key: dg.AssetKey,
+    checks: dict,
+    outcomes: dict[str, list[Outcome]],
+    extra: dict[str, dict],
+    started: float,
+):
+    """One AssetCheckResult per check: passed when all of its expectations passed."""
+    runtime = round(time.perf_counter() - started, 3)
+    for name, (blocking, _) in checks.items():
+        results = outcomes.get(name, [])
+        failed = [o for o in results if not o.success]
+        lines = "\n".join(f"- {o.summary()}" for o in results) or "- (no expectations)"
+        metadata = {
+            "expectations": len(results),
+            "failed": len(failed),
+            "results": dg.MetadataValue.md(lines),
+            "suite_runtime_seconds": runtime,
+            **extra.get(name, {}),
+        }
+        if failed:
+            metadata["reason"] = "; ".join(o.summary() for o in failed[:3])
+        yield dg.AssetCheckResult(
+            asset_key=key,
+            check_name=name,
+            passed=not failed,
+            metadata=metadata,
+            severity=dg.AssetCheckSeverity.ERROR if blocking else dg.AssetCheckSeverity.WARN,
+        )
+
+
+def _run_suite(frame: pl.DataFrame, suite: dict[str, list]) -> dict[str, list[Outcome]]:
+    flat = [(name, e) for name, expects in suite.items() for e in expects]
+    outcomes = validate(frame, [e for _, e in flat])
+    grouped: dict[str, list[Outcome]] = {name: [] for name in suite}
+    for (name, _), outcome in zip(flat, outcomes, strict=True):
+        grouped[name].append(outcome)
+    return grouped
+
+
+def build_data_quality_checks(spec: DatasetSpec) -> list:
+    """Checks on `<dataset>/raw`, `<dataset>/features` and (if labels lag) `raw_outcomes`."""
+    raw_key = dg.AssetKey([spec.name, "raw"])
+    features_key = dg.AssetKey([spec.name, "features"])
+
+    @dg.multi_asset_check(specs=_specs(raw_key, RAW_CHECKS), name=f"{spec.name}_raw_quality")
+    def raw_quality(context: dg.AssetCheckExecutionContext, dataset: DatasetResource):
+        started = time.perf_counter()
+        raw = dataset.read("raw", context.partition_key)
+        schema = dataset.schema()
+        profile = dataset.history_profile(context.partition_key)
+        outcomes = _run_suite(raw, raw_suite(dataset.spec, schema, profile))
+        expected = {**{c: DTYPES[k] for c, k in schema.items()}, DAY: pl.Date()}
+        mistyped = [
+            f"{c}: {t} (expected {expected[c]})"
+            for c, t in raw.schema.items()
+            if c in expected and t != expected[c]
+        ]
+        history = {
+            "history_days": len(profile.days),
+            "history_note": "learned from history"
+            if has_history(profile, dataset.spec)
+            else f"passes until {dataset.spec.quality.min_history_days} accepted days "
+            f"of history exist ({len(profile.days)} now)",
+        }
+        outcomes["schema"].append(
+            Outcome(Expect("ColumnTypesMatchSchema"), not mistyped, {"mistyped": mistyped})
+        )
+        extra = {
+            "volume": {
+                "rows": raw.height,
+                "trailing_mean_rows": round(profile.mean_daily_rows or 0, 1),
+                **history,
+            },
+            "value_ranges": history,
+            "category_sets": history,
+        }
+        yield from _results(raw_key, RAW_CHECKS, outcomes, extra, started)
+
+    @dg.multi_asset_check(
+        specs=_specs(features_key, FEATURE_CHECKS), name=f"{spec.name}_feature_quality"
+    )
+    def feature_quality(context: dg.AssetCheckExecutionContext, dataset: DatasetResource):
+        started = time.perf_counter()
+        day = context.partition_key
+        features = dataset.read("features", day)
+        raw_rows = dataset.read("raw", day).height
+        profile = dataset.history_profile(day)
+        suite = feature_suite(
+            dataset.spec,
+            dataset.feature_columns(),
+            profile,
+            raw_rows,
+            labelled=not dataset.spec.delayed_labels,
+        )
+        yield from _results(
+            features_key,
+            FEATURE_CHECKS,
+            _run_suite(features, suite),
+            {"row_count": {"raw_rows": raw_rows}},
+            started,
+        )
+
+    checks = [raw_quality, feature_quality]
+    if spec.delayed_labels:
+        outcomes_key = dg.AssetKey([spec.name, "raw_outcomes"])
+
+        @dg.multi_asset_check(
+            specs=_specs(outcomes_key, OUTCOME_CHECKS), name=f"{spec.name}_outcome_quality"
+        )
+        def outcome_quality(context: dg.AssetCheckExecutionContext, dataset: DatasetResource):
+            started = time.perf_counter()
+            raw_outcomes = dataset.read("raw_outcomes", context.partition_key)
+            outcomes = _run_suite(raw_outcomes, outcome_suite(dataset.spec))
+            yield from _results(outcomes_key, OUTCOME_CHECKS, outcomes, {}, started)
+
+        checks.append(outcome_quality)
+    return checks

@@ -1,0 +1,49 @@
+"""Model gates: blocking checks on the backtest. A failed gate keeps the champion in place."""
+
+import dagster as dg
+
+from mlops_assets.compute.backtest import GATES
+from mlops_assets.config.spec import DatasetSpec
+from mlops_assets.defs.resources import DatasetResource
+
+DESCRIPTIONS = {  # every interval is 95%, from the same backtest rows (see compute/backtest)
+    "absolute_floor": "The lower bound of the candidate's backtest ROC AUC (DeLong) reaches "
+    "gates.min_auc (also for a first model).",
+    "beats_champion": "On the same rows, at the same horizon, the AUC gain over the champion's "
+    "recipe exceeds gates.margin at its lower bound, and the value per application is not worse "
+    "beyond noise (bootstrap over days).",
+    "calibration": "Neither observed/expected positives nor the calibration slope lies wholly "
+    "outside [1/(1+t), 1+t], t = gates.calibration_tolerance.",
+    "fairness": "No equalized-odds spread (action rate among negatives, among positives) over a "
+    "protected column's groups rises beyond gates.fairness_tolerance above the champion's.",
+    "segments": "No segment's ROC AUC falls beyond gates.segment_tolerance below the champion's "
+    "(paired, Bonferroni-corrected).",
+}
+
+
+def build_model_gate_checks(spec: DatasetSpec) -> list:
+    key = dg.AssetKey([spec.name, "backtest"])
+    specs = [
+        dg.AssetCheckSpec(g, asset=key, blocking=True, description=DESCRIPTIONS[g]) for g in GATES
+    ]
+
+    @dg.multi_asset_check(specs=specs, name=f"{spec.name}_model_gates")
+    def model_gates(dataset: DatasetResource):
+        report = dataset.document("backtest")
+        candidate = f"v{report['candidate']['version']}"
+        for gate, verdict in report["gates"].items():
+            yield dg.AssetCheckResult(
+                asset_key=key,
+                check_name=gate,
+                passed=verdict["passed"],
+                metadata={
+                    "reason": verdict["reason"],
+                    "evidence": dg.MetadataValue.json(verdict.get("evidence", {})),
+                    "candidate": candidate,
+                    "champion": f"v{report['champion_version']}"
+                    if report["champion_version"]
+                    else "none",
+                },
+            )
+
+    return [model_gates]

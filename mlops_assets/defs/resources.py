@@ -1,0 +1,226 @@
+"""Resources: the dataset (its spec and where its data lives), passed to assets and checks."""
+
+import datetime as dt
+import fcntl
+import json
+import os
+import shutil
+from functools import cached_property
+from pathlib import Path
+
+import dagster as dg
+import polars as pl
+
+from mlops_assets.compute.features import FeatureColumns, feature_columns
+from mlops_assets.compute.ingest import IngestError, infer_schema
+from mlops_assets.compute.profile import Profile, fit_profile
+from mlops_assets.config.spec import DatasetSpec, load_spec
+from mlops_assets.defs.lake import (
+    SUFFIXES,
+    LakeError,
+    partition_path,
+    read_document,
+    read_frame,
+    read_partitions,
+    write_json,
+)
+
+
+class DatasetResource(dg.ConfigurableResource):
+    """One dataset: its validated spec, its lake, quarantine and pinned schema."""
+
+    spec_path: str
+    home: str
+
+    @cached_property
+    def spec(self) -> DatasetSpec:
+        return load_spec(self.spec_path, home=self.home)
+
+    @property
+    def lake_root(self) -> Path:
+        return Path(self.home) / "lake"
+
+    @property
+    def quarantine_dir(self) -> Path:
+        return Path(self.home) / "quarantine" / self.spec.name
+
+    @property
+    def schema_path(self) -> Path:
+        return self.lake_root / self.spec.name / "_schema.json"
+
+    def key(self, asset: str) -> dg.AssetKey:
+        return dg.AssetKey([self.spec.name, asset])
+
+    def landing_file(self, day: str, outcomes: bool = False) -> Path:
+        folder = self.spec.outcomes if outcomes else self.spec.landing
+        return folder / f"{day}.{self.spec.format}"
+
+    def schema(self, first: pl.DataFrame | None = None) -> dict[str, str]:
+        """The pinned schema; learned from `first` (and pinned) when there is none yet, or when
+        the spec keys that shaped it (`schema_basis`) changed since. A schema learned under an
+        earlier spec is kept beside it as `_schema.<time>.json`; partitions are never touched.
+        A column pinned as float stays float when it is learned again (a day of whole numbers
+        must not narrow it to int)."""
+        pinned = self._pinned()
+        if pinned and (first is None or pinned.get("spec") == self._basis):
+            return pinned["columns"]
+        if first is None:
+            raise IngestError(f"no schema pinned yet for {self.spec.name} ({self.schema_path})")
+        with self._schema_lock() as lock:
+            fcntl.flock(lock, fcntl.LOCK_EX)  # concurrent runs learn it once
+            pinned = self._pinned()
+            if pinned and pinned.get("spec") == self._basis:
+                return pinned["columns"]
+            columns = infer_schema(first, self.spec)
+            earlier = pinned["columns"] if pinned else {}
+            columns = {
+                c: "float" if kind == "int" and earlier.get(c) == "float" else kind
+                for c, kind in columns.items()
+            }
+            now = dt.datetime.now(dt.UTC)
+            if pinned:
+                stamp = now.strftime("%Y%m%dT%H%M%S%fZ")
+                self.schema_path.rename(self.schema_path.with_name(f"_schema.{stamp}.json"))
+            document = {"columns": columns, "spec": self._basis, "learned_at": now.isoformat()}
+            write_json(document, self.schema_path)
+        return columns
+
+    def _schema_lock(self):
+        path = self.schema_path.with_name("_schema.lock")
+        try:
+            path.parent.mkdir(parents=True, exist_ok=True)
+            return open(path, "w")  # noqa: SIM115 - the caller's `with` closes it
+        except OSError as exc:
+            raise LakeError(f"cannot write {path}: {exc.strerror or exc}") from exc
+
+    def _pinned(self) -> dict | None:
+        return json.loads(self.schema_path.read_text()) if self.schema_path.exists() else None
+
+    @property
+    def _basis(self) -> dict:
+        return schema_basis(self.spec)
+
+    def feature_columns(self) -> FeatureColumns:
+        return feature_columns(self.spec, self.schema())
+
+    def read(self, asset: str, day: str | None = None) -> pl.DataFrame:
+        """One partition of `asset` (`day` None: the unpartitioned frame)."""
+        return read_frame(self.lake_root, self.key(asset), day)
+
+    def scan(self, asset: str, days: list[str]) -> pl.LazyFrame:
+        """The partitions of `asset` for `days` that exist, concatenated lazily."""
+        return read_partitions(self.lake_root, self.key(asset), days)
+
+    def frame(self, asset: str, days: list[str]) -> pl.DataFrame:
+        return self.scan(asset, days).collect()
+
+    def exists(self, asset: str, day: str | None = None) -> bool:
+        """Whether the lake holds `asset` (its partition `day`, or its document or frame)."""
+        key = self.key(asset)
+        if day is not None:
+            return partition_path(self.lake_root, key, day).exists()
+        return any(partition_path(self.lake_root, key, None, s).exists() for s in SUFFIXES)
+
+    def partitions(self, asset: str) -> list[str]:
+        """Days of `asset` present in the lake, in order."""
+        folder = self.lake_root.joinpath(*self.key(asset).path)
+        return sorted(p.stem for p in folder.glob("????-??-??.parquet")) if folder.is_dir() else []
+
+    def partition_files(self, asset: str, days: list[str]) -> list[Path]:
+        return [partition_path(self.lake_root, self.key(asset), d) for d in days]
+
+    def document(self, asset: str) -> dict:
+        """The JSON document of an unpartitioned asset (model card, backtest report)."""
+        return read_document(self.lake_root, self.key(asset))
+
+    def accepted_history(self, day: str) -> list[str]:
+        """Days in the trailing window before `day` whose data passed every blocking check.
+
+        A day counts once its features partition exists: features are written only after the
+        raw partition's blocking checks passed, so rejected days never shape "normal".
+        """
+        end = dt.date.fromisoformat(day)
+        window = [end - dt.timedelta(days=k) for k in range(self.spec.quality.history_days, 0, -1)]
+        return [
+            d.isoformat()
+            for d in window
+            if partition_path(self.lake_root, self.key("features"), d.isoformat()).exists()
+        ]
+
+    @cached_property
+    def _profiles(self) -> dict[str, Profile]:
+        return {}
+
+    def history_profile(self, day: str) -> Profile:
+        """Profile of the raw rows of the accepted days before `day`, computed once per run
+        (the raw checks, the features and the feature checks of a day all use it)."""
+        if day not in self._profiles:
+            self._profiles[day] = self._fit_history_profile(day)
+        return self._profiles[day]
+
+    def _fit_history_profile(self, day: str) -> Profile:
+        days = self.accepted_history(day)
+        if not days:
+            return Profile()
+        columns = self.feature_columns()
+        schema = self.schema()
+        numeric = [
+            c
+            for c, kind in schema.items()
+            if kind in ("int", "float") and c not in (self.spec.id_column, self.spec.target.column)
+        ]
+        categorical = sorted(
+            set(columns.categorical)
+            | {
+                c
+                for c, kind in schema.items()
+                if kind in ("str", "bool")
+                and c not in (self.spec.id_column, self.spec.target.column)
+            }
+        )
+        history = self.scan("raw", days)
+        return fit_profile(history, numeric, categorical)
+
+    def quarantine(self, source: Path, reason: str) -> Path:
+        """Copy a rejected landing file to quarantine with a `.reason.json` beside it."""
+        self.quarantine_dir.mkdir(parents=True, exist_ok=True)
+        target = self.quarantine_dir / source.name
+        shutil.copyfile(source, target)
+        write_json(
+            {
+                "file": str(source),
+                "reason": reason,
+                "quarantined_at": dt.datetime.now(dt.UTC).isoformat(),
+            },
+            target.with_name(target.name + ".reason.json"),
+        )
+        return target
+
+
+def schema_basis(spec: DatasetSpec) -> dict:
+    """The spec keys that shape the pinned schema: which columns are text (the id, the declared
+    categoricals), which one is the target, and which columns the files must hold."""
+
+    def listed(columns):
+        return sorted(columns) if columns is not None else "auto"
+
+    return {
+        "id_column": spec.id_column,
+        "target": spec.target.column,
+        "features": listed(spec.features),
+        "categorical": listed(spec.categorical),
+        "segments": sorted(spec.segments),
+        "protected": sorted(spec.protected),
+    }
+
+
+class ServingResource(dg.ConfigurableResource):
+    """The HTTP endpoint that serves the dataset's models (`mlops serve`, `mlops up`)."""
+
+    url: str = "http://127.0.0.1:8000"
+    api_key_env: str = "MLOPS_API_KEY"  # the variable holding the API key, if one is required
+
+    def client(self, timeout: float = 30.0):
+        from serving.client import Client
+
+        return Client(self.url, os.environ.get(self.api_key_env) or None, timeout=timeout)

@@ -1,0 +1,258 @@
+"""Sensors and schedules: new landing files become runs (each file version once); drift and
+performance signals, or the weekly schedule, retrain the model under guardrails."""
+
+import datetime as dt
+import json
+
+import dagster as dg
+
+from mlops_assets.config.spec import DatasetSpec, Monitoring
+from mlops_assets.defs.assets.ingestion import fingerprint
+from mlops_assets.defs.assets.monitoring import labelled
+from mlops_assets.defs.jobs import daily_assets
+from mlops_assets.defs.partitions import landed_days
+from mlops_assets.defs.registry import RegistryResource
+from mlops_assets.defs.resources import DatasetResource
+
+
+def build_landing_sensor(
+    spec: DatasetSpec, partitions: dg.DailyPartitionsDefinition, daily_job
+) -> dg.SensorDefinition:
+    """Request one run of the daily chain per day with new or changed landing files.
+
+    The run covers the part of the chain that what landed starts (applications, outcomes, or
+    both). The cursor remembers the fingerprint (size, mtime) of every file already requested;
+    run keys carry it too, so a file version is never ingested twice. On its first tick the
+    sensor adopts days already materialized (by `mlops run`, say) instead of requesting them
+    again.
+    """
+    sources = [("raw", spec.landing)]
+    if spec.delayed_labels:
+        sources.append(("raw_outcomes", spec.outcomes))
+    first_day = partitions.start.date()
+
+    @dg.sensor(
+        name=f"{spec.name}_landing_sensor",
+        job=daily_job,
+        minimum_interval_seconds=5,
+        default_status=dg.DefaultSensorStatus.RUNNING,
+        description=f"Watches {spec.landing} (and outcomes) for YYYY-MM-DD.{spec.format} files; "
+        "one run of the daily chain per landed day.",
+    )
+    def landing_sensor(context: dg.SensorEvaluationContext) -> dg.SensorResult:
+        cursor = json.loads(context.cursor) if context.cursor else {}
+        today = dt.datetime.now(dt.UTC).date()
+        landed: dict[str, dict[str, str]] = {}  # day -> asset -> file version
+        skipped = []
+        for asset, folder in sources:
+            seen = cursor.setdefault(asset, {})
+            adopt = (
+                set()
+                if seen
+                else context.instance.get_materialized_partitions(dg.AssetKey([spec.name, asset]))
+            )
+            for day, path in landed_days(folder, spec.format).items():
+                version = fingerprint(path)
+                if seen.get(day) == version:
+                    continue
+                seen[day] = version
+                if day in adopt:
+                    continue
+                if not first_day <= dt.date.fromisoformat(day) < today:
+                    skipped.append(path.name)
+                    continue
+                landed.setdefault(day, {})[asset] = version
+        if skipped:
+            context.log.warning(
+                f"outside the partition range {first_day}..yesterday, "
+                f"not ingested: {', '.join(skipped[:10])}"
+            )
+        requests = [
+            dg.RunRequest(
+                run_key=f"{day}:" + ",".join(f"{a}={v}" for a, v in sorted(files.items())),
+                partition_key=day,
+                asset_selection=daily_assets(
+                    spec, applications="raw" in files, outcomes="raw_outcomes" in files
+                ),
+                tags={"mlops/landed": ",".join(sorted(files))},
+            )
+            for day, files in sorted(landed.items())
+        ]
+        return dg.SensorResult(run_requests=requests, cursor=json.dumps(cursor, sort_keys=True))
+
+    return landing_sensor
+
+
+def retrain_guard(
+    day: dt.date, earlier: list[dt.date], new_labels: int, monitoring: Monitoring
+) -> str | None:
+    """Why a retrain signal of business day `day` must not start a run, or None if it may.
+
+    `earlier`: signal days of the retrains already requested; `new_labels`: labelled rows that
+    landed after the champion's training window.
+    """
+    recent = [d for d in earlier if d <= day]
+    if recent and (day - max(recent)).days < monitoring.cooldown_days:
+        return f"cooldown: retrained for {max(recent)}, {monitoring.cooldown_days} days apart"
+    week = [d for d in recent if (day - d).days < 7]
+    if len(week) >= monitoring.max_retrains_per_week:
+        return f"{len(week)} retrains in the last 7 days (max {monitoring.max_retrains_per_week})"
+    if new_labels < monitoring.min_new_labels:
+        return f"only {new_labels} new labelled rows since the champion's window " + (
+            f"(min {monitoring.min_new_labels})"
+        )
+    return None
+
+
+def signal_retrain_config(spec: DatasetSpec) -> dict:
+    """Run config of a drift- or performance-driven retrain: recency-weighted training, and a
+    backtest on the latest labelled days (`monitoring.retrain_*`) against the deployed champion
+    as it is (monitoring showed it is off); the gates are unchanged."""
+    m = spec.monitoring
+    return {
+        "ops": {
+            f"{spec.name}__candidate_model": {
+                "config": {"recency_half_life_days": m.retrain_half_life_days}
+            },
+            f"{spec.name}__backtest": {
+                "config": {
+                    "folds": m.retrain_folds,
+                    "fold_days": m.retrain_fold_days,
+                    "compare_with": "deployed",
+                }
+            },
+        }
+    }
+
+
+def build_retrain_sensors(spec: DatasetSpec, train_job) -> list[dg.SensorDefinition]:
+    """A drift sensor and a performance sensor that request the train job.
+
+    They read what the monitoring assets recorded (materialization metadata in the instance; a
+    failed check fires no run-failure sensor), and every request passes `retrain_guard`. Run keys
+    name the signal and its day, so one signal triggers one run. The gates still decide.
+    """
+    monitoring = spec.monitoring
+
+    def evaluate(
+        context, kind: str, asset: str, fired, registry: RegistryResource, dataset: DatasetResource
+    ):
+        event = context.instance.get_latest_materialization_event(dg.AssetKey([spec.name, asset]))
+        if event is None or event.asset_materialization.partition is None:
+            return dg.SkipReason(f"no {asset} yet")
+        day = event.asset_materialization.partition
+        champion = registry.champion_version()
+        window_end = registry.training_window_end(champion) if champion else None
+        decided_on = labelled(day, spec.target.delay_days) if kind == "performance" else day
+        if kind == "performance" and window_end and decided_on <= str(window_end):
+            return dg.SkipReason(
+                f"{asset} {day} evaluates decisions of {decided_on}, inside the champion's "
+                "training window"
+            )
+        meta = {k: v.value for k, v in event.asset_materialization.metadata.items()}
+        reason = fired(meta, dataset)
+        if reason is None:
+            return dg.SkipReason(f"{asset} {day}: no {kind} signal")
+        earlier = [
+            dt.date.fromisoformat(r.tags["mlops/signal_day"])
+            for r in context.instance.get_runs(
+                filters=dg.RunsFilter(job_name=train_job.name, tags={"mlops/automated": "true"})
+            )
+        ]
+        new_labels = _labels_since(dataset, window_end)
+        blocked = retrain_guard(dt.date.fromisoformat(day), earlier, new_labels, monitoring)
+        if blocked:
+            return dg.SkipReason(f"{kind} signal on {day} ({reason}) held back: {blocked}")
+        context.log.info(f"{kind} signal on {day}: {reason}; requesting {train_job.name}")
+        return dg.RunRequest(
+            run_key=f"{kind}:{day}",
+            run_config=signal_retrain_config(spec),
+            tags={
+                "mlops/automated": "true",
+                "mlops/trigger": kind,
+                "mlops/signal_day": day,
+                "mlops/reason": reason[:200],
+            },
+        )
+
+    def drift_fired(meta: dict, dataset) -> str | None:
+        if not meta.get("retrain_signal"):
+            return None
+        summary = meta.get("summary") or {}
+        return (
+            f"major drift in {', '.join(summary.get('major_drift_columns', [])) or 'none'}; "
+            f"domain classifier AUC {meta.get('domain_auc')}"
+        )
+
+    def performance_fired(meta: dict, dataset) -> str | None:
+        """Realized AUC below what the same rows should show if the model were still right
+        (CBPE on the observed rows: the approved ones are a biased sample, so the backtest AUC
+        is not the yardstick), or observed positives off the predicted rate."""
+        auc, expected = meta.get("trailing_roc_auc"), meta.get("trailing_expected_roc_auc")
+        ratio = meta.get("trailing_calibration_interval") or {}
+        if auc is not None and expected is not None and auc < expected - monitoring.auc_drop:
+            return f"trailing realized AUC {auc:.4f} vs {expected:.4f} expected on the same rows"
+        limit = monitoring.calibration_ratio
+        off = ratio and not 1 / limit <= ratio["estimate"] <= limit
+        if off and not ratio["low"] <= 1 <= ratio["high"]:
+            return (
+                f"observed positives {ratio['estimate']:.2f}x the predicted (99% interval "
+                f"{ratio['low']:.2f}-{ratio['high']:.2f}; limit {limit}x)"
+            )
+        return None
+
+    @dg.sensor(
+        name=f"{spec.name}_drift_sensor",
+        job=train_job,
+        minimum_interval_seconds=30,
+        default_status=dg.DefaultSensorStatus.RUNNING,
+        description="Retrains when the latest drift report shows major drift in "
+        f"{monitoring.drift_columns}+ features, or a domain classifier AUC over its size-aware "
+        f"threshold (at least {monitoring.domain_auc}), on {monitoring.drift_confirm_days} "
+        "consecutive days; guarded by cooldown, new labels and a weekly cap.",
+    )
+    def drift_sensor(context, registry: RegistryResource, dataset: DatasetResource):
+        return evaluate(context, "drift", "drift_report", drift_fired, registry, dataset)
+
+    sensors = [drift_sensor]
+    if spec.delayed_labels:
+
+        @dg.sensor(
+            name=f"{spec.name}_performance_sensor",
+            job=train_job,
+            minimum_interval_seconds=30,
+            default_status=dg.DefaultSensorStatus.RUNNING,
+            description="Retrains when the trailing realized ROC AUC falls more than "
+            f"{monitoring.auc_drop} below the AUC expected on the same rows from the calibrated "
+            f"scores, or observed positives are off the predicted count by more than "
+            f"{monitoring.calibration_ratio}x and beyond noise (a 99% interval that excludes "
+            "1); same guardrails.",
+        )
+        def performance_sensor(context, registry: RegistryResource, dataset: DatasetResource):
+            return evaluate(
+                context, "performance", "performance", performance_fired, registry, dataset
+            )
+
+        sensors.append(performance_sensor)
+    return sensors
+
+
+def build_weekly_retrain(spec: DatasetSpec, train_job) -> dg.ScheduleDefinition:
+    """Regular retraining, whatever the signals say; the gates decide promotion."""
+    return dg.ScheduleDefinition(
+        name=f"{spec.name}_weekly_retrain",
+        job=train_job,
+        cron_schedule=spec.monitoring.weekly_retrain,
+        default_status=dg.DefaultScheduleStatus.RUNNING,
+        description="Regular retrain: training set -> candidate -> backtest -> gates.",
+    )
+
+
+def _labels_since(dataset: DatasetResource, window_end: dt.date | None) -> int:
+    """Labelled rows whose outcomes landed after the champion's training window."""
+    import polars as pl
+
+    asset = "raw_outcomes" if dataset.spec.delayed_labels else "raw"
+    days = [d for d in dataset.partitions(asset) if window_end is None or d > str(window_end)]
+    files = dataset.partition_files(asset, days)
+    return pl.scan_parquet(files).select(pl.len()).collect().item() if files else 0
