@@ -25,7 +25,6 @@ import argparse
 import datetime as dt
 import os
 import time
-from pathlib import Path
 
 os.environ.setdefault("OMP_NUM_THREADS", "1")
 
@@ -44,6 +43,7 @@ from mlops_assets.compute.inference import (  # noqa: E402
 from mlops_assets.compute.ingest import DAY  # noqa: E402
 from mlops_assets.compute.metrics import decision_threshold, row_values  # noqa: E402
 from mlops_assets.compute.training import Recipe, fit_model, model_matrix  # noqa: E402
+from mlops_assets.config.settings import BUILTIN_SPEC
 from mlops_assets.config.spec import load_spec  # noqa: E402
 from mlops_assets.sources.simulator import Scenario, labelled_truth  # noqa: E402
 
@@ -51,7 +51,6 @@ NUMERIC = tuple(bench_decisions.NUMERIC)  # the simulator's columns, as in the d
 CATEGORICAL = ("home_ownership", "purpose", "region", "channel")
 START = dt.date(2025, 1, 1)
 ROWS_PER_DAY = 2000
-LENDING = Path(__file__).parents[1] / "mlops_assets" / "datasets" / "lending.yaml"
 
 
 def labelled_days(first: int, count: int, seed: int, rows: int = ROWS_PER_DAY) -> pl.DataFrame:
@@ -115,7 +114,7 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--trials", type=int, default=200)
     args = parser.parse_args()
-    spec = load_spec(LENDING, home="/tmp/unused")  # its paths are never read here
+    spec = load_spec(BUILTIN_SPEC, home="/tmp/unused")  # its paths are never read here
     columns = FeatureColumns(NUMERIC, CATEGORICAL, ("age_band",))
     started = time.perf_counter()
     first, second = labelled_days(0, 28, seed=1), labelled_days(0, 28, seed=2)

@@ -1,7 +1,6 @@
 """Metrics, walk-forward folds and gates: pure functions, tested without Dagster or MLflow."""
 
 import datetime as dt
-from pathlib import Path
 
 import numpy as np
 import polars as pl
@@ -28,6 +27,7 @@ from mlops_assets.compute.metrics import (
     optimal_threshold,
 )
 from mlops_assets.compute.training import Recipe, _fit, fit_model, model_matrix
+from mlops_assets.config.settings import BUILTIN_SPEC
 from mlops_assets.config.spec import Value, load_spec
 
 VALUE = Value(
@@ -191,11 +191,8 @@ def days_frame(days: int = 40, rows: int = 500, seed: int = 0) -> pl.DataFrame:
     )
 
 
-LENDING = Path(__file__).parents[1] / "mlops_assets" / "datasets" / "lending.yaml"
-
-
 def backtest(scorer, champion=None, same=False):
-    spec = load_spec(LENDING, home="/tmp/unused")
+    spec = load_spec(BUILTIN_SPEC, home="/tmp/unused")
     frame = days_frame()
     folds = walk_forward_folds(sorted(frame[DAY].unique()), 3, 7, 7, 7)
 
