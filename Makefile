@@ -11,7 +11,7 @@ UV := $(shell command -v uv 2>/dev/null || echo "python3 -m uv")
 export UV_COMPILE_BYTECODE := 1
 export OMP_NUM_THREADS ?= 1
 
-.PHONY: up test test-fast lint bench install uv
+.PHONY: up test test-fast lint bench install uv docs
 
 uv:
 	@command -v uv >/dev/null 2>&1 || python3 -m uv --version >/dev/null 2>&1 \
@@ -34,6 +34,9 @@ test: lint
 
 test-fast: install
 	$(UV) run --frozen pytest -m "not slow"
+
+docs: install
+	$(UV) run --frozen python -m mlops_assets.commands.docs
 
 bench: install
 	$(UV) run --frozen python bench/bench_ingest.py

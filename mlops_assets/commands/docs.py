@@ -1,4 +1,4 @@
-"""The asset table of docs/engineers.md, generated from the definitions (`mlops docs`).
+"""The asset and check tables of docs/engineers.md, generated from the definitions (`make docs`).
 
 Group, asset, partitioning, description and the checks on each asset (blocking or not) come from
 the code location itself, so the page cannot drift from the code; a test compares the two.
@@ -6,7 +6,6 @@ the code location itself, so the page cannot drift from the code; a test compare
 
 from __future__ import annotations
 
-import re
 import tempfile
 from pathlib import Path
 
@@ -41,24 +40,31 @@ def asset_table(defs: dg.Definitions) -> str:
             (
                 GROUPS.index(node.group_name) if node.group_name in GROUPS else len(GROUPS),
                 node.group_name,
-                f"`{key.path[-1]}`",
+                key.path[-1],
                 "daily" if node.partitions_def else "—",
-                _first_sentence(node.description or ""),
+                " ".join((node.description or "").split()).replace("|", "\\|"),
                 ", ".join(checks.get(key, [])) or "—",
             )
         )
     lines = [
         "| group | asset | partitions | what it is | checks (blocking: downstream does not run) |",
         "|---|---|---|---|---|",
-        *(f"| {' | '.join(row[1:])} |" for row in sorted(rows, key=lambda r: r[:3])),
+        *(
+            f"| {group} | `{name}` | {' | '.join(rest)} |"
+            for _, group, name, *rest in sorted(rows, key=lambda r: (r[0], r[2]))
+        ),
+        "",
+        "| check | on | blocking | what it verifies |",
+        "|---|---|---|---|",
     ]
+    for check_key in sorted(graph.asset_check_keys, key=lambda k: (k.asset_key.path, k.name)):
+        spec = graph.get_check_spec(check_key)
+        text = " ".join((spec.description or "").split()).replace("|", "\\|")
+        lines.append(
+            f"| `{check_key.name}` | `{check_key.asset_key.path[-1]}` | "
+            f"{'yes' if spec.blocking else 'no'} | {text} |"
+        )
     return "\n".join(lines)
-
-
-def _first_sentence(text: str) -> str:
-    text = " ".join(text.split())
-    match = re.match(r"(.+?[.:])(\s|$)", text)
-    return (match.group(1) if match else text).replace("|", "\\|")
 
 
 def builtin_table() -> str:
@@ -70,7 +76,7 @@ def builtin_table() -> str:
     with tempfile.TemporaryDirectory() as home:
         settings = Settings.resolve(home=home)
         land_day(settings.simulator_plan(), 0, rows=50)
-        return asset_table(build_definitions(settings))
+        return asset_table(build_definitions(settings)).replace(str(settings.home), "<home>")
 
 
 def update(page: Path, table: str) -> bool:
@@ -85,3 +91,8 @@ def update(page: Path, table: str) -> bool:
         return False
     page.write_text(new)
     return True
+
+
+if __name__ == "__main__":
+    page = Path(__file__).resolve().parents[2] / "docs" / "engineers.md"
+    print(f"{page}: {'updated' if update(page, builtin_table()) else 'already up to date'}")

@@ -45,8 +45,9 @@ def execute(
     run_config: dict | None = None,
 ) -> dg.ExecuteInProcessResult:
     """One run of a job (the part of it in `assets`), in this process, as the daemon would
-    launch it; failures are in the result, not raised."""
-    return defs.resolve_job_def(job_name).execute_in_process(
+    launch it; failures are in the result, not raised, except Ctrl-C (which Dagster records as
+    an interrupted step): that stops the caller."""
+    result = defs.resolve_job_def(job_name).execute_in_process(
         instance=instance,
         partition_key=partition,
         asset_selection=assets,
@@ -54,6 +55,14 @@ def execute(
         tags=tags or {},
         raise_on_error=False,
     )
+    if not result.success and any(
+        e.is_step_failure
+        and e.step_failure_data.error
+        and e.step_failure_data.error.cls_name == "DagsterExecutionInterruptedError"
+        for e in result.all_events
+    ):
+        raise KeyboardInterrupt
+    return result
 
 
 def operate(settings: Settings, job: str, run_config: dict) -> dg.ExecuteInProcessResult:
