@@ -45,7 +45,8 @@ def frame(n: int, shifted: set[str], seed: int) -> pl.DataFrame:
 
 
 def measure(folder: Path) -> None:
-    from mlops_assets.compute.drift import column_drift, domain_classifier_auc, fit_reference
+    from mlops_assets.compute.domain import domain_classifier_auc
+    from mlops_assets.compute.drift import column_drift, fit_reference
 
     timings = {}
     started = time.perf_counter()

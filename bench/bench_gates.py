@@ -32,8 +32,9 @@ import bench_decisions  # noqa: E402  (bench/ is on the path when run as a scrip
 import numpy as np  # noqa: E402
 import polars as pl  # noqa: E402
 
-from mlops_assets.compute.backtest import evaluate_gates, paired_comparison  # noqa: E402
+from mlops_assets.compute.backtest import paired_comparison  # noqa: E402
 from mlops_assets.compute.features import LABEL, FeatureColumns  # noqa: E402
+from mlops_assets.compute.gates import evaluate_gates  # noqa: E402
 from mlops_assets.compute.inference import (  # noqa: E402
     auc_interval,
     calibration_evidence,

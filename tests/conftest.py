@@ -124,7 +124,7 @@ def read_landing(settings: Settings, day: int) -> pl.DataFrame:
 def train(settings: Settings, model: dict | None = None, training: dict | None = None):
     """Run the train job in-process (candidate -> backtest -> gates -> champion -> deployment);
     returns the Dagster result."""
-    from mlops_assets.commands.runner import QUIET, instance_for
+    from mlops_assets.commands.execution import QUIET, instance_for
     from mlops_assets.defs.dataset import build_definitions
 
     ops = {}

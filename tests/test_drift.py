@@ -5,17 +5,9 @@ import polars as pl
 import pytest
 from scipy import stats
 
-from mlops_assets.compute.drift import (
-    Thresholds,
-    column_drift,
-    domain_auc_threshold,
-    domain_classifier_auc,
-    fit_reference,
-    jensen_shannon,
-    ks_statistic,
-    rank_test,
-    wasserstein,
-)
+from mlops_assets.compute.domain import domain_auc_threshold, domain_classifier_auc
+from mlops_assets.compute.drift import Thresholds, column_drift, fit_reference
+from mlops_assets.compute.two_sample import jensen_shannon, ks_statistic, rank_test, wasserstein
 
 rng = np.random.default_rng(3)
 

@@ -13,7 +13,8 @@ from pathlib import Path
 import dagster as dg
 import pytest
 
-from mlops_assets.commands.runner import execute, instance_for, run_pipeline
+from mlops_assets.commands.execution import execute, instance_for
+from mlops_assets.commands.runner import run_pipeline
 from mlops_assets.config.settings import Settings
 from mlops_assets.defs.dataset import build_definitions
 from tests.conftest import land

@@ -8,8 +8,9 @@ import pytest
 from scipy.special import expit, logit
 from sklearn.metrics import brier_score_loss, log_loss, roc_auc_score
 
-from mlops_assets.compute.backtest import evaluate_gates, run_backtest, walk_forward_folds
+from mlops_assets.compute.backtest import run_backtest, walk_forward_folds
 from mlops_assets.compute.features import LABEL, FeatureColumns
+from mlops_assets.compute.gates import evaluate_gates
 from mlops_assets.compute.inference import (
     auc_difference,
     auc_interval,

@@ -9,7 +9,8 @@ import polars as pl
 import pytest
 
 from mlops_assets.commands.cli import main
-from mlops_assets.commands.runner import instance_for, run_pipeline
+from mlops_assets.commands.execution import instance_for
+from mlops_assets.commands.runner import run_pipeline
 from mlops_assets.config.settings import Settings
 from tests.conftest import land, registry, train
 

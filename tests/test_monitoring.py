@@ -6,7 +6,7 @@ import dagster as dg
 import polars as pl
 import pytest
 
-from mlops_assets.commands.runner import execute, instance_for
+from mlops_assets.commands.execution import execute, instance_for
 from mlops_assets.defs.dataset import build_definitions
 
 pytestmark = pytest.mark.slow
@@ -148,7 +148,7 @@ def test_pipeline_health_reads_runs_and_volumes_from_the_instance(trained_home):
 def test_a_drift_signal_needs_confirmation_on_the_days_before(trained_home):
     from types import SimpleNamespace
 
-    from mlops_assets.defs.assets.monitoring import _earlier_signals
+    from mlops_assets.defs.assets.drift import _earlier_signals
 
     instance = instance_for(trained_home)
     key = dg.AssetKey(["lending", "drift_report"])

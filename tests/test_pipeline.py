@@ -6,7 +6,8 @@ import dagster as dg
 import polars as pl
 import pytest
 
-from mlops_assets.commands.runner import instance_for, run_pipeline
+from mlops_assets.commands.execution import instance_for
+from mlops_assets.commands.runner import run_pipeline
 from mlops_assets.defs.dataset import build_definitions
 from tests.conftest import lake_partition, land, landing_file, read_landing
 

@@ -12,7 +12,7 @@ import numpy as np
 import polars as pl
 import pytest
 
-from mlops_assets.commands.runner import instance_for
+from mlops_assets.commands.execution import instance_for
 from mlops_assets.compute.features import feature_exprs
 from mlops_assets.defs.dataset import build_definitions
 from serving.action_log import read_actions

@@ -4,7 +4,8 @@
 import dagster as dg
 import pytest
 
-from mlops_assets.commands.runner import instance_for, run_pipeline
+from mlops_assets.commands.execution import instance_for
+from mlops_assets.commands.runner import run_pipeline
 from tests.conftest import land, registry
 
 pytestmark = [pytest.mark.stores, pytest.mark.slow]

@@ -12,7 +12,7 @@ from pathlib import Path
 import dagster as dg
 import pytest
 
-from mlops_assets.commands.runner import instance_for
+from mlops_assets.commands.execution import instance_for
 from mlops_assets.config.settings import Settings
 from tests.conftest import processes_with
 

@@ -2,175 +2,27 @@
 
 from __future__ import annotations
 
-import argparse
 import json
 import os
 import sys
 
+from mlops_assets.commands.parser import PORTS, build_parser, resolve_port
 from mlops_assets.config.settings import Settings
 from mlops_assets.config.spec import load_spec
-from mlops_assets.sources.simulator import SCENARIOS, SimulatorConfig, land_day
+from mlops_assets.sources.simulator import SimulatorConfig, land_day
 
 
 def main(argv: list[str] | None = None) -> int:
-    parser = _parser()
-    args = parser.parse_args(argv)
+    args = build_parser().parse_args(argv)
     settings = Settings.resolve(args.home, getattr(args, "dataset", None))
     os.environ.setdefault("OMP_NUM_THREADS", "1")
     try:
-        return args.command(args, settings)
+        return HANDLERS[args.command](args, settings)
     except KeyboardInterrupt:
         return 130
     except (ValueError, OSError) as exc:  # SpecError, IngestError, LakeError, bad arguments
         print(f"mlops: error: {exc}", file=sys.stderr)
         return 2
-
-
-PORTS = (  # `mlops up` flag, the environment variable that moves it, default, what listens
-    ("--dagster-port", "MLOPS_DAGSTER_PORT", 3000, "Dagster UI port"),
-    ("--mlflow-port", "MLOPS_MLFLOW_PORT", 5000, "MLflow server port"),
-    ("--serve-port", "MLOPS_SERVE_PORT", 8000, "Ray Serve endpoint port"),
-)
-
-
-def _port(given: int | None, variable: str, default: int) -> int:
-    """A port from its flag, else its environment variable, else the default."""
-    if given is not None:
-        return given
-    value = os.environ.get(variable)
-    if not value:
-        return default
-    if not value.isdigit() or not 0 < int(value) < 65536:
-        raise ValueError(f"{variable}={value!r} is not a port number (1-65535)")
-    return int(value)
-
-
-def _parser() -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser(
-        prog="mlops", description="An asset-based MLOps platform on Dagster."
-    )
-    parser.add_argument("--home", help="state folder (default: $MLOPS_HOME or ./.mlops)")
-    sub = parser.add_subparsers(required=True, metavar="COMMAND")
-
-    def dataset(p):
-        p.add_argument(
-            "--dataset",
-            metavar="SPEC",
-            help="dataset spec YAML (default: the built-in lending simulator)",
-        )
-
-    def simulation(p):
-        p.add_argument("--rows", type=int, help="mean applications a day (2000)")
-        p.add_argument("--scenario", choices=SCENARIOS, help="drift scenario (none)")
-        p.add_argument("--drift-day", type=int, help="day index drift starts (30)")
-        p.add_argument("--seed", type=int, help="random seed (7)")
-
-    up = sub.add_parser(
-        "up", help="start Dagster, MLflow, Ray Serve and the simulator; Ctrl-C stops all"
-    )
-    dataset(up)
-    simulation(up)
-    up.add_argument("--backfill-days", type=int, default=60, help="history to land first (60)")
-    up.add_argument(
-        "--interval",
-        type=float,
-        default=20.0,
-        help="seconds between simulated days after the backfill (20)",
-    )
-    for flag, variable, default, what in PORTS:
-        up.add_argument(flag, type=int, help=f"{what} (${variable}, else {default})")
-    up.set_defaults(command=_up)
-
-    sim = sub.add_parser("simulate", help="write simulator landing and outcome files")
-    sim.add_argument("--days", type=int, required=True, help="number of days to write")
-    sim.add_argument("--first-day", type=int, default=0, help="index of the first day (0)")
-    simulation(sim)
-    sim.set_defaults(command=_simulate)
-
-    check = sub.add_parser(
-        "check", help="read the spec against its first landing files and list every problem"
-    )
-    dataset(check)
-    check.set_defaults(command=_check)
-
-    run = sub.add_parser("run", help="materialize every landed day through Dagster, headless")
-    dataset(run)
-    run.add_argument("--json", action="store_true", help="print the summary as one JSON object")
-    run.add_argument("--only-new", action="store_true", help="skip days already materialized")
-    run.set_defaults(command=_run)
-
-    def reason(p):
-        p.add_argument("--reason", help="why, recorded on the Dagster run and the champion")
-
-    rollback = sub.add_parser(
-        "rollback", help="move the champion back to the previous one (a Dagster run)"
-    )
-    dataset(rollback)
-    reason(rollback)
-    rollback.set_defaults(command=_rollback)
-
-    promote = sub.add_parser(
-        "promote", help="make the challenger (or --version N) the champion (a Dagster run)"
-    )
-    dataset(promote)
-    reason(promote)
-    promote.add_argument("--version", type=int, help="registry version (default: the challenger)")
-    promote.set_defaults(command=_promote)
-
-    release = sub.add_parser(
-        "release",
-        help="copy the previous environment's champion into --to's registry as its champion "
-        "(dev -> test -> prod), if its gates passed",
-    )
-    dataset(release)
-    reason(release)
-    release.add_argument("--to", required=True, choices=("test", "prod"))
-    release.set_defaults(command=_release)
-
-    serve = sub.add_parser("serve", help="serve the champion on Ray Serve until Ctrl-C")
-    dataset(serve)
-    serve.add_argument("--host", default="127.0.0.1", help="bind address (127.0.0.1)")
-    serve.add_argument(
-        "--port",
-        type=int,
-        help="endpoint port ($MLOPS_SERVE_PORT, else 8000)",
-    )
-    serve.add_argument(
-        "--ingress",
-        choices=("auto", "haproxy", "python"),
-        default="auto",
-        help="HTTP ingress: HAProxy (fast) or Serve's Python proxy; auto = HAProxy if present",
-    )
-    serve.add_argument(
-        "--replicas", type=int, help="replicas (default: the spec's serving.replicas)"
-    )
-    serve.add_argument(
-        "--max-replicas-per-node",
-        type=int,
-        help="spread replicas over the cluster (default: serving.max_replicas_per_node)",
-    )
-    serve.add_argument(
-        "--proxy-location",
-        choices=("EveryNode", "HeadOnly"),
-        default="EveryNode",
-        help="HTTP proxies on every Ray node (default) or the head only (nodes sharing a host)",
-    )
-    serve.set_defaults(command=_serve)
-
-    predict = sub.add_parser("predict", help="score a CSV or JSON file of records (- = stdin)")
-    predict.add_argument("file", metavar="FILE", help="CSV, JSON list or {'records': [...]}")
-    predict.add_argument(
-        "--url", help="endpoint (default: $MLOPS_SERVING_URL, else :$MLOPS_SERVE_PORT or :8000)"
-    )
-    predict.add_argument("--batch", type=int, default=1000, help="records per request (1000)")
-    predict.add_argument("--json", action="store_true", help="print the responses as JSON")
-    predict.set_defaults(command=_predict)
-
-    status = sub.add_parser("status", help="what is landed, materialized, promoted")
-    dataset(status)
-    status.add_argument("--json", action="store_true")
-    status.set_defaults(command=_status)
-    return parser
 
 
 def _simulate(args, settings: Settings) -> int:
@@ -200,7 +52,8 @@ def _simulator_config(args, settings: Settings) -> SimulatorConfig:
 
 
 def _check(args, settings: Settings) -> int:
-    from mlops_assets.commands.preflight import check_dataset, format_report
+    from mlops_assets.commands.check_report import format_report
+    from mlops_assets.commands.preflight import check_dataset
 
     report = check_dataset(load_spec(settings.dataset_spec, home=settings.home))
     print(format_report(report))
@@ -259,7 +112,7 @@ def _promote(args, settings: Settings) -> int:
 
 def _operate(settings: Settings, action: str, **config) -> int:
     """Launch the rollback or promote job (champion, then deployment) and wait for it."""
-    from mlops_assets.commands.runner import operate
+    from mlops_assets.commands.execution import operate
     from mlops_assets.defs.jobs import operator_config, operator_job_name
 
     spec = load_spec(settings.dataset_spec, home=settings.home)
@@ -284,7 +137,7 @@ def _operate(settings: Settings, action: str, **config) -> int:
 
 
 def _release(args, settings: Settings) -> int:
-    from mlops_assets.commands.runner import operate
+    from mlops_assets.commands.execution import operate
     from mlops_assets.defs.release import release_job_name
 
     spec = load_spec(settings.dataset_spec, home=settings.home)
@@ -306,7 +159,7 @@ def _serve(args, settings: Settings) -> int:
 
     from serving import launcher
 
-    port = _port(args.port, "MLOPS_SERVE_PORT", 8000)
+    port = resolve_port(args.port, "MLOPS_SERVE_PORT", 8000)
     stop = threading.Event()
     for sig in (signal.SIGINT, signal.SIGTERM):
         signal.signal(sig, lambda *_: stop.set())
@@ -368,8 +221,22 @@ def _up(args, settings: Settings) -> int:
 
     for flag, variable, default, _ in PORTS:
         dest = flag.removeprefix("--").replace("-", "_")
-        setattr(args, dest, _port(getattr(args, dest), variable, default))
+        setattr(args, dest, resolve_port(getattr(args, dest), variable, default))
     return Platform(settings, args, _simulator_config(args, settings)).run()
+
+
+HANDLERS = {
+    "up": _up,
+    "simulate": _simulate,
+    "check": _check,
+    "run": _run,
+    "status": _status,
+    "rollback": _rollback,
+    "promote": _promote,
+    "release": _release,
+    "serve": _serve,
+    "predict": _predict,
+}
 
 
 if __name__ == "__main__":

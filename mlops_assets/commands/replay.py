@@ -15,7 +15,7 @@ from collections.abc import Callable
 
 import dagster as dg
 
-from mlops_assets.commands.runner import execute, instance_for
+from mlops_assets.commands.execution import execute, instance_for
 from mlops_assets.config.settings import Settings
 from mlops_assets.config.spec import load_spec
 from mlops_assets.defs.dataset import build_definitions

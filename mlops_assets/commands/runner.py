@@ -4,75 +4,20 @@ home folder's instance."""
 from __future__ import annotations
 
 import time
-from collections import Counter
 from collections.abc import Callable
 
 import dagster as dg
 
-from mlops_assets.compute.backtest import failed_gates
+from mlops_assets.commands.days import run_days
+from mlops_assets.commands.execution import QUIET, execute, first_failure, instance_for
+from mlops_assets.compute.gates import failed_gates
 from mlops_assets.config.settings import Settings
 from mlops_assets.config.spec import DatasetSpec, SpecError, load_spec
-from mlops_assets.defs.assets.monitoring import labelled
+from mlops_assets.defs.assets.performance import labelled
 from mlops_assets.defs.dataset import build_definitions
 from mlops_assets.defs.jobs import daily_assets, daily_job_name, train_job_name
 from mlops_assets.defs.partitions import ingestible_days, landed_days
 from mlops_assets.defs.resources import DatasetResource
-
-# The event log keeps every event; the console shows only warnings (progress lines say the rest).
-QUIET = {"loggers": {"console": {"config": {"log_level": "WARNING"}}}}
-
-
-def instance_for(settings: Settings) -> dg.DagsterInstance:
-    """The Dagster instance (SQLite by default) under the home folder."""
-    return dg.DagsterInstance.from_config(str(settings.prepare_dagster_home()))
-
-
-def cancel_queued_runs(instance: dg.DagsterInstance) -> int:
-    """Cancel runs still queued from an earlier session; the caller redoes their days."""
-    queued = instance.get_runs(filters=dg.RunsFilter(statuses=[dg.DagsterRunStatus.QUEUED]))
-    for run in queued:
-        instance.report_run_canceled(run, message="cancelled by `mlops up` on restart")
-    return len(queued)
-
-
-def execute(
-    defs: dg.Definitions,
-    instance: dg.DagsterInstance,
-    job_name: str,
-    partition: str | None = None,
-    assets: list[dg.AssetKey] | None = None,
-    tags: dict | None = None,
-    run_config: dict | None = None,
-) -> dg.ExecuteInProcessResult:
-    """One run of a job (the part of it in `assets`), in this process, as the daemon would
-    launch it; failures are in the result, not raised, except Ctrl-C (which Dagster records as
-    an interrupted step): that stops the caller."""
-    result = defs.resolve_job_def(job_name).execute_in_process(
-        instance=instance,
-        partition_key=partition,
-        asset_selection=assets,
-        run_config={**QUIET, **(run_config or {})},
-        tags=tags or {},
-        raise_on_error=False,
-    )
-    if not result.success and any(
-        e.is_step_failure
-        and e.step_failure_data.error
-        and e.step_failure_data.error.cls_name == "DagsterExecutionInterruptedError"
-        for e in result.all_events
-    ):
-        raise KeyboardInterrupt
-    return result
-
-
-def operate(settings: Settings, job: str, run_config: dict) -> dg.ExecuteInProcessResult:
-    """Run an operator job (rollback, promote, release) and wait; a refused action raises a
-    ValueError with the reason, after the run recorded it."""
-    defs, instance = build_definitions(settings), instance_for(settings)
-    result = execute(defs, instance, job, run_config=run_config)
-    if not result.success:
-        raise ValueError(f"{job} failed (run {result.run_id}): {_failure(result)[0]}")
-    return result
 
 
 def run_pipeline(
@@ -103,7 +48,7 @@ def run_pipeline(
             done = instance.get_materialized_partitions(dg.AssetKey([spec.name, asset]))
             landed[asset] = {d: p for d, p in files.items() if d not in done}
     summary = {"dataset": spec.name, "home": str(settings.home), "landed_days": len(days)}
-    summary.update(_run_days(defs, instance, spec, landed, progress))
+    summary.update(run_days(defs, instance, spec, landed, progress))
     if train:
         summary["model"] = _train(defs, instance, spec, settings, progress)
         if "deployment" in summary["model"]:
@@ -156,7 +101,7 @@ def _train(defs, instance, spec: DatasetSpec, settings: Settings, progress) -> d
         model["not_promoted"] = (
             "gates failed: " + "; ".join(f"{g} ({r})" for g, r in failed.items())
             if failed
-            else _failure(result)[0]
+            else first_failure(result)[0]
         )
     progress(
         f"{train_job_name(spec)}: "
@@ -187,7 +132,7 @@ def _decide(defs, instance, spec: DatasetSpec, progress) -> dict:
         },
     )
     if not result.success:
-        return {"days": 0, "failed": _failure(result)[0]}
+        return {"days": 0, "failed": first_failure(result)[0]}
     metadata = _metadata(result, "decisions")
     return {
         "days": len(days),
@@ -277,113 +222,3 @@ def _metadata(result, asset: str, key: str | None = None):
     )
     meta = {k: v.value for k, v in event.materialization.metadata.items()}
     return meta[key] if key else meta
-
-
-def _run_days(defs, instance, spec: DatasetSpec, landed: dict[str, dict], progress) -> dict:
-    """One run of the daily chain per day, for what landed that day. Per landing asset (`raw`,
-    `raw_outcomes`): days materialized, quarantined, blocked by a check, failed; and failures
-    further down the chain (decisions, drift, KPIs, performance) under `daily`."""
-    days = sorted(set().union(*landed.values()))
-    summary: dict = {
-        a: {"materialized": 0, "quarantined": {}, "blocked": {}, "failed": {}} for a in landed
-    }
-    checks: dict[str, Counter] = {a: Counter() for a in landed}
-    downstream: dict[str, str] = {}
-    for i, day in enumerate(days, 1):
-        kinds = [a for a in landed if day in landed[a]]
-        result = execute(
-            defs,
-            instance,
-            daily_job_name(spec),
-            day,
-            daily_assets(spec, applications="raw" in kinds, outcomes="raw_outcomes" in kinds),
-        )
-        failures = _step_failures(result)
-        failed_checks: dict[str, list] = {a: [] for a in kinds}
-        for evaluation in result.get_asset_check_evaluations():
-            owner = LANDING_ASSET.get(evaluation.asset_key.path[-1])
-            if owner not in failed_checks:
-                continue
-            name = f"{evaluation.asset_key.to_user_string()}:{evaluation.check_name}"
-            checks[owner][(name, "passed" if evaluation.passed else "failed")] += 1
-            if not evaluation.passed:
-                reason = evaluation.metadata.get("reason")
-                blocking = evaluation.severity == dg.AssetCheckSeverity.ERROR
-                failed_checks[owner].append(
-                    (f"{name} ({reason.value if reason else 'failed'})", blocking)
-                )
-        materialized = {e.asset_key.path[-1] for e in result.get_asset_materialization_events()}
-        lines = []
-        for asset in kinds:
-            status = _landing_status(asset, day, failures, failed_checks[asset], materialized)
-            outcome = summary[asset]
-            if status[0] == "ok":
-                outcome["materialized"] += 1
-            else:
-                outcome[status[0]][day] = status[1]
-            warnings = [n for n, _ in failed_checks[asset]] if status[0] == "ok" else []
-            lines.append(
-                f"{asset} {status[0]}"
-                + (f" — {status[1]}" if status[0] != "ok" else "")
-                + (f" — warnings: {'; '.join(warnings)}" if warnings else "")
-            )
-        later = {a: m for a, (m, _) in failures.items() if a not in LANDING_ASSET}
-        if later:
-            downstream[day] = "; ".join(f"{a}: {m}" for a, m in later.items())
-            lines.append(f"failed {downstream[day]}")
-        progress(f"[{i}/{len(days)}] {daily_job_name(spec)} {day}: " + ", ".join(lines))
-    for asset in landed:
-        summary[asset]["checks"] = _check_table(checks[asset])
-    summary["daily"] = {"runs": len(days), "failed": downstream}
-    return summary
-
-
-# the landing asset whose day a step's or a check's failure belongs to
-LANDING_ASSET = {"raw": "raw", "features": "raw", "raw_outcomes": "raw_outcomes"}
-
-
-def _landing_status(asset, day, failures, failed_checks, materialized) -> tuple[str, object]:
-    """(status, detail) of a landing asset's day: quarantined, blocked, failed or ok."""
-    mine = {a: f for a, f in failures.items() if LANDING_ASSET.get(a) == asset}
-    for message, metadata in mine.values():
-        if "quarantined_to" in metadata:
-            return "quarantined", message
-    blocking = [name for name, is_blocking in failed_checks if is_blocking]
-    if blocking:
-        return "blocked", blocking
-    if mine:
-        return "failed", next(iter(mine.values()))[0]
-    if asset not in materialized:
-        return "failed", f"{asset} {day} was not materialized"
-    return "ok", None
-
-
-def _step_failures(result) -> dict[str, tuple[str, dict]]:
-    """Each failed step's asset name, with the failure's description and `dg.Failure` metadata."""
-    failures = {}
-    for event in result.all_events:
-        if event.is_step_failure:
-            failures[event.step_key.split("__")[-1]] = _describe(event.step_failure_data)
-    return failures
-
-
-def _describe(data) -> tuple[str, dict]:
-    if data.user_failure_data and data.user_failure_data.description:
-        return data.user_failure_data.description, dict(data.user_failure_data.metadata)
-    error = data.error
-    while error and error.cause:
-        error = error.cause
-    return (error.message.strip().splitlines()[0] if error else "step failed"), {}
-
-
-def _failure(result) -> tuple[str, dict]:
-    """The first step failure of a run: its description and the metadata of a `dg.Failure`."""
-    failures = _step_failures(result)
-    return next(iter(failures.values())) if failures else ("run failed", {})
-
-
-def _check_table(counts: Counter) -> dict:
-    table: dict = {}
-    for (name, verdict), n in sorted(counts.items()):
-        table.setdefault(name, {"passed": 0, "failed": 0})[verdict] = n
-    return table

@@ -8,7 +8,7 @@ from pathlib import Path
 
 import dagster as dg
 
-from mlops_assets.commands.runner import instance_for
+from mlops_assets.commands.execution import instance_for
 from mlops_assets.config.settings import Settings
 from mlops_assets.config.spec import load_spec
 from mlops_assets.defs.partitions import landed_days

@@ -24,8 +24,9 @@ from pathlib import Path
 import dagster as dg
 
 from mlops_assets import definitions as code_location
+from mlops_assets.commands.execution import cancel_queued_runs, instance_for
 from mlops_assets.commands.preflight import require_fit
-from mlops_assets.commands.runner import cancel_queued_runs, instance_for, run_pipeline
+from mlops_assets.commands.runner import run_pipeline
 from mlops_assets.config.settings import Settings
 from mlops_assets.config.spec import load_spec
 from mlops_assets.sources.simulator import SimulatorConfig, land_day, landed_count

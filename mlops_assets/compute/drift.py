@@ -28,13 +28,19 @@ from dataclasses import dataclass, field
 
 import numpy as np
 import polars as pl
-from scipy import stats
+
+from mlops_assets.compute.two_sample import (
+    jensen_shannon,
+    ks_statistic,
+    null_test,
+    rank_test,
+    shape_test,
+    unseen_test,
+    wasserstein,
+)
 
 EXACT_MAX = 200_000  # above this many rows a column is summarized by quantiles
 SKETCH = np.linspace(0.0, 1.0, 4097)
-SMOOTHING = 0.5  # counts added to every bin before shares are compared (PSI, w)
-MIN_EXPECTED = 5.0  # bins expected to hold fewer current rows are pooled for the chi-square
-MIN_DOMAIN_ROWS = 20  # fewer rows on a side: the domain classifier is not trained
 
 
 @dataclass(frozen=True)
@@ -73,7 +79,7 @@ def fit_reference(frame: pl.DataFrame, numeric: list[str], categorical: list[str
     """Summarize the reference rows once."""
     reference = Reference(rows=frame.height)
     for column in numeric:
-        values = np.sort(frame[column].drop_nulls().cast(pl.Float64).to_numpy())
+        values = np.sort(frame[column].dropnull_test().cast(pl.Float64).to_numpy())
         nulls = frame.height - len(values)
         edges = np.unique(np.quantile(values, np.linspace(0, 1, 11)[1:-1])) if len(values) else []
         counts = _bin_counts(values, np.asarray(edges), nulls)
@@ -110,7 +116,7 @@ def column_drift(
     alpha = alpha_per_test(reference, thresholds)
     rows = []
     for column, ref in reference.numeric.items():
-        values = np.sort(frame[column].drop_nulls().cast(pl.Float64).to_numpy())
+        values = np.sort(frame[column].dropnull_test().cast(pl.Float64).to_numpy())
         ref_counts = ref.shares[:-1] * reference.rows
         current = _bin_counts(values, ref.edges, 0)[:-1]
         if len(values) == 0 or len(ref.values) == 0:  # a column all null on one side
@@ -124,8 +130,10 @@ def column_drift(
             {
                 "column": column,
                 "kind": "numeric",
-                **_shape(ref_counts, current),
-                **_nulls(ref.shares[-1], reference.rows, frame.height - len(values), frame.height),
+                **shape_test(ref_counts, current),
+                **null_test(
+                    ref.shares[-1], reference.rows, frame.height - len(values), frame.height
+                ),
                 "location": location,
                 "p_location": p_location,
                 "ks": ks,
@@ -141,10 +149,10 @@ def column_drift(
             {
                 "column": column,
                 "kind": "categorical",
-                **_shape(expected[:-1], observed[:-1]),  # seen categories; unseen: below
-                **_nulls(nulls_ref / max(reference.rows, 1), reference.rows, nulls_cur, n),
+                **shape_test(expected[:-1], observed[:-1]),  # seen categories; unseen: below
+                **null_test(nulls_ref / max(reference.rows, 1), reference.rows, nulls_cur, n),
                 "js": jensen_shannon(expected, observed),
-                **_unseen(seen, int(observed[-1]), int(observed.sum())),
+                **unseen_test(seen, int(observed[-1]), int(observed.sum())),
             }
         )
     table = pl.DataFrame(rows, schema=_SCHEMA)
@@ -198,201 +206,6 @@ _SCHEMA = {
     "unseen_rows": pl.Int64,
     "p_unseen": pl.Float64,
 }
-
-
-def _shape(reference_counts: np.ndarray, current_counts: np.ndarray) -> dict:
-    """Chi-square test of the 2 x k table (bins expected to hold fewer than `MIN_EXPECTED`
-    current rows pooled), Cohen's w of the current shares against the reference's, less its
-    expectation under no drift, and PSI on smoothed shares."""
-    r, c = np.asarray(reference_counts, float), np.asarray(current_counts, float)
-    m, n = r.sum(), c.sum()
-    if n == 0 or m == 0:
-        return {"rows": int(n), "w": 0.0, "p_shape": 1.0, "psi": 0.0}
-    p = (r + SMOOTHING) / (m + SMOOTHING * len(r))
-    q = (c + SMOOTHING) / (n + SMOOTHING * len(c))
-    raw_w2 = float(np.sum((q - p) ** 2 / p))
-    pooled_r, pooled_c = _pool_small_bins(r, c)
-    k = len(pooled_r)
-    w2 = max(0.0, raw_w2 - (len(r) - 1) * (1 / n + 1 / m))  # its expectation under no drift
-    p_shape = 1.0
-    if k >= 2:
-        table = np.vstack([pooled_r, pooled_c])
-        fitted = np.outer(table.sum(axis=1), table.sum(axis=0)) / table.sum()
-        chi2 = float(np.sum((table - fitted) ** 2 / fitted))
-        p_shape = float(stats.chi2.sf(chi2, k - 1))
-    return {
-        "rows": int(n),
-        "w": float(np.sqrt(w2)),
-        "p_shape": p_shape,
-        "psi": float(np.sum((q - p) * np.log(q / p))),
-    }
-
-
-def _pool_small_bins(r: np.ndarray, c: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-    """Bins whose expected current count is under `MIN_EXPECTED` go into one pooled bin (and
-    that bin into the smallest other while it is still under it)."""
-    expected = c.sum() * (r + c) / (r.sum() + c.sum())
-    keep = expected >= MIN_EXPECTED
-    r2, c2 = list(r[keep]), list(c[keep])
-    if (~keep).any():
-        r2.append(r[~keep].sum())
-        c2.append(c[~keep].sum())
-        if c.sum() * (r2[-1] + c2[-1]) / (r.sum() + c.sum()) < MIN_EXPECTED and len(r2) > 1:
-            small = int(np.argmin(np.array(r2[:-1]) + np.array(c2[:-1])))
-            r2[small] += r2.pop()
-            c2[small] += c2.pop()
-    keep_nonempty = (np.array(r2) + np.array(c2)) > 0
-    return np.array(r2)[keep_nonempty], np.array(c2)[keep_nonempty]
-
-
-def _nulls(share_reference: float, m: int, nulls: int, n: int) -> dict:
-    """Exact one-sided binomial test of the day's null count against the reference's share."""
-    share = nulls / n if n else 0.0
-    p = float(stats.binom.sf(nulls - 1, n, share_reference)) if n and nulls else 1.0
-    return {
-        "null_share_reference": share_reference,
-        "null_share": share,
-        "null_rise": share - share_reference,
-        "p_nulls": p,
-    }
-
-
-def _tie_factor(reference_values: np.ndarray, m: int, values: np.ndarray) -> float:
-    """1 - sum(t^3 - t) / (N^3 - N) over the pooled tie counts t, the reference's read from its
-    sorted values (or, sketched, from the share of the quantile grid each value holds)."""
-    ref_values, ref_counts = np.unique(reference_values, return_counts=True)
-    cur_values, cur_counts = np.unique(values, return_counts=True)
-    n, total = len(values), m + len(values)
-    shares = ref_counts / len(reference_values) * m
-    pooled = dict(zip(ref_values.tolist(), shares.tolist(), strict=True))
-    for value, count in zip(cur_values.tolist(), cur_counts.tolist(), strict=True):
-        pooled[value] = pooled.get(value, 0.0) + count
-    t = np.array(list(pooled.values()))
-    if total < 2 or n == 0:
-        return 1.0
-    return float(max(1.0 - np.sum(t**3 - t) / (total**3 - total), 1e-12))
-
-
-def _unseen(reference_counts: dict[str, int], unseen: int, n: int) -> dict:
-    """Rows in categories the reference never had, tested (exact binomial, one-sided) against
-    the share a sample of the reference's size leaves unseen (Good-Turing: the share of
-    categories seen once)."""
-    m = sum(reference_counts.values())
-    singletons = sum(1 for count in reference_counts.values() if count == 1)
-    expected = max(singletons, 1) / max(m, 1)
-    p = float(stats.binom.sf(unseen - 1, n, min(expected, 1.0))) if n and unseen else 1.0
-    return {"unseen_share": unseen / n if n else 0.0, "unseen_rows": unseen, "p_unseen": p}
-
-
-def rank_test(reference: NumericReference, values: np.ndarray) -> tuple[float, float]:
-    """Mann-Whitney test of location: P(current > reference) - 1/2 (ties count half) and its
-    two-sided p-value under no drift (normal approximation, its variance corrected for ties)."""
-    ref = reference.values
-    m = reference.rows_nonnull
-    n = len(values)
-    if n == 0 or m == 0 or len(ref) == 0:
-        return 0.0, 1.0
-    below = np.searchsorted(ref, values, side="left")
-    above = np.searchsorted(ref, values, side="right")
-    superiority = float(np.mean((below + above) / 2) / len(ref))
-    se = np.sqrt(_tie_factor(ref, m, values) * (n + m + 1) / (12 * n * m))
-    effect = superiority - 0.5
-    return effect, float(2 * stats.norm.sf(abs(effect) / se))
-
-
-def ks_statistic(reference: np.ndarray, current: np.ndarray) -> float:
-    """Two-sample Kolmogorov-Smirnov statistic (as scipy.stats.ks_2samp) of sorted samples."""
-    points = np.concatenate([reference, current])
-    cdf_ref = np.searchsorted(reference, points, side="right") / len(reference)
-    cdf_cur = np.searchsorted(current, points, side="right") / len(current)
-    return float(np.max(np.abs(cdf_ref - cdf_cur)))
-
-
-def wasserstein(reference: np.ndarray, current: np.ndarray) -> float:
-    """Wasserstein-1 distance (as scipy.stats.wasserstein_distance) of sorted samples."""
-    points = np.sort(np.concatenate([reference, current]))
-    deltas = np.diff(points)
-    cdf_ref = np.searchsorted(reference, points[:-1], side="right") / len(reference)
-    cdf_cur = np.searchsorted(current, points[:-1], side="right") / len(current)
-    return float(np.sum(np.abs(cdf_ref - cdf_cur) * deltas))
-
-
-def jensen_shannon(expected_counts: np.ndarray, observed_counts: np.ndarray) -> float:
-    """Jensen-Shannon distance (base 2) of two count vectors over the same categories."""
-    p = expected_counts / max(expected_counts.sum(), 1)
-    q = observed_counts / max(observed_counts.sum(), 1)
-    m = (p + q) / 2
-
-    def kl(a, b):
-        mask = a > 0
-        return float(np.sum(a[mask] * np.log2(a[mask] / b[mask])))
-
-    return float(np.sqrt(max(0.5 * kl(p, m) + 0.5 * kl(q, m), 0.0)))
-
-
-def domain_classifier_auc(
-    reference: pl.DataFrame,
-    current: pl.DataFrame,
-    columns: list[str],
-    categorical: list[str],
-    sample: int = 5000,
-    seed: int = 0,
-) -> float:
-    """Held-out ROC AUC of a classifier telling current rows from reference rows (0.5 = no
-    multivariate drift)."""
-    from sklearn.ensemble import HistGradientBoostingClassifier
-    from sklearn.metrics import roc_auc_score
-
-    def encode(frame: pl.DataFrame) -> np.ndarray:
-        n = min(sample, frame.height)
-        rows = frame.sample(n, seed=seed) if frame.height > n else frame
-        exprs = [
-            pl.col(c).cast(pl.String).fill_null("").hash(7).mod(1 << 20).cast(pl.Float64)
-            if c in categorical
-            else pl.col(c).cast(pl.Float64)
-            for c in columns
-        ]
-        return rows.select(exprs).to_numpy()
-
-    if min(reference.height, current.height) < MIN_DOMAIN_ROWS:
-        return 0.5  # too few rows to tell anything apart: no evidence of drift
-    x_ref, x_cur = encode(reference), encode(current)
-    x = np.vstack([x_ref, x_cur])
-    y = np.r_[np.zeros(len(x_ref)), np.ones(len(x_cur))]
-    order = np.random.default_rng(seed).permutation(len(y))
-    x, y = x[order], y[order]
-    half = len(y) // 2
-    mask = [c in categorical for c in columns]
-    model = HistGradientBoostingClassifier(
-        max_iter=30,
-        max_leaf_nodes=15,
-        categorical_features=mask if any(mask) else None,
-        random_state=seed,
-    )
-    if any(mask):  # categorical codes must be small non-negative integers
-        for j in np.flatnonzero(mask):
-            _, x[:, j] = np.unique(x[:, j], return_inverse=True)
-            x[:, j] = np.minimum(x[:, j], 250)
-    if len(np.unique(y[:half])) < 2 or len(np.unique(y[half:])) < 2:
-        return 0.5
-    model.fit(x[:half], y[:half])
-    return float(roc_auc_score(y[half:], model.predict_proba(x[half:])[:, 1]))
-
-
-def domain_auc_threshold(
-    reference_rows: int,
-    current_rows: int,
-    alpha: float,
-    floor: float = Thresholds.domain_auc,
-    sample: int = 5000,
-) -> float:
-    """The domain classifier's AUC that only `alpha` of days without drift reach: its held-out
-    half (`domain_classifier_auc` samples up to `sample` rows of each side) under no drift has
-    the Mann-Whitney standard error; never below `floor`."""
-    n1 = max(min(sample, reference_rows) // 2, 1)
-    n2 = max(min(sample, current_rows) // 2, 1)
-    se = np.sqrt((n1 + n2 + 1) / (12 * n1 * n2))
-    return float(max(floor, 0.5 + stats.norm.isf(alpha) * se))
 
 
 def _bin_counts(sorted_values: np.ndarray, edges: np.ndarray, nulls: int) -> np.ndarray:

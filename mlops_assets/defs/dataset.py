@@ -6,10 +6,13 @@ import dagster as dg
 
 from mlops_assets.config.settings import Settings
 from mlops_assets.config.spec import load_spec
+from mlops_assets.defs.assets.drift import build_drift_assets
 from mlops_assets.defs.assets.evaluation import build_evaluation_assets
 from mlops_assets.defs.assets.features import build_feature_assets
+from mlops_assets.defs.assets.health import build_health_assets
 from mlops_assets.defs.assets.ingestion import build_ingestion_assets
-from mlops_assets.defs.assets.monitoring import build_monitoring_assets
+from mlops_assets.defs.assets.kpis import build_kpi_assets
+from mlops_assets.defs.assets.performance import build_performance_assets
 from mlops_assets.defs.assets.promotion import build_promotion_assets
 from mlops_assets.defs.assets.serving import build_serving_assets
 from mlops_assets.defs.assets.training import build_training_assets
@@ -44,7 +47,10 @@ def build_definitions(settings: Settings) -> dg.Definitions:
             *build_evaluation_assets(spec),
             *build_promotion_assets(spec),
             *build_serving_assets(spec, partitions),
-            *build_monitoring_assets(spec, partitions),
+            *build_drift_assets(spec, partitions),
+            *build_kpi_assets(spec, partitions),
+            *build_performance_assets(spec, partitions),
+            *build_health_assets(spec),
         ],
         asset_checks=[
             *build_data_quality_checks(spec),

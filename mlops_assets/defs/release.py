@@ -11,7 +11,7 @@ from typing import Literal
 
 import dagster as dg
 
-from mlops_assets.compute.backtest import failed_gates
+from mlops_assets.compute.gates import failed_gates
 from mlops_assets.defs.registry import RegistryResource, registry_for
 from mlops_assets.defs.resources import DatasetResource
 

@@ -8,7 +8,7 @@ import dagster as dg
 
 from mlops_assets.config.spec import DatasetSpec, Monitoring
 from mlops_assets.defs.assets.ingestion import fingerprint
-from mlops_assets.defs.assets.monitoring import labelled
+from mlops_assets.defs.assets.performance import labelled
 from mlops_assets.defs.jobs import daily_assets
 from mlops_assets.defs.partitions import landed_days
 from mlops_assets.defs.registry import RegistryResource
@@ -134,73 +134,6 @@ def build_retrain_sensors(spec: DatasetSpec, train_job) -> list[dg.SensorDefinit
     """
     monitoring = spec.monitoring
 
-    def evaluate(
-        context, kind: str, asset: str, fired, registry: RegistryResource, dataset: DatasetResource
-    ):
-        event = context.instance.get_latest_materialization_event(dg.AssetKey([spec.name, asset]))
-        if event is None or event.asset_materialization.partition is None:
-            return dg.SkipReason(f"no {asset} yet")
-        day = event.asset_materialization.partition
-        champion = registry.champion_version()
-        window_end = registry.training_window_end(champion) if champion else None
-        decided_on = labelled(day, spec.target.delay_days) if kind == "performance" else day
-        if kind == "performance" and window_end and decided_on <= str(window_end):
-            return dg.SkipReason(
-                f"{asset} {day} evaluates decisions of {decided_on}, inside the champion's "
-                "training window"
-            )
-        meta = {k: v.value for k, v in event.asset_materialization.metadata.items()}
-        reason = fired(meta, dataset)
-        if reason is None:
-            return dg.SkipReason(f"{asset} {day}: no {kind} signal")
-        earlier = [
-            dt.date.fromisoformat(r.tags["mlops/signal_day"])
-            for r in context.instance.get_runs(
-                filters=dg.RunsFilter(job_name=train_job.name, tags={"mlops/automated": "true"})
-            )
-        ]
-        new_labels = _labels_since(dataset, window_end)
-        blocked = retrain_guard(dt.date.fromisoformat(day), earlier, new_labels, monitoring)
-        if blocked:
-            return dg.SkipReason(f"{kind} signal on {day} ({reason}) held back: {blocked}")
-        context.log.info(f"{kind} signal on {day}: {reason}; requesting {train_job.name}")
-        return dg.RunRequest(
-            run_key=f"{kind}:{day}",
-            run_config=signal_retrain_config(spec),
-            tags={
-                "mlops/automated": "true",
-                "mlops/trigger": kind,
-                "mlops/signal_day": day,
-                "mlops/reason": reason[:200],
-            },
-        )
-
-    def drift_fired(meta: dict, dataset) -> str | None:
-        if not meta.get("retrain_signal"):
-            return None
-        summary = meta.get("summary") or {}
-        return (
-            f"major drift in {', '.join(summary.get('major_drift_columns', [])) or 'none'}; "
-            f"domain classifier AUC {meta.get('domain_auc')}"
-        )
-
-    def performance_fired(meta: dict, dataset) -> str | None:
-        """Realized AUC below what the same rows should show if the model were still right
-        (CBPE on the observed rows: the approved ones are a biased sample, so the backtest AUC
-        is not the yardstick), or observed positives off the predicted rate."""
-        auc, expected = meta.get("trailing_roc_auc"), meta.get("trailing_expected_roc_auc")
-        ratio = meta.get("trailing_calibration_interval") or {}
-        if auc is not None and expected is not None and auc < expected - monitoring.auc_drop:
-            return f"trailing realized AUC {auc:.4f} vs {expected:.4f} expected on the same rows"
-        limit = monitoring.calibration_ratio
-        off = ratio and not 1 / limit <= ratio["estimate"] <= limit
-        if off and not ratio["low"] <= 1 <= ratio["high"]:
-            return (
-                f"observed positives {ratio['estimate']:.2f}x the predicted (99% interval "
-                f"{ratio['low']:.2f}-{ratio['high']:.2f}; limit {limit}x)"
-            )
-        return None
-
     @dg.sensor(
         name=f"{spec.name}_drift_sensor",
         job=train_job,
@@ -212,7 +145,9 @@ def build_retrain_sensors(spec: DatasetSpec, train_job) -> list[dg.SensorDefinit
         "consecutive days; guarded by cooldown, new labels and a weekly cap.",
     )
     def drift_sensor(context, registry: RegistryResource, dataset: DatasetResource):
-        return evaluate(context, "drift", "drift_report", drift_fired, registry, dataset)
+        return _evaluate(
+            spec, train_job, context, "drift", "drift_report", drift_signal, registry, dataset
+        )
 
     sensors = [drift_sensor]
     if spec.delayed_labels:
@@ -229,12 +164,92 @@ def build_retrain_sensors(spec: DatasetSpec, train_job) -> list[dg.SensorDefinit
             "1); same guardrails.",
         )
         def performance_sensor(context, registry: RegistryResource, dataset: DatasetResource):
-            return evaluate(
-                context, "performance", "performance", performance_fired, registry, dataset
+            return _evaluate(
+                spec,
+                train_job,
+                context,
+                "performance",
+                "performance",
+                performance_signal,
+                registry,
+                dataset,
             )
 
         sensors.append(performance_sensor)
     return sensors
+
+
+def _evaluate(
+    spec: DatasetSpec, train_job, context, kind: str, asset: str, fired, registry, dataset
+):
+    """A retrain request from the latest materialization of `asset`, if it signals and the
+    guardrails allow one; else the reason to skip."""
+    event = context.instance.get_latest_materialization_event(dg.AssetKey([spec.name, asset]))
+    if event is None or event.asset_materialization.partition is None:
+        return dg.SkipReason(f"no {asset} yet")
+    day = event.asset_materialization.partition
+    champion = registry.champion_version()
+    window_end = registry.training_window_end(champion) if champion else None
+    decided_on = labelled(day, spec.target.delay_days) if kind == "performance" else day
+    if kind == "performance" and window_end and decided_on <= str(window_end):
+        return dg.SkipReason(
+            f"{asset} {day} evaluates decisions of {decided_on}, inside the champion's "
+            "training window"
+        )
+    meta = {k: v.value for k, v in event.asset_materialization.metadata.items()}
+    reason = fired(meta, spec.monitoring)
+    if reason is None:
+        return dg.SkipReason(f"{asset} {day}: no {kind} signal")
+    earlier = [
+        dt.date.fromisoformat(r.tags["mlops/signal_day"])
+        for r in context.instance.get_runs(
+            filters=dg.RunsFilter(job_name=train_job.name, tags={"mlops/automated": "true"})
+        )
+    ]
+    new_labels = _labels_since(dataset, window_end)
+    blocked = retrain_guard(dt.date.fromisoformat(day), earlier, new_labels, spec.monitoring)
+    if blocked:
+        return dg.SkipReason(f"{kind} signal on {day} ({reason}) held back: {blocked}")
+    context.log.info(f"{kind} signal on {day}: {reason}; requesting {train_job.name}")
+    return dg.RunRequest(
+        run_key=f"{kind}:{day}",
+        run_config=signal_retrain_config(spec),
+        tags={
+            "mlops/automated": "true",
+            "mlops/trigger": kind,
+            "mlops/signal_day": day,
+            "mlops/reason": reason[:200],
+        },
+    )
+
+
+def drift_signal(meta: dict, monitoring: Monitoring) -> str | None:
+    """The drift report's retrain signal, as a reason, or None."""
+    if not meta.get("retrain_signal"):
+        return None
+    summary = meta.get("summary") or {}
+    return (
+        f"major drift in {', '.join(summary.get('major_drift_columns', [])) or 'none'}; "
+        f"domain classifier AUC {meta.get('domain_auc')}"
+    )
+
+
+def performance_signal(meta: dict, monitoring: Monitoring) -> str | None:
+    """Realized AUC below what the same rows should show if the model were still right
+    (CBPE on the observed rows: the approved ones are a biased sample, so the backtest AUC
+    is not the yardstick), or observed positives off the predicted rate."""
+    auc, expected = meta.get("trailing_roc_auc"), meta.get("trailing_expected_roc_auc")
+    ratio = meta.get("trailing_calibration_interval") or {}
+    if auc is not None and expected is not None and auc < expected - monitoring.auc_drop:
+        return f"trailing realized AUC {auc:.4f} vs {expected:.4f} expected on the same rows"
+    limit = monitoring.calibration_ratio
+    off = ratio and not 1 / limit <= ratio["estimate"] <= limit
+    if off and not ratio["low"] <= 1 <= ratio["high"]:
+        return (
+            f"observed positives {ratio['estimate']:.2f}x the predicted (99% interval "
+            f"{ratio['low']:.2f}-{ratio['high']:.2f}; limit {limit}x)"
+        )
+    return None
 
 
 def build_weekly_retrain(spec: DatasetSpec, train_job) -> dg.ScheduleDefinition:

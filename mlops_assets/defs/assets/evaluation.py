@@ -2,12 +2,14 @@
 
 import json
 import time
-from dataclasses import asdict
+from dataclasses import asdict, dataclass
+from typing import Literal
 
 import dagster as dg
 import polars as pl
 
-from mlops_assets.compute.backtest import evaluate_gates, run_backtest, walk_forward_folds
+from mlops_assets.compute.backtest import run_backtest, walk_forward_folds
+from mlops_assets.compute.gates import evaluate_gates
 from mlops_assets.compute.ingest import DAY
 from mlops_assets.compute.training import Recipe, fit_model, model_matrix
 from mlops_assets.config.spec import DatasetSpec
@@ -28,7 +30,7 @@ class BacktestConfig(dg.Config):
     # what the candidate must beat: "recipe", the champion's recipe refitted on the same folds
     # (paired, matched horizons), or "deployed", the serving champion as it is, on the fold rows
     # after its training window (signal-driven retrains: monitoring showed it is off)
-    compare_with: str = "recipe"
+    compare_with: Literal["recipe", "deployed"] = "recipe"
 
 
 def build_evaluation_assets(spec: DatasetSpec) -> list:
@@ -55,76 +57,28 @@ def build_evaluation_assets(spec: DatasetSpec) -> list:
         registry: RegistryResource,
     ) -> dg.MaterializeResult:
         started = time.perf_counter()
-        candidate_model, training_set = (
-            dataset.document("candidate_model"),
-            dataset.read("training_set"),
-        )
+        candidate_model = dataset.document("candidate_model")
+        training_set = dataset.read("training_set")
         columns = dataset.feature_columns()
-        days = sorted(training_set[DAY].unique().to_list())
-        gap = spec.target.delay_days if config.gap_days is None else config.gap_days
-        if config.compare_with not in ("recipe", "deployed"):
-            raise dg.Failure(
-                f"compare_with {config.compare_with!r} is not one of recipe, deployed",
-                allow_retries=False,
-            )
-        if gap < spec.target.delay_days:
-            raise dg.Failure(
-                f"gap_days {gap} is shorter than the label delay ({spec.target.delay_days} days):"
-                " each fold would train on labels that had not landed when its test rows were "
-                "decided",
-                allow_retries=False,
-            )
-        folds = walk_forward_folds(days, config.folds, config.fold_days, gap, config.min_train_days)
-        if not folds:
-            need = config.min_train_days + gap + config.fold_days
-            raise dg.Failure(
-                f"not enough labelled days for a walk-forward backtest: {len(days)} in the "
-                f"training set, at least {need} needed (min_train_days {config.min_train_days}"
-                f" + gap {gap} + fold_days {config.fold_days})",
-                allow_retries=False,
-            )
-
-        def fitter(recipe: Recipe):
-            def fit(train: pl.DataFrame):
-                model, _ = fit_model(train, columns, recipe)
-                return lambda rows: model.predict_proba(model_matrix(rows, columns))[:, 1]
-
-            return fit
-
+        folds, gap = _folds(sorted(training_set[DAY].unique().to_list()), config, spec)
         recipe = Recipe(
             candidate_model["estimator"],
             candidate_model["params"],
             candidate_model["seed"],
             candidate_model.get("recency_half_life_days"),
         )
-        fit = fitter(recipe)
-        champion_version = _comparison_version(registry, candidate_model["version"])
-        champion_fit, champion_recipe, after, baseline = None, None, None, None
-        if champion_version is not None and config.compare_with == "deployed":
-            deployed = registry.load(champion_version)
-            after = registry.training_window_end(champion_version)
-            baseline = (
-                f"the deployed champion v{champion_version} as it is, on rows after its "
-                f"training window (ends {after})"
-            )
-
-            def champion_fit(train: pl.DataFrame):
-                return lambda rows: deployed.predict_proba(model_matrix(rows, columns))[:, 1]
-
-        elif champion_version is not None:
-            champion_recipe = registry.recipe(champion_version)
-            champion_fit = fit if champion_recipe == recipe else fitter(champion_recipe)
-            baseline = f"v{champion_version}'s recipe refitted on the same folds (same horizon)"
-        report, _ = run_backtest(training_set, folds, fit, dataset.spec, champion_fit, after)
+        fit = _fitter(columns, recipe)
+        versus = _baseline(registry, candidate_model["version"], recipe, fit, columns, config)
+        report, _ = run_backtest(training_set, folds, fit, spec, versus.fit, versus.after)
         if report["comparison"] is not None:
-            report["comparison"]["baseline"] = baseline
-        report["gates"] = evaluate_gates(report, dataset.spec.gates)
+            report["comparison"]["baseline"] = versus.description
+        report["gates"] = evaluate_gates(report, spec.gates)
         report["candidate"] = candidate_model
-        report["champion_version"] = champion_version
-        report["champion_recipe"] = asdict(champion_recipe) if champion_recipe else None
+        report["champion_version"] = versus.version
+        report["champion_recipe"] = asdict(versus.recipe) if versus.recipe else None
         reliability = {
             (
-                f"champion v{champion_version} (its recipe on the same folds)"
+                f"champion v{versus.version} (its recipe on the same folds)"
                 if m == "champion"
                 else m
             ): t
@@ -132,50 +86,116 @@ def build_evaluation_assets(spec: DatasetSpec) -> list:
         }
         png = reliability_png(reliability, f"{spec.name}: reliability (backtest)")
         _log_to_mlflow(registry, candidate_model["run_id"], report, png)
-        overall, comparison = report["overall"], report["comparison"] or {}
         return dg.MaterializeResult(
             value=report,
             metadata={
-                "folds": len(folds),
-                "gap_days": gap,
-                "candidate": dg.MetadataValue.json(overall["candidate"]),
-                "candidate_auc": dg.MetadataValue.json(report["candidate_auc"]),
-                "calibration": dg.MetadataValue.json(report["calibration"]),
-                "comparison_with_champion": dg.MetadataValue.json(
-                    {
-                        k: v
-                        for k, v in comparison.items()
-                        if k
-                        in (
-                            "baseline",
-                            "rows",
-                            "positives",
-                            "days",
-                            "auc_difference",
-                            "value_difference",
-                        )
-                    }
-                ),
-                "champion_version": champion_version or "none",
-                "roc_auc": overall["candidate"]["roc_auc"],
-                "ece": overall["candidate"]["ece"],
-                "decision": dg.MetadataValue.json(report["decision"]),
-                "gates": dg.MetadataValue.md(
-                    "\n".join(
-                        f"- {'PASS' if v['passed'] else 'FAIL'} **{g}**: {v['reason']}"
-                        for g, v in report["gates"].items()
-                    )
-                ),
-                "underperforming_segments": dg.MetadataValue.json(
-                    report["underperforming_segments"]
-                ),
-                "fairness": dg.MetadataValue.json(report["fairness"]["candidate"]),
-                "reliability": dg.MetadataValue.md(markdown_image(png, "reliability diagram")),
+                **_metadata(report, len(folds), gap, png),
                 "runtime_seconds": round(time.perf_counter() - started, 2),
             },
         )
 
     return [backtest]
+
+
+def _folds(days: list, config: BacktestConfig, spec: DatasetSpec) -> tuple[list, int]:
+    """Walk-forward folds over the labelled days, with a gap of at least the label delay."""
+    gap = spec.target.delay_days if config.gap_days is None else config.gap_days
+    if gap < spec.target.delay_days:
+        raise dg.Failure(
+            f"gap_days {gap} is shorter than the label delay ({spec.target.delay_days} days):"
+            " each fold would train on labels that had not landed when its test rows were "
+            "decided",
+            allow_retries=False,
+        )
+    folds = walk_forward_folds(days, config.folds, config.fold_days, gap, config.min_train_days)
+    if not folds:
+        need = config.min_train_days + gap + config.fold_days
+        raise dg.Failure(
+            f"not enough labelled days for a walk-forward backtest: {len(days)} in the "
+            f"training set, at least {need} needed (min_train_days {config.min_train_days}"
+            f" + gap {gap} + fold_days {config.fold_days})",
+            allow_retries=False,
+        )
+    return folds, gap
+
+
+def _fitter(columns, recipe: Recipe):
+    """Fit `recipe` on a fold's training rows; returns the fold's scorer."""
+
+    def fit(train: pl.DataFrame):
+        model, _ = fit_model(train, columns, recipe)
+        return lambda rows: model.predict_proba(model_matrix(rows, columns))[:, 1]
+
+    return fit
+
+
+@dataclass
+class Baseline:
+    """What the candidate is compared with, on each fold."""
+
+    version: int | None = None
+    fit: object = None
+    recipe: Recipe | None = None
+    after: object = None  # compare only on rows after this day (the deployed champion's window)
+    description: str | None = None
+
+
+def _baseline(registry, candidate: int, recipe: Recipe, fit, columns, config) -> Baseline:
+    """The champion's recipe refitted on the same folds (paired, matched horizons), or the
+    deployed champion as it is on the rows after its window (`compare_with: deployed`)."""
+    version = _comparison_version(registry, candidate)
+    if version is None:
+        return Baseline()
+    if config.compare_with == "deployed":
+        deployed = registry.load(version)
+        after = registry.training_window_end(version)
+
+        def fit_deployed(train: pl.DataFrame):
+            return lambda rows: deployed.predict_proba(model_matrix(rows, columns))[:, 1]
+
+        return Baseline(
+            version,
+            fit_deployed,
+            after=after,
+            description=f"the deployed champion v{version} as it is, on rows after its "
+            f"training window (ends {after})",
+        )
+    champion_recipe = registry.recipe(version)
+    return Baseline(
+        version,
+        fit if champion_recipe == recipe else _fitter(columns, champion_recipe),
+        champion_recipe,
+        description=f"v{version}'s recipe refitted on the same folds (same horizon)",
+    )
+
+
+def _metadata(report: dict, folds: int, gap: int, png: bytes) -> dict:
+    """The backtest's materialization metadata: headline metrics, comparison, gates."""
+    overall, comparison = report["overall"], report["comparison"] or {}
+    kept = ("baseline", "rows", "positives", "days", "auc_difference", "value_difference")
+    return {
+        "folds": folds,
+        "gap_days": gap,
+        "candidate": dg.MetadataValue.json(overall["candidate"]),
+        "candidate_auc": dg.MetadataValue.json(report["candidate_auc"]),
+        "calibration": dg.MetadataValue.json(report["calibration"]),
+        "comparison_with_champion": dg.MetadataValue.json(
+            {k: v for k, v in comparison.items() if k in kept}
+        ),
+        "champion_version": report["champion_version"] or "none",
+        "roc_auc": overall["candidate"]["roc_auc"],
+        "ece": overall["candidate"]["ece"],
+        "decision": dg.MetadataValue.json(report["decision"]),
+        "gates": dg.MetadataValue.md(
+            "\n".join(
+                f"- {'PASS' if v['passed'] else 'FAIL'} **{g}**: {v['reason']}"
+                for g, v in report["gates"].items()
+            )
+        ),
+        "underperforming_segments": dg.MetadataValue.json(report["underperforming_segments"]),
+        "fairness": dg.MetadataValue.json(report["fairness"]["candidate"]),
+        "reliability": dg.MetadataValue.md(markdown_image(png, "reliability diagram")),
+    }
 
 
 def _comparison_version(registry: RegistryResource, candidate: int) -> int | None:

@@ -4,6 +4,10 @@ from __future__ import annotations
 
 import base64
 import io
+from typing import TYPE_CHECKING
+
+if TYPE_CHECKING:
+    import polars as pl
 
 
 def reliability_png(reliability: dict[str, list[dict]], title: str) -> bytes:
@@ -80,3 +84,53 @@ def _png(fig) -> bytes:
 
 def markdown_image(png: bytes, alt: str) -> str:
     return f"![{alt}](data:image/png;base64,{base64.b64encode(png).decode()})"
+
+
+def drift_markdown(table: pl.DataFrame) -> str:
+    """The drift table as markdown for the UI, largest effect first."""
+    head = (
+        "| column | kind | w | p (shape) | location | p (location) | PSI | KS | new nulls "
+        "| unseen | severity |\n|---|---|---:|---:|---:|---:|---:|---:|---|---:|---|\n"
+    )
+
+    def f(v, digits=3):
+        return "" if v is None else f"{v:.{digits}f}"
+
+    def p(v):
+        return "" if v is None else f"{v:.1e}"
+
+    return head + "\n".join(
+        f"| {r['column']} | {r['kind']} | {f(r['w'])} | {p(r['p_shape'])} | {f(r['location'])} "
+        f"| {p(r['p_location'])} | {f(r['psi'])} | {f(r['ks'])} "
+        f"| {'yes' if r['new_nulls'] else ''} | {f(r['unseen_share'])} | {r['severity']} |"
+        for r in table.sort("w", descending=True).iter_rows(named=True)
+    )
+
+
+def write_drift_html(dataset, day, table, auc, estimate, png, basis):
+    """The day's drift report as a standalone HTML page under <home>/reports/."""
+    import base64
+    import html
+    import os
+
+    folder = dataset.lake_root.parent / "reports" / dataset.spec.name / "drift"
+    folder.mkdir(parents=True, exist_ok=True)
+    rows = "".join(
+        "<tr>" + "".join(f"<td>{html.escape(str(v))}</td>" for v in row.values()) + "</tr>"
+        for row in table.sort("psi", descending=True).iter_rows(named=True)
+    )
+    head = "".join(f"<th>{html.escape(c)}</th>" for c in table.columns)
+    body = (
+        f"<html><head><meta charset='utf-8'><title>{dataset.spec.name} drift {day}</title>"
+        "<style>td,th{padding:2px 8px;text-align:right}</style></head><body>"
+        f"<h1>{dataset.spec.name}: drift on {day}</h1>"
+        f"<p>Reference: {html.escape(basis)}. Domain classifier AUC "
+        f"{auc:.3f}. Estimated ROC AUC (CBPE) {estimate.get('expected_roc_auc')}.</p>"
+        f"<img src='data:image/png;base64,{base64.b64encode(png).decode()}'/>"
+        f"<table><tr>{head}</tr>{rows}</table></body></html>"
+    )
+    path = folder / f"{day}.html"
+    temporary = folder / f".{day}.html.tmp"
+    temporary.write_text(body)
+    os.replace(temporary, path)
+    return path

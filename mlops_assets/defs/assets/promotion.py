@@ -6,7 +6,7 @@ from typing import Literal
 
 import dagster as dg
 
-from mlops_assets.compute.backtest import failed_gates
+from mlops_assets.compute.gates import failed_gates
 from mlops_assets.config.spec import DatasetSpec
 from mlops_assets.defs.registry import RegistryResource
 from mlops_assets.defs.resources import DatasetResource

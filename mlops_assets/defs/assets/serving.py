@@ -18,7 +18,10 @@ DECISIONS_GROUP = "decisions"
 
 def build_serving_assets(spec: DatasetSpec, partitions: dg.PartitionsDefinition) -> list:
     """`<dataset>/deployment` and `<dataset>/decisions`."""
+    return [_deployment(spec), _decisions(spec, partitions)]
 
+
+def _deployment(spec: DatasetSpec) -> dg.AssetsDefinition:
     @dg.asset(
         key=[spec.name, "deployment"],
         deps=[dg.AssetKey([spec.name, "champion"])],
@@ -79,6 +82,10 @@ def build_serving_assets(spec: DatasetSpec, partitions: dg.PartitionsDefinition)
             **why,
         )
 
+    return deployment
+
+
+def _decisions(spec: DatasetSpec, partitions: dg.PartitionsDefinition) -> dg.AssetsDefinition:
     @dg.asset(
         key=[spec.name, "decisions"],
         deps=[dg.AssetKey([spec.name, "raw"]), dg.AssetKey([spec.name, "deployment"])],
@@ -132,7 +139,7 @@ def build_serving_assets(spec: DatasetSpec, partitions: dg.PartitionsDefinition)
             },
         )
 
-    return [deployment, decisions]
+    return decisions
 
 
 def _deployment_result(

@@ -41,6 +41,10 @@ class ModelConfig(dg.Config):
 
 def build_training_assets(spec: DatasetSpec) -> list:
     """`<dataset>/training_set` and `<dataset>/candidate_model`."""
+    return [_training_set(spec), _candidate_model(spec)]
+
+
+def _training_set(spec: DatasetSpec) -> dg.AssetsDefinition:
     deps = [dg.AssetKey([spec.name, "features"])]
     if spec.delayed_labels:
         deps.append(dg.AssetKey([spec.name, "raw_outcomes"]))
@@ -88,6 +92,10 @@ def build_training_assets(spec: DatasetSpec) -> list:
             },
         )
 
+    return training_set
+
+
+def _candidate_model(spec: DatasetSpec) -> dg.AssetsDefinition:
     @dg.asset(
         key=[spec.name, "candidate_model"],
         deps=[dg.AssetKey([spec.name, "training_set"])],
@@ -127,28 +135,8 @@ def build_training_assets(spec: DatasetSpec) -> list:
             "dataset": spec.name,
         }
         with registry.start_run(run_name=f"candidate {window}", tags=tags) as run:
-            import mlflow
-            from sklearn.metrics import roc_auc_score
-
-            mlflow.log_params(
-                {
-                    "estimator": config.estimator,
-                    "seed": config.seed,
-                    "recency_half_life_days": config.recency_half_life_days,
-                    "rows": training_set.height,
-                    **config.params,
-                }
-            )
-            mlflow.log_metrics(
-                {
-                    "train_roc_auc": float(roc_auc_score(labels, scores)),
-                    "train_positive_rate": float(labels.mean()),
-                    "calibration_intercept": calibration["intercept"],
-                    "calibration_slope": calibration["slope"],
-                    "calibration_rows": calibration["rows"],
-                }
-            )
-            mlflow.log_dict(serving_inputs(dataset, training_set[DAY].max()), INPUTS_ARTIFACT)
+            inputs_card = serving_inputs(dataset, training_set[DAY].max())
+            _log_candidate(config, training_set, labels, scores, calibration, inputs_card)
             version = registry.log_and_register(model, inputs, scores)
         card = {
             "model_name": registry.model_name,
@@ -176,7 +164,33 @@ def build_training_assets(spec: DatasetSpec) -> list:
             },
         )
 
-    return [training_set, candidate_model]
+    return candidate_model
+
+
+def _log_candidate(config, training_set, labels, scores, calibration, inputs_card) -> None:
+    """Params, metrics and the serving inputs of a candidate, in the active MLflow run."""
+    import mlflow
+    from sklearn.metrics import roc_auc_score
+
+    mlflow.log_params(
+        {
+            "estimator": config.estimator,
+            "seed": config.seed,
+            "recency_half_life_days": config.recency_half_life_days,
+            "rows": training_set.height,
+            **config.params,
+        }
+    )
+    mlflow.log_metrics(
+        {
+            "train_roc_auc": float(roc_auc_score(labels, scores)),
+            "train_positive_rate": float(labels.mean()),
+            "calibration_intercept": calibration["intercept"],
+            "calibration_slope": calibration["slope"],
+            "calibration_rows": calibration["rows"],
+        }
+    )
+    mlflow.log_dict(inputs_card, INPUTS_ARTIFACT)
 
 
 def serving_inputs(dataset: DatasetResource, last_day: dt.date) -> dict:

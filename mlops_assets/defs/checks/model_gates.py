@@ -2,7 +2,7 @@
 
 import dagster as dg
 
-from mlops_assets.compute.backtest import GATES
+from mlops_assets.compute.gates import GATES
 from mlops_assets.config.spec import DatasetSpec
 from mlops_assets.defs.resources import DatasetResource
 

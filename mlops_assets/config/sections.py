@@ -1,0 +1,184 @@
+"""Parsing and validating one section of a dataset spec (`decision:`, `quality:`, `gates:`, ...);
+`fail(key, problem)` builds the `SpecError` that names the file and the key."""
+
+from __future__ import annotations
+
+import datetime as dt
+
+from mlops_assets.config.spec_types import (
+    ROLLOUTS,
+    Decision,
+    Gates,
+    Monitoring,
+    Quality,
+    Serving,
+    Value,
+)
+
+REPLACED = {  # keys of earlier versions, and what took their place
+    "gates.max_ece": "gates.calibration_tolerance (an interval test, not a fixed ECE bound)",
+    "monitoring.retrain_gap_days": "the label delay (a shorter gap trains on unseen labels)",
+}
+
+
+def read_section(raw, name, required, optional, fail) -> dict:
+    section = raw.get(name) or {}
+    if not isinstance(section, dict):
+        raise fail(name, "must be a mapping")
+    unknown = sorted(set(section) - required - optional)
+    if unknown:
+        key = f"{name}.{unknown[0]}"
+        raise fail(key, f"replaced by {REPLACED[key]}" if key in REPLACED else "unknown key")
+    missing = sorted(k for k in required if section.get(k) is None)
+    if missing:
+        raise fail(f"{name}.{missing[0]}", "missing required key")
+    return section
+
+
+def column_list(raw, key, fail) -> tuple[str, ...]:
+    value = raw.get(key) or []
+    if not isinstance(value, list) or not all(isinstance(c, str) and c for c in value):
+        raise fail(key, "must be a list of column names")
+    if len(set(value)) != len(value):
+        raise fail(key, "lists a column twice")
+    return tuple(value)
+
+
+def columns_or_auto(raw, key, fail) -> tuple[str, ...] | None:
+    value = raw.get(key, "auto")
+    if value == "auto":
+        return None
+    columns = column_list(raw, key, fail)
+    if not columns:
+        raise fail(key, "must be 'auto' or a non-empty list of column names")
+    return columns
+
+
+def number(section, key, fail, where) -> float:
+    value = section[key]
+    if isinstance(value, bool) or not isinstance(value, int | float):
+        raise fail(f"{where}.{key}", f"{value!r} must be a number")
+    return float(value)
+
+
+def parse_decision(section, fail) -> Decision:
+    for key in ("action", "otherwise"):
+        if not isinstance(section[key], str) or not section[key]:
+            raise fail(f"decision.{key}", "must be the name of an action")
+    if section["action"] == section["otherwise"]:
+        raise fail("decision.otherwise", "must differ from decision.action")
+    threshold = section["threshold"]
+    if threshold != "auto":
+        threshold = number(section, "threshold", fail, "decision")
+        if not 0.0 <= threshold <= 1.0:
+            raise fail("decision.threshold", f"{threshold} must be 'auto' or within [0, 1]")
+    return Decision(
+        section["action"], section["otherwise"], None if threshold == "auto" else threshold
+    )
+
+
+def parse_value(section, fail) -> Value:
+    return Value(**{k: number(section, k, fail, "value") for k in Value.__dataclass_fields__})
+
+
+def parse_quality(section, fail) -> Quality:
+    q = Quality(**section)
+    for key in ("max_null_fraction", "range_mostly"):
+        v = getattr(q, key)
+        if isinstance(v, bool) or not isinstance(v, int | float) or not 0 <= v <= 1:
+            raise fail(f"quality.{key}", f"{v!r} must be a number within [0, 1]")
+    if (
+        isinstance(q.volume_tolerance, bool)
+        or not isinstance(q.volume_tolerance, int | float)
+        or q.volume_tolerance < 1
+    ):
+        raise fail("quality.volume_tolerance", f"{q.volume_tolerance!r} must be a number >= 1")
+    for key in ("history_days", "min_history_days"):
+        v = getattr(q, key)
+        if isinstance(v, bool) or not isinstance(v, int) or v < 1:
+            raise fail(f"quality.{key}", f"{v!r} must be a whole number >= 1")
+    return q
+
+
+def parse_gates(section, fail) -> Gates:
+    gates = Gates(**section)
+    for key in Gates.__dataclass_fields__:
+        v = getattr(gates, key)
+        if isinstance(v, bool) or not isinstance(v, int | float) or v < 0:
+            raise fail(f"gates.{key}", f"{v!r} must be a number >= 0")
+    if gates.min_auc > 1:
+        raise fail("gates.min_auc", "must be <= 1")
+    return gates
+
+
+def parse_serving(section, fail) -> Serving:
+    serving = Serving(**section)
+    for key in ("max_replicas", "max_replicas_per_node"):
+        v = getattr(serving, key)
+        if v is not None and (isinstance(v, bool) or not isinstance(v, int) or v < 1):
+            raise fail(f"serving.{key}", f"{v!r} must be a whole number >= 1")
+    if serving.max_replicas is not None and serving.max_replicas < serving.replicas:
+        raise fail("serving.max_replicas", f"must be at least replicas ({serving.replicas})")
+    if serving.rollout not in ROLLOUTS:
+        raise fail("serving.rollout", f"{serving.rollout!r} is not one of {', '.join(ROLLOUTS)}")
+    for key in ("canary_share", "control_share"):
+        v = getattr(serving, key)
+        if isinstance(v, bool) or not isinstance(v, int | float) or not 0 <= v <= 1:
+            raise fail(f"serving.{key}", f"{v!r} must be a number within [0, 1]")
+    for key in ("max_records", "replicas", "max_batch_size"):
+        v = getattr(serving, key)
+        if isinstance(v, bool) or not isinstance(v, int) or v < 1:
+            raise fail(f"serving.{key}", f"{v!r} must be a whole number >= 1")
+    v = serving.batch_wait_ms
+    if isinstance(v, bool) or not isinstance(v, int | float) or v < 0:
+        raise fail("serving.batch_wait_ms", f"{v!r} must be a number >= 0")
+    if not isinstance(serving.api_key_env, str) or not serving.api_key_env:
+        raise fail("serving.api_key_env", "must be the name of an environment variable")
+    return serving
+
+
+def parse_monitoring(section, fail) -> Monitoring:
+    monitoring = Monitoring(**section)
+    if (
+        isinstance(monitoring.calibration_ratio, bool)
+        or not isinstance(monitoring.calibration_ratio, int | float)
+        or monitoring.calibration_ratio < 1
+    ):
+        raise fail("monitoring.calibration_ratio", "must be a number >= 1")
+    v = monitoring.retrain_half_life_days
+    if isinstance(v, bool) or not isinstance(v, int | float) or v <= 0:
+        raise fail("monitoring.retrain_half_life_days", f"{v!r} must be a number > 0")
+    for key in ("auc_drop", "domain_auc"):
+        v = getattr(monitoring, key)
+        if isinstance(v, bool) or not isinstance(v, int | float) or not 0 <= v <= 1:
+            raise fail(f"monitoring.{key}", f"{v!r} must be a number within [0, 1]")
+    for key in (
+        "trailing_days",
+        "drift_columns",
+        "cooldown_days",
+        "min_new_labels",
+        "max_retrains_per_week",
+        "retrain_folds",
+        "retrain_fold_days",
+        "drift_confirm_days",
+    ):
+        v = getattr(monitoring, key)
+        if isinstance(v, bool) or not isinstance(v, int) or v < 0:
+            raise fail(f"monitoring.{key}", f"{v!r} must be a whole number >= 0")
+    if monitoring.drift_confirm_days < 1:
+        raise fail("monitoring.drift_confirm_days", "must be a whole number >= 1")
+    if (
+        not isinstance(monitoring.weekly_retrain, str)
+        or len(monitoring.weekly_retrain.split()) != 5
+    ):
+        raise fail("monitoring.weekly_retrain", "must be a cron expression with five fields")
+    return monitoring
+
+
+def parse_date(value, fail) -> dt.date | None:
+    if value is None or isinstance(value, dt.date):
+        return value
+    try:
+        return dt.date.fromisoformat(str(value))
+    except ValueError as exc:
+        raise fail("start_date", f"{value!r} is not a date (YYYY-MM-DD)") from exc

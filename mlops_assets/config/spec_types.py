@@ -1,0 +1,175 @@
+"""The typed dataset spec: what `config.spec.load_spec` returns, section by section."""
+
+from __future__ import annotations
+
+import datetime as dt
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import polars as pl
+
+FORMATS = ("csv", "parquet")
+
+
+class SpecError(ValueError):
+    """A dataset spec that cannot be used; the message names the file and the key."""
+
+
+_TRUE_FORMS = frozenset({"true", "yes", "on", "1", "1.0"})
+
+
+_FALSE_FORMS = frozenset({"false", "no", "off", "0", "0.0"})
+
+
+@dataclass(frozen=True)
+class Target:
+    column: str
+    positive: Any
+    delay_days: int = 0
+
+    @property
+    def positive_forms(self) -> frozenset[str]:
+        """The texts (lowercase) that mean the positive class: its own text, and for a
+        boolean-looking value every spelling of the same truth (yes/true/on/1)."""
+        text = _text(self.positive)
+        for forms in (_TRUE_FORMS, _FALSE_FORMS):
+            if text in forms:
+                return forms
+        try:
+            number = float(text)
+        except ValueError:
+            return frozenset({text})
+        return frozenset(
+            {text, _text(number)} | ({_text(int(number))} if number.is_integer() else set())
+        )
+
+    def is_positive(self, value: Any) -> bool:
+        return value is not None and _text(value) in self.positive_forms
+
+    def label(self) -> pl.Expr:
+        """1 where the target column holds the positive class, 0 for the other, null if null;
+        compared by text, so it holds for text, boolean and numeric columns alike."""
+        column = pl.col(self.column)
+        text = column.cast(pl.String).str.strip_chars().str.to_lowercase()
+        matched = text.is_in(sorted(self.positive_forms)).cast(pl.Int8)
+        return pl.when(column.is_null()).then(None).otherwise(matched)
+
+
+def _text(value: Any) -> str:
+    if isinstance(value, bool):
+        return "true" if value else "false"
+    return str(value).strip().lower()
+
+
+@dataclass(frozen=True)
+class Decision:
+    action: str
+    otherwise: str
+    threshold: float | None  # None = "auto": the value-optimal threshold from the backtest
+
+
+@dataclass(frozen=True)
+class Value:
+    action_positive: float
+    action_negative: float
+    otherwise_positive: float
+    otherwise_negative: float
+
+
+@dataclass(frozen=True)
+class Quality:
+    """Data-quality thresholds; every key is optional in the YAML."""
+
+    max_null_fraction: float = 0.2  # per column, above it the partition is blocked
+    volume_tolerance: float = 3.0  # rows within [avg / t, avg * t] of the trailing average
+    history_days: int = 28  # trailing days used to learn ranges, categories and feature stats
+    min_history_days: int = 3  # below this, history-based checks pass and say so
+    range_mostly: float = 0.99  # share of values that must lie in the learned range / set
+
+
+@dataclass(frozen=True)
+class Gates:
+    """Promotion gates; every key is optional in the YAML."""
+
+    # every rule reads a 95% interval of a paired comparison on the backtest's rows
+    margin: float = 0.0  # the AUC gain over the champion must exceed this at its lower bound
+    min_auc: float = 0.6  # absolute floor for the AUC's lower bound, also for the first model
+    # observed/expected positives and the calibration slope must not lie wholly outside
+    # [1 / (1 + t), 1 + t]
+    calibration_tolerance: float = 0.15
+    fairness_tolerance: float = 0.02  # an equalized-odds spread may not rise beyond this
+    segment_tolerance: float = 0.03  # a segment's AUC may not fall beyond this
+    min_segment_rows: int = 200  # smaller segments are reported, not gated
+
+
+@dataclass(frozen=True)
+class Serving:
+    """How the endpoint serves and decides; every key is optional in the YAML."""
+
+    rollout: str = "champion"  # champion | canary | shadow
+    canary_share: float = 0.1  # canary: share of records the challenger decides
+    control_share: float = 0.05  # exploration: share that gets `decision.otherwise` regardless
+    max_records: int = 1000  # records per request; more is 413
+    replicas: int = 2  # one per core on a laptop; each holds the models in memory
+    max_replicas: int | None = None  # autoscale between `replicas` and this on queued requests
+    max_replicas_per_node: int | None = None  # spread replicas over the Ray cluster's nodes
+    max_batch_size: int = 64  # requests scored together by one replica
+    batch_wait_ms: float = 2.0  # how long a replica waits to fill a batch
+    api_key_env: str = "MLOPS_API_KEY"  # if this variable is set, requests need X-API-Key
+
+
+ROLLOUTS = ("champion", "canary", "shadow")
+
+
+@dataclass(frozen=True)
+class Monitoring:
+    """Retraining signals and their guardrails; every key is optional in the YAML."""
+
+    auc_drop: float = 0.05  # trailing realized AUC this far below the expected one: retrain
+    # or observed / predicted positives off by this factor, with a 99% interval excluding 1
+    calibration_ratio: float = 1.2
+    trailing_days: int = 7  # application days pooled for the realized AUC
+    drift_columns: int = 2  # this many features with major drift: retrain
+    domain_auc: float = 0.7  # or a domain classifier this sure (at least; more on small days)
+    drift_confirm_days: int = 2  # drift must signal on this many consecutive days to retrain
+    cooldown_days: int = 7  # business days between drift- or performance-driven retrains
+    min_new_labels: int = 1000  # labelled rows since the champion's window, at least
+    max_retrains_per_week: int = 2
+    weekly_retrain: str = "0 3 * * 1"  # cron of the regular retrain (Mondays 03:00)
+    # a drift or performance retrain weights recent rows (half-life in days) and is backtested
+    # on the latest `retrain_folds` x `retrain_fold_days` labelled days (the gap stays the label
+    # delay), so that the gates can see a model of the new regime win
+    retrain_half_life_days: float = 7.0
+    retrain_folds: int = 2
+    retrain_fold_days: int = 3
+    target_approval_rate: float | None = None  # business targets the KPIs are held against
+    target_value_per_application: float | None = None
+
+
+@dataclass(frozen=True)
+class DatasetSpec:
+    """A validated dataset spec. Paths are absolute."""
+
+    name: str
+    landing: Path
+    format: str
+    target: Target
+    decision: Decision
+    value: Value
+    id_column: str | None = None
+    outcomes: Path | None = None
+    features: tuple[str, ...] | None = None  # None = auto
+    categorical: tuple[str, ...] | None = None  # None = auto
+    segments: tuple[str, ...] = ()
+    protected: tuple[str, ...] = ()
+    start_date: dt.date | None = None
+    quality: Quality = field(default_factory=Quality)
+    gates: Gates = field(default_factory=Gates)
+    serving: Serving = field(default_factory=Serving)
+    monitoring: Monitoring = field(default_factory=Monitoring)
+    source: Path | None = None
+
+    @property
+    def delayed_labels(self) -> bool:
+        return self.target.delay_days > 0

@@ -1,0 +1,289 @@
+"""Drift: each day's applications against the deployed champion's training data (before a first
+champion: against the trailing accepted days), with the retrain signal the drift sensor reads."""
+
+import datetime as dt
+import time
+from dataclasses import dataclass
+
+import dagster as dg
+import polars as pl
+
+from mlops_assets.compute.domain import domain_auc_threshold, domain_classifier_auc
+from mlops_assets.compute.drift import (
+    Reference,
+    Thresholds,
+    alpha_per_test,
+    column_drift,
+    fit_reference,
+    load_reference,
+    save_reference,
+    tests_per_day,
+)
+from mlops_assets.compute.ingest import DAY
+from mlops_assets.compute.monitoring import estimated_performance
+from mlops_assets.config.spec import DatasetSpec
+from mlops_assets.defs.assets.plots import (
+    bar_png,
+    drift_markdown,
+    markdown_image,
+    write_drift_html,
+)
+from mlops_assets.defs.registry import RegistryResource
+from mlops_assets.defs.resources import DatasetResource
+
+GROUP = "monitoring"
+SCORE = "__score__"  # the champion's score, monitored as one more column
+
+
+@dataclass
+class Comparison:
+    """What a day is compared with: the reference summary and rows, and the day's rows (with the
+    champion's score when there is a champion)."""
+
+    version: int | None
+    model: object | None
+    reference: Reference
+    reference_rows: pl.DataFrame
+    current: pl.DataFrame
+    basis: str
+
+
+def build_drift_assets(spec: DatasetSpec, partitions: dg.PartitionsDefinition) -> list:
+    """`<dataset>/drift_report`, with its `no_major_drift` check."""
+    drift_key = dg.AssetKey([spec.name, "drift_report"])
+
+    @dg.asset(
+        key=drift_key,
+        deps=[dg.AssetKey([spec.name, "raw"]), dg.AssetKey([spec.name, "deployment"])],
+        partitions_def=partitions,
+        group_name=GROUP,
+        kinds={"polars", "html"},
+        check_specs=[
+            dg.AssetCheckSpec(
+                "no_major_drift",
+                asset=drift_key,
+                description="Warns on moderate drift; fails (ERROR) when a feature, the score "
+                "or the domain classifier shows major drift.",
+            )
+        ],
+        description="The day's applications against the deployed champion's training data (before"
+        " a first champion: the accepted days of the trailing history window): per feature a "
+        "location test and a shape test at a per-test alpha sized for the day's rows, new nulls,"
+        " unseen categories, PSI and KS; the champion's score, a domain classifier's AUC, and the"
+        " label-free performance estimate (CBPE) of the day. HTML report under <home>/reports/.",
+    )
+    def drift_report(
+        context: dg.AssetExecutionContext, dataset: DatasetResource, registry: RegistryResource
+    ):
+        started = time.perf_counter()
+        day = context.partition_key
+        raw = dataset.read("raw", day)
+        compared = _comparison(dataset, registry, day, raw)
+        if compared is None:
+            basis = f"the {len(dataset.accepted_history(day))} accepted days before {day}"
+            return _no_reference_yet(day, raw, basis, spec.quality.min_history_days)
+        columns = dataset.feature_columns()
+        table = column_drift(compared.reference, compared.current)
+        auc = domain_classifier_auc(
+            compared.reference_rows,
+            compared.current,
+            [*columns.numeric, *columns.categorical],
+            list(columns.categorical),
+        )
+        monitoring = spec.monitoring
+        earlier = _earlier_signals(
+            context, drift_key, monitoring.drift_confirm_days - 1, compared.version
+        )
+        summary = _summary(spec, table, compared, auc, earlier)
+        png = bar_png(
+            dict(zip(table["column"], table["psi"], strict=True)),
+            f"{spec.name} {day}: PSI per column (against {compared.basis})",
+            0.1,
+            0.25,
+        )
+        html = write_drift_html(dataset, day, table, auc, summary["estimate"], png, compared.basis)
+        return _result(day, table, summary, png, html, started)
+
+    return [drift_report]
+
+
+def _result(day, table, summary, png, html, started) -> dg.MaterializeResult:
+    """The drift report's table, metadata (every number of the rule) and check result."""
+    severity, estimate = summary["severity"], summary["estimate"]
+    return dg.MaterializeResult(
+        value=table.with_columns(pl.lit(dt.date.fromisoformat(day)).alias(DAY)),
+        metadata={
+            "summary": dg.MetadataValue.json(summary),
+            **{
+                k: summary[k]
+                for k in (
+                    "severity",
+                    "signal_today",
+                    "retrain_signal",
+                    "domain_auc",
+                    "domain_auc_threshold",
+                    "score_psi",
+                )
+            },
+            "expected_roc_auc": estimate.get("expected_roc_auc"),
+            "drift": dg.MetadataValue.md(drift_markdown(table)),
+            "psi_plot": dg.MetadataValue.md(markdown_image(png, "PSI per column")),
+            "report": dg.MetadataValue.path(str(html)),
+            "runtime_seconds": round(time.perf_counter() - started, 2),
+        },
+        check_results=[
+            dg.AssetCheckResult(
+                check_name="no_major_drift",
+                passed=severity == "none",
+                severity=dg.AssetCheckSeverity.ERROR
+                if severity == "major"
+                else dg.AssetCheckSeverity.WARN,
+                metadata={
+                    "severity": severity,
+                    "drifted_columns": ", ".join(summary["drifted_columns"]) or "none",
+                    "domain_auc": summary["domain_auc"],
+                },
+            )
+        ],
+    )
+
+
+def _comparison(
+    dataset: DatasetResource, registry: RegistryResource, day: str, raw: pl.DataFrame
+) -> Comparison | None:
+    """The deployed champion's training data, else the trailing accepted days (None when there
+    are too few of them)."""
+    from serving.model import load_model
+
+    spec, columns = dataset.spec, dataset.feature_columns()
+    categorical = list(columns.categorical)
+    if dataset.exists("deployment"):
+        version = dataset.document("deployment")["target"]["champion"]
+        model = load_model(
+            registry.tracking_uri, registry.model_name, version, spec.decision.threshold
+        )
+        numeric = [*columns.numeric, SCORE]
+        reference, rows = _reference(dataset, model, numeric, categorical)
+        current = raw.with_columns(pl.Series(SCORE, model.score(raw)))
+        return Comparison(
+            version, model, reference, rows, current, f"the training data of champion v{version}"
+        )
+    history = dataset.accepted_history(day)
+    if len(history) < spec.quality.min_history_days:
+        return None
+    rows = dataset.frame("raw", history)
+    reference = fit_reference(rows, list(columns.numeric), categorical)
+    basis = f"the {len(history)} accepted days before {day} (no champion yet)"
+    return Comparison(None, None, reference, rows, raw, basis)
+
+
+def _summary(
+    spec: DatasetSpec, table: pl.DataFrame, compared: Comparison, auc: float, earlier: list[bool]
+) -> dict:
+    """Every number of the drift rule, the verdict and the retrain signal."""
+    monitoring, reference = spec.monitoring, compared.reference
+    alpha, tests = alpha_per_test(reference), tests_per_day(reference)
+    auc_limit = domain_auc_threshold(
+        compared.reference_rows.height, compared.current.height, alpha, monitoring.domain_auc
+    )
+    model = compared.model
+    estimate = (
+        estimated_performance(compared.current[SCORE].to_numpy(), model.threshold, spec)
+        if model
+        else {}
+    )
+    major = table.filter((pl.col("severity") == "major") & (pl.col("column") != SCORE))
+    score_rows = table.filter(pl.col("column") == SCORE).to_dicts()
+    score_row = score_rows[0] if score_rows else {"psi": None, "severity": "none"}
+    signal_today = major.height >= monitoring.drift_columns or auc >= auc_limit
+    drifted = table["drifted"].any()
+    major_score = score_row["severity"] == "major"
+    return {
+        "reference": compared.basis,
+        "champion_version": compared.version,
+        "drifted_columns": table.filter(pl.col("drifted"))["column"].to_list(),
+        "major_drift_columns": major["column"].to_list(),
+        "new_nulls_columns": table.filter(pl.col("new_nulls"))["column"].to_list(),
+        "unseen_category_columns": table.filter(pl.col("unseen_categories"))["column"].to_list(),
+        "score_psi": _rounded(score_row["psi"]),
+        "domain_auc": round(auc, 4),
+        "domain_auc_threshold": round(auc_limit, 4),
+        "rows": compared.current.height,
+        "reference_rows": compared.reference_rows.height,
+        "tests": tests,
+        "alpha_per_test": alpha,
+        "rule": f"a test rejects at {alpha:.2g} ({Thresholds().alpha} a day over {tests} "
+        "tests) and its effect clears the floor; retrain when "
+        f"{monitoring.drift_columns}+ features drift majorly or the domain AUC reaches "
+        f"{auc_limit:.3f}, on {monitoring.drift_confirm_days} consecutive days",
+        "signal_today": signal_today,
+        "severity": "major" if signal_today or major_score else ("moderate" if drifted else "none"),
+        # a retrain needs a champion to replace: before one, drift is reported, not acted on
+        "retrain_signal": signal_today and all(earlier) and compared.version is not None,
+        "estimate": estimate,
+    }
+
+
+def _reference(
+    dataset: DatasetResource, model, numeric, categorical
+) -> tuple[Reference, pl.DataFrame]:
+    """The champion's training rows (raw) and their summary, computed once per version (with
+    the champion's scores) and then read from `<lake>/<dataset>/drift_reference/`."""
+    first, last = model.training_window.split("..")
+    days = [d for d in dataset.partitions("raw") if first <= d <= last]
+    rows = dataset.frame("raw", days)
+    path = dataset.lake_root / dataset.spec.name / "drift_reference" / f"v{model.version}.npz"
+    if path.exists():
+        return load_reference(path), rows
+    reference = fit_reference(
+        rows.with_columns(pl.Series(SCORE, model.score(rows))), numeric, categorical
+    )
+    save_reference(reference, path)
+    return reference, rows
+
+
+def _earlier_signals(context, key: dg.AssetKey, days: int, version: int) -> list[bool]:
+    """Whether each of the `days` drift reports before this partition signalled against the
+    same champion's reference (a missing report, or one against another champion, counts as
+    no signal)."""
+    today = dt.date.fromisoformat(context.partition_key)
+    partitions = [(today - dt.timedelta(days=k)).isoformat() for k in range(1, days + 1)]
+    signalled = []
+    for partition in partitions:
+        records = context.instance.fetch_materializations(
+            dg.AssetRecordsFilter(asset_key=key, asset_partitions=[partition]), limit=1
+        ).records
+        meta = records[0].asset_materialization.metadata if records else {}
+        summary = meta["summary"].value if "summary" in meta else {}
+        same_champion = summary.get("champion_version") == version
+        signal = meta.get("signal_today")
+        signalled.append(bool(signal and signal.value and same_champion))
+    return signalled
+
+
+def _rounded(value: float | None) -> float | None:
+    return None if value is None else round(value, 4)
+
+
+def _no_reference_yet(day: str, raw: pl.DataFrame, basis: str, needed: int):
+    """The report of a day with too little accepted history to compare against."""
+    reason = f"no reference yet: {basis}, at least {needed} needed"
+    return dg.MaterializeResult(
+        value=pl.DataFrame({"column": [], DAY: []}, schema={"column": pl.String, DAY: pl.Date}),
+        metadata={
+            "summary": dg.MetadataValue.json(
+                {"reference": basis, "rows": raw.height, "severity": "none", "note": reason}
+            ),
+            "severity": "none",
+            "signal_today": False,
+            "retrain_signal": False,
+        },
+        check_results=[
+            dg.AssetCheckResult(
+                check_name="no_major_drift",
+                passed=True,
+                severity=dg.AssetCheckSeverity.WARN,
+                metadata={"note": reason},
+            )
+        ],
+    )

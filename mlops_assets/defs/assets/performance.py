@@ -1,0 +1,130 @@
+"""Performance: the realized performance of decisions once their outcomes land, pooled over the
+trailing days for the performance sensor."""
+
+import datetime as dt
+
+import dagster as dg
+import polars as pl
+
+from mlops_assets.compute.inference import calibration_evidence
+from mlops_assets.compute.monitoring import (
+    LABEL,
+    estimated_performance,
+    observed_outcomes,
+    realized_performance,
+)
+from mlops_assets.config.spec import DatasetSpec
+from mlops_assets.defs.resources import DatasetResource
+
+GROUP = "monitoring"
+
+
+def build_performance_assets(spec: DatasetSpec, partitions: dg.PartitionsDefinition) -> list:
+    """`<dataset>/performance` (when labels lag), partitioned by the day the outcomes landed."""
+    if not spec.delayed_labels:
+        return []
+    delay = spec.target.delay_days
+
+    labelled_day = dg.TimeWindowPartitionMapping(start_offset=-delay, end_offset=-delay)
+
+    @dg.asset(
+        key=[spec.name, "performance"],
+        deps=[
+            dg.AssetKey([spec.name, "raw_outcomes"]),
+            *(
+                dg.AssetDep(dg.AssetKey([spec.name, a]), partition_mapping=labelled_day)
+                for a in ("decisions", "raw")
+            ),
+        ],
+        partitions_def=partitions,
+        output_required=False,
+        group_name=GROUP,
+        kinds={"polars"},
+        description=f"Realized performance of the decisions that the day's outcomes label "
+        f"(made {delay} days earlier): ROC AUC, ECE, profit and loss and segments, on the "
+        "control group (unbiased) and on the applications the model approved (what a naive "
+        "monitor sees); declined applications have no observable outcome. Also pooled over "
+        "the trailing days: the performance sensor's signal. Partitioned by the day the "
+        "outcomes landed.",
+    )
+    def performance(context: dg.AssetExecutionContext, dataset: DatasetResource):
+        decided_on = labelled(context.partition_key, delay)
+        if not dataset.exists("decisions", decided_on):
+            context.log.info(f"no decisions for {decided_on}: nothing to evaluate")
+            return
+        decisions, raw = dataset.read("decisions", decided_on), dataset.read("raw", decided_on)
+        raw_outcomes = dataset.read("raw_outcomes", context.partition_key)
+        segments = [c for c in spec.segments if c in raw.columns]
+        decided = decisions.join(
+            raw.select(pl.col(spec.id_column).cast(pl.String).alias("id"), *segments),
+            on="id",
+            how="left",
+        )
+        rows = observed_outcomes(decided, raw_outcomes, spec)
+        earlier = _trailing_observed(dataset, context.partition_key)
+        yield dg.MaterializeResult(
+            value=rows,
+            metadata={"decided_on": decided_on, **_metadata(rows, earlier, spec)},
+        )
+
+    return [performance]
+
+
+def _metadata(rows: pl.DataFrame, earlier: list[pl.DataFrame], spec: DatasetSpec) -> dict:
+    """The day's realized performance, and the trailing pool the performance sensor reads."""
+    day = realized_performance(rows, spec)
+    pooled = pl.concat([rows, *earlier], how="diagonal_relaxed")
+    trailing = realized_performance(pooled, spec)
+    expected = estimated_performance(pooled["score"].to_numpy(), 0.5, spec)
+    # observed / predicted positives with a 99% interval: the performance signal needs the
+    # interval to exclude 1 (the day's noise alone never fires it)
+    calibration = (
+        calibration_evidence(pooled[LABEL].to_numpy(), pooled["score"].to_numpy(), 0.99)[
+            "observed_to_expected"
+        ]
+        if pooled.height
+        else None
+    )
+    return {
+        "dagster/row_count": rows.height,
+        "roc_auc": day["observed"]["roc_auc"],
+        "roc_auc_control": day["control"]["roc_auc"],
+        "roc_auc_approved": day["approved_by_model"]["roc_auc"],
+        "feedback_gap_auc": day["feedback_gap_auc"],
+        "ece": day["observed"]["ece"],
+        "realized_value": day["realized_value"],
+        "trailing_days": len(earlier) + 1,
+        "trailing_rows": pooled.height,
+        "trailing_roc_auc": trailing["observed"]["roc_auc"],
+        "trailing_roc_auc_control": trailing["control"]["roc_auc"],
+        # what the same rows would show if the model were still right (CBPE)
+        "trailing_expected_roc_auc": expected.get("expected_roc_auc"),
+        "trailing_calibration_ratio": calibration["estimate"] if calibration else None,
+        "trailing_calibration_interval": dg.MetadataValue.json(calibration),
+        "models": dg.MetadataValue.json(sorted(int(v) for v in rows["model_version"].unique())),
+        "performance": dg.MetadataValue.json(day),
+    }
+
+
+def labelled(outcome_day: str, delay: int) -> str:
+    """The decision day that outcomes landed on `outcome_day` label."""
+    return (dt.date.fromisoformat(outcome_day) - dt.timedelta(days=delay)).isoformat()
+
+
+def _trailing_observed(dataset: DatasetResource, day: str) -> list[pl.DataFrame]:
+    """Observed outcomes of the `monitoring.trailing_days - 1` outcome days before `day` whose
+    decisions exist, rebuilt from decisions and outcomes (no other performance run needed)."""
+    spec = dataset.spec
+    if spec.monitoring.trailing_days <= 1:
+        return []
+    decided = set(dataset.partitions("decisions"))
+    delay = spec.target.delay_days
+    days = [
+        d for d in dataset.partitions("raw_outcomes") if d < day and labelled(d, delay) in decided
+    ][-(spec.monitoring.trailing_days - 1) :]
+    return [
+        observed_outcomes(
+            dataset.read("decisions", labelled(d, delay)), dataset.read("raw_outcomes", d), spec
+        )
+        for d in days
+    ]
