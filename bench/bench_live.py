@@ -16,7 +16,6 @@ from __future__ import annotations
 
 import argparse
 import os
-import re
 import signal
 import statistics
 import subprocess
@@ -40,20 +39,26 @@ def main() -> None:
     parser.add_argument("--rows", type=int, help="applications a day (mlops up's default)")
     parser.add_argument("--backfill-days", type=int, help="history first (mlops up's default)")
     parser.add_argument("--home", help="home folder (default: a scratch folder)")
+    parser.add_argument(
+        "--report-only", action="store_true", help="only read the instance of --home's last run"
+    )
     args = parser.parse_args()
     home = Path(args.home or tempfile.mkdtemp(prefix="bench-live-")) / "home"
+    if args.report_only:
+        report(Settings.resolve(home=home))
+        return
     command = [str(Path(sys.executable).parent / "mlops"), "--home", str(home), "up"]
     command += [str(x) for pair in PORTS.items() for x in pair]
     for flag, value in (("--rows", args.rows), ("--backfill-days", args.backfill_days)):
         if value:
             command += [flag, str(value)]
     print(f"$ {' '.join(command)}  (for {args.minutes:g} min)", flush=True)
-    landed, started = run_platform(command, args.minutes * 60)
-    report(Settings.resolve(home=home), landed, started)
+    run_platform(command, args.minutes * 60)
+    report(Settings.resolve(home=home))
 
 
-def run_platform(command: list[str], seconds: float) -> tuple[dict[str, float], float]:
-    """Run `mlops up`; returns {day: landing time} of the live days and when the daemon started."""
+def run_platform(command: list[str], seconds: float) -> None:
+    """Run `mlops up` for `seconds` after its daemon started, then stop it as Ctrl-C would."""
     process = subprocess.Popen(
         command,
         stdout=subprocess.PIPE,
@@ -62,7 +67,6 @@ def run_platform(command: list[str], seconds: float) -> tuple[dict[str, float], 
         env={**os.environ, "PYTHONUNBUFFERED": "1"},
         start_new_session=True,
     )
-    landed: dict[str, float] = {}
     started: list[float] = []
 
     def read() -> None:
@@ -70,9 +74,6 @@ def run_platform(command: list[str], seconds: float) -> tuple[dict[str, float], 
             if "Dagster daemon" in line and not started:
                 started.append(time.time())
                 print(line.rstrip(), flush=True)
-            match = re.search(r"landed day \d+ \((\d{4}-\d{2}-\d{2})\)", line)
-            if match and started:
-                landed[match.group(1)] = time.time()
             if "error" in line.lower() or "backfill done" in line:
                 print(line.rstrip(), flush=True)
 
@@ -96,14 +97,21 @@ def run_platform(command: list[str], seconds: float) -> tuple[dict[str, float], 
         reader.join(timeout=10)
     if not started:
         raise SystemExit("the platform never started its daemon")
-    return landed, started[0]
 
 
-def report(settings: Settings, landed: dict[str, float], started: float) -> None:
+def report(settings: Settings) -> None:
+    """Lags of the days the landing sensor picked up (landing time: the file's mtime)."""
     instance = dg.DagsterInstance.from_config(str(settings.dagster_home))
     spec_name = "lending"
+    live = {
+        r.tags["dagster/partition"]
+        for r in instance.get_runs(dg.RunsFilter(job_name=f"{spec_name}_daily"))
+        if "mlops/landed" in r.tags and "raw" in r.tags["mlops/landed"]
+    }
+    folder = settings.home / "landing" / spec_name
+    landed = {d: (folder / f"{d}.csv").stat().st_mtime for d in live}
     days = sorted(landed)
-    print(f"\n{len(days)} days landed live after the daemon started")
+    print(f"\n{len(days)} days landed live and picked up by the landing sensor")
     done = {a: _first_materialized(instance, [spec_name, a]) for a in ASSETS}
     lags = {a: {d: done[a][d] - landed[d] for d in days if d in done[a]} for a in ASSETS}
     print("day          " + "".join(f"{a:>14}" for a in ASSETS))
@@ -129,7 +137,7 @@ def report(settings: Settings, landed: dict[str, float], started: float) -> None
 
 
 def _first_materialized(instance, key: list[str]) -> dict[str, float]:
-    records = instance.fetch_materializations(dg.AssetKey(key), limit=100_000).records
+    records = instance.fetch_materializations(dg.AssetKey(key), limit=10_000).records
     first: dict[str, float] = {}
     for record in records:
         partition = record.asset_materialization.partition

@@ -79,7 +79,7 @@ def fit_reference(frame: pl.DataFrame, numeric: list[str], categorical: list[str
     """Summarize the reference rows once."""
     reference = Reference(rows=frame.height)
     for column in numeric:
-        values = np.sort(frame[column].dropnull_test().cast(pl.Float64).to_numpy())
+        values = np.sort(frame[column].drop_nulls().cast(pl.Float64).to_numpy())
         nulls = frame.height - len(values)
         edges = np.unique(np.quantile(values, np.linspace(0, 1, 11)[1:-1])) if len(values) else []
         counts = _bin_counts(values, np.asarray(edges), nulls)
@@ -116,7 +116,7 @@ def column_drift(
     alpha = alpha_per_test(reference, thresholds)
     rows = []
     for column, ref in reference.numeric.items():
-        values = np.sort(frame[column].dropnull_test().cast(pl.Float64).to_numpy())
+        values = np.sort(frame[column].drop_nulls().cast(pl.Float64).to_numpy())
         ref_counts = ref.shares[:-1] * reference.rows
         current = _bin_counts(values, ref.edges, 0)[:-1]
         if len(values) == 0 or len(ref.values) == 0:  # a column all null on one side
