@@ -175,7 +175,16 @@ def test_release_copies_a_gated_champion_through_test_to_prod(home, monkeypatch)
         "copied": True,
     }
     assert release(home, spec, "test")["copied"] is False  # idempotent
-    assert release(home, spec, "prod")["to"] == "lending-prod/1"
+    # `mlops release` is a Dagster run of the release job, with its reason
+    assert main(["--home", str(home.home), "release", "--to", "prod", "--reason", "QA ok"]) == 0
+    (run,) = instance_for(home).get_runs(filters=dg.RunsFilter(job_name="lending_release"))
+    assert run.status == dg.DagsterRunStatus.SUCCESS
+    assert run.run_config["ops"]["lending__release"]["config"]["reason"] == "QA ok"
+    assert release(home, spec, "prod") == {
+        "from": "lending-test/1",
+        "to": "lending-prod/1",
+        "copied": False,
+    }
     client = registry(home).client()
     assert str(client.get_model_version_by_alias("lending-prod", "champion").version) == "1"
 

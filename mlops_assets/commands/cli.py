@@ -77,6 +77,8 @@ def _run(args, settings: Settings) -> int:
                     f"{asset}: {s['materialized']} materialized, {len(s['quarantined'])} "
                     f"quarantined, {len(s['blocked'])} blocked, {len(s['failed'])} failed"
                 )
+        for day, failure in summary["daily"]["failed"].items():
+            print(f"daily chain {day}: {failure}")
         model = summary.get("model", {})
         if "candidate" in model:
             c = model["candidate"]
@@ -91,7 +93,7 @@ def _run(args, settings: Settings) -> int:
         elif "not_promoted" in model:
             print(f"model: not promoted — {model['not_promoted']}")
     failed = any(summary[a]["failed"] for a in ("raw", "raw_outcomes") if a in summary)
-    return 1 if failed else 0
+    return 1 if failed or summary["daily"]["failed"] else 0
 
 
 def _status(args, settings: Settings) -> int:

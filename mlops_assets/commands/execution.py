@@ -66,10 +66,11 @@ def operate(settings: Settings, job: str, run_config: dict) -> dg.ExecuteInProce
 
 
 def step_failures(result) -> dict[str, tuple[str, dict]]:
-    """Each failed step's asset name, with the failure's description and `dg.Failure` metadata."""
+    """Each failed asset step's asset name, with the failure's description and `dg.Failure`
+    metadata (a failed check step shows in the check evaluations instead)."""
     failures = {}
     for event in result.all_events:
-        if event.is_step_failure:
+        if event.is_step_failure and "__" in event.step_key:  # asset steps: <dataset>__<asset>
             failures[event.step_key.split("__")[-1]] = _describe(event.step_failure_data)
     return failures
 
