@@ -14,18 +14,11 @@ from pathlib import Path
 
 import pytest
 
+from mlops_assets.commands.docs import GROUPS  # the lifecycle's order of groups
+
 pytestmark = pytest.mark.slow
 
 PORT = 13300
-GROUPS = (
-    "ingestion",
-    "features",
-    "training",
-    "evaluation",
-    "deployment",
-    "decisions",
-    "monitoring",
-)
 IMAGES = Path(__file__).parents[1] / "docs" / "img"
 
 
