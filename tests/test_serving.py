@@ -319,6 +319,8 @@ def test_with_the_tracking_server_stopped_the_endpoint_serves_and_deployment_fai
 
     result = materialize(serving_home, "deployment")
     assert not result.success
+    # a registry that does not answer may be a blip: retried twice with backoff, then it fails
+    assert sum(e.is_step_up_for_retry for e in result.all_events) == 2
     failure = next(e for e in result.all_events if e.is_step_failure)
     message = failure.step_failure_data.user_failure_data.description
     assert f"model registry at http://127.0.0.1:{port}" in message, message

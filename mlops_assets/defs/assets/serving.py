@@ -13,6 +13,9 @@ from serving.client import EndpointError
 from serving.rollout import Target, desired_target
 
 DEPLOY_GROUP = "deployment"
+# the registry and the endpoint are services: a failure reaching them is retried with backoff;
+# a refusal (a version that fails to load, gates) raises `dg.Failure(allow_retries=False)`
+TRANSIENT = dg.RetryPolicy(max_retries=2, delay=1, backoff=dg.Backoff.EXPONENTIAL)
 DECISIONS_GROUP = "decisions"
 
 
@@ -24,6 +27,7 @@ def build_serving_assets(spec: DatasetSpec, partitions: dg.PartitionsDefinition)
 def _deployment(spec: DatasetSpec) -> dg.AssetsDefinition:
     @dg.asset(
         key=[spec.name, "deployment"],
+        retry_policy=TRANSIENT,
         deps=[dg.AssetKey([spec.name, "champion"])],
         group_name=DEPLOY_GROUP,
         kinds={"ray", "fastapi"},
@@ -88,6 +92,7 @@ def _deployment(spec: DatasetSpec) -> dg.AssetsDefinition:
 def _decisions(spec: DatasetSpec, partitions: dg.PartitionsDefinition) -> dg.AssetsDefinition:
     @dg.asset(
         key=[spec.name, "decisions"],
+        retry_policy=TRANSIENT,
         deps=[dg.AssetKey([spec.name, "raw"]), dg.AssetKey([spec.name, "deployment"])],
         partitions_def=partitions,
         output_required=False,
