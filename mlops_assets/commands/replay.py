@@ -21,7 +21,6 @@ from mlops_assets.config.spec import load_spec
 from mlops_assets.defs.dataset import build_definitions
 from mlops_assets.defs.jobs import daily_assets, daily_job_name, train_job_name
 from mlops_assets.defs.partitions import landed_days
-from mlops_assets.defs.registry import registry_for
 
 
 def replay(
@@ -35,8 +34,10 @@ def replay(
     `train_day`, and every `step` days after it evaluate the retrain sensors."""
     spec = load_spec(settings.dataset_spec, home=settings.home)
     defs, instance = build_definitions(settings), instance_for(settings)
-    registry = registry_for(settings, spec)
+    registry = defs.resources["registry"]
     applications = landed_days(spec.landing, spec.format)
+    if train_day not in applications or train_day > last_day:
+        raise ValueError(f"the training day {train_day} has no landing file up to {last_day}")
     outcomes = landed_days(spec.outcomes, spec.format) if spec.delayed_labels else {}
     history: dict = {"checkpoints": [], "retrains": []}
     for day in sorted(d for d in {*applications, *outcomes} if d <= last_day):
@@ -51,8 +52,6 @@ def replay(
             history["checkpoints"].append(
                 _sensors(defs, instance, spec, dt.date.fromisoformat(day), history, progress)
             )
-    if "first_champion" not in history:
-        raise ValueError(f"no landing file for the training day {train_day}")
     history["last_champion"] = registry.champion_version()
     return history
 

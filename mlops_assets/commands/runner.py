@@ -10,7 +10,7 @@ import dagster as dg
 
 from mlops_assets.commands.days import run_days
 from mlops_assets.commands.execution import QUIET, execute, first_failure, instance_for
-from mlops_assets.compute.gates import failed_gates
+from mlops_assets.compute.gates import failed_gates, failed_gates_reason
 from mlops_assets.config.settings import Settings
 from mlops_assets.config.spec import DatasetSpec, SpecError, load_spec
 from mlops_assets.defs.assets.performance import labelled
@@ -98,11 +98,7 @@ def _train(defs, instance, spec: DatasetSpec, settings: Settings, progress) -> d
         }
     elif not result.success:
         failed = failed_gates(model.get("gates", {}))
-        model["not_promoted"] = (
-            "gates failed: " + "; ".join(f"{g} ({r})" for g, r in failed.items())
-            if failed
-            else first_failure(result)[0]
-        )
+        model["not_promoted"] = failed_gates_reason(failed) if failed else first_failure(result)[0]
     progress(
         f"{train_job_name(spec)}: "
         + (

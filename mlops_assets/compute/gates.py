@@ -118,5 +118,10 @@ def _verdict(passed: bool, reason: str, evidence: dict) -> dict:
 
 def failed_gates(gates: dict) -> dict[str, str]:
     """The gates that failed in a backtest report's `gates`, with their reasons: the one reading
-    of a verdict that promotion, release, `mlops run` and the gate checks share."""
+    of a verdict that promotion, release and `mlops run` share."""
     return {gate: verdict["reason"] for gate, verdict in gates.items() if not verdict["passed"]}
+
+
+def failed_gates_reason(failed: dict[str, str]) -> str:
+    """`failed_gates` in one line: why a candidate was not promoted."""
+    return "gates failed: " + "; ".join(f"{gate} ({reason})" for gate, reason in failed.items())

@@ -16,7 +16,6 @@ from mlops_assets.config.spec import DatasetSpec
 
 APPLICATIONS = ("raw", "features", "decisions", "drift_report", "kpis")
 OUTCOMES = ("raw_outcomes", "performance")
-INGESTION = ("raw", "features", "raw_outcomes")
 
 
 def daily_job_name(spec: DatasetSpec) -> str:

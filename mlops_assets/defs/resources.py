@@ -141,11 +141,7 @@ class DatasetResource(dg.ConfigurableResource):
         """
         end = dt.date.fromisoformat(day)
         window = [end - dt.timedelta(days=k) for k in range(self.spec.quality.history_days, 0, -1)]
-        return [
-            d.isoformat()
-            for d in window
-            if partition_path(self.lake_root, self.key("features"), d.isoformat()).exists()
-        ]
+        return [d.isoformat() for d in window if self.exists("features", d.isoformat())]
 
     @cached_property
     def _profiles(self) -> dict[str, Profile]:

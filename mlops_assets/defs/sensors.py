@@ -269,5 +269,4 @@ def _labels_since(dataset: DatasetResource, window_end: dt.date | None) -> int:
 
     asset = "raw_outcomes" if dataset.spec.delayed_labels else "raw"
     days = [d for d in dataset.partitions(asset) if window_end is None or d > str(window_end)]
-    files = dataset.partition_files(asset, days)
-    return pl.scan_parquet(files).select(pl.len()).collect().item() if files else 0
+    return dataset.scan(asset, days).select(pl.len()).collect().item()

@@ -6,7 +6,7 @@ from typing import Literal
 
 import dagster as dg
 
-from mlops_assets.compute.gates import failed_gates
+from mlops_assets.compute.gates import failed_gates, failed_gates_reason
 from mlops_assets.config.spec import DatasetSpec
 from mlops_assets.defs.registry import RegistryResource
 from mlops_assets.defs.resources import DatasetResource
@@ -87,8 +87,7 @@ def _gated(context, backtest: dict, registry: RegistryResource, spec: DatasetSpe
     failed = failed_gates(backtest["gates"])
     if failed:  # the blocking checks stop this first; this guards direct materializations
         raise dg.Failure(
-            f"{registry.model_name} v{candidate} not promoted: gates failed: "
-            + "; ".join(f"{g} ({r})" for g, r in failed.items()),
+            f"{registry.model_name} v{candidate} not promoted: {failed_gates_reason(failed)}",
             metadata={"failed_gates": dg.MetadataValue.json(failed)},
             allow_retries=False,
         )
