@@ -67,6 +67,28 @@ def test_a_run_killed_mid_materialization_and_rerun_gives_identical_outputs(tmp_
     assert not [k for k in lake_files(killed) if k.endswith(".tmp")]
 
 
+def test_ctrl_c_stops_a_headless_run_mid_backfill(tmp_path):
+    """Dagster records a SIGINT inside a step as an interrupted step; `mlops run` must stop
+    there, not go on to the next day."""
+    settings = Settings.resolve(home=tmp_path / "home")
+    land(settings, range(8))
+    run = subprocess.Popen(
+        [MLOPS, "--home", str(settings.home), "run"],
+        env={**os.environ, **settings.env()},
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+        start_new_session=True,
+    )
+    raw = settings.lake / "lending" / "raw"
+    deadline = time.monotonic() + 180
+    while len(list(raw.glob("*.parquet"))) < 2:  # inside the backfill
+        assert run.poll() is None and time.monotonic() < deadline, "the run ended before Ctrl-C"
+        time.sleep(0.05)
+    os.killpg(run.pid, signal.SIGINT)
+    assert run.wait(timeout=60) == 130
+    assert len(list(raw.glob("*.parquet"))) < 8
+
+
 @pytest.fixture
 def small_disk(settings):
     """The lake on a 2 MB tmpfs (needs the right to mount, as root in CI)."""
