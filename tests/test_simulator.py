@@ -82,3 +82,58 @@ def test_land_day_reports_only_changed_files(settings):
     plan = settings.simulator_plan()
     assert len(land_day(plan, 0, rows=100)) == 2  # applications + ground truth
     assert land_day(plan, 0, rows=100) == []
+
+
+def decide(settings, day: str, ids: list[str], decisions: list[str], control: list[bool]):
+    """Write the platform's decisions of `day` where the lake keeps them."""
+    folder = settings.lake / "lending" / "decisions"
+    folder.mkdir(parents=True, exist_ok=True)
+    pl.DataFrame({"id": ids, "decision": decisions, "control": control}).write_parquet(
+        folder / f"{day}.parquet"
+    )
+
+
+def test_a_declined_application_outside_the_control_group_never_gets_an_outcome(settings):
+    """The business reacts to the platform: outcomes land for approved rows (control included),
+    never for a row declined outside the control group; the truth keeps every outcome apart."""
+    plan = settings.simulator_plan()
+    land(settings, range(1))
+    ids = pl.read_csv(plan.landing / "2025-01-01.csv")["application_id"].to_list()
+    decisions = ["decline" if i % 3 == 0 else "approve" for i in range(len(ids))]
+    control = [i % 3 == 0 and i % 2 == 0 for i in range(len(ids))]  # half the declines: control
+    decisions = ["approve" if c else d for d, c in zip(decisions, control, strict=True)]
+    decide(settings, "2025-01-01", ids, decisions, control)
+    land(settings, range(8))
+    observed = pl.read_csv(plan.outcomes_landing / "2025-01-08.csv")["application_id"].to_list()
+    declined = {i for i, d in zip(ids, decisions, strict=True) if d == "decline"}
+    assert declined and not declined & set(observed)
+    assert set(observed) == set(ids) - declined
+    assert any(c for c in control)  # control rows (declined by score) are observed
+    truth = pl.read_parquet(plan.ground_truth / "2025-01-01.parquet")
+    assert truth.height == len(ids) and "defaulted" in truth.columns
+
+
+def test_outcomes_of_an_undecided_day_wait_for_its_decisions_and_then_stay_final(settings):
+    plan = settings.simulator_plan()
+    land(settings, range(3))
+    for day in ("2025-01-02", "2025-01-03"):
+        ids = pl.read_csv(plan.landing / f"{day}.csv")["application_id"].to_list()
+        decide(settings, day, ids, ["approve"] * len(ids), [False] * len(ids))
+    land(settings, range(9))
+    # 01-01 precedes the platform's first decision: the legacy policy approved everyone
+    legacy = pl.read_csv(plan.outcomes_landing / "2025-01-08.csv")
+    assert legacy.height == pl.read_csv(plan.landing / "2025-01-01.csv").height
+    assert (plan.outcomes_landing / "2025-01-09.csv").exists()  # 01-02 was decided
+    land(settings, range(10))
+    assert (plan.outcomes_landing / "2025-01-10.csv").exists()  # 01-03 was decided
+    ids = pl.read_csv(plan.landing / "2025-01-04.csv")["application_id"].to_list()
+    land(settings, range(11))
+    assert not (plan.outcomes_landing / "2025-01-11.csv").exists()  # 01-04 is not decided yet
+    decide(settings, "2025-01-04", ids, ["decline"] * len(ids), [False] * len(ids))
+    land(settings, range(11))
+    late = plan.outcomes_landing / "2025-01-11.csv"
+    assert pl.read_csv(late).height == 0  # decided now: everyone declined, nothing observed
+    before = late.read_bytes()
+    decide(settings, "2025-01-04", ids, ["approve"] * len(ids), [False] * len(ids))
+    land(settings, range(11))
+    assert late.read_bytes() == before  # a landed outcomes file is final

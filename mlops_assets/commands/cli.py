@@ -9,7 +9,8 @@ import sys
 from mlops_assets.commands.parser import PORTS, build_parser, resolve_port
 from mlops_assets.config.settings import Settings
 from mlops_assets.config.spec import load_spec
-from mlops_assets.sources.simulator import SimulatorConfig, land_day
+from mlops_assets.sources.simulator import land_day
+from mlops_assets.sources.story import SimulatorConfig
 
 
 def main(argv: list[str] | None = None) -> int:

@@ -29,7 +29,8 @@ from mlops_assets.commands.preflight import require_fit
 from mlops_assets.commands.runner import run_pipeline
 from mlops_assets.config.settings import Settings
 from mlops_assets.config.spec import load_spec
-from mlops_assets.sources.simulator import SimulatorConfig, land_day, landed_count
+from mlops_assets.sources.simulator import land_day, landed_count
+from mlops_assets.sources.story import SimulatorConfig
 
 HOST = "127.0.0.1"
 

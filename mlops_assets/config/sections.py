@@ -61,7 +61,7 @@ def number(section, key, fail, where) -> float:
     return float(value)
 
 
-def parse_decision(section, fail) -> Decision:
+def parse_decision(section, fail, target, serving: dict) -> Decision:
     for key in ("action", "otherwise"):
         if not isinstance(section[key], str) or not section[key]:
             raise fail(f"decision.{key}", "must be the name of an action")
@@ -72,8 +72,26 @@ def parse_decision(section, fail) -> Decision:
         threshold = number(section, "threshold", fail, "decision")
         if not 0.0 <= threshold <= 1.0:
             raise fail("decision.threshold", f"{threshold} must be 'auto' or within [0, 1]")
+    selective = section.get("selective_labels", False)
+    if not isinstance(selective, bool):
+        raise fail("decision.selective_labels", f"{selective!r} must be true or false")
+    if selective and target.delay_days == 0:
+        raise fail(
+            "decision.selective_labels",
+            "needs target.delay_days > 0: an outcome observed only after a loan is made arrives "
+            "later, in outcomes files",
+        )
+    if selective and not serving.get("control_share", Serving.control_share):
+        raise fail(
+            "decision.selective_labels",
+            "needs serving.control_share > 0: without a control group no declined applicant's "
+            "outcome is ever observed, and nothing about them can be estimated",
+        )
     return Decision(
-        section["action"], section["otherwise"], None if threshold == "auto" else threshold
+        section["action"],
+        section["otherwise"],
+        None if threshold == "auto" else threshold,
+        selective,
     )
 
 

@@ -101,7 +101,7 @@ class Settings:
             raise ValueError(
                 f"the simulator writes the built-in lending dataset only, not {self.dataset_spec}"
             )
-        return plan_for(load_spec(self.dataset_spec, home=self.home), self.ground_truth)
+        return plan_for(load_spec(self.dataset_spec, home=self.home), self.ground_truth, self.lake)
 
     def prepare_dagster_home(self, max_concurrent_runs: int = 2) -> Path:
         """Create the project-local DAGSTER_HOME with its dagster.yaml: run, event log and schedule

@@ -59,7 +59,7 @@ _OPTIONAL = (
 )
 _SECTIONS = {
     "target": ({"column", "positive"}, {"delay_days"}),
-    "decision": ({"action", "otherwise", "threshold"}, set()),
+    "decision": ({"action", "otherwise", "threshold"}, {"selective_labels"}),
     "value": (
         {"action_positive", "action_negative", "otherwise_positive", "otherwise_negative"},
         set(),
@@ -192,7 +192,7 @@ def parse_spec(
         categorical=categorical,
         segments=column_list(raw, "segments", fail),
         protected=column_list(raw, "protected", fail),
-        decision=parse_decision(sections["decision"], fail),
+        decision=parse_decision(sections["decision"], fail, target, sections["serving"]),
         value=parse_value(sections["value"], fail),
         start_date=parse_date(raw.get("start_date"), fail),
         quality=parse_quality(sections["quality"], fail),

@@ -67,6 +67,10 @@ class Decision:
     action: str
     otherwise: str
     threshold: float | None  # None = "auto": the value-optimal threshold from the backtest
+    # True: an outcome exists only for applications that got `otherwise` (approve), which
+    # includes the control group; the platform learns and judges from those rows only, each
+    # weighted by the inverse of its probability of being observed (compute/selective.py)
+    selective_labels: bool = False
 
 
 @dataclass(frozen=True)

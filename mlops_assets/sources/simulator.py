@@ -3,15 +3,21 @@
 Default outcomes follow a known probability function, so that the platform's own estimates can be
 judged against the truth. Repayment outcomes land `delay_days` later in their own files, joined by
 `application_id`. Scenarios switch on data drift (P(X) moves), concept drift (P(Y|X) moves) or
-both from a chosen day. The true default probability is written apart, under the home folder's
-`ground_truth/`, which the platform never reads. Same seed, same bytes.
+both from a chosen day. The true default probability and every drawn outcome (declined
+applicants' included) are written apart, under the home folder's `ground_truth/`, which the
+platform never reads. Same seed and same decisions, same bytes.
+
+The business reacts to the platform's decisions (`decision.selective_labels`): an outcome lands
+only for an application that was approved, by the platform's decision log (the lake's
+`<name>/decisions`, control group included) or, for days before the platform decided anything,
+by the legacy policy (`LEGACY_POLICY`: approve every application). A day after that which has no
+decision yet gets its outcomes once it is decided, never before. A landed outcomes file is final.
 """
 
 from __future__ import annotations
 
 import datetime as dt
 import io
-import json
 import os
 import tempfile
 from dataclasses import dataclass
@@ -19,6 +25,8 @@ from pathlib import Path
 
 import numpy as np
 import polars as pl
+
+from mlops_assets.sources.business import PlatformDecisions
 
 SCENARIOS = ("none", "data_drift", "concept_drift", "both")
 
@@ -176,19 +184,24 @@ def labelled_truth(day: int, date: dt.date, rows: int, seed: int, scenario: Scen
 
 @dataclass(frozen=True)
 class LandingPlan:
-    """Where the simulator writes; built from a dataset spec and the home folder."""
+    """Where the simulator writes; built from a dataset spec and the home folder.
+
+    `decisions`: the decision log that decides which outcomes exist (selective labels); None:
+    every application's outcome lands."""
 
     landing: Path
     outcomes_landing: Path
     ground_truth: Path
     start: dt.date
     delay_days: int
+    decisions: PlatformDecisions | None = None
 
 
 def land_day(
     plan: LandingPlan, day: int, rows: int = 2000, seed: int = 7, scenario: Scenario | None = None
 ) -> list[Path]:
-    """Write day `day`'s applications, its ground truth, and the outcomes that arrive that day.
+    """Write day `day`'s applications, its ground truth, and the outcomes that arrive that day
+    (with selective labels, also earlier days' outcomes whose decisions came late).
 
     Returns the files that changed; identical files are left untouched (same bytes, same mtime).
     """
@@ -199,14 +212,31 @@ def land_day(
         _write_if_changed(plan.landing / f"{date}.csv", _csv_bytes(apps)),
         _write_if_changed(plan.ground_truth / f"{date}.parquet", _parquet_bytes(truth)),
     ]
-    if plan.delay_days > 0 and day >= plan.delay_days:
-        origin = day - plan.delay_days
-        _, labels = labelled_truth(
-            origin, plan.start + dt.timedelta(days=origin), rows, seed, scenario
-        )
-        labels = labels.select("application_id", "defaulted")
-        written.append(_write_if_changed(plan.outcomes_landing / f"{date}.csv", _csv_bytes(labels)))
+    if plan.delay_days > 0:
+        due = range(plan.delay_days, day + 1) if plan.decisions else [day]
+        written += [_land_outcomes(plan, landed, rows, seed, scenario) for landed in due]
     return [p for p in written if p is not None]
+
+
+def _land_outcomes(plan: LandingPlan, day: int, rows: int, seed: int, scenario: Scenario):
+    """The outcomes file that lands on day `day`: those of the applications of `delay_days`
+    earlier that the business can observe."""
+    if day < plan.delay_days:
+        return None
+    date = plan.start + dt.timedelta(days=day)
+    path = plan.outcomes_landing / f"{date}.csv"
+    origin = day - plan.delay_days
+    origin_date = plan.start + dt.timedelta(days=origin)
+    _, labels = labelled_truth(origin, origin_date, rows, seed, scenario)
+    labels = labels.select("application_id", "defaulted")
+    if plan.decisions is not None:
+        if path.exists():
+            return None  # final: the business never takes back an observed outcome
+        observed = plan.decisions.observable(origin_date, labels["application_id"])
+        if observed is None:
+            return None
+        labels = labels.filter(pl.col("application_id").is_in(observed.implode()))
+    return _write_if_changed(path, _csv_bytes(labels))
 
 
 def _csv_bytes(frame: pl.DataFrame) -> bytes:
@@ -232,51 +262,24 @@ def _write_if_changed(path: Path, data: bytes) -> Path | None:
     return path
 
 
-def plan_for(spec, ground_truth_root: Path) -> LandingPlan:
-    """The landing plan of a dataset spec whose source is this simulator."""
+def plan_for(spec, ground_truth_root: Path, lake_root: Path) -> LandingPlan:
+    """The landing plan of a dataset spec whose source is this simulator; with selective labels
+    the business reads the platform's decisions from the lake under `lake_root`."""
     if spec.start_date is None or spec.outcomes is None:
         raise ValueError(f"dataset {spec.name!r}: the simulator needs start_date and outcomes")
+    decisions = (
+        PlatformDecisions(lake_root / spec.name / "decisions", spec.decision.otherwise)
+        if spec.decision.selective_labels
+        else None
+    )
     return LandingPlan(
         spec.landing,
         spec.outcomes,
         ground_truth_root / spec.name,
         spec.start_date,
         spec.target.delay_days,
+        decisions,
     )
-
-
-@dataclass(frozen=True)
-class SimulatorConfig:
-    """Simulator settings of a home folder, kept in `simulator.json` so that a resumed
-    `mlops up` continues the same story (same seed, same scenario)."""
-
-    rows: int = 2000
-    seed: int = 7
-    scenario: str = "none"
-    drift_day: int = 30
-
-    @classmethod
-    def resolve(cls, home: Path, **given) -> SimulatorConfig:
-        """Explicit values, else those saved in the home folder, else the defaults."""
-        path = home / "simulator.json"
-        saved = json.loads(path.read_text()) if path.exists() else {}
-        values = {**saved, **{k: v for k, v in given.items() if v is not None}}
-        config = cls(**{k: values[k] for k in cls.__dataclass_fields__ if k in values})
-        if config.rows < 1:
-            raise ValueError(f"--rows {config.rows} must be >= 1")
-        Scenario(config.scenario, config.drift_day)  # validates
-        return config
-
-    def save(self, home: Path) -> None:
-        home.mkdir(parents=True, exist_ok=True)
-        (home / "simulator.json").write_text(json.dumps(self.__dict__, indent=2) + "\n")
-
-    def as_scenario(self) -> Scenario:
-        return Scenario(self.scenario, self.drift_day)
-
-    def describe(self) -> str:
-        drift = f" from day {self.drift_day}" if self.scenario != "none" else ""
-        return f"{self.rows} rows/day, seed {self.seed}, scenario {self.scenario}{drift}"
 
 
 def landed_count(plan: LandingPlan) -> int:

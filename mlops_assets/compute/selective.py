@@ -1,0 +1,81 @@
+"""Selective labels: which outcomes a lender can observe, and how much each observed row stands for.
+
+With `decision.selective_labels`, an application's outcome exists only when it got the
+`otherwise` action (approve): the policy approved it, or it was in the control group, which is
+approved whatever its score. So the probability that a row's outcome is observed follows from the
+logged decision:
+- the deciding model's score was below its threshold (the policy approves): 1;
+- the policy would have declined it: the control share (only control rows are approved).
+Each observed row is weighted by the inverse of that probability: the weighted observed rows
+estimate the whole applicant population without bias. A row declined outside the control group is
+unobservable; an outcome that a source holds for it anyway is never used. Days with no logged
+decision were decided before the platform (the legacy policy): their rows weigh 1.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+import polars as pl
+
+WEIGHT = "_weight"  # 1 / P(outcome observed | the logged decision)
+_LOGGED = ("decision", "control", "score", "threshold")
+
+
+def logged_decisions(decisions: pl.LazyFrame | pl.DataFrame) -> pl.LazyFrame:
+    """The decision log's columns that observability needs, keyed by `id`."""
+    return decisions.lazy().select("id", *_LOGGED)
+
+
+def observable(rows: pl.LazyFrame, decisions: pl.LazyFrame | None, spec, id_column: str):
+    """`rows` (with labels) whose outcome the business could observe, with `WEIGHT`.
+
+    `decisions`: the platform's decision log (`logged_decisions`) for the rows' days, or None.
+    Without selective labels every row is observable and weighs 1.
+    """
+    if not spec.decision.selective_labels or decisions is None:
+        return rows.with_columns(pl.lit(1.0).alias(WEIGHT))
+    share = spec.serving.control_share
+    policy_declines = pl.col("score") >= pl.col("threshold")
+    declined = pl.col("decision") == spec.decision.action
+    joined = rows.join(
+        logged_decisions(decisions),
+        left_on=pl.col(id_column).cast(pl.String),
+        right_on="id",
+        how="left",
+    )
+    return (
+        joined.filter((~(declined & ~pl.col("control"))).fill_null(True))
+        .with_columns(
+            pl.when(pl.col("control") & policy_declines)
+            .then(1.0 / share)
+            .otherwise(1.0)
+            .alias(WEIGHT)
+        )
+        .drop(*_LOGGED, strict=False)
+    )
+
+
+def effective_sample_size(weights: np.ndarray) -> float:
+    """Kish's effective sample size, (sum w)^2 / sum w^2: how many unweighted rows the weighted
+    rows are worth."""
+    w = np.asarray(weights, dtype=float)
+    return float(w.sum() ** 2 / (w**2).sum()) if len(w) and (w**2).sum() > 0 else 0.0
+
+
+def population_rows(frame: pl.DataFrame, seed: int = 0) -> pl.DataFrame:
+    """The weighted rows as the applicant population they stand for: each row repeated `WEIGHT`
+    times (a non-integer weight is rounded up or down at random, unbiased, seeded).
+
+    Evaluation runs unchanged on the result; its intervals resample whole days, so the copies
+    of a row move together and never count as independent evidence.
+    """
+    if WEIGHT not in frame.columns:
+        return frame
+    w = frame[WEIGHT].to_numpy()
+    if np.all(w == 1.0):
+        return frame
+    whole = np.floor(w)
+    extra = np.random.default_rng(seed).random(len(w)) < (w - whole)
+    copies = (whole + extra).astype(np.int64)
+    index = np.repeat(np.arange(frame.height), copies)
+    return frame[index]
