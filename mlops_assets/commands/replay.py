@@ -29,18 +29,29 @@ def replay(
     last_day: str,
     step: int = 3,
     progress: Callable[[str], None] = lambda _: None,
+    land: Callable[[str], None] | None = None,
 ) -> dict:
     """Run the daily chain for each landed day up to `last_day`, train the first champion on
-    `train_day`, and every `step` days after it evaluate the retrain sensors."""
+    `train_day`, and every `step` days after it evaluate the retrain sensors.
+
+    `land`: called with each day from the spec's `start_date` before the day runs, to land its
+    files then (a business that reacts to the platform's decisions, as the simulator's); None:
+    every file is landed already."""
     spec = load_spec(settings.dataset_spec, home=settings.home)
     defs, instance = build_definitions(settings), instance_for(settings)
     registry = defs.resources["registry"]
-    applications = landed_days(spec.landing, spec.format)
-    if train_day not in applications or train_day > last_day:
+    if land is None and (
+        train_day not in landed_days(spec.landing, spec.format) or train_day > last_day
+    ):
         raise ValueError(f"the training day {train_day} has no landing file up to {last_day}")
-    outcomes = landed_days(spec.outcomes, spec.format) if spec.delayed_labels else {}
     history: dict = {"checkpoints": [], "retrains": []}
-    for day in sorted(d for d in {*applications, *outcomes} if d <= last_day):
+    for day in _days(spec, last_day, land):
+        if land is not None:
+            land(day)
+        applications = landed_days(spec.landing, spec.format)
+        outcomes = landed_days(spec.outcomes, spec.format) if spec.delayed_labels else {}
+        if day not in applications and day not in outcomes:
+            continue
         assets = daily_assets(spec, day in applications, day in outcomes)
         execute(defs, instance, daily_job_name(spec), day, assets)
         if day == train_day:
@@ -54,6 +65,19 @@ def replay(
             )
     history["last_champion"] = registry.champion_version()
     return history
+
+
+def _days(spec, last_day: str, land) -> list[str]:
+    """The days to replay: every landed one up to `last_day`, or, when the replay lands them,
+    each day from the spec's `start_date`."""
+    if land is None:
+        applications = landed_days(spec.landing, spec.format)
+        outcomes = landed_days(spec.outcomes, spec.format) if spec.delayed_labels else {}
+        return sorted(d for d in {*applications, *outcomes} if d <= last_day)
+    if spec.start_date is None:
+        raise ValueError(f"dataset {spec.name!r}: a replay that lands days needs start_date")
+    count = (dt.date.fromisoformat(last_day) - spec.start_date).days + 1
+    return [str(spec.start_date + dt.timedelta(days=i)) for i in range(count)]
 
 
 def _sensors(defs, instance, spec, day: dt.date, history: dict, progress) -> dict:

@@ -31,6 +31,7 @@ from mlops_assets.compute.metrics import (
     row_values,
     segment_metrics,
 )
+from mlops_assets.compute.selective import population_rows
 from mlops_assets.config.spec import DatasetSpec
 
 Scorer = Callable[[pl.DataFrame], np.ndarray]
@@ -83,6 +84,10 @@ def run_backtest(
     `compare_after`: compare only on rows after this day (a deployed champion scored as it is,
     out of time only after its own training window).
 
+    With selective labels each fold trains on its observed rows weighted by their inverse
+    propensity, and is judged on them repeated by it (`population_rows`): every metric, value
+    and comparison estimates the whole applicant population, not the approved part of it.
+
     Returns the report (JSON-ready) and the pooled out-of-time predictions.
     """
     if not folds:
@@ -91,7 +96,10 @@ def run_backtest(
     pooled, per_fold = [], []
     for fold in folds:
         train = frame.filter(pl.col(DAY).is_between(fold.train_first, fold.train_last))
-        test = frame.filter(pl.col(DAY).is_between(fold.test_first, fold.test_last))
+        # judged on the applicant population: observed rows repeated by their inverse propensity
+        test = population_rows(
+            frame.filter(pl.col(DAY).is_between(fold.test_first, fold.test_last)), fold.index
+        )
         candidate = np.asarray(fit(train)(test), dtype=float)
         scored = test.with_columns(candidate=pl.Series(candidate), fold=pl.lit(fold.index))
         if champion_fit is not None:

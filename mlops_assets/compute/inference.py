@@ -166,30 +166,39 @@ def wilson(successes: int, trials: int, confidence: float = CONFIDENCE) -> Inter
 
 
 def logistic_calibration(
-    y: np.ndarray, p: np.ndarray, ridge: float = 0.0, iterations: int = 50
+    y: np.ndarray,
+    p: np.ndarray,
+    ridge: float = 0.0,
+    iterations: int = 50,
+    weights: np.ndarray | None = None,
 ) -> tuple[np.ndarray, np.ndarray]:
     """Fit P(y=1) = expit(a + b * logit(p)) by Newton's method: (a, b) and their covariance.
 
     A calibrated score has a = 0 and b = 1. `ridge` shrinks the fit towards that (Platt scaling
     on a few hundred rows must not bend the scores far): it penalizes the shift of the mean logit
-    and the change of its spread, (b - 1) * sd(logit p), so squeezed scores can still stretch."""
+    and the change of its spread, (b - 1) * sd(logit p), so squeezed scores can still stretch.
+    `weights`: per-row weights of the likelihood (normalized to the row count, so the ridge keeps
+    its strength)."""
     y = np.asarray(y, dtype=float)
     z = logit(np.clip(np.asarray(p, dtype=float), 1e-6, 1 - 1e-6))
-    centre = float(z.mean())
+    w = np.ones_like(z) if weights is None else np.asarray(weights, dtype=float)
+    w = w * (len(w) / max(w.sum(), 1e-12))
+    centre = float(np.average(z, weights=w))
     x = np.column_stack([np.ones_like(z), z - centre])  # fitted: a + b * centre, and b
     prior = np.array([centre, 1.0])
-    penalty = ridge * np.diag([1.0, max(float(z.var()), 1e-12)])
+    spread = float(np.average((z - centre) ** 2, weights=w))
+    penalty = ridge * np.diag([1.0, max(spread, 1e-12)])
     beta = prior.copy()
     for _ in range(iterations):
         q = expit(x @ beta)
-        gradient = x.T @ (y - q) - penalty @ (beta - prior)
-        hessian = (x * (q * (1 - q))[:, None]).T @ x + penalty
+        gradient = x.T @ (w * (y - q)) - penalty @ (beta - prior)
+        hessian = (x * (w * q * (1 - q))[:, None]).T @ x + penalty
         step = np.linalg.solve(hessian + 1e-9 * np.eye(2), gradient)
         beta = beta + step
         if np.abs(step).max() < 1e-10:
             break
     q = expit(x @ beta)
-    covariance = np.linalg.pinv((x * (q * (1 - q))[:, None]).T @ x + penalty)
+    covariance = np.linalg.pinv((x * (w * q * (1 - q))[:, None]).T @ x + penalty)
     back = np.array([[1.0, -centre], [0.0, 1.0]])  # (a + b * centre, b) -> (a, b)
     return back @ beta, back @ covariance @ back.T
 

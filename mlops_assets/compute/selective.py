@@ -26,7 +26,7 @@ def logged_decisions(decisions: pl.LazyFrame | pl.DataFrame) -> pl.LazyFrame:
     return decisions.lazy().select("id", *_LOGGED)
 
 
-def observable(rows: pl.LazyFrame, decisions: pl.LazyFrame | None, spec, id_column: str):
+def observable(rows: pl.LazyFrame, decisions: pl.LazyFrame | None, spec, id_column: str | None):
     """`rows` (with labels) whose outcome the business could observe, with `WEIGHT`.
 
     `decisions`: the platform's decision log (`logged_decisions`) for the rows' days, or None.

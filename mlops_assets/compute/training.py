@@ -13,6 +13,7 @@ import polars as pl
 from mlops_assets.compute.features import LABEL, FeatureColumns
 from mlops_assets.compute.inference import logistic_calibration
 from mlops_assets.compute.ingest import DAY
+from mlops_assets.compute.selective import WEIGHT, observable
 from mlops_assets.config.spec import DatasetSpec
 
 LABEL_DAY = "_label_day"  # the day the label was observed (landed)
@@ -25,11 +26,14 @@ def training_frame(
     spec: DatasetSpec,
     as_of: dt.date,
     window_days: int,
+    decisions: pl.LazyFrame | None = None,
 ) -> pl.DataFrame:
     """Labelled rows known on `as_of`: features of the `window_days` latest labelled days.
 
     Only labels observed on or before `as_of` are used (outcomes files that landed by then, or
     labels in the same file for days up to `as_of`), and only feature rows of days up to it.
+    With selective labels, only outcomes the platform's decisions (`decisions`, its log) left
+    observable, each with its inverse-propensity `WEIGHT` (`compute.selective.observable`).
     """
     rows = features.filter(pl.col(DAY) <= as_of)
     if spec.delayed_labels:
@@ -41,6 +45,7 @@ def training_frame(
         rows = rows.join(labels, on=spec.id_column, how="inner").filter(pl.col(LABEL).is_not_null())
     else:
         rows = rows.filter(pl.col(LABEL).is_not_null()).with_columns(pl.col(DAY).alias(LABEL_DAY))
+    rows = observable(rows, decisions, spec, spec.id_column)
     frame = rows.collect()
     if frame.height == 0:
         return frame
@@ -113,14 +118,29 @@ def fit_model(frame: pl.DataFrame, columns: FeatureColumns, recipe: Recipe) -> t
         return model, {"intercept": 0.0, "slope": 1.0, "rows": 0}
     first = _fit(early, columns, recipe)
     scores = first.predict_proba(model_matrix(late, columns))[:, 1]
-    (a, b), _ = logistic_calibration(late[LABEL].to_numpy(), scores, ridge=CALIBRATION_RIDGE)
+    (a, b), _ = logistic_calibration(
+        late[LABEL].to_numpy(),
+        scores,
+        ridge=CALIBRATION_RIDGE,
+        weights=sample_weights(late, recipe),
+    )
     fold_calibration(model, float(a), float(b))
     return model, {"intercept": float(a), "slope": float(b), "rows": late.height}
 
 
+def sample_weights(frame: pl.DataFrame, recipe: Recipe):
+    """Each row's weight in a fit: its inverse-propensity `WEIGHT` (selective labels) times its
+    recency weight; None when every row weighs the same."""
+    weights = recency_weights(frame[DAY], recipe.recency_half_life_days)
+    if WEIGHT in frame.columns and not (frame[WEIGHT] == 1.0).all():
+        ipw = frame[WEIGHT].to_numpy()
+        weights = ipw if weights is None else weights * ipw
+    return weights
+
+
 def _fit(frame: pl.DataFrame, columns: FeatureColumns, recipe: Recipe):
     model = build_model(columns, recipe.estimator, recipe.params, recipe.seed)
-    weights = recency_weights(frame[DAY], recipe.recency_half_life_days)
+    weights = sample_weights(frame, recipe)
     extra = {} if weights is None else {"model__sample_weight": weights}
     model.fit(model_matrix(frame, columns), frame[LABEL].to_numpy(), **extra)
     return model

@@ -264,9 +264,17 @@ def build_weekly_retrain(spec: DatasetSpec, train_job) -> dg.ScheduleDefinition:
 
 
 def _labels_since(dataset: DatasetResource, window_end: dt.date | None) -> int:
-    """Labelled rows whose outcomes landed after the champion's training window."""
+    """Labelled rows whose outcomes landed after the champion's training window; with selective
+    labels, only outcomes the logged decisions left observable."""
     import polars as pl
 
-    asset = "raw_outcomes" if dataset.spec.delayed_labels else "raw"
+    from mlops_assets.compute.selective import observable
+
+    spec = dataset.spec
+    asset = "raw_outcomes" if spec.delayed_labels else "raw"
     days = [d for d in dataset.partitions(asset) if window_end is None or d > str(window_end)]
-    return dataset.scan(asset, days).select(pl.len()).collect().item()
+    rows = dataset.scan(asset, days)
+    if spec.decision.selective_labels:
+        decisions = dataset.scan("decisions", dataset.partitions("decisions"))
+        rows = observable(rows, decisions, spec, spec.id_column)
+    return rows.select(pl.len()).collect().item()

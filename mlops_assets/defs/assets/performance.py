@@ -61,19 +61,33 @@ def build_performance_assets(spec: DatasetSpec, partitions: dg.PartitionsDefinit
             how="left",
         )
         rows = observed_outcomes(decided, raw_outcomes, spec)
-        earlier = _trailing_observed(dataset, context.partition_key)
+        # the trailing pool judges the model in force: rows its version decided, none older
+        champion = int(dataset.document("deployment")["target"]["champion"])
+        earlier = [
+            frame.filter(pl.col("model_version") == champion)
+            for frame in _trailing_observed(dataset, context.partition_key)
+        ]
+        earlier = [frame for frame in earlier if frame.height]
         yield dg.MaterializeResult(
             value=rows,
-            metadata={"decided_on": decided_on, **_metadata(rows, earlier, spec)},
+            metadata={
+                "decided_on": decided_on,
+                "trailing_champion": champion,
+                **_metadata(rows, earlier, spec, champion),
+            },
         )
 
     return [performance]
 
 
-def _metadata(rows: pl.DataFrame, earlier: list[pl.DataFrame], spec: DatasetSpec) -> dict:
-    """The day's realized performance, and the trailing pool the performance sensor reads."""
+def _metadata(
+    rows: pl.DataFrame, earlier: list[pl.DataFrame], spec: DatasetSpec, champion: int
+) -> dict:
+    """The day's realized performance, and the trailing pool the performance sensor reads:
+    the rows that the champion in force decided, this day's and the trailing days'."""
     day = realized_performance(rows, spec)
-    pooled = pl.concat([rows, *earlier], how="diagonal_relaxed")
+    current = rows.filter(pl.col("model_version") == champion)
+    pooled = pl.concat([current, *earlier], how="diagonal_relaxed")
     trailing = realized_performance(pooled, spec)
     expected = estimated_performance(pooled["score"].to_numpy(), 0.5, spec)
     # observed / predicted positives with a 99% interval: the performance signal needs the
@@ -93,7 +107,7 @@ def _metadata(rows: pl.DataFrame, earlier: list[pl.DataFrame], spec: DatasetSpec
         "feedback_gap_auc": day["feedback_gap_auc"],
         "ece": day["observed"]["ece"],
         "realized_value": day["realized_value"],
-        "trailing_days": len(earlier) + 1,
+        "trailing_days": len(earlier) + (current.height > 0),
         "trailing_rows": pooled.height,
         "trailing_roc_auc": trailing["observed"]["roc_auc"],
         "trailing_roc_auc_control": trailing["control"]["roc_auc"],

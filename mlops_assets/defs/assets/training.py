@@ -9,6 +9,7 @@ import dagster as dg
 from mlops_assets.compute.features import LABEL
 from mlops_assets.compute.ingest import DAY
 from mlops_assets.compute.profile import profile_to_dict
+from mlops_assets.compute.selective import WEIGHT, effective_sample_size
 from mlops_assets.compute.training import (
     LABEL_DAY,
     Recipe,
@@ -48,6 +49,8 @@ def _training_set(spec: DatasetSpec) -> dg.AssetsDefinition:
     deps = [dg.AssetKey([spec.name, "features"])]
     if spec.delayed_labels:
         deps.append(dg.AssetKey([spec.name, "raw_outcomes"]))
+    if spec.decision.selective_labels:
+        deps.append(dg.AssetKey([spec.name, "decisions"]))
 
     @dg.asset(
         key=[spec.name, "training_set"],
@@ -55,7 +58,9 @@ def _training_set(spec: DatasetSpec) -> dg.AssetsDefinition:
         group_name=GROUP,
         kinds={"polars", "parquet"},
         description="Labelled feature rows of the latest `window_days` labelled days, built only "
-        "from features and labels that had landed by `as_of`: no later label can leak in.",
+        "from features and labels that had landed by `as_of`: no later label can leak in. With "
+        "selective labels, only outcomes the logged decisions left observable, each weighted by "
+        "the inverse of its probability of being observed (`_weight`).",
     )
     def training_set(
         context: dg.AssetExecutionContext, config: TrainingSetConfig, dataset: DatasetResource
@@ -70,7 +75,13 @@ def _training_set(spec: DatasetSpec) -> dg.AssetsDefinition:
         outcome_days = [d for d in dataset.partitions("raw_outcomes") if d <= str(as_of)]
         features = dataset.scan("features", feature_days)
         outcomes = dataset.scan("raw_outcomes", outcome_days) if spec.delayed_labels else None
-        frame = training_frame(features, outcomes, dataset.spec, as_of, config.window_days)
+        decision_days = [d for d in dataset.partitions("decisions") if d <= str(as_of)]
+        decisions = (
+            dataset.scan("decisions", decision_days) if spec.decision.selective_labels else None
+        )
+        frame = training_frame(
+            features, outcomes, dataset.spec, as_of, config.window_days, decisions
+        )
         if frame.height == 0:
             raise dg.Failure(
                 f"no labelled rows known on {as_of}: labels arrive "
@@ -79,6 +90,9 @@ def _training_set(spec: DatasetSpec) -> dg.AssetsDefinition:
         used = dataset.partition_files("features", feature_days)
         if spec.delayed_labels:
             used += dataset.partition_files("raw_outcomes", outcome_days)
+        if spec.decision.selective_labels:
+            used += dataset.partition_files("decisions", decision_days)
+        weights = frame[WEIGHT].to_numpy()
         return dg.MaterializeResult(
             value=frame,
             metadata={
@@ -88,6 +102,10 @@ def _training_set(spec: DatasetSpec) -> dg.AssetsDefinition:
                 "last_day": str(frame[DAY].max()),
                 "latest_label_observed": str(frame[LABEL_DAY].max()),
                 "positive_rate": round(float(frame[LABEL].mean()), 4),
+                "selective_labels": spec.decision.selective_labels,
+                # what the weighted rows are worth as unweighted ones (Kish)
+                "effective_sample_size": round(effective_sample_size(weights), 1),
+                "weighted_rows": int((weights != 1.0).sum()),
                 "data_fingerprint": files_fingerprint(used),
             },
         )
@@ -181,10 +199,12 @@ def _log_candidate(config, training_set, labels, scores, calibration, inputs_car
             **config.params,
         }
     )
+    weights = training_set[WEIGHT].to_numpy()
     mlflow.log_metrics(
         {
-            "train_roc_auc": float(roc_auc_score(labels, scores)),
+            "train_roc_auc": float(roc_auc_score(labels, scores, sample_weight=weights)),
             "train_positive_rate": float(labels.mean()),
+            "train_effective_sample_size": effective_sample_size(weights),
             "calibration_intercept": calibration["intercept"],
             "calibration_slope": calibration["slope"],
             "calibration_rows": calibration["rows"],
