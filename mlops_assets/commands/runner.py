@@ -162,9 +162,11 @@ def _monitor(defs, instance, spec: DatasetSpec, progress) -> dict:
         ready = [d for d in outcome_days if labelled(d, spec.target.delay_days) in decided_days]
         performance = None
         for day in ready[-spec.monitoring.trailing_days :]:
-            result = execute(defs, instance, daily, day, daily_assets(spec, only=("performance",)))
+            assets = daily_assets(spec, only=("performance", "impact"))
+            result = execute(defs, instance, daily, day, assets)
             performance = result if result.success else performance
-        if performance is not None:
+        if performance is not None and _materialized(performance, "impact"):
+            out["impact"] = _impact(performance)
             meta = _metadata(performance, "performance")
             keep = (
                 "decided_on",
@@ -199,6 +201,21 @@ def _monitor(defs, instance, spec: DatasetSpec, progress) -> dict:
     return out
 
 
+def _impact(result) -> dict:
+    """The realized impact (policy vs control) up to the run's day, for the summary."""
+    meta = _metadata(result, "impact")
+    keep = (
+        "uplift_per_application",
+        "policy_value_per_application",
+        "control_value_per_application",
+        "policy_approval_rate",
+        "control_approval_rate",
+        "cumulative_days",
+        "targets",
+    )
+    return {"decided_on": meta["decided_on"], **{k: meta[k] for k in keep if k in meta}}
+
+
 def _drift_before_champion(instance, spec: DatasetSpec) -> dict:
     """Without a champion: the latest drift report, against the trailing accepted days (the
     daily chain wrote it with the day)."""
@@ -207,6 +224,13 @@ def _drift_before_champion(instance, spec: DatasetSpec) -> dict:
         return {}
     meta = event.asset_materialization.metadata
     return {"drift": {"day": event.asset_materialization.partition, **meta["summary"].value}}
+
+
+def _materialized(result, asset: str) -> bool:
+    return any(
+        e.materialization.asset_key.path[-1] == asset
+        for e in result.get_asset_materialization_events()
+    )
 
 
 def _metadata(result, asset: str, key: str | None = None):

@@ -50,6 +50,12 @@ def collect_status(settings: Settings) -> dict:
     status["performance"] = _latest(
         instance, spec, "performance", ("roc_auc", "trailing_roc_auc", "feedback_gap_auc")
     )
+    status["impact"] = _latest(
+        instance,
+        spec,
+        "impact",
+        ("uplift_per_application", "policy_approval_rate", "control_approval_rate"),
+    )
     quarantine = settings.quarantine / spec.name
     reasons = sorted(quarantine.glob("*.reason.json")) if quarantine.is_dir() else []
     status["quarantined"] = {
@@ -135,9 +141,21 @@ def format_status(status: dict) -> str:
         info = status.get(name)
         text = ", ".join(f"{k} {v}" for k, v in info.items() if v is not None) if info else "-"
         lines.append(f"  {name:<14}{text}")
+    lines.append(f"  {'impact':<14}{_impact_line(status.get('impact'))}")
     lines.append(f"  quarantined   {len(status['quarantined'])} files")
     lines += [f"    {name}: {reason}" for name, reason in status["quarantined"].items()]
     return "\n".join(lines)
+
+
+def _impact_line(impact: dict | None) -> str:
+    uplift = (impact or {}).get("uplift_per_application")
+    if not uplift:
+        return "-"
+    return (
+        f"policy - control {uplift['estimate']:+.2f} per application "
+        f"[{uplift['low']:+.2f}, {uplift['high']:+.2f}] up to {impact['partition']}, approval "
+        f"{impact['policy_approval_rate']} (policy) vs {impact['control_approval_rate']} (control)"
+    )
 
 
 def _serving_line(serving: dict) -> str:

@@ -31,7 +31,7 @@ from mlops_assets.compute.metrics import (
     row_values,
     segment_metrics,
 )
-from mlops_assets.compute.selective import population_rows
+from mlops_assets.compute.selective import population_rows, resampling_units
 from mlops_assets.config.spec import DatasetSpec
 
 Scorer = Callable[[pl.DataFrame], np.ndarray]
@@ -118,7 +118,8 @@ def run_backtest(
     decision = decision_threshold(spec)
     threshold = decision["threshold"]
     values = {m: row_values(y, rows[m].to_numpy(), threshold, spec.value) for m in models}
-    auc = auc_interval(y, rows["candidate"].to_numpy(), clusters_of(rows[DAY].to_numpy()))
+    units = resampling_units(rows, rows[DAY].to_numpy())
+    auc = auc_interval(y, rows["candidate"].to_numpy(), clusters_of(units))
     report = {
         "folds": per_fold,
         "overall": _metrics(rows, models),
@@ -152,7 +153,7 @@ def paired_comparison(rows: pl.DataFrame, values: dict, threshold: float, spec) 
     over days), the fairness spreads and each large segment's AUC (Bonferroni-corrected)."""
     if rows.height == 0 or rows[LABEL].n_unique() < 2:
         return {"rows": rows.height, "positives": int(rows[LABEL].sum()), "days": 0}
-    y, days = rows[LABEL].to_numpy(), rows[DAY].to_numpy()
+    y, days = rows[LABEL].to_numpy(), resampling_units(rows, rows[DAY].to_numpy())
     cand, champ = rows["candidate"].to_numpy(), rows["champion"].to_numpy()
     auc = auc_difference(y, cand, champ, clusters_of(days))
     value = mean_difference(days, values["candidate"], values["champion"])
@@ -173,7 +174,7 @@ def _fairness_rises(rows: pl.DataFrame, columns: list[str], threshold: float) ->
     intervals are Bonferroni-corrected over every spread compared."""
     y = rows[LABEL].to_numpy()
     acts = {m: rows[m].to_numpy() >= threshold for m in ("candidate", "champion")}
-    clusters = clusters_of(rows[DAY].to_numpy())
+    clusters = clusters_of(resampling_units(rows, rows[DAY].to_numpy()))
     comparisons = 2 * max(len(columns), 1)
     result = {}
     for column in columns:
@@ -226,7 +227,7 @@ def _segment_differences(rows: pl.DataFrame, columns: list[str], min_rows: int) 
             group[LABEL].to_numpy(),
             group["candidate"].to_numpy(),
             group["champion"].to_numpy(),
-            clusters_of(group[DAY].to_numpy()),
+            clusters_of(resampling_units(group, group[DAY].to_numpy())),
             comparisons=len(large),
         )
         result[column][value] = {**diff.as_dict(), "rows": group.height}

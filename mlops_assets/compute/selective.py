@@ -18,6 +18,7 @@ import numpy as np
 import polars as pl
 
 WEIGHT = "_weight"  # 1 / P(outcome observed | the logged decision)
+UNIT = "_unit"  # the observed row a copy in `population_rows` stands for
 _LOGGED = ("decision", "control", "score", "threshold")
 
 
@@ -32,16 +33,17 @@ def observable(rows: pl.LazyFrame, decisions: pl.LazyFrame | None, spec, id_colu
     `decisions`: the platform's decision log (`logged_decisions`) for the rows' days, or None.
     Without selective labels every row is observable and weighs 1.
     """
-    if not spec.decision.selective_labels or decisions is None:
+    if (
+        not spec.decision.selective_labels
+        or decisions is None
+        or "id" not in decisions.lazy().collect_schema()  # nothing decided yet: legacy days
+    ):
         return rows.with_columns(pl.lit(1.0).alias(WEIGHT))
     share = spec.serving.control_share
     policy_declines = pl.col("score") >= pl.col("threshold")
     declined = pl.col("decision") == spec.decision.action
-    joined = rows.join(
-        logged_decisions(decisions),
-        left_on=pl.col(id_column).cast(pl.String),
-        right_on="id",
-        how="left",
+    joined = rows.with_columns(pl.col(id_column).cast(pl.String).alias("_decided_id")).join(
+        logged_decisions(decisions).rename({"id": "_decided_id"}), on="_decided_id", how="left"
     )
     return (
         joined.filter((~(declined & ~pl.col("control"))).fill_null(True))
@@ -51,7 +53,7 @@ def observable(rows: pl.LazyFrame, decisions: pl.LazyFrame | None, spec, id_colu
             .otherwise(1.0)
             .alias(WEIGHT)
         )
-        .drop(*_LOGGED, strict=False)
+        .drop("_decided_id", *_LOGGED)
     )
 
 
@@ -66,16 +68,25 @@ def population_rows(frame: pl.DataFrame, seed: int = 0) -> pl.DataFrame:
     """The weighted rows as the applicant population they stand for: each row repeated `WEIGHT`
     times (a non-integer weight is rounded up or down at random, unbiased, seeded).
 
-    Evaluation runs unchanged on the result; its intervals resample whole days, so the copies
-    of a row move together and never count as independent evidence.
+    Evaluation runs unchanged on the result; its intervals resample whole days (or, with few
+    days, `resampling_units`), so the copies of a row move together and never count as
+    independent evidence. Each copy's `UNIT` names its row (`seed` keeps folds apart).
     """
     if WEIGHT not in frame.columns:
         return frame
     w = frame[WEIGHT].to_numpy()
-    if np.all(w == 1.0):
-        return frame
     whole = np.floor(w)
     extra = np.random.default_rng(seed).random(len(w)) < (w - whole)
     copies = (whole + extra).astype(np.int64)
     index = np.repeat(np.arange(frame.height), copies)
-    return frame[index]
+    return frame[index].with_columns(pl.Series(UNIT, seed * 1_000_000_000 + index))
+
+
+def resampling_units(rows: pl.DataFrame, days: np.ndarray) -> np.ndarray:
+    """What an interval resamples: the days when there are enough of them, else the rows, a row
+    and its copies (`UNIT`, from `population_rows`) as one."""
+    from mlops_assets.compute.inference import MIN_CLUSTERS
+
+    if len(np.unique(days)) >= MIN_CLUSTERS or UNIT not in rows.columns:
+        return days
+    return rows[UNIT].to_numpy()

@@ -8,6 +8,7 @@ from collections.abc import Iterable
 from dataclasses import dataclass, field
 from pathlib import Path
 
+import numpy as np
 import polars as pl
 
 from mlops_assets.compute.features import LABEL, FeatureColumns
@@ -86,6 +87,9 @@ def recency_weights(days: pl.Series, half_life_days: float | None):
     return 0.5 ** (age / half_life_days)
 
 
+TRAINING_WEIGHT_CAP = 3.0
+
+
 @dataclass(frozen=True)
 class Recipe:
     """How a model is trained: what the backtest refits on each fold, for the candidate and for
@@ -95,6 +99,10 @@ class Recipe:
     params: dict = field(default_factory=dict)
     seed: int = 0
     recency_half_life_days: float | None = None  # None: every row weighs the same
+    # inverse-propensity weights above this are truncated in fits (not in evaluation): a control
+    # row weighs 1 / control_share (20), and a few such rows would dominate a fit
+    # (bench/bench_selective_labels.py); None: untruncated
+    weight_cap: float | None = TRAINING_WEIGHT_CAP
 
 
 CALIBRATION_SHARE = 0.2  # the latest fifth of the days calibrates a fit on the earlier ones
@@ -129,11 +137,14 @@ def fit_model(frame: pl.DataFrame, columns: FeatureColumns, recipe: Recipe) -> t
 
 
 def sample_weights(frame: pl.DataFrame, recipe: Recipe):
-    """Each row's weight in a fit: its inverse-propensity `WEIGHT` (selective labels) times its
-    recency weight; None when every row weighs the same."""
+    """Each row's weight in a fit: its inverse-propensity `WEIGHT` (selective labels, truncated
+    at the recipe's `weight_cap`) times its recency weight; None when every row weighs the
+    same."""
     weights = recency_weights(frame[DAY], recipe.recency_half_life_days)
     if WEIGHT in frame.columns and not (frame[WEIGHT] == 1.0).all():
         ipw = frame[WEIGHT].to_numpy()
+        if recipe.weight_cap is not None:
+            ipw = np.minimum(ipw, recipe.weight_cap)
         weights = ipw if weights is None else weights * ipw
     return weights
 

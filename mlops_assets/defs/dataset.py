@@ -10,6 +10,7 @@ from mlops_assets.defs.assets.drift import build_drift_assets
 from mlops_assets.defs.assets.evaluation import build_evaluation_assets
 from mlops_assets.defs.assets.features import build_feature_assets
 from mlops_assets.defs.assets.health import build_health_assets
+from mlops_assets.defs.assets.impact import build_impact_assets
 from mlops_assets.defs.assets.ingestion import build_ingestion_assets
 from mlops_assets.defs.assets.kpis import build_kpi_assets
 from mlops_assets.defs.assets.performance import build_performance_assets
@@ -50,6 +51,7 @@ def build_definitions(settings: Settings) -> dg.Definitions:
             *build_drift_assets(spec, partitions),
             *build_kpi_assets(spec, partitions),
             *build_performance_assets(spec, partitions),
+            *build_impact_assets(spec, partitions),
             *build_health_assets(spec),
         ],
         asset_checks=[

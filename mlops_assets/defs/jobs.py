@@ -2,10 +2,11 @@
 
 The daily chain is one partitioned job: a day's landed applications become `raw` and `features`
 (behind their data-quality checks), the deployed models' `decisions`, the `drift_report` and the
-`kpis`; a day's landed outcomes become `raw_outcomes` and the `performance` of the decisions they
-label. The landing sensor, `mlops run` and the replay all run this one job, each for the part of
-it that what landed starts (`daily_assets`); Dagster orders the steps and skips what a day cannot
-have yet (no decisions before a first deployment).
+`kpis`; a day's landed outcomes become `raw_outcomes`, and the `performance` and the realized
+`impact` (policy vs control) of the decisions they label. The landing sensor, `mlops run` and
+the replay all run this one job, each for the part of it that what landed starts
+(`daily_assets`); Dagster orders the steps and skips what a day cannot have yet (no decisions
+before a first deployment).
 """
 
 from __future__ import annotations
@@ -15,7 +16,7 @@ import dagster as dg
 from mlops_assets.config.spec import DatasetSpec
 
 APPLICATIONS = ("raw", "features", "decisions", "drift_report", "kpis")
-OUTCOMES = ("raw_outcomes", "performance")
+OUTCOMES = ("raw_outcomes", "performance", "impact")
 
 
 def daily_job_name(spec: DatasetSpec) -> str:
@@ -78,8 +79,8 @@ def build_jobs(spec: DatasetSpec, partitions: dg.PartitionsDefinition) -> list:
             partitions_def=partitions,
             description="One business day: ingest and check its applications and build their "
             "features; decide them with the deployed models; its drift report and KPIs; ingest "
-            "the outcomes that landed that day and measure the performance of the decisions "
-            "they label. Runs for the part that what landed starts.",
+            "the outcomes that landed that day and measure the performance and realized impact "
+            "of the decisions they label. Runs for the part that what landed starts.",
         ),
         dg.define_asset_job(
             train_job_name(spec),

@@ -65,6 +65,22 @@ def lines_png(series: dict[str, dict[str, float]], title: str, ylabel: str) -> b
     return _png(fig)
 
 
+def uplift_png(curve: pl.DataFrame, title: str) -> bytes:
+    """The cumulative uplift per day with its interval (a band), and the zero line."""
+    import datetime as dt
+
+    plt = _pyplot()
+    fig, ax = plt.subplots(figsize=(7, 3), dpi=90)
+    days = [dt.date.fromisoformat(d) for d in curve["day"]]
+    ax.fill_between(days, curve["low"], curve["high"], alpha=0.25, label="95% interval")
+    ax.plot(days, curve["estimate"], marker=".", label="policy - control")
+    ax.axhline(0, color="grey", linestyle="--")
+    ax.set(title=title, ylabel="value per application")
+    ax.legend(loc="upper left")
+    fig.autofmt_xdate()
+    return _png(fig)
+
+
 def _pyplot():
     import matplotlib
 
