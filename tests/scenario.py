@@ -10,7 +10,7 @@ from mlops_assets.commands.replay import replay
 from mlops_assets.config.settings import Settings
 from mlops_assets.sources.simulator import Scenario, land_day
 
-ROWS, DAYS, DRIFT_DAY = 500, 85, 40
+ROWS, DAYS, DRIFT_DAY = 1000, 85, 40
 START = dt.date(2025, 1, 1)
 
 

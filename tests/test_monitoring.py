@@ -116,7 +116,7 @@ def test_kpis_of_a_day_and_the_run_summary_and_status_report_monitoring(trained_
     approved = (decisions["decision"] == "approve").sum()
     assert kpis["approval_rate"] == round(approved / decisions.height, 4)
     assert kpis["portfolio_size"] > approved  # earlier days' approvals count too
-    arms = kpis["policy_vs_control"]
+    arms = kpis["policy_vs_control_expected"]
     assert arms["control"]["approval_rate"] == 1.0  # the control group always gets the default
     assert arms["policy"]["approval_rate"] < 1.0
 
@@ -129,6 +129,12 @@ def test_kpis_of_a_day_and_the_run_summary_and_status_report_monitoring(trained_
     assert status["serving"]["recorded"]["served"] is False
     assert "no endpoint answering at http://127.0.0.1:1" in format_status(status)
     assert "drift" in format_status(status)
+    # the realized impact of the decided days whose outcomes landed (mlops run measured them)
+    impact = status["impact"]
+    assert impact["control_approval_rate"] == 1.0
+    uplift = impact["uplift_per_application"]
+    assert uplift["low"] <= uplift["estimate"] <= uplift["high"]
+    assert "policy - control" in format_status(status)
 
 
 def test_pipeline_health_reads_runs_and_volumes_from_the_instance(trained_home):

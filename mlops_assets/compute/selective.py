@@ -43,7 +43,10 @@ def observable(rows: pl.LazyFrame, decisions: pl.LazyFrame | None, spec, id_colu
     policy_declines = pl.col("score") >= pl.col("threshold")
     declined = pl.col("decision") == spec.decision.action
     joined = rows.with_columns(pl.col(id_column).cast(pl.String).alias("_decided_id")).join(
-        logged_decisions(decisions).rename({"id": "_decided_id"}), on="_decided_id", how="left"
+        logged_decisions(decisions).rename({"id": "_decided_id"}),
+        on="_decided_id",
+        how="left",
+        maintain_order="left",
     )
     return (
         joined.filter((~(declined & ~pl.col("control"))).fill_null(True))
@@ -55,6 +58,16 @@ def observable(rows: pl.LazyFrame, decisions: pl.LazyFrame | None, spec, id_colu
         )
         .drop("_decided_id", *_LOGGED)
     )
+
+
+def decision_weights(decided: pl.DataFrame, spec) -> np.ndarray | None:
+    """`WEIGHT` of observed rows that carry their logged decision (`control`, `score`,
+    `threshold`); None without selective labels."""
+    if not spec.decision.selective_labels:
+        return None
+    declines = (decided["score"] >= decided["threshold"]).to_numpy()
+    control = decided["control"].to_numpy()
+    return np.where(control & declines, 1.0 / spec.serving.control_share, 1.0)
 
 
 def effective_sample_size(weights: np.ndarray) -> float:

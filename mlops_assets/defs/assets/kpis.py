@@ -25,7 +25,8 @@ def build_kpi_assets(spec: DatasetSpec, partitions: dg.PartitionsDefinition) -> 
         kinds={"polars"},
         description="Business KPIs of a day's decisions: applications, approval rate, portfolio "
         "size, expected value from the calibrated scores (realized value comes with "
-        "`performance`), the model's policy against the control group (A/B), and the targets "
+        "`performance`), the model's policy against the control group as its scores expect it "
+        "(realized: `impact`), and the targets "
         "in the spec's `monitoring:` section.",
     )
     def kpis(context: dg.AssetExecutionContext, dataset: DatasetResource):
@@ -47,7 +48,8 @@ def build_kpi_assets(spec: DatasetSpec, partitions: dg.PartitionsDefinition) -> 
             value=pl.DataFrame([{**flat, DAY: dt.date.fromisoformat(day)}]),
             metadata={
                 **{k: v for k, v in flat.items() if v is not None},
-                "policy_vs_control": dg.MetadataValue.json(
+                # as the champion's own scores expect it; realized: the `impact` asset
+                "policy_vs_control_expected": dg.MetadataValue.json(
                     {"policy": result["policy"], "control": result["control"]}
                 ),
                 "targets": dg.MetadataValue.json(result["targets"]),

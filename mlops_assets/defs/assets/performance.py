@@ -13,6 +13,7 @@ from mlops_assets.compute.monitoring import (
     observed_outcomes,
     realized_performance,
 )
+from mlops_assets.compute.selective import decision_weights
 from mlops_assets.config.spec import DatasetSpec
 from mlops_assets.defs.resources import DatasetResource
 
@@ -91,11 +92,15 @@ def _metadata(
     trailing = realized_performance(pooled, spec)
     expected = estimated_performance(pooled["score"].to_numpy(), 0.5, spec)
     # observed / predicted positives with a 99% interval: the performance signal needs the
-    # interval to exclude 1 (the day's noise alone never fires it)
+    # interval to exclude 1 (the day's noise alone never fires it). Under selective labels the
+    # rows are weighted back to the applicant population, which the scores are calibrated on
     calibration = (
-        calibration_evidence(pooled[LABEL].to_numpy(), pooled["score"].to_numpy(), 0.99)[
-            "observed_to_expected"
-        ]
+        calibration_evidence(
+            pooled[LABEL].to_numpy(),
+            pooled["score"].to_numpy(),
+            0.99,
+            decision_weights(pooled, spec),
+        )["observed_to_expected"]
         if pooled.height
         else None
     )

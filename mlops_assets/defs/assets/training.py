@@ -49,8 +49,6 @@ def _training_set(spec: DatasetSpec) -> dg.AssetsDefinition:
     deps = [dg.AssetKey([spec.name, "features"])]
     if spec.delayed_labels:
         deps.append(dg.AssetKey([spec.name, "raw_outcomes"]))
-    if spec.decision.selective_labels:
-        deps.append(dg.AssetKey([spec.name, "decisions"]))
 
     @dg.asset(
         key=[spec.name, "training_set"],
@@ -60,7 +58,8 @@ def _training_set(spec: DatasetSpec) -> dg.AssetsDefinition:
         description="Labelled feature rows of the latest `window_days` labelled days, built only "
         "from features and labels that had landed by `as_of`: no later label can leak in. With "
         "selective labels, only outcomes the logged decisions left observable, each weighted by "
-        "the inverse of its probability of being observed (`_weight`).",
+        "the inverse of its probability of being observed (`_weight`), read from the decision "
+        "log (`decisions`; a feedback loop, so not a declared dependency: the graph is acyclic).",
     )
     def training_set(
         context: dg.AssetExecutionContext, config: TrainingSetConfig, dataset: DatasetResource
