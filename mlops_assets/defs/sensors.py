@@ -243,11 +243,12 @@ def performance_signal(meta: dict, monitoring: Monitoring) -> str | None:
     if auc is not None and expected is not None and auc < expected - monitoring.auc_drop:
         return f"trailing realized AUC {auc:.4f} vs {expected:.4f} expected on the same rows"
     limit = monitoring.calibration_ratio
-    off = ratio and not 1 / limit <= ratio["estimate"] <= limit
-    if off and not ratio["low"] <= 1 <= ratio["high"]:
+    # a test of "the ratio is within the tolerance": it fires only when the whole interval lies
+    # beyond it, so a small miscalibration never fires however many rows the pool holds
+    if ratio and (ratio["low"] > limit or ratio["high"] < 1 / limit):
         return (
             f"observed positives {ratio['estimate']:.2f}x the predicted (99% interval "
-            f"{ratio['low']:.2f}-{ratio['high']:.2f}; limit {limit}x)"
+            f"{ratio['low']:.2f}-{ratio['high']:.2f}, wholly beyond the limit {limit}x)"
         )
     return None
 
