@@ -223,18 +223,17 @@ def _land_outcomes(plan: LandingPlan, day: int, rows: int, seed: int, scenario: 
     earlier that the business can observe."""
     if day < plan.delay_days:
         return None
-    date = plan.start + dt.timedelta(days=day)
-    path = plan.outcomes_landing / f"{date}.csv"
+    path = plan.outcomes_landing / f"{plan.start + dt.timedelta(days=day)}.csv"
+    if plan.decisions is not None and path.exists():
+        return None  # final: the business never takes back an observed outcome
     origin = day - plan.delay_days
     origin_date = plan.start + dt.timedelta(days=origin)
     _, labels = labelled_truth(origin, origin_date, rows, seed, scenario)
     labels = labels.select("application_id", "defaulted")
     if plan.decisions is not None:
-        if path.exists():
-            return None  # final: the business never takes back an observed outcome
         observed = plan.decisions.observable(origin_date, labels["application_id"])
         if observed is None:
-            return None
+            return None  # not decided yet: the outcomes wait for the decisions
         labels = labels.filter(pl.col("application_id").is_in(observed.implode()))
     return _write_if_changed(path, _csv_bytes(labels))
 
