@@ -14,7 +14,12 @@ Calibration: the simulator's true probabilities (calibrated by construction) and
 champion pass or fail the calibration gate on fresh rows; the true probabilities scaled by 0.7
 or 1.3 (risk under- or over-stated by 30%) should fail it.
 
-    uv run python bench/bench_gates.py [--trials 200]
+    uv run python bench/bench_gates.py [--trials 200] [--selective]
+
+`--selective`: the comparison rows as the platform sees them under selective labels (the
+deployed model, the champion or the weaker recipe, decides them with a 5% control group; only
+approved rows have outcomes, weighted back to the population by `population_rows`); promotion
+only.
 
 Prints each rate with its trial count, rows and a 95% Wilson interval.
 """
@@ -43,10 +48,12 @@ from mlops_assets.compute.inference import (  # noqa: E402
 )
 from mlops_assets.compute.ingest import DAY  # noqa: E402
 from mlops_assets.compute.metrics import decision_threshold, row_values  # noqa: E402
+from mlops_assets.compute.selective import observable, population_rows  # noqa: E402
 from mlops_assets.compute.training import Recipe, fit_model, model_matrix  # noqa: E402
 from mlops_assets.config.settings import BUILTIN_SPEC
 from mlops_assets.config.spec import load_spec  # noqa: E402
 from mlops_assets.sources.simulator import Scenario, labelled_truth  # noqa: E402
+from serving.policy import Policy, Scored, decide  # noqa: E402
 
 NUMERIC = tuple(bench_decisions.NUMERIC)  # the simulator's columns, as in the drift bench
 CATEGORICAL = ("home_ownership", "purpose", "region", "channel")
@@ -106,6 +113,19 @@ def calibration_passes(rows: pl.DataFrame, scores: np.ndarray, spec) -> bool:
     return evaluate_gates(report, spec.gates)["calibration"]["passed"]
 
 
+def selective(rows: pl.DataFrame, champion, spec, seed: int) -> pl.DataFrame:
+    """The rows as the platform sees them under selective labels: decided by the champion with
+    the control group, only approved ones observed, weighted back to the population."""
+    threshold = decision_threshold(spec)["threshold"]
+    policy = Policy("decline", "approve", control_share=spec.serving.control_share)
+    log = decide(
+        rows["application_id"].to_list(), Scored(1, threshold, champion(rows)), None, policy
+    )
+    approved = rows.filter(log["decision"] == "approve")
+    weighted = observable(approved.lazy(), log.lazy(), spec, "application_id").collect()
+    return population_rows(weighted, seed)
+
+
 def rate(hits: int, n: int) -> str:
     i = wilson(hits, n)
     return f"{hits / n:>6.1%} ({i.low:.1%}-{i.high:.1%})"
@@ -114,6 +134,11 @@ def rate(hits: int, n: int) -> str:
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--trials", type=int, default=200)
+    parser.add_argument(
+        "--selective",
+        action="store_true",
+        help="outcomes only for what the champion approved and the control group, weighted",
+    )
     args = parser.parse_args()
     spec = load_spec(BUILTIN_SPEC, home="/tmp/unused")  # its paths are never read here
     columns = FeatureColumns(NUMERIC, CATEGORICAL, ("age_band",))
@@ -151,6 +176,11 @@ def main() -> None:
         false = true = 0
         for t in range(args.trials):
             rows = labelled_days(1000 + 30 * t, days, seed=10_000 + 100 * days + t, rows=per_day)
+            if args.selective:
+                false += promoted(selective(rows, champion, spec, t), equal, champion, spec)
+                if days >= 7:
+                    true += promoted(selective(rows, weak, spec, t), champion, weak, spec)
+                continue
             false += promoted(rows, equal, champion, spec)
             if days >= 7:
                 true += promoted(rows, champion, weak, spec)
@@ -159,6 +189,8 @@ def main() -> None:
             f"{days * per_day:>16,} {days:>5} {rate(false, args.trials):>26} {better:>24}",
             flush=True,
         )
+    if args.selective:
+        return
     print(
         f"\ncalibration gate (tolerance {spec.gates.calibration_tolerance}), {args.trials} trials"
     )
