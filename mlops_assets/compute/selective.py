@@ -60,16 +60,6 @@ def observable(rows: pl.LazyFrame, decisions: pl.LazyFrame | None, spec, id_colu
     )
 
 
-def decision_weights(decided: pl.DataFrame, spec) -> np.ndarray | None:
-    """`WEIGHT` of observed rows that carry their logged decision (`control`, `score`,
-    `threshold`); None without selective labels."""
-    if not spec.decision.selective_labels:
-        return None
-    declines = (decided["score"] >= decided["threshold"]).to_numpy()
-    control = decided["control"].to_numpy()
-    return np.where(control & declines, 1.0 / spec.serving.control_share, 1.0)
-
-
 def effective_sample_size(weights: np.ndarray) -> float:
     """Kish's effective sample size, (sum w)^2 / sum w^2: how many unweighted rows the weighted
     rows are worth."""

@@ -13,7 +13,6 @@ from mlops_assets.compute.monitoring import (
     observed_outcomes,
     realized_performance,
 )
-from mlops_assets.compute.selective import decision_weights
 from mlops_assets.config.spec import DatasetSpec
 from mlops_assets.defs.resources import DatasetResource
 
@@ -91,16 +90,15 @@ def _metadata(
     pooled = pl.concat([current, *earlier], how="diagonal_relaxed")
     trailing = realized_performance(pooled, spec)
     expected = estimated_performance(pooled["score"].to_numpy(), 0.5, spec)
-    # observed / predicted positives with a 99% interval: the performance signal needs the
-    # interval to exclude 1 (the day's noise alone never fires it). Under selective labels the
-    # rows are weighted back to the applicant population, which the scores are calibrated on
+    # observed / predicted positives with a 99% interval: the performance signal needs all of
+    # it beyond the tolerance. Unweighted under selective labels too: which rows are observed
+    # depends on the score alone (and the random control group), so a calibrated model's
+    # observed positives match its predicted ones on them; weighting them back to the whole
+    # population would only triple the interval (the control rows weigh 20)
     calibration = (
-        calibration_evidence(
-            pooled[LABEL].to_numpy(),
-            pooled["score"].to_numpy(),
-            0.99,
-            decision_weights(pooled, spec),
-        )["observed_to_expected"]
+        calibration_evidence(pooled[LABEL].to_numpy(), pooled["score"].to_numpy(), 0.99)[
+            "observed_to_expected"
+        ]
         if pooled.height
         else None
     )
