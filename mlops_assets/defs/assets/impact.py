@@ -5,7 +5,7 @@ import polars as pl
 
 from mlops_assets.compute.impact import cumulative_uplift, daily_arms, impact_summary
 from mlops_assets.config.spec import DatasetSpec
-from mlops_assets.defs.assets.performance import labelled
+from mlops_assets.defs.assets.performance import labelled, outcome_day_deps
 from mlops_assets.defs.assets.plots import markdown_image, uplift_png
 from mlops_assets.defs.resources import DatasetResource
 
@@ -17,14 +17,10 @@ def build_impact_assets(spec: DatasetSpec, partitions: dg.PartitionsDefinition) 
     if not spec.delayed_labels:
         return []
     delay = spec.target.delay_days
-    labelled_day = dg.TimeWindowPartitionMapping(start_offset=-delay, end_offset=-delay)
 
     @dg.asset(
         key=[spec.name, "impact"],
-        deps=[
-            dg.AssetKey([spec.name, "raw_outcomes"]),
-            dg.AssetDep(dg.AssetKey([spec.name, "decisions"]), partition_mapping=labelled_day),
-        ],
+        deps=outcome_day_deps(spec, ("decisions",)),
         partitions_def=partitions,
         output_required=False,
         group_name=GROUP,

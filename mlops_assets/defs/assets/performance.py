@@ -25,17 +25,9 @@ def build_performance_assets(spec: DatasetSpec, partitions: dg.PartitionsDefinit
         return []
     delay = spec.target.delay_days
 
-    labelled_day = dg.TimeWindowPartitionMapping(start_offset=-delay, end_offset=-delay)
-
     @dg.asset(
         key=[spec.name, "performance"],
-        deps=[
-            dg.AssetKey([spec.name, "raw_outcomes"]),
-            *(
-                dg.AssetDep(dg.AssetKey([spec.name, a]), partition_mapping=labelled_day)
-                for a in ("decisions", "raw")
-            ),
-        ],
+        deps=outcome_day_deps(spec, ("decisions", "raw")),
         partitions_def=partitions,
         output_required=False,
         group_name=GROUP,
@@ -121,6 +113,20 @@ def _metadata(
         "models": dg.MetadataValue.json(sorted(int(v) for v in rows["model_version"].unique())),
         "performance": dg.MetadataValue.json(day),
     }
+
+
+def outcome_day_deps(spec: DatasetSpec, decided: tuple[str, ...]) -> list:
+    """Dependencies of an asset keyed by the day outcomes land: that day's `raw_outcomes`, and
+    the `decided` assets of the day they label (`delay_days` earlier)."""
+    delay = spec.target.delay_days
+    labelled_day = dg.TimeWindowPartitionMapping(start_offset=-delay, end_offset=-delay)
+    return [
+        dg.AssetKey([spec.name, "raw_outcomes"]),
+        *(
+            dg.AssetDep(dg.AssetKey([spec.name, a]), partition_mapping=labelled_day)
+            for a in decided
+        ),
+    ]
 
 
 def labelled(outcome_day: str, delay: int) -> str:
