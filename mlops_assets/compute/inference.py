@@ -203,23 +203,16 @@ def logistic_calibration(
     return back @ beta, back @ covariance @ back.T
 
 
-def calibration_evidence(
-    y: np.ndarray,
-    p: np.ndarray,
-    confidence: float = CONFIDENCE,
-    weights: np.ndarray | None = None,
-) -> dict:
+def calibration_evidence(y: np.ndarray, p: np.ndarray, confidence: float = CONFIDENCE) -> dict:
     """Calibration in the large (observed / expected positives) and the calibration slope, each
-    with an interval: a calibrated model has both at 1 whatever the row count. `weights`: each
-    row stands for that many applicants (inverse propensities under selective labels)."""
+    with an interval: a calibrated model has both at 1 whatever the row count."""
     y, p = np.asarray(y, dtype=float), np.clip(np.asarray(p, dtype=float), 1e-6, 1 - 1e-6)
-    w = np.ones_like(p) if weights is None else np.asarray(weights, dtype=float)
     z = z_value(confidence)
-    expected = (w * p).sum()
-    # the weighted count of positives varies by sqrt(sum w^2 p(1-p)) around its expectation
-    spread = z * np.sqrt((w**2 * p * (1 - p)).sum()) / max(expected, 1e-12)
-    ratio = (w * y).sum() / max(expected, 1e-12)
-    beta, covariance = logistic_calibration(y, p, weights=weights)
+    expected = p.sum()
+    # the count of positives varies by sqrt(sum p(1-p)) around its expectation (delta method)
+    spread = z * np.sqrt((p * (1 - p)).sum()) / max(expected, 1e-12)
+    ratio = y.sum() / max(expected, 1e-12)
+    beta, covariance = logistic_calibration(y, p)
     slope_half = z * np.sqrt(max(covariance[1, 1], 0.0))
     return {
         "observed_to_expected": Interval(

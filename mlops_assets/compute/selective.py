@@ -22,15 +22,10 @@ UNIT = "_unit"  # the observed row a copy in `population_rows` stands for
 _LOGGED = ("decision", "control", "score", "threshold")
 
 
-def logged_decisions(decisions: pl.LazyFrame | pl.DataFrame) -> pl.LazyFrame:
-    """The decision log's columns that observability needs, keyed by `id`."""
-    return decisions.lazy().select("id", *_LOGGED)
-
-
 def observable(rows: pl.LazyFrame, decisions: pl.LazyFrame | None, spec, id_column: str | None):
     """`rows` (with labels) whose outcome the business could observe, with `WEIGHT`.
 
-    `decisions`: the platform's decision log (`logged_decisions`) for the rows' days, or None.
+    `decisions`: the platform's decision log (`id` and `_LOGGED`) for the rows' days, or None.
     Without selective labels every row is observable and weighs 1.
     """
     if (
@@ -43,7 +38,7 @@ def observable(rows: pl.LazyFrame, decisions: pl.LazyFrame | None, spec, id_colu
     policy_declines = pl.col("score") >= pl.col("threshold")
     declined = pl.col("decision") == spec.decision.action
     joined = rows.with_columns(pl.col(id_column).cast(pl.String).alias("_decided_id")).join(
-        logged_decisions(decisions).rename({"id": "_decided_id"}),
+        decisions.lazy().select(pl.col("id").alias("_decided_id"), *_LOGGED),
         on="_decided_id",
         how="left",
         maintain_order="left",
