@@ -98,9 +98,22 @@ def load_model(
         profile=profile,
         schema=inputs["schema"],
         threshold=float(threshold),
-        training_window=run.data.tags.get("partition_window", ""),
+        training_window=training_window(run),
         metrics=metrics,
     )
+
+
+def training_window(run) -> str:
+    """`first..last` application day of the training set a run logged (its MLflow dataset input
+    with context `training`), or '' if it logged none."""
+    for item in run.inputs.dataset_inputs if run.inputs else []:
+        tags = {t.key: t.value for t in item.tags}
+        if tags.get("mlflow.data.context") == "training":
+            return tags.get(WINDOW_TAG, "")
+    return ""
+
+
+WINDOW_TAG = "window"  # on the training dataset input: `first..last` application day
 
 
 def inputs_uri(run_id: str) -> str:

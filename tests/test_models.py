@@ -67,16 +67,32 @@ def test_first_model_becomes_champion_and_the_same_data_and_seed_give_the_same_m
 def test_mlflow_run_carries_lineage_and_the_model_is_stored_as_skops(home):
     result = train(home)
     card = report(home)["candidate"]
-    run = registry(home).client().get_run(card["run_id"])
-    assert run.data.tags["dagster_run_id"] == result.run_id
-    training = (
-        instance_for(home)
-        .get_latest_materialization_event(dg.AssetKey(["lending", "training_set"]))
-        .asset_materialization.metadata
-    )
-    assert run.data.tags["data_fingerprint"] == training["data_fingerprint"].value
-    assert run.data.tags["partition_window"] == card["training_window"]
-    assert "git_commit" in run.data.tags and run.data.params["seed"] == "0"
+    models = registry(home)
+    run = models.client().get_run(card["run_id"])
+    # dagster-mlflow carried the train job's run, and its hook closed it with the job
+    assert run.data.tags["dagster_run_id"] == result.run_id and run.info.status == "FINISHED"
+    assert run.data.tags["dagster_run_url"] == f"http://127.0.0.1:3000/runs/{result.run_id}"
+    instance = instance_for(home)
+
+    def metadata(asset: str) -> dict:
+        key = dg.AssetKey(["lending", asset])
+        return instance.get_latest_materialization_event(key).asset_materialization.metadata
+
+    # the training window is an MLflow dataset: the lake file, the partitions' digest, the days
+    (logged,) = run.inputs.dataset_inputs
+    fingerprint = metadata("training_set")["data_fingerprint"].value
+    assert logged.dataset.digest == fingerprint[:36] and logged.dataset.name.endswith("set")
+    assert json.loads(logged.dataset.source)["uri"].endswith("training_set/data.parquet")
+    tags = {t.key: t.value for t in logged.tags}
+    assert tags["mlflow.data.context"] == "training" and tags["data_fingerprint"] == fingerprint
+    assert tags["window"] == card["training_window"]
+    assert models.training_window_end(1).isoformat() == card["training_window"][-10:]
+    assert len(run.data.tags["mlflow.source.git.commit"]) in (40, len("unknown"))
+    assert run.data.params["seed"] == "0"
+    # every materialization of the model links its MLflow run
+    url = f"http://127.0.0.1:5000/#/experiments/{run.info.experiment_id}/runs/{run.info.run_id}"
+    for asset in ("candidate_model", "backtest", "champion"):
+        assert metadata(asset)["mlflow_run"].value == url
     assert "backtest_candidate_roc_auc" in run.data.metrics
     artifacts = home.home / "mlflow" / "artifacts"
     assert list(artifacts.rglob("model.skops")) and not list(artifacts.rglob("*.pkl"))

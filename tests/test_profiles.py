@@ -1,11 +1,12 @@
 """dev / test / prod profiles switch the registry and tracking store by configuration only."""
 
+import os
 from pathlib import Path
 
 import pytest
 
 from mlops_assets.config.profiles import load_profile
-from mlops_assets.config.settings import Settings
+from mlops_assets.config.settings import STORAGE_URL_ENV, Settings
 from mlops_assets.config.spec import load_spec
 from mlops_assets.defs.registry import registry_for
 
@@ -50,13 +51,19 @@ def test_the_deploy_profiles_share_one_tracking_server(tmp_path, monkeypatch):
     assert loaded[2].dagster_storage is None  # ${MLOPS_DAGSTER_DB:-}: empty default
 
 
-def test_a_profile_with_dagster_storage_writes_postgres_into_the_instance(tmp_path, monkeypatch):
+def test_a_profile_with_dagster_storage_refers_the_instance_to_it_by_variable(
+    tmp_path, monkeypatch
+):
     monkeypatch.setenv("MLOPS_ENV", "prod")
     monkeypatch.setenv("MLFLOW_TRACKING_URI", "http://mlflow:5000")
-    monkeypatch.setenv("MLOPS_DAGSTER_DB", "postgresql://u:p@db:5432/dagster")
+    monkeypatch.setenv("MLOPS_DAGSTER_DB", "postgresql://u:s3cret@db:5432/dagster")
+    monkeypatch.setenv(STORAGE_URL_ENV, "")  # restored after the test: the run sets it
     settings = Settings.resolve(home=tmp_path)
     text = (settings.prepare_dagster_home() / "dagster.yaml").read_text()
-    assert 'postgres_url: "postgresql+psycopg2://u:p@db:5432/dagster"' in text
+    # the password never reaches the file: the instance reads the URL from the environment
+    assert "s3cret" not in text and f"postgres_url:\n      env: {STORAGE_URL_ENV}" in text
+    url = "postgresql+psycopg2://u:s3cret@db:5432/dagster"
+    assert os.environ[STORAGE_URL_ENV] == settings.env()[STORAGE_URL_ENV] == url
     monkeypatch.setenv("MLOPS_DAGSTER_DB", "sqlite:///nope.db")
     with pytest.raises(ValueError, match="dagster_storage needs a postgresql:// URL"):
         settings.prepare_dagster_home()

@@ -46,8 +46,11 @@ class Platform:
     def run(self) -> int:
         for port in (self.args.dagster_port, self.args.mlflow_port, self.args.serve_port):
             _require_free(port)
-        # every child (webserver, daemon, run workers) updates this endpoint on promotion
+        # every child (webserver, daemon, run workers) updates this endpoint on promotion, and
+        # links MLflow runs and Dagster runs through these UIs
         os.environ["MLOPS_SERVING_URL"] = f"http://{HOST}:{self.args.serve_port}"
+        os.environ["MLOPS_MLFLOW_URL"] = f"http://{HOST}:{self.args.mlflow_port}"
+        os.environ["MLOPS_DAGSTER_URL"] = f"http://{HOST}:{self.args.dagster_port}"
         for sig in (signal.SIGINT, signal.SIGTERM):
             signal.signal(sig, self._on_signal)
         try:

@@ -27,6 +27,11 @@ class Profile:
     artifact_location: str | None = None
     dagster_storage: str | None = None  # a postgresql:// URL; None: SQLite under the home
     serving: dict = field(default_factory=dict)
+    # the environment variables that hold the tracking URI and the Dagster storage URL, when
+    # the profile names one (`${VAR}`): these may carry a password, so that definitions and
+    # dagster.yaml refer to the variable rather than copy its value
+    tracking_uri_env: str | None = None
+    dagster_storage_env: str | None = None
 
     def registry_name(self, dataset: str) -> str:
         """The registered model name of a dataset in this profile: `<dataset>-<suffix>`."""
@@ -65,9 +70,17 @@ def load_profile(home: Path, name: str | None = None, path: str | None = None) -
         raise ValueError(f"profile {name!r} in {source}: dagster_storage needs a postgresql:// URL")
     return Profile(
         name=name,
+        tracking_uri_env=_whole_variable(raw["tracking_uri"]),
+        dagster_storage_env=_whole_variable(raw.get("dagster_storage") or "") if storage else None,
         tracking_uri=expand(raw["tracking_uri"]),
         registry_suffix=raw["registry_suffix"],
         artifact_location=artifacts or None,
         dagster_storage=storage or None,
         serving=raw.get("serving", {}),
     )
+
+
+def _whole_variable(value: str) -> str | None:
+    """`NAME` when `value` is exactly `${NAME}` (or `${NAME:-default}`) and NAME is set."""
+    match = _VAR.fullmatch(value.strip())
+    return match.group(1) if match and match.group(1) in os.environ else None

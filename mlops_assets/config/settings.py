@@ -6,7 +6,6 @@ lives under one home folder: `--home DIR`, else `MLOPS_HOME`, else `./.mlops`.
 
 from __future__ import annotations
 
-import json
 import os
 from dataclasses import dataclass
 from pathlib import Path
@@ -14,6 +13,7 @@ from pathlib import Path
 BUILTIN_SPEC = Path(__file__).parent / "datasets" / "lending.yaml"
 
 _HEADER = "# Written by mlops"
+STORAGE_URL_ENV = "MLOPS_DAGSTER_STORAGE_URL"  # set by mlops from the profile's dagster_storage
 _DAGSTER_YAML = """\
 # Written by mlops from the profile (MLOPS_ENV): SQLite under the home, or the profile's
 # dagster_storage (PostgreSQL). Remove this line to keep your own edits.
@@ -74,13 +74,36 @@ class Settings:
             "OMP_NUM_THREADS": os.environ.get("OMP_NUM_THREADS", "1"),
             "MLOPS_ENV": os.environ.get("MLOPS_ENV", "dev"),
             "MLOPS_SERVING_URL": self.serving_url,
+            "MLOPS_MLFLOW_URL": self.mlflow_url,
+            "MLOPS_DAGSTER_URL": self.dagster_url,
+            **self._storage_env(),
         }
+
+    def _storage_env(self) -> dict[str, str]:
+        """`STORAGE_URL_ENV`: the profile's Dagster storage URL in the dialect dagster-postgres
+        needs (psycopg2: its NOTIFY fails under SQLAlchemy's psycopg 3 dialect), for the
+        dagster.yaml's `env:` reference; empty when storage is SQLite."""
+        storage = self.profile().dagster_storage
+        if not storage:
+            return {}
+        return {STORAGE_URL_ENV: "postgresql+psycopg2://" + storage.split("://", 1)[1]}
 
     @property
     def serving_url(self) -> str:
         """The model endpoint: `MLOPS_SERVING_URL`, else loopback at `MLOPS_SERVE_PORT` (8000)."""
         port = os.environ.get("MLOPS_SERVE_PORT") or "8000"
         return os.environ.get("MLOPS_SERVING_URL") or f"http://127.0.0.1:{port}"
+
+    @property
+    def mlflow_url(self) -> str:
+        """The MLflow UI, for links from Dagster: `MLOPS_MLFLOW_URL`, else loopback at 5000
+        (where `mlops up` serves it)."""
+        return os.environ.get("MLOPS_MLFLOW_URL") or "http://127.0.0.1:5000"
+
+    @property
+    def dagster_url(self) -> str:
+        """The Dagster UI, for links from MLflow: `MLOPS_DAGSTER_URL`, else loopback at 3000."""
+        return os.environ.get("MLOPS_DAGSTER_URL") or "http://127.0.0.1:3000"
 
     @property
     def mlflow_dir(self) -> Path:
@@ -112,12 +135,10 @@ class Settings:
         if config.exists() and not config.read_text().startswith(_HEADER):
             return self.dagster_home
         text = _DAGSTER_YAML.format(max_runs=max_concurrent_runs)
-        storage = self.profile().dagster_storage
-        if storage:
-            # dagster-postgres speaks psycopg2 (its NOTIFY fails under SQLAlchemy's default
-            # psycopg 3 dialect for a bare postgresql:// URL)
-            storage = "postgresql+psycopg2://" + storage.split("://", 1)[1]
-            text += f"storage:\n  postgres:\n    postgres_url: {json.dumps(storage)}\n"
+        if self.profile().dagster_storage:
+            # a reference to the variable, never the URL: it may carry a password
+            os.environ.update(self._storage_env())
+            text += f"storage:\n  postgres:\n    postgres_url:\n      env: {STORAGE_URL_ENV}\n"
         if not config.exists() or config.read_text() != text:
             config.write_text(text)
         return self.dagster_home

@@ -31,13 +31,15 @@ from mlops_assets.defs.sensors import (
     build_retrain_sensors,
     build_weekly_retrain,
 )
+from mlops_assets.defs.tracking import TRACKING, end_mlflow_on_run_finished, tracking_resource
 
 
 def build_definitions(settings: Settings) -> dg.Definitions:
     """Definitions for the dataset and home folder in `settings`."""
     spec = load_spec(settings.dataset_spec, home=settings.home)
     partitions = daily_partitions(spec)
-    jobs = build_jobs(spec, partitions)
+    registry = registry_for(settings, spec, by_reference=True)
+    jobs = build_jobs(spec, partitions, train_hooks={end_mlflow_on_run_finished()})
     by_name = {j.name: j for j in jobs}
     train, daily = by_name[train_job_name(spec)], by_name[daily_job_name(spec)]
     return dg.Definitions(
@@ -69,7 +71,8 @@ def build_definitions(settings: Settings) -> dg.Definitions:
             "dataset": DatasetResource(
                 spec_path=str(settings.dataset_spec), home=str(settings.home)
             ),
-            "registry": registry_for(settings, spec),
+            "registry": registry,
+            TRACKING: tracking_resource(settings, registry),
             "serving": ServingResource(url=settings.serving_url),
             "io_manager": ParquetIOManager(root=str(settings.lake)),
         },

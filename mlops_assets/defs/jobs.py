@@ -50,9 +50,12 @@ def operator_config(spec: DatasetSpec, action: str, **champion) -> dict:
     return {"ops": {f"{spec.name}__champion": {"config": {"action": action, **champion}}}}
 
 
-def build_jobs(spec: DatasetSpec, partitions: dg.PartitionsDefinition) -> list:
-    """The daily chain (partitioned by business day), the train job, and the operators'
-    rollback and promote jobs (the champion and the endpoint, as a promotion moves them)."""
+def build_jobs(
+    spec: DatasetSpec, partitions: dg.PartitionsDefinition, train_hooks: set | None = None
+) -> list:
+    """The daily chain (partitioned by business day), the train job (with `train_hooks`: the
+    end of its MLflow run), and the operators' rollback and promote jobs (the champion and the
+    endpoint, as a promotion moves them)."""
     operator_jobs = [
         dg.define_asset_job(
             operator_job_name(spec, action),
@@ -98,5 +101,6 @@ def build_jobs(spec: DatasetSpec, partitions: dg.PartitionsDefinition) -> list:
             ),
             description="Train a candidate, backtest it against the champion, promote it if the "
             "gates pass, and update the endpoint.",
+            hooks=train_hooks,
         ),
     ]

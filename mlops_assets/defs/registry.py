@@ -8,53 +8,70 @@ points at the version that serves. Each promotion records the version it replace
 import ast
 import datetime as dt
 import subprocess
-from contextlib import contextmanager
 from pathlib import Path
 
 import dagster as dg
 
 from mlops_assets.compute.training import Recipe
+from serving.model import training_window
 
 CHAMPION = "champion"
 CHALLENGER = "challenger"  # passed the gates, not yet champion (canary and shadow rollouts)
 
 
 class RegistryResource(dg.ConfigurableResource):
-    """MLflow tracking URI, experiment and registered model name of one dataset/profile."""
+    """MLflow tracking URI, experiment and registered model name of one dataset/profile: every
+    MLflow call of the code location goes through it (the train job's run itself is carried by
+    dagster-mlflow, `defs/tracking.py`). The tracking URI is a `dg.EnvVar` when the profile
+    takes it from the environment, so that a password in it is never shown as config."""
 
     tracking_uri: str
     model_name: str
     experiment: str
     artifact_location: str | None = None  # None: the tracking server's default
+    ui_url: str | None = None  # the MLflow UI, for links from Dagster (None: no links)
 
     def _mlflow(self):
+        """The mlflow module, pointed at this registry (its fluent API: logging a model)."""
         import mlflow
 
         mlflow.set_tracking_uri(self.tracking_uri)
         return mlflow
 
     def client(self):
-        return self._mlflow().MlflowClient(tracking_uri=self.tracking_uri)
+        from mlflow import MlflowClient
 
-    @contextmanager
-    def start_run(self, run_name: str, tags: dict[str, str]):
-        """An MLflow run in this dataset's experiment."""
-        mlflow = self._mlflow()
-        experiment = mlflow.get_experiment_by_name(self.experiment)
-        experiment_id = (
-            experiment.experiment_id
-            if experiment
-            else mlflow.create_experiment(self.experiment, artifact_location=self.artifact_location)
-        )
-        with mlflow.start_run(experiment_id=experiment_id, run_name=run_name, tags=tags) as run:
-            yield run
+        return MlflowClient(tracking_uri=self.tracking_uri)
 
-    @contextmanager
-    def resume_run(self, run_id: str):
-        """Reopen an existing run (to add evaluation results); yields the mlflow module."""
-        mlflow = self._mlflow()
-        with mlflow.start_run(run_id=run_id):
-            yield mlflow
+    def run_url(self, run_id: str) -> str | None:
+        """The MLflow UI page of a run (None without a UI address)."""
+        if not self.ui_url:
+            return None
+        experiment = self.client().get_run(run_id).info.experiment_id
+        return f"{self.ui_url.rstrip('/')}/#/experiments/{experiment}/runs/{run_id}"
+
+    def log_to_run(self, run_id: str, metrics: dict, texts: dict, figures: dict) -> None:
+        """Add metrics, text artifacts and matplotlib figures to an existing run (a candidate's
+        run, evaluated later, possibly by another Dagster run)."""
+        import time
+
+        from mlflow.entities import Metric
+
+        client, now = self.client(), int(time.time() * 1000)
+        client.log_batch(run_id, metrics=[Metric(k, float(v), now, 0) for k, v in metrics.items()])
+        for path, text in texts.items():
+            client.log_text(run_id, text, path)
+        for path, figure in figures.items():
+            client.log_figure(run_id, figure, path)
+
+    def load_dict(self, run_id: str, path: str) -> dict:
+        """A JSON artifact of a run."""
+        import json
+        import tempfile
+
+        with tempfile.TemporaryDirectory() as folder:
+            local = self.client().download_artifacts(run_id, path, folder)
+            return json.loads(Path(local).read_text())
 
     def log_and_register(self, model, inputs, outputs) -> int:
         """Log an sklearn model (skops format) in the active run and register a new version."""
@@ -102,17 +119,14 @@ class RegistryResource(dg.ConfigurableResource):
 
     def training_window_end(self, version: int) -> dt.date | None:
         """Last application day in the training data of a registered version."""
-        client = self.client()
-        run_id = client.get_model_version(self.model_name, str(version)).run_id
-        window = client.get_run(run_id).data.tags.get("partition_window", "")
+        window = training_window(self.client().get_run(self.run_id(version)))
         return dt.date.fromisoformat(window.split("..")[-1]) if ".." in window else None
 
     def recipe(self, version: int) -> Recipe:
         """How a registered version was trained, from its MLflow run's parameters (logged by the
         candidate_model asset), so that the backtest can refit it on the candidate's folds."""
-        client = self.client()
-        run_id = client.get_model_version(self.model_name, str(version)).run_id
-        params = {k: _literal(v) for k, v in client.get_run(run_id).data.params.items()}
+        run = self.client().get_run(self.run_id(version))
+        params = {k: _literal(v) for k, v in run.data.params.items()}
         half_life = params.pop("recency_half_life_days", None)
         return Recipe(
             estimator=params.pop("estimator", "hist_gradient_boosting"),
@@ -120,6 +134,10 @@ class RegistryResource(dg.ConfigurableResource):
             recency_half_life_days=float(half_life) if half_life is not None else None,
             params={k: v for k, v in params.items() if k not in RUN_ONLY_PARAMS},
         )
+
+    def run_id(self, version: int) -> str:
+        """The MLflow run that trained a registered version."""
+        return self.client().get_model_version(self.model_name, str(version)).run_id
 
     def version_tags(self, version: int) -> dict[str, str]:
         return dict(self.client().get_model_version(self.model_name, str(version)).tags)
@@ -160,16 +178,35 @@ class RegistryResource(dg.ConfigurableResource):
         return current, int(previous)
 
 
-def registry_for(settings, spec, env: str | None = None) -> RegistryResource:
-    """The registry resource of a dataset in profile `env` (default: MLOPS_ENV's)."""
+def mlflow_run_link(registry: RegistryResource, run_id: str) -> dict:
+    """Materialization metadata linking a model's MLflow run (nothing without a UI address)."""
+    url = registry.run_url(run_id)
+    return {"mlflow_run": dg.MetadataValue.url(url)} if url else {}
+
+
+def experiment_id(client, name: str, artifact_location: str | None) -> str:
+    """The experiment `name`, created with `artifact_location` (None: the server's) if new."""
+    experiment = client.get_experiment_by_name(name)
+    if experiment:
+        return experiment.experiment_id
+    return client.create_experiment(name, artifact_location=artifact_location)
+
+
+def registry_for(settings, spec, env: str | None = None, by_reference: bool = False):
+    """The registry resource of a dataset in profile `env` (default: MLOPS_ENV's). With
+    `by_reference` (the code location's), a tracking URI that the profile takes from an
+    environment variable stays a `dg.EnvVar`, read at run time: the UI and the run config show
+    the variable's name, never its value (which may carry a password)."""
     from mlops_assets.config.profiles import load_profile
 
     profile = load_profile(settings.home, env)
+    variable = profile.tracking_uri_env if by_reference else None
     return RegistryResource(
-        tracking_uri=profile.tracking_uri,
+        tracking_uri=dg.EnvVar(variable) if variable else profile.tracking_uri,
         model_name=profile.registry_name(spec.name),
         experiment=f"{spec.name}-{profile.name}",
         artifact_location=profile.artifact_location,
+        ui_url=settings.mlflow_url,
     )
 
 

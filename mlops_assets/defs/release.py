@@ -59,8 +59,6 @@ def build_release_job(spec) -> dg.JobDefinition:
 
 def release(settings, spec, to: str) -> dict:
     """Copy the previous stage's champion into stage `to` as its champion; returns what moved."""
-    import mlflow
-
     from serving.model import load_model
 
     if to not in STAGES[1:]:
@@ -76,10 +74,8 @@ def release(settings, spec, to: str) -> dict:
     if version is None:
         raise ValueError(f"{source.model_name} has no champion to release")
     client = source.client()
-    run_id = client.get_model_version(source.model_name, str(version)).run_id
-    mlflow.set_tracking_uri(source.tracking_uri)
     try:
-        gates = mlflow.artifacts.load_dict(f"runs:/{run_id}/backtest/report.json")["gates"]
+        gates = source.load_dict(source.run_id(version), "backtest/report.json")["gates"]
     except Exception as exc:  # no backtest report: never evaluated
         raise ValueError(f"{source.model_name} v{version} has no backtest report: {exc}") from exc
     failed = sorted(failed_gates(gates))

@@ -13,8 +13,8 @@ from mlops_assets.compute.gates import evaluate_gates
 from mlops_assets.compute.ingest import DAY
 from mlops_assets.compute.training import Recipe, fit_model, model_matrix
 from mlops_assets.config.spec import DatasetSpec
-from mlops_assets.defs.assets.plots import markdown_image, reliability_png
-from mlops_assets.defs.registry import RegistryResource
+from mlops_assets.defs.assets.plots import markdown_image, png_bytes, reliability_figure
+from mlops_assets.defs.registry import RegistryResource, mlflow_run_link
 from mlops_assets.defs.resources import DatasetResource
 
 GROUP = "evaluation"
@@ -84,12 +84,14 @@ def build_evaluation_assets(spec: DatasetSpec) -> list:
             ): t
             for m, t in report["reliability"].items()
         }
-        png = reliability_png(reliability, f"{spec.name}: reliability (backtest)")
-        _log_to_mlflow(registry, candidate_model["run_id"], report, png)
+        figure = reliability_figure(reliability, f"{spec.name}: reliability (backtest)")
+        _log_to_mlflow(registry, candidate_model["run_id"], report, figure)
+        png = png_bytes(figure)
         return dg.MaterializeResult(
             value=report,
             metadata={
                 **_metadata(report, len(folds), gap, png),
+                **mlflow_run_link(registry, candidate_model["run_id"]),
                 "runtime_seconds": round(time.perf_counter() - started, 2),
             },
         )
@@ -208,31 +210,21 @@ def _comparison_version(registry: RegistryResource, candidate: int) -> int | Non
     return int(previous) if previous else None
 
 
-def _log_to_mlflow(registry: RegistryResource, run_id: str, report: dict, png: bytes) -> None:
-    with registry.resume_run(run_id) as mlflow:
-        for model, metrics in report["overall"].items():
-            mlflow.log_metrics(
-                {
-                    f"backtest_{model}_{k}": v
-                    for k, v in metrics.items()
-                    if isinstance(v, int | float)
-                }
-            )
-        mlflow.log_metrics(
-            {
-                "decision_threshold": report["decision"]["threshold"],
-                "backtest_value_per_application": report["decision"]["value_per_application"][
-                    "candidate"
-                ],
-            }
-        )
-        mlflow.log_text(json.dumps(report, indent=2, default=str), "backtest/report.json")
-        mlflow.log_image(_png_array(png), "backtest/reliability.png")
-
-
-def _png_array(png: bytes):
-    import io
-
-    import matplotlib.image
-
-    return matplotlib.image.imread(io.BytesIO(png), format="png")
+def _log_to_mlflow(registry: RegistryResource, run_id: str, report: dict, figure) -> None:
+    """The backtest's metrics, report and reliability diagram, in the candidate's MLflow run."""
+    metrics = {
+        f"backtest_{model}_{k}": v
+        for model, values in report["overall"].items()
+        for k, v in values.items()
+        if isinstance(v, int | float)
+    }
+    metrics["decision_threshold"] = report["decision"]["threshold"]
+    metrics["backtest_value_per_application"] = report["decision"]["value_per_application"][
+        "candidate"
+    ]
+    registry.log_to_run(
+        run_id,
+        metrics,
+        texts={"backtest/report.json": json.dumps(report, indent=2, default=str)},
+        figures={"backtest/reliability.png": figure},
+    )

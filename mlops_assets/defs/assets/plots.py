@@ -10,7 +10,7 @@ if TYPE_CHECKING:
     import polars as pl
 
 
-def reliability_png(reliability: dict[str, list[dict]], title: str) -> bytes:
+def reliability_figure(reliability: dict[str, list[dict]], title: str):
     """A reliability diagram: observed positive rate against mean score, per model."""
     plt = _pyplot()
     fig, ax = plt.subplots(figsize=(5, 4), dpi=90)
@@ -26,7 +26,8 @@ def reliability_png(reliability: dict[str, list[dict]], title: str) -> bytes:
         xlabel="mean score", ylabel="observed positive rate", title=title, xlim=(0, 1), ylim=(0, 1)
     )
     ax.legend(loc="upper left")
-    return _png(fig)
+    fig.tight_layout()
+    return fig
 
 
 def bar_png(values: dict[str, float], title: str, warn: float, alert: float) -> bytes:
@@ -42,7 +43,7 @@ def bar_png(values: dict[str, float], title: str, warn: float, alert: float) -> 
     for level, style in ((warn, ":"), (alert, "--")):
         ax.axvline(level, color="grey", linestyle=style)
     ax.set(title=title)
-    return _png(fig)
+    return png_bytes(fig)
 
 
 def lines_png(series: dict[str, dict[str, float]], title: str, ylabel: str) -> bytes:
@@ -62,7 +63,7 @@ def lines_png(series: dict[str, dict[str, float]], title: str, ylabel: str) -> b
     ax.set(title=title, ylabel=ylabel)
     ax.legend()
     fig.autofmt_xdate()
-    return _png(fig)
+    return png_bytes(fig)
 
 
 def uplift_png(curve: pl.DataFrame, title: str) -> bytes:
@@ -78,7 +79,7 @@ def uplift_png(curve: pl.DataFrame, title: str) -> bytes:
     ax.set(title=title, ylabel="value per application")
     ax.legend(loc="upper left")
     fig.autofmt_xdate()
-    return _png(fig)
+    return png_bytes(fig)
 
 
 def _pyplot():
@@ -90,7 +91,8 @@ def _pyplot():
     return plt
 
 
-def _png(fig) -> bytes:
+def png_bytes(fig) -> bytes:
+    """The figure as PNG bytes; the figure is closed."""
     buffer = io.BytesIO()
     fig.tight_layout()
     fig.savefig(buffer, format="png")

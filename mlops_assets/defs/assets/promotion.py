@@ -8,7 +8,7 @@ import dagster as dg
 
 from mlops_assets.compute.gates import failed_gates, failed_gates_reason
 from mlops_assets.config.spec import DatasetSpec
-from mlops_assets.defs.registry import RegistryResource
+from mlops_assets.defs.registry import RegistryResource, mlflow_run_link
 from mlops_assets.defs.resources import DatasetResource
 
 GROUP = "deployment"
@@ -56,10 +56,13 @@ def build_promotion_assets(spec: DatasetSpec) -> list:
             f"champion {registry.model_name}: v{card['previous_version']} -> v{card['version']} "
             f"({card['action']}: {card['reason']})"
         )
+        version = card["version"]
+        link = mlflow_run_link(registry, registry.run_id(version)) if version else {}
         return dg.MaterializeResult(
             value=card,
             metadata={
                 "champion": f"{registry.model_name} v{card['version']}",
+                **link,
                 "previous_champion": f"v{card['previous_version']}"
                 if card["previous_version"]
                 else "none",

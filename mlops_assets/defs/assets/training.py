@@ -19,9 +19,10 @@ from mlops_assets.compute.training import (
     training_frame,
 )
 from mlops_assets.config.spec import DatasetSpec
-from mlops_assets.defs.registry import RegistryResource, git_commit
+from mlops_assets.defs.lake import partition_path
+from mlops_assets.defs.registry import RegistryResource, git_commit, mlflow_run_link
 from mlops_assets.defs.resources import DatasetResource
-from serving.model import INPUTS_ARTIFACT
+from serving.model import INPUTS_ARTIFACT, WINDOW_TAG
 
 GROUP = "training"
 
@@ -128,6 +129,7 @@ def _candidate_model(spec: DatasetSpec) -> dg.AssetsDefinition:
         config: ModelConfig,
         dataset: DatasetResource,
         registry: RegistryResource,
+        mlflow: dg.ResourceParam[Any],
     ) -> dg.MaterializeResult:
         started = time.perf_counter()
         training_set = dataset.read("training_set")
@@ -143,18 +145,18 @@ def _candidate_model(spec: DatasetSpec) -> dg.AssetsDefinition:
         ).asset_materialization.metadata
         window = f"{training_set[DAY].min()}..{training_set[DAY].max()}"
         fingerprint = source["data_fingerprint"].value
-        tags = {
-            "dagster_run_id": context.run.run_id,
-            "partition_window": window,
-            "data_fingerprint": fingerprint,
-            "git_commit": git_commit(),
-            "as_of": source["as_of"].value,
-            "dataset": spec.name,
-        }
-        with registry.start_run(run_name=f"candidate {window}", tags=tags) as run:
-            inputs_card = serving_inputs(dataset, training_set[DAY].max())
-            _log_candidate(config, training_set, labels, scores, calibration, inputs_card)
-            version = registry.log_and_register(model, inputs, scores)
+        run = mlflow.active_run()  # dagster-mlflow's run of this Dagster run
+        mlflow.set_tags(
+            {
+                "mlflow.runName": f"candidate {window}",
+                "mlflow.source.git.commit": git_commit(),
+                "dataset": spec.name,
+            }
+        )
+        _log_training_input(mlflow, dataset, training_set, window, fingerprint, source)
+        inputs_card = serving_inputs(dataset, training_set[DAY].max())
+        _log_candidate(mlflow, config, training_set, labels, scores, calibration, inputs_card)
+        version = registry.log_and_register(model, inputs, scores)
         card = {
             "model_name": registry.model_name,
             "version": version,
@@ -166,7 +168,9 @@ def _candidate_model(spec: DatasetSpec) -> dg.AssetsDefinition:
             "training_window": window,
             "rows": training_set.height,
             "calibration": calibration,
-            **tags,
+            "dagster_run_id": context.run.run_id,
+            "data_fingerprint": fingerprint,
+            "as_of": source["as_of"].value,
         }
         context.log.info(f"registered {registry.model_name} v{version} (run {run.info.run_id})")
         return dg.MaterializeResult(
@@ -174,6 +178,7 @@ def _candidate_model(spec: DatasetSpec) -> dg.AssetsDefinition:
             metadata={
                 "model": f"{registry.model_name} v{version}",
                 "mlflow_run_id": run.info.run_id,
+                **mlflow_run_link(registry, run.info.run_id),
                 "training_window": window,
                 "data_fingerprint": fingerprint,
                 "calibration": dg.MetadataValue.json(calibration),
@@ -184,9 +189,29 @@ def _candidate_model(spec: DatasetSpec) -> dg.AssetsDefinition:
     return candidate_model
 
 
-def _log_candidate(config, training_set, labels, scores, calibration, inputs_card) -> None:
+def _log_training_input(mlflow, dataset, training_set, window, fingerprint, source) -> None:
+    """The training set as an MLflow dataset: the lake file it was read from as source, the
+    digest of the lake partitions it was built from, and its application-day window."""
+    path = partition_path(dataset.lake_root, dataset.key("training_set"), None)
+    logged = mlflow.data.from_polars(
+        training_set,
+        source=str(path),
+        targets=LABEL,
+        name=f"{dataset.spec.name}/training_set",
+        digest=fingerprint[:DIGEST_LENGTH],
+    )
+    mlflow.log_input(
+        logged,
+        context="training",
+        tags={WINDOW_TAG: window, "as_of": source["as_of"].value, "data_fingerprint": fingerprint},
+    )
+
+
+DIGEST_LENGTH = 36  # MLflow's dataset digest column holds 36 characters
+
+
+def _log_candidate(mlflow, config, training_set, labels, scores, calibration, inputs_card) -> None:
     """Params, metrics and the serving inputs of a candidate, in the active MLflow run."""
-    import mlflow
     from sklearn.metrics import roc_auc_score
 
     mlflow.log_params(
