@@ -50,10 +50,15 @@ def settings(request, tmp_path: Path, monkeypatch) -> Settings:
     prod profile on fresh Dagster and MLflow databases of the test PostgreSQL server."""
     if getattr(request, "param", "sqlite") == "postgres":
         for var, db in (("MLOPS_DAGSTER_DB", "dagster"), ("MLFLOW_TRACKING_URI", "mlflow")):
-            monkeypatch.setenv(var, request.getfixturevalue("fresh_database")(db))
+            url = request.getfixturevalue("fresh_database")(db)
+            # a password, as in production (the test server trusts loopback and ignores it)
+            monkeypatch.setenv(var, url.replace("://postgres@", f"://postgres:{PASSWORD}@"))
         monkeypatch.setenv("MLOPS_ENV", "prod")
         monkeypatch.setenv("MLOPS_ARTIFACTS", str(tmp_path / "artifacts"))
     return Settings.resolve(home=tmp_path / "home")
+
+
+PASSWORD = "pw-never-in-files-or-run-config"
 
 
 def postgres_server() -> str:

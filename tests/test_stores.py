@@ -3,10 +3,11 @@
 
 import dagster as dg
 import pytest
+from dagster._serdes import serialize_value
 
 from mlops_assets.commands.execution import instance_for
 from mlops_assets.commands.runner import run_pipeline
-from tests.conftest import land, registry
+from tests.conftest import PASSWORD, land, registry
 
 pytestmark = [pytest.mark.stores, pytest.mark.slow]
 
@@ -29,3 +30,22 @@ def test_a_champion_is_trained_and_its_lineage_resolves_in_both_stores(settings)
     run = instance.get_run_by_id(run_id)
     assert run is not None and run.is_success
     assert len(instance.get_materialized_partitions(dg.AssetKey(["lending", "features"]))) == 28
+
+
+def test_credentials_stay_in_the_environment(settings, tmp_path):
+    """The prod profile's tracking URI and Dagster storage URL carry a password: it is read from
+    the environment at run time, and never written to a file nor shown in any run's config,
+    job snapshot (its resources' config) or event."""
+    if settings.profile().dagster_storage is None:
+        pytest.skip("the SQLite profile has no credentials")
+    land(settings, range(28), rows=400)
+    assert run_pipeline(settings)["model"]["champion"]["version"] == 1
+    for path in [*settings.home.rglob("*"), *(tmp_path / "artifacts").rglob("*")]:
+        assert not path.is_file() or PASSWORD.encode() not in path.read_bytes(), path
+    instance = instance_for(settings)
+    runs = instance.get_runs()
+    assert {r.job_name for r in runs} >= {"lending_daily", "lending_train"}
+    for run in runs:
+        assert PASSWORD not in serialize_value(run)  # its run config and tags
+        assert PASSWORD not in serialize_value(instance.get_job_snapshot(run.job_snapshot_id))
+        assert PASSWORD not in serialize_value(instance.all_logs(run.run_id))
