@@ -67,3 +67,14 @@ def test_a_profile_with_dagster_storage_refers_the_instance_to_it_by_variable(
     monkeypatch.setenv("MLOPS_DAGSTER_DB", "sqlite:///nope.db")
     with pytest.raises(ValueError, match="dagster_storage needs a postgresql:// URL"):
         settings.prepare_dagster_home()
+
+
+def test_messages_show_the_tracking_uri_without_its_password():
+    from mlops_assets.defs.registry import redacted
+
+    assert (
+        redacted("postgresql://mlops:s3cret@db:5432/mlflow")
+        == "postgresql://mlops:***@db:5432/mlflow"
+    )
+    assert redacted("http://mlflow:5000") == "http://mlflow:5000"
+    assert redacted("sqlite:////home/a:b@c/mlflow.db") == "sqlite:////home/a:b@c/mlflow.db"

@@ -326,3 +326,7 @@ def test_with_the_tracking_server_stopped_the_endpoint_serves_and_deployment_fai
     assert f"model registry at http://127.0.0.1:{port}" in message, message
     _, rows = records(serving_home, n=5)
     assert client.predict(rows)["model"]["version"] == 1  # the endpoint never needed it
+    # the backtest, too, retries, then fails: it never judges a candidate against "no champion"
+    result = materialize(serving_home, "backtest")
+    assert sum(e.is_step_up_for_retry for e in result.all_events) == 2 and not result.success
+    assert not any(e.is_step_success for e in result.all_events)

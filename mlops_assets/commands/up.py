@@ -93,13 +93,13 @@ class Platform:
                 HOST,
                 "--port",
                 str(self.args.mlflow_port),
-                "--backend-store-uri",
-                store,
                 "--artifacts-destination",
                 profile.artifact_location or str(mlflow / "artifacts"),
                 "--workers",
                 "1",
             ],
+            # by environment, not on the command line (which `ps` shows): it may carry a password
+            MLFLOW_BACKEND_STORE_URI=store,
         )
         self._spawn(
             "dagster-webserver",
@@ -171,9 +171,9 @@ class Platform:
         c = self.simulator
         land_day(self.plan, day, c.rows, c.seed, c.as_scenario())
 
-    def _spawn(self, name: str, command: list[str]) -> None:
+    def _spawn(self, name: str, command: list[str], **extra_env: str) -> None:
         log = open(self.settings.logs / f"{name}.log", "ab")  # noqa: SIM115 - child owns it
-        env = {**os.environ, **self.settings.env()}
+        env = {**os.environ, **self.settings.env(), **extra_env}
         process = subprocess.Popen(
             command,
             stdout=log,

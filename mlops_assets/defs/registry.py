@@ -7,6 +7,7 @@ points at the version that serves. Each promotion records the version it replace
 
 import ast
 import datetime as dt
+import re
 import subprocess
 from pathlib import Path
 
@@ -14,6 +15,12 @@ import dagster as dg
 
 from mlops_assets.compute.training import Recipe
 from serving.model import training_window
+
+# The registry and the endpoint are services: the steps that read or write them idempotently
+# (candidate, backtest, drift, deployment, decisions) retry a failure with backoff; a refusal
+# (a version that fails to load, failed gates, missing data) raises `dg.Failure(allow_retries=
+# False)` and fails at once. The champion step does not retry: a rollback is not idempotent.
+TRANSIENT = dg.RetryPolicy(max_retries=2, delay=1, backoff=dg.Backoff.EXPONENTIAL)
 
 CHAMPION = "champion"
 CHALLENGER = "challenger"  # passed the gates, not yet champion (canary and shadow rollouts)
@@ -37,6 +44,11 @@ class RegistryResource(dg.ConfigurableResource):
 
         mlflow.set_tracking_uri(self.tracking_uri)
         return mlflow
+
+    @property
+    def display_uri(self) -> str:
+        """The tracking URI without its password, for messages and metadata."""
+        return redacted(self.tracking_uri)
 
     def client(self):
         from mlflow import MlflowClient
@@ -102,12 +114,16 @@ class RegistryResource(dg.ConfigurableResource):
         return self._alias_version(CHALLENGER)
 
     def _alias_version(self, alias: str) -> int | None:
+        """The version `alias` points at; None if the alias or the model does not exist. A
+        registry that does not answer raises: "no champion" would let any candidate through."""
         from mlflow.exceptions import MlflowException
 
         try:
             return int(self.client().get_model_version_by_alias(self.model_name, alias).version)
-        except MlflowException:
-            return None
+        except MlflowException as exc:
+            if exc.error_code in ("INVALID_PARAMETER_VALUE", "RESOURCE_DOES_NOT_EXIST"):
+                return None
+            raise
 
     def set_challenger(self, version: int) -> None:
         """Point `challenger` at a version that passed the gates (canary/shadow rollouts)."""
@@ -208,6 +224,11 @@ def registry_for(settings, spec, env: str | None = None, by_reference: bool = Fa
         artifact_location=profile.artifact_location,
         ui_url=settings.mlflow_url,
     )
+
+
+def redacted(uri: str) -> str:
+    """`uri` with the password of its user info (`scheme://user:password@host`) masked."""
+    return re.sub(r"^([a-z0-9+.-]+://[^:/@]*):[^@/]*@", r"\1:***@", uri, flags=re.IGNORECASE)
 
 
 def git_commit() -> str:

@@ -67,8 +67,8 @@ def release(settings, spec, to: str) -> dict:
     source, target = (registry_for(settings, spec, stage) for stage in (frm, to))
     if source.tracking_uri != target.tracking_uri:
         raise ValueError(
-            f"profiles {frm!r} and {to!r} use different tracking servers ({source.tracking_uri}, "
-            f"{target.tracking_uri}): a release copies a version within one registry"
+            f"profiles {frm!r} and {to!r} use different tracking servers ({source.display_uri}, "
+            f"{target.display_uri}): a release copies a version within one registry"
         )
     version = source.champion_version()
     if version is None:

@@ -28,7 +28,7 @@ from mlops_assets.defs.assets.plots import (
     markdown_image,
     write_drift_html,
 )
-from mlops_assets.defs.registry import RegistryResource
+from mlops_assets.defs.registry import TRANSIENT, RegistryResource
 from mlops_assets.defs.resources import DatasetResource
 
 GROUP = "monitoring"
@@ -54,6 +54,7 @@ def build_drift_assets(spec: DatasetSpec, partitions: dg.PartitionsDefinition) -
 
     @dg.asset(
         key=drift_key,
+        retry_policy=TRANSIENT,
         deps=[dg.AssetKey([spec.name, "raw"]), dg.AssetKey([spec.name, "deployment"])],
         partitions_def=partitions,
         group_name=GROUP,

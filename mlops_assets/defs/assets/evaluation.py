@@ -14,7 +14,7 @@ from mlops_assets.compute.ingest import DAY
 from mlops_assets.compute.training import Recipe, fit_model, model_matrix
 from mlops_assets.config.spec import DatasetSpec
 from mlops_assets.defs.assets.plots import markdown_image, png_bytes, reliability_figure
-from mlops_assets.defs.registry import RegistryResource, mlflow_run_link
+from mlops_assets.defs.registry import TRANSIENT, RegistryResource, mlflow_run_link
 from mlops_assets.defs.resources import DatasetResource
 
 GROUP = "evaluation"
@@ -38,6 +38,7 @@ def build_evaluation_assets(spec: DatasetSpec) -> list:
 
     @dg.asset(
         key=[spec.name, "backtest"],
+        retry_policy=TRANSIENT,
         deps=[
             dg.AssetKey([spec.name, "candidate_model"]),
             dg.AssetKey([spec.name, "training_set"]),

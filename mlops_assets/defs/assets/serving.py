@@ -7,15 +7,12 @@ import polars as pl
 
 from mlops_assets.compute.ingest import DAY
 from mlops_assets.config.spec import DatasetSpec
-from mlops_assets.defs.registry import RegistryResource
+from mlops_assets.defs.registry import TRANSIENT, RegistryResource
 from mlops_assets.defs.resources import DatasetResource, ServingResource
 from serving.client import EndpointError
 from serving.rollout import Target, desired_target
 
 DEPLOY_GROUP = "deployment"
-# the registry and the endpoint are services: a failure reaching them is retried with backoff;
-# a refusal (a version that fails to load, gates) raises `dg.Failure(allow_retries=False)`
-TRANSIENT = dg.RetryPolicy(max_retries=2, delay=1, backoff=dg.Backoff.EXPONENTIAL)
 DECISIONS_GROUP = "decisions"
 
 
@@ -49,10 +46,10 @@ def _deployment(spec: DatasetSpec) -> dg.AssetsDefinition:
             target = desired_target(registry, spec.serving)
         except Exception as exc:  # the registry is a remote service: any failure stops here
             raise dg.Failure(
-                f"the model registry at {registry.tracking_uri} did not answer, so nothing was "
+                f"the model registry at {registry.display_uri} did not answer, so nothing was "
                 f"deployed and the endpoint keeps serving what it serves: "
                 f"{type(exc).__name__}: {str(exc)[:300]}",
-                metadata={"tracking_uri": registry.tracking_uri},
+                metadata={"tracking_uri": registry.display_uri},
             ) from None
         client = serving.client(timeout=10)
         try:

@@ -20,7 +20,7 @@ from mlops_assets.compute.training import (
 )
 from mlops_assets.config.spec import DatasetSpec
 from mlops_assets.defs.lake import partition_path
-from mlops_assets.defs.registry import RegistryResource, git_commit, mlflow_run_link
+from mlops_assets.defs.registry import TRANSIENT, RegistryResource, git_commit, mlflow_run_link
 from mlops_assets.defs.resources import DatasetResource
 from serving.model import INPUTS_ARTIFACT, WINDOW_TAG
 
@@ -116,6 +116,7 @@ def _training_set(spec: DatasetSpec) -> dg.AssetsDefinition:
 def _candidate_model(spec: DatasetSpec) -> dg.AssetsDefinition:
     @dg.asset(
         key=[spec.name, "candidate_model"],
+        retry_policy=TRANSIENT,
         deps=[dg.AssetKey([spec.name, "training_set"])],
         group_name=GROUP,
         kinds={"scikitlearn", "mlflow"},
@@ -156,7 +157,8 @@ def _candidate_model(spec: DatasetSpec) -> dg.AssetsDefinition:
         _log_training_input(mlflow, dataset, training_set, window, fingerprint, source)
         inputs_card = serving_inputs(dataset, training_set[DAY].max())
         _log_candidate(mlflow, config, training_set, labels, scores, calibration, inputs_card)
-        version = registry.log_and_register(model, inputs, scores)
+        link = mlflow_run_link(registry, run.info.run_id)
+        version = registry.log_and_register(model, inputs, scores)  # the last registry call
         card = {
             "model_name": registry.model_name,
             "version": version,
@@ -178,7 +180,7 @@ def _candidate_model(spec: DatasetSpec) -> dg.AssetsDefinition:
             metadata={
                 "model": f"{registry.model_name} v{version}",
                 "mlflow_run_id": run.info.run_id,
-                **mlflow_run_link(registry, run.info.run_id),
+                **link,
                 "training_window": window,
                 "data_fingerprint": fingerprint,
                 "calibration": dg.MetadataValue.json(calibration),
