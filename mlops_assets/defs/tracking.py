@@ -10,6 +10,8 @@ loads, and so that the experiment is created first with the profile's artifact l
 
 from __future__ import annotations
 
+import warnings
+
 import dagster as dg
 
 from mlops_assets.defs.registry import RegistryResource, experiment_id
@@ -33,8 +35,10 @@ def mlflow_tracking(context: dg.InitResourceContext):
     config = context.resource_config
     client = MlflowClient(tracking_uri=config["mlflow_tracking_uri"])
     experiment_id(client, config["experiment_name"], config["artifact_location"])
-    runs = dagster_mlflow_tracking.resource_fn(context)
-    mlflow = next(runs)
+    with warnings.catch_warnings():  # dagster-mlflow is marked beta: pinned, and tested here
+        warnings.simplefilter("ignore", dg.BetaWarning)
+        runs = dagster_mlflow_tracking.resource_fn(context)
+        mlflow = next(runs)
     if config["dagster_url"]:
         url = f"{config['dagster_url'].rstrip('/')}/runs/{context.run_id}"
         mlflow.set_tag("dagster_run_url", url)

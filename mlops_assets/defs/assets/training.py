@@ -2,6 +2,7 @@
 
 import datetime as dt
 import time
+import warnings
 from typing import Any
 
 import dagster as dg
@@ -195,13 +196,15 @@ def _log_training_input(mlflow, dataset, training_set, window, fingerprint, sour
     """The training set as an MLflow dataset: the lake file it was read from as source, the
     digest of the lake partitions it was built from, and its application-day window."""
     path = partition_path(dataset.lake_root, dataset.key("training_set"), None)
-    logged = mlflow.data.from_polars(
-        training_set,
-        source=str(path),
-        targets=LABEL,
-        name=f"{dataset.spec.name}/training_set",
-        digest=fingerprint[:DIGEST_LENGTH],
-    )
+    with warnings.catch_warnings():  # "can be interpreted in multiple ways": a path is a path
+        warnings.simplefilter("ignore", UserWarning)
+        logged = mlflow.data.from_polars(
+            training_set,
+            source=str(path),
+            targets=LABEL,
+            name=f"{dataset.spec.name}/training_set",
+            digest=fingerprint[:DIGEST_LENGTH],
+        )
     mlflow.log_input(
         logged,
         context="training",
