@@ -5,6 +5,7 @@ import polars as pl
 import pytest
 from scipy import stats
 
+from mlops_assets.compute import drift, frames
 from mlops_assets.compute.domain import domain_auc_threshold, domain_classifier_auc
 from mlops_assets.compute.drift import Thresholds, column_drift, fit_reference
 from mlops_assets.compute.two_sample import jensen_shannon, ks_statistic, rank_test, wasserstein
@@ -94,6 +95,37 @@ def test_the_domain_classifier_sees_multivariate_drift_and_not_its_absence():
         reference, synthetic(8000, {"x3", "x11", "c2"}, 2), numeric + categorical, categorical
     )
     assert 0.45 < same < 0.55 and moved > 0.6
+
+
+@pytest.mark.parametrize("exact_max", [drift.EXACT_MAX, 1000])  # exact and sketch paths
+def test_a_streamed_parquet_day_gives_the_in_memory_report(tmp_path, monkeypatch, exact_max):
+    monkeypatch.setattr(drift, "EXACT_MAX", exact_max)
+    numeric = [f"x{i}" for i in range(20)]
+    categorical = [f"c{i}" for i in range(5)]
+    reference = synthetic(3000, set(), seed=1)
+    current = synthetic(2500, {"x3", "x11", "c2"}, seed=2)
+    reference.write_parquet(tmp_path / "reference.parquet")
+    current.write_parquet(tmp_path / "current.parquet")
+    lazy_reference = pl.scan_parquet(tmp_path / "reference.parquet")
+    lazy_current = pl.scan_parquet(tmp_path / "current.parquet")
+    in_memory = column_drift(fit_reference(reference, numeric, categorical), current)
+    summary = fit_reference(lazy_reference, numeric, categorical)
+    assert summary.numeric["x3"].sketched == (exact_max == 1000)
+    streamed = column_drift(summary, lazy_current)
+    assert streamed.equals(in_memory)
+    columns = numeric + categorical
+    assert domain_classifier_auc(
+        lazy_reference, lazy_current, columns, categorical
+    ) == domain_classifier_auc(reference, current, columns, categorical)
+
+
+def test_a_lazy_sample_is_distinct_rows_of_the_frame(tmp_path):
+    frame = pl.DataFrame({"i": np.arange(10_000), "x": rng.normal(size=10_000)})
+    frame.write_parquet(tmp_path / "day.parquet")
+    rows = frames.sample(pl.scan_parquet(tmp_path / "day.parquet"), 300, seed=4)
+    assert rows.height == 300 and rows["i"].n_unique() == 300
+    joined = rows.join(frame, on="i", maintain_order="left")
+    assert joined["x"].equals(joined["x_right"])  # whole rows, not columns drawn apart
 
 
 def lending_like(n: int, seed: int, channel=(0.3, 0.45, 0.15, 0.1), nulls=0.0) -> pl.DataFrame:

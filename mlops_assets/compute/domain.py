@@ -7,27 +7,28 @@ import numpy as np
 import polars as pl
 from scipy import stats
 
+from mlops_assets.compute import frames
 from mlops_assets.compute.drift import Thresholds
+from mlops_assets.compute.frames import Frame
 
 MIN_DOMAIN_ROWS = 20  # fewer rows on a side: the domain classifier is not trained
 
 
 def domain_classifier_auc(
-    reference: pl.DataFrame,
-    current: pl.DataFrame,
+    reference: Frame,
+    current: Frame,
     columns: list[str],
     categorical: list[str],
     sample: int = 5000,
     seed: int = 0,
 ) -> float:
     """Held-out ROC AUC of a classifier telling current rows from reference rows (0.5 = no
-    multivariate drift)."""
+    multivariate drift). A LazyFrame's sample is gathered in one streaming pass."""
     from sklearn.ensemble import HistGradientBoostingClassifier
     from sklearn.metrics import roc_auc_score
 
-    def encode(frame: pl.DataFrame) -> np.ndarray:
-        n = min(sample, frame.height)
-        rows = frame.sample(n, seed=seed) if frame.height > n else frame
+    def encode(frame: Frame) -> np.ndarray:
+        rows = frames.sample(frame, sample, seed)
         exprs = [
             pl.col(c).cast(pl.String).fill_null("").hash(7).mod(1 << 20).cast(pl.Float64)
             if c in categorical
@@ -36,7 +37,7 @@ def domain_classifier_auc(
         ]
         return rows.select(exprs).to_numpy()
 
-    if min(reference.height, current.height) < MIN_DOMAIN_ROWS:
+    if min(frames.height(reference), frames.height(current)) < MIN_DOMAIN_ROWS:
         return 0.5  # too few rows to tell anything apart: no evidence of drift
     x_ref, x_cur = encode(reference), encode(current)
     x = np.vstack([x_ref, x_cur])

@@ -29,6 +29,8 @@ from dataclasses import dataclass, field
 import numpy as np
 import polars as pl
 
+from mlops_assets.compute import frames
+from mlops_assets.compute.frames import Frame
 from mlops_assets.compute.two_sample import (
     jensen_shannon,
     ks_statistic,
@@ -75,25 +77,25 @@ class Reference:
     categorical: dict[str, dict[str, int]] = field(default_factory=dict)
 
 
-def fit_reference(frame: pl.DataFrame, numeric: list[str], categorical: list[str]) -> Reference:
-    """Summarize the reference rows once."""
-    reference = Reference(rows=frame.height)
-    for column in numeric:
-        values = np.sort(frame[column].drop_nulls().cast(pl.Float64).to_numpy())
-        nulls = frame.height - len(values)
+def fit_reference(frame: Frame, numeric: list[str], categorical: list[str]) -> Reference:
+    """Summarize the reference rows once (a LazyFrame is read column by column)."""
+    reference = Reference(rows=frames.height(frame))
+    for name in numeric:
+        values = _sorted_values(frame, name)
+        nulls = reference.rows - len(values)
         edges = np.unique(np.quantile(values, np.linspace(0, 1, 11)[1:-1])) if len(values) else []
         counts = _bin_counts(values, np.asarray(edges), nulls)
         sketched = len(values) > EXACT_MAX
-        reference.numeric[column] = NumericReference(
+        reference.numeric[name] = NumericReference(
             edges=np.asarray(edges),
-            shares=counts / max(frame.height, 1),
+            shares=counts / max(reference.rows, 1),
             values=np.quantile(values, SKETCH) if sketched else values,
             sketched=sketched,
             std=float(values.std()) if len(values) else 0.0,
             rows_nonnull=len(values),
         )
-    for column in categorical:
-        reference.categorical[column] = _category_counts(frame[column])
+    for name in categorical:
+        reference.categorical[name] = _category_counts(frames.column(frame, name))
     return reference
 
 
@@ -109,14 +111,15 @@ def alpha_per_test(reference: Reference, thresholds: Thresholds = Thresholds()) 
 
 
 def column_drift(
-    reference: Reference, frame: pl.DataFrame, thresholds: Thresholds = Thresholds()
+    reference: Reference, frame: Frame, thresholds: Thresholds = Thresholds()
 ) -> pl.DataFrame:
     """One row per column: the tests, their effects and p-values, the descriptive distances
-    (PSI, KS, Wasserstein, JS), `drifted`, `severity` and the named signals."""
+    (PSI, KS, Wasserstein, JS), `drifted`, `severity` and the named signals. A LazyFrame is
+    read column by column."""
     alpha = alpha_per_test(reference, thresholds)
-    rows = []
-    for column, ref in reference.numeric.items():
-        values = np.sort(frame[column].drop_nulls().cast(pl.Float64).to_numpy())
+    rows, n = [], frames.height(frame)
+    for name, ref in reference.numeric.items():
+        values = _sorted_values(frame, name)
         ref_counts = ref.shares[:-1] * reference.rows
         current = _bin_counts(values, ref.edges, 0)[:-1]
         if len(values) == 0 or len(ref.values) == 0:  # a column all null on one side
@@ -128,26 +131,24 @@ def column_drift(
         location, p_location = rank_test(ref, values)
         rows.append(
             {
-                "column": column,
+                "column": name,
                 "kind": "numeric",
                 **shape_test(ref_counts, current),
-                **null_test(
-                    ref.shares[-1], reference.rows, frame.height - len(values), frame.height
-                ),
+                **null_test(ref.shares[-1], reference.rows, n - len(values), n),
                 "location": location,
                 "p_location": p_location,
                 "ks": ks,
                 "wasserstein": w / ref.std if ref.std > 0 else 0.0,
             }
         )
-    for column, counts in reference.categorical.items():
-        current, n = _category_counts(frame[column]), frame.height
+    for name, counts in reference.categorical.items():
+        current = _category_counts(frames.column(frame, name))
         nulls_ref, nulls_cur = counts.get(MISSING, 0), current.get(MISSING, 0)
         seen = {k: v for k, v in counts.items() if k != MISSING}
         expected, observed = _aligned(seen, {k: v for k, v in current.items() if k != MISSING})
         rows.append(
             {
-                "column": column,
+                "column": name,
                 "kind": "categorical",
                 **shape_test(expected[:-1], observed[:-1]),  # seen categories; unseen: below
                 **null_test(nulls_ref / max(reference.rows, 1), reference.rows, nulls_cur, n),
@@ -206,6 +207,10 @@ _SCHEMA = {
     "unseen_rows": pl.Int64,
     "p_unseen": pl.Float64,
 }
+
+
+def _sorted_values(frame: Frame, name: str) -> np.ndarray:
+    return np.sort(frames.column(frame, name).drop_nulls().cast(pl.Float64).to_numpy())
 
 
 def _bin_counts(sorted_values: np.ndarray, edges: np.ndarray, nulls: int) -> np.ndarray:

@@ -82,13 +82,14 @@ def tie_factor(reference_values: np.ndarray, m: int, values: np.ndarray) -> floa
     ref_values, ref_counts = np.unique(reference_values, return_counts=True)
     cur_values, cur_counts = np.unique(values, return_counts=True)
     n, total = len(values), m + len(values)
-    shares = ref_counts / len(reference_values) * m
-    pooled = dict(zip(ref_values.tolist(), shares.tolist(), strict=True))
-    for value, count in zip(cur_values.tolist(), cur_counts.tolist(), strict=True):
-        pooled[value] = pooled.get(value, 0.0) + count
-    t = np.array(list(pooled.values()))
     if total < 2 or n == 0:
         return 1.0
+    shares = ref_counts / len(reference_values) * m
+    at = np.minimum(np.searchsorted(cur_values, ref_values), len(cur_values) - 1)
+    both = cur_values[at] == ref_values  # a reference value the day has too: one pooled count
+    pooled = cur_counts.astype(float)
+    pooled[at[both]] += shares[both]
+    t = np.r_[pooled, shares[~both]]
     return float(max(1.0 - np.sum(t**3 - t) / (total**3 - total), 1e-12))
 
 
