@@ -34,7 +34,9 @@ class RegistryResource(dg.ConfigurableResource):
         return mlflow
 
     def client(self):
-        return self._mlflow().MlflowClient(tracking_uri=self.tracking_uri)
+        import mlflow
+
+        return mlflow.MlflowClient(tracking_uri=self.tracking_uri)
 
     @contextmanager
     def start_run(self, run_name: str, tags: dict[str, str]):
