@@ -75,10 +75,9 @@ def load_model(
         run = client.get_run(model_version.run_id)
         with tempfile.TemporaryDirectory() as folder:
             stored = mlflow.artifacts.download_artifacts(
-                f"models:/{model_name}/{version}",
+                client.get_model_version_download_uri(model_name, str(version)),
                 dst_path=folder,
                 tracking_uri=tracking_uri,
-                registry_uri=tracking_uri,
             )
             pipeline = mlflow.sklearn.load_model(stored)
         inputs = read_inputs(client, model_version.run_id)
