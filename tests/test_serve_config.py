@@ -3,6 +3,7 @@
 (port moved, tracking URI given through a named variable); `GET /v1/health` answers with the
 champion. Every process the test started is stopped after it, by an environment marker."""
 
+import json
 import os
 import shutil
 import signal
@@ -18,13 +19,15 @@ import yaml
 from ray.serve.schema import ServeDeploySchema
 
 from serving.builder import ServeArgs, resolve
-from serving.launcher import wait_until_healthy
+from serving.launcher import HAPROXY_ENV, wait_until_healthy
 from serving.rollout import ServingError
 from tests.conftest import processes_with, registry
 
 BIN = Path(sys.executable).parent
 CONFIG = Path(__file__).parents[1] / "deploy" / "serve.yaml"
 GCS_PORT, NODE_PORT, SERVE_PORT = 16679, 16680, 18300  # beside test_ray_cluster's and conftest's
+STATS_PORT = 18704
+HOOK = "serving.haproxy_loopback.patch"
 MARKER = "MLOPS_TEST_SERVE_CONFIG"
 URI_VARIABLE = "MLOPS_TEST_TRACKING_URI"
 
@@ -70,8 +73,24 @@ def ray_head(temp_dir: str) -> list[str]:
     ]
 
 
+def haproxy(env: dict) -> list[str]:
+    """The serving image's ingress: HAProxy on the node, its side listeners moved off Ray's
+    defaults here and kept on loopback by the worker setup hook in the driver's runtime env."""
+    env.update(HAPROXY_ENV)
+    env["RAY_SERVE_HAPROXY_STATS_PORT"] = str(STATS_PORT)
+    env["RAY_SERVE_HAPROXY_METRICS_PORT"] = str(STATS_PORT + 1)
+    return ["--runtime-env-json", json.dumps({"worker_process_setup_hook": HOOK})]
+
+
+def listeners(port: int) -> set[str]:
+    return {c.laddr.ip for c in psutil.net_connections("tcp") if c.laddr and c.laddr.port == port}
+
+
 @pytest.mark.slow
-def test_serve_run_of_the_config_file_serves_the_champion(trained_home, ray_exclusive, tmp_path):
+@pytest.mark.parametrize("ingress", ["python", "haproxy"])
+def test_serve_run_of_the_config_file_serves_the_champion(
+    trained_home, ray_exclusive, tmp_path, ingress
+):
     config = yaml.safe_load(CONFIG.read_text())
     config["http_options"]["port"] = SERVE_PORT
     application(config)["args"]["tracking_uri_env"] = URI_VARIABLE
@@ -90,13 +109,17 @@ def test_serve_run_of_the_config_file_serves_the_champion(trained_home, ray_excl
         MARKER: marker,
     }
     env.pop("RAY_ADDRESS", None)
+    driver = haproxy(env) if ingress == "haproxy" else []
     log = tmp_path / "serve.log"
     served = None
     try:
         subprocess.run(ray_head(temp_dir), env=env, check=True, capture_output=True)
         with log.open("w") as output:
             served = subprocess.Popen(
-                [str(BIN / "serve"), "run", "--address", f"127.0.0.1:{GCS_PORT}", str(moved)],
+                [
+                    *(str(BIN / "serve"), "run", "--address", f"127.0.0.1:{GCS_PORT}"),
+                    *(str(moved), *driver),
+                ],
                 env=env,
                 stdout=output,
                 stderr=subprocess.STDOUT,
@@ -108,6 +131,8 @@ def test_serve_run_of_the_config_file_serves_the_champion(trained_home, ray_excl
             raise AssertionError(f"{exc}\n{log.read_text()[-3000:]}") from exc
         champion = registry(trained_home).champion_version()
         assert health["model"] == {"name": "lending-dev", "version": champion, "alias": "champion"}
+        if ingress == "haproxy":
+            assert listeners(SERVE_PORT) and listeners(STATS_PORT) == {"127.0.0.1"}
     finally:
         if served is not None:
             os.killpg(served.pid, signal.SIGINT)  # `serve run` shuts Serve down on Ctrl-C
