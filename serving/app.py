@@ -40,7 +40,7 @@ class PredictResponse(BaseModel):
 
 
 def build_app(config: dict[str, Any]) -> serve.Application:
-    """The application for one dataset. `config`: see `serving.launcher.app_config`."""
+    """The application for one dataset. `config`: see `serving.builder.app_config`."""
     api = FastAPI(
         title=f"{config['dataset']} model endpoint",
         version="1",

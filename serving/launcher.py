@@ -14,14 +14,13 @@ import urllib.request
 from dataclasses import dataclass
 from typing import Any
 
-from serving.rollout import ServingError, Target, desired_target
+from serving.rollout import ServingError, Target
 
 # Ray's hook for drivers started under `uv run` ships the project to the workers from the
 # working directory, and refuses to start when that is not the project's root (`mlops up` runs
 # `mlops serve` in the home folder). The workers run in this same environment: no shipping needed.
 os.environ.setdefault("RAY_ENABLE_UV_RUN_RUNTIME_ENV", "0")
 
-APP_PREFIX = "mlops"
 ENDPOINT_MARKER = "MLOPS_ENDPOINT_ID"  # in the environment of every process the endpoint starts
 HAPROXY_ENV = {"RAY_SERVE_ENABLE_HA_PROXY": "1", "RAY_SERVE_THROUGHPUT_OPTIMIZED": "1"}
 
@@ -33,48 +32,6 @@ class Endpoint:
     target: Target
     ingress: str  # haproxy | python
     startup_seconds: float
-
-
-def app_name(dataset: str) -> str:
-    return f"{APP_PREFIX}-{dataset}"
-
-
-def app_config(settings, spec, registry, target: Target, replica_cpus: float = 1.0) -> dict:
-    """The plain-dict configuration the deployment is built from."""
-    import mlflow
-
-    from serving.model import inputs_uri
-
-    client = mlflow.MlflowClient(tracking_uri=registry.tracking_uri)
-    run_id = client.get_model_version(registry.model_name, str(target.champion)).run_id
-    mlflow.set_tracking_uri(registry.tracking_uri)
-    inputs = mlflow.artifacts.load_dict(inputs_uri(run_id))
-    columns = inputs["columns"]
-    serving = spec.serving
-    return {
-        "dataset": spec.name,
-        "app_name": app_name(spec.name),
-        "spec_path": str(settings.dataset_spec),
-        "home": str(settings.home),
-        "tracking_uri": registry.tracking_uri,
-        "model_name": registry.model_name,
-        "input_schema": inputs["schema"],
-        "required_inputs": columns["numeric"] + columns["categorical"],
-        "max_records": serving.max_records,
-        "replicas": serving.replicas,
-        "max_replicas": serving.max_replicas,
-        "max_replicas_per_node": serving.max_replicas_per_node,
-        "replica_cpus": replica_cpus,
-        "max_batch_size": serving.max_batch_size,
-        "max_ongoing_requests": max(4 * serving.max_batch_size, 64),
-        "batch_wait_ms": serving.batch_wait_ms,
-        "action_log_dir": str(action_log_dir(settings, spec)),
-        "api_key": os.environ.get(serving.api_key_env) or None,
-    }
-
-
-def action_log_dir(settings, spec):
-    return settings.home / "actions" / spec.name
 
 
 def haproxy_available() -> bool:
@@ -107,20 +64,18 @@ def start(
     from ray.serve.config import HTTPOptions
     from ray.serve.schema import LoggingConfig
 
-    from mlops_assets.config.spec import load_spec
-    from mlops_assets.defs.registry import registry_for
-    from serving.app import build_app
-    from serving.control import start_control
+    from serving.builder import ServeArgs, application, resolve
 
     started = time.perf_counter()
-    spec = load_spec(settings.dataset_spec, home=settings.home)
-    registry = registry_for(settings, spec)
-    target = desired_target(registry, spec.serving)
-    config = app_config(settings, spec, registry, target)
-    if replicas:
-        config["replicas"] = replicas
-    if max_replicas_per_node:
-        config["max_replicas_per_node"] = max_replicas_per_node
+    resolved = resolve(
+        ServeArgs(
+            dataset_spec=str(settings.dataset_spec),
+            home=str(settings.home),
+            replicas=replicas,
+            max_replicas_per_node=max_replicas_per_node,
+        )
+    )
+    config, target = resolved.config, resolved.target
     use_haproxy = ingress == "haproxy" or (ingress == "auto" and haproxy_available())
     if not ray.is_initialized():
         os.environ[ENDPOINT_MARKER] = f"{os.getpid()}-{time.time_ns()}"
@@ -147,10 +102,9 @@ def start(
         http_options=HTTPOptions(host=host, port=port),
         logging_config=quiet,
     )
-    start_control(config["app_name"], target)
-    progress(f"deploying {registry.model_name} v{target.champion} ({target.rollout} rollout)")
+    progress(f"deploying {resolved.model_name} v{target.champion} ({target.rollout} rollout)")
     serve.run(
-        build_app(config),
+        application(resolved),
         name=config["app_name"],
         route_prefix="/",
         blocking=False,

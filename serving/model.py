@@ -6,8 +6,11 @@ Serving and batch scoring both load models through `load_model` and score throug
 
 from __future__ import annotations
 
+import json
+import tempfile
 from collections.abc import Callable
 from dataclasses import dataclass
+from pathlib import Path
 
 import numpy as np
 import polars as pl
@@ -70,9 +73,14 @@ def load_model(
         client = mlflow.MlflowClient(tracking_uri=tracking_uri)
         model_version = client.get_model_version(model_name, str(version))
         run = client.get_run(model_version.run_id)
-        mlflow.set_tracking_uri(tracking_uri)
-        pipeline = mlflow.sklearn.load_model(f"models:/{model_name}/{version}")
-        inputs = mlflow.artifacts.load_dict(inputs_uri(model_version.run_id))
+        with tempfile.TemporaryDirectory() as folder:
+            stored = mlflow.artifacts.download_artifacts(
+                client.get_model_version_download_uri(model_name, str(version)),
+                dst_path=folder,
+                tracking_uri=tracking_uri,
+            )
+            pipeline = mlflow.sklearn.load_model(stored)
+        inputs = read_inputs(client, model_version.run_id)
     except Exception as exc:  # MLflow raises many kinds; the reason is what matters
         raise ModelLoadError(f"{model_name} v{version} failed to load: {_reason(exc)}") from exc
     metrics = dict(run.data.metrics)
@@ -116,9 +124,15 @@ def training_window(run) -> str:
 WINDOW_TAG = "window"  # on the training dataset input: `first..last` application day
 
 
-def inputs_uri(run_id: str) -> str:
-    """Where a version's serving inputs (schema, feature columns, profile) are stored."""
-    return f"runs:/{run_id}/{INPUTS_ARTIFACT}"
+def read_inputs(client, run_id: str) -> dict:
+    """A version's serving inputs (schema, feature columns, profile), through an MlflowClient."""
+    return read_json_artifact(client, run_id, INPUTS_ARTIFACT)
+
+
+def read_json_artifact(client, run_id: str, path: str) -> dict:
+    """A JSON artifact of a run, through an MlflowClient (its tracking URI, no global)."""
+    with tempfile.TemporaryDirectory() as folder:
+        return json.loads(Path(client.download_artifacts(run_id, path, folder)).read_text())
 
 
 def _reason(exc: Exception) -> str:

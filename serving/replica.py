@@ -272,7 +272,8 @@ class ModelServer:
         return _json({"detail": [{"field": API_KEY_HEADER, "msg": "missing or wrong"}]}, 401)
 
     def __del__(self):
-        self.log.flush()
+        if hasattr(self, "log"):  # not when `start` failed before opening it
+            self.log.flush()
 
 
 def _json(content: dict, status: int = 200) -> Response:

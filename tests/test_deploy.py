@@ -1,8 +1,10 @@
 """The container files: the compose stack validates, and the images' commands are the ones that run
 here (the code location's gRPC server starts and answers health checks on loopback)."""
 
+import json
 import os
 import re
+import shlex
 import shutil
 import signal
 import subprocess
@@ -12,6 +14,7 @@ from pathlib import Path
 
 import pytest
 import yaml
+from ray.serve.schema import ServeDeploySchema
 
 DEPLOY = Path(__file__).parents[1] / "deploy"
 BIN = Path(sys.executable).parent
@@ -57,7 +60,26 @@ def test_every_command_the_images_run_is_installed_here():
     assert {"dagster", "mlflow", "dagster-webserver", "dagster-daemon", "ray"} <= set(commands)
     for command in set(commands) - {"sh"}:
         assert (BIN / command).exists(), f"{command} is not installed by the lock"
-    assert "mlops serve --host 0.0.0.0 --port 8000" in dockerfile
+
+
+def test_the_serving_image_serve_runs_the_serve_config_on_every_interface():
+    """Its CMD rewrites deploy/serve.yaml's loopback host to 0.0.0.0 (the same sed, run here),
+    then `serve run`s the result with the HAProxy loopback hook in the driver's runtime env."""
+    dockerfile = (DEPLOY / "Dockerfile").read_text()
+    command = json.loads(re.findall(r"^CMD (\[.*\])$", dockerfile, re.MULTILINE)[-1])[-1]
+    words = shlex.split(command)
+    assert "exec serve run --address auto /tmp/serve.yaml" in command
+    assert (BIN / "serve").exists(), "serve is not installed by the lock"
+    runtime_env = json.loads(words[words.index("--runtime-env-json") + 1])
+    assert runtime_env == {"worker_process_setup_hook": "serving.haproxy_loopback.patch"}
+    rewrite = re.search(r"(sed '[^']+' deploy/serve.yaml) > /tmp/serve.yaml", command).group(1)
+    rewritten = subprocess.run(
+        rewrite, shell=True, cwd=DEPLOY.parent, capture_output=True, text=True, check=True
+    ).stdout
+    container = ServeDeploySchema.model_validate(yaml.safe_load(rewritten))
+    local = ServeDeploySchema.model_validate(yaml.safe_load((DEPLOY / "serve.yaml").read_text()))
+    assert (local.http_options.host, container.http_options.host) == ("127.0.0.1", "0.0.0.0")
+    assert container.applications == local.applications
 
 
 @pytest.mark.slow

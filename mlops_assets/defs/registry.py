@@ -14,7 +14,7 @@ from pathlib import Path
 import dagster as dg
 
 from mlops_assets.compute.training import Recipe
-from serving.model import training_window
+from serving.model import read_json_artifact, training_window
 
 # The registry and the endpoint are services: the steps that read or write them idempotently
 # (candidate, backtest, drift, deployment, decisions) retry a failure with backoff; a refusal
@@ -78,12 +78,7 @@ class RegistryResource(dg.ConfigurableResource):
 
     def load_dict(self, run_id: str, path: str) -> dict:
         """A JSON artifact of a run."""
-        import json
-        import tempfile
-
-        with tempfile.TemporaryDirectory() as folder:
-            local = self.client().download_artifacts(run_id, path, folder)
-            return json.loads(Path(local).read_text())
+        return read_json_artifact(self.client(), run_id, path)
 
     def log_and_register(self, model, inputs, outputs) -> int:
         """Log an sklearn model (skops format) in the active run and register a new version."""
