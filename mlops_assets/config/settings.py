@@ -11,6 +11,10 @@ import os
 from dataclasses import dataclass
 from pathlib import Path
 
+from upath import UPath
+
+from mlops_assets.config.storage import lake_location
+
 BUILTIN_SPEC = Path(__file__).parent / "datasets" / "lending.yaml"
 
 _HEADER = "# Written by mlops"
@@ -46,12 +50,14 @@ class Settings:
         return self.dataset_spec == BUILTIN_SPEC.resolve()
 
     @property
-    def lake(self) -> Path:
-        return self.home / "lake"
+    def lake(self) -> Path | UPath:
+        """The Parquet lake: `<home>/lake`, or the profile's `lake` (a folder or fsspec URL)."""
+        return lake_location(self.home)
 
     @property
-    def quarantine(self) -> Path:
-        return self.home / "quarantine"
+    def quarantine(self) -> Path | UPath:
+        """Rejected landing files, beside the lake (`<home>/quarantine` by default)."""
+        return self.lake.parent / "quarantine"
 
     @property
     def ground_truth(self) -> Path:
