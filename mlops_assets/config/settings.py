@@ -1,7 +1,9 @@
 """Where the platform keeps its state: one home folder, laid out the same on every machine.
 
 Everything (landing files, the Parquet lake, quarantine, the Dagster instance, the MLflow store)
-lives under one home folder: `--home DIR`, else `MLOPS_HOME`, else `./.mlops`.
+lives under one home folder: `--home DIR`, else `MLOPS_HOME`, else `./.mlops`. The lake (with the
+quarantine and reports beside it) may move to object storage: the profile's `lake`, e.g.
+`MLOPS_LAKE=s3://bucket/prefix/lake` (`mlops_assets.config.storage`).
 """
 
 from __future__ import annotations
