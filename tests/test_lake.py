@@ -1,5 +1,6 @@
 """The lake's functions on a local folder and on an fsspec URL (`memory://`), without Dagster."""
 
+import json
 import uuid
 
 import dagster as dg
@@ -123,3 +124,33 @@ def test_the_lake_follows_the_profile_and_mlops_lake(tmp_path, monkeypatch):
     monkeypatch.setenv("MLOPS_LAKE", "s3://bucket/prefix/lake")
     assert str(settings.lake) == "s3://bucket/prefix/lake"
     assert str(settings.quarantine) == "s3://bucket/prefix/quarantine"
+
+
+def test_the_schema_is_pinned_once_on_an_object_store(tmp_path, monkeypatch):
+    from mlops_assets.compute.ingest import read_landing
+    from mlops_assets.config.settings import Settings
+    from mlops_assets.defs.resources import DatasetResource
+    from tests.conftest import land, landing_file
+
+    monkeypatch.setenv("MLOPS_LAKE", f"memory://schema-{uuid.uuid4().hex}/lake")
+    settings = Settings.resolve(home=tmp_path / "home")
+    land(settings, range(1), rows=50)
+    first = read_landing(landing_file(settings, 0), "csv")
+    dataset = DatasetResource(spec_path=str(settings.dataset_spec), home=str(settings.home))
+    assert not is_local(dataset.schema_path)
+    columns = dataset.schema(first=first)
+    pinned = dataset.schema_path.read_bytes()
+    other = DatasetResource(spec_path=str(settings.dataset_spec), home=str(settings.home))
+    assert other.schema(first=first.head(5)) == columns and other.schema() == columns
+    assert dataset.schema_path.read_bytes() == pinned  # learned once, not rewritten
+    # a learner that found no schema, then lost the race: its conditional put keeps the first
+    unseen = iter([None, None])
+    monkeypatch.setattr(
+        DatasetResource,
+        "_pinned",
+        lambda self: next(unseen, None) or json.loads(self.schema_path.read_text()),
+    )
+    racer = DatasetResource(spec_path=str(settings.dataset_spec), home=str(settings.home))
+    assert racer.schema(first=first.head(5)) == columns
+    assert dataset.schema_path.read_bytes() == pinned
+    assert not (tmp_path / "home" / "lake").exists()

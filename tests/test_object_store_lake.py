@@ -11,7 +11,8 @@ import pytest
 from mlops_assets.commands.runner import run_pipeline
 from mlops_assets.compute.ingest import coerce, read_landing
 from mlops_assets.config.settings import Settings
-from mlops_assets.defs.lake import write_frame
+from mlops_assets.config.storage import as_location
+from mlops_assets.defs.lake import LakeError, write_frame
 from mlops_assets.defs.resources import DatasetResource
 from tests.conftest import land
 
@@ -102,3 +103,9 @@ def test_the_platform_runs_on_an_s3_lake_and_artifact_store(s3, tmp_path, monkey
     assert stored == write_frame(computed, tmp_path / "raw.parquet").read_bytes()  # as on disk
     decided = dataset.frame("decisions", dataset.partitions("decisions"))
     assert decided.height == summary["decisions"]["rows"]
+
+    days = dataset.partitions("decisions")  # another writer's object is listed (no stale cache)
+    s3.put_object(Bucket=BUCKET, Key="lake/lending/decisions/2030-01-01.parquet", Body=stored)
+    assert dataset.partitions("decisions") == [*days, "2030-01-01"]
+    with pytest.raises(LakeError, match="cannot write s3://no-such-bucket/lake/x.parquet"):
+        write_frame(computed, as_location("s3://no-such-bucket/lake/x.parquet"))

@@ -19,10 +19,11 @@ LOCAL_PROTOCOLS = ("", "file", "local")
 
 
 def as_location(location: str | os.PathLike) -> Path | UPath:
-    """A lake location: a local path (or `file://` URL) as a `Path`, any other URL as a `UPath`."""
+    """A lake location: a local path (or `file://` URL) as a `Path`, any other URL as a `UPath`
+    that never caches listings (other processes and machines write the same lake)."""
     path = UPath(location)
     if path.protocol not in LOCAL_PROTOCOLS:
-        return path
+        return UPath(location, use_listings_cache=False)
     return Path(path.path if path.protocol else os.fspath(location)).expanduser().resolve()
 
 
