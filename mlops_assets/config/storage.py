@@ -41,4 +41,4 @@ def is_local(path: Path | UPath) -> bool:
 
 def readable(path: Path | UPath) -> Path | bytes:
     """What polars reads: a local file itself, an object's bytes (one GET)."""
-    return path if is_local(path) else path.read_bytes()
+    return path if is_local(path) else path.fs.cat_file(path.path)
