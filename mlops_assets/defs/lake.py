@@ -31,7 +31,9 @@ from upath import UPath
 from mlops_assets.compute.ingest import DAY
 from mlops_assets.config.storage import as_location, is_local, readable
 
-SINGLE_PUT = {"s3": 5 * 2**30, "s3a": 5 * 2**30}  # s3fs writes below 2 * chunksize in one PUT
+# s3fs's chunksize: an object under min(5 GiB, 2 * chunksize) goes in one PutObject (5 GiB is
+# S3's limit for one PUT), never as a multipart upload
+SINGLE_PUT = {"s3": 5 * 2**30, "s3a": 5 * 2**30}
 
 
 class LakeError(OSError):
@@ -53,7 +55,8 @@ def write_frame(frame: pl.DataFrame, path: Path | UPath) -> Path | UPath:
 
 def write_json(data: dict, path: Path | UPath, exclusive: bool = False) -> Path | UPath | None:
     """Write a small JSON document atomically. `exclusive`: only if `path` does not exist yet
-    (None if it does); on an object store a conditional PUT, locally the caller holds a lock."""
+    (None if it does): a conditional PUT on an object store; locally an existence check, free of
+    races under the caller's lock."""
     text = json.dumps(data, indent=2, default=str).encode()
     return write_bytes(text, path, exclusive)
 
