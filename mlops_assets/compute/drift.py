@@ -248,14 +248,11 @@ def _aligned(reference: dict[str, int], current: dict[str, int]) -> tuple[np.nda
     return expected, observed
 
 
-def save_reference(reference: Reference, path) -> None:
-    """Write a reference summary (arrays in an .npz, no pickle) atomically."""
+def reference_bytes(reference: Reference) -> bytes:
+    """A reference summary as an .npz (arrays, no pickle), to be written atomically."""
+    import io
     import json
-    import os
-    from pathlib import Path
 
-    path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
     arrays = {}
     meta = {"rows": reference.rows, "numeric": {}, "categorical": reference.categorical}
     for i, (column, ref) in enumerate(reference.numeric.items()):
@@ -268,15 +265,17 @@ def save_reference(reference: Reference, path) -> None:
             "rows_nonnull": ref.rows_nonnull,
         }
     arrays["meta"] = np.frombuffer(json.dumps(meta).encode(), dtype=np.uint8)
-    temporary = path.with_name(f".{path.name}.tmp.npz")
-    np.savez(temporary, **arrays)
-    os.replace(temporary, path)
+    buffer = io.BytesIO()
+    np.savez(buffer, **arrays)
+    return buffer.getvalue()
 
 
-def load_reference(path) -> Reference:
+def load_reference(payload: bytes) -> Reference:
+    """A reference summary from the bytes of its .npz."""
+    import io
     import json
 
-    with np.load(path, allow_pickle=False) as data:
+    with np.load(io.BytesIO(payload), allow_pickle=False) as data:
         meta = json.loads(bytes(data["meta"]).decode())
         reference = Reference(rows=meta["rows"], categorical=meta["categorical"])
         for column, info in meta["numeric"].items():

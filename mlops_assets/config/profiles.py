@@ -26,6 +26,7 @@ class Profile:
     registry_suffix: str
     artifact_location: str | None = None
     dagster_storage: str | None = None  # a postgresql:// URL; None: SQLite under the home
+    lake: str | None = None  # a folder or an fsspec URL (s3://bucket/prefix); None: <home>/lake
     serving: dict = field(default_factory=dict)
     # the environment variables that hold the tracking URI and the Dagster storage URL, when
     # the profile names one (`${VAR}`): these may carry a password, so that definitions and
@@ -60,7 +61,8 @@ def load_profile(home: Path, name: str | None = None, path: str | None = None) -
 
         return _VAR.sub(one, value)
 
-    known = {"tracking_uri", "registry_suffix", "artifact_location", "dagster_storage", "serving"}
+    known = {"tracking_uri", "registry_suffix", "artifact_location", "dagster_storage"}
+    known |= {"serving", "lake"}
     unknown = set(raw) - known
     if unknown:
         raise ValueError(f"profile {name!r} in {source}: unknown key {sorted(unknown)[0]!r}")
@@ -77,6 +79,7 @@ def load_profile(home: Path, name: str | None = None, path: str | None = None) -
         artifact_location=artifacts or None,
         dagster_storage=storage or None,
         serving=raw.get("serving", {}),
+        lake=expand(raw.get("lake") or "") or None,
     )
 
 

@@ -1,7 +1,9 @@
 """Where the platform keeps its state: one home folder, laid out the same on every machine.
 
 Everything (landing files, the Parquet lake, quarantine, the Dagster instance, the MLflow store)
-lives under one home folder: `--home DIR`, else `MLOPS_HOME`, else `./.mlops`.
+lives under one home folder: `--home DIR`, else `MLOPS_HOME`, else `./.mlops`. The lake (with the
+quarantine and reports beside it) may move to object storage: the profile's `lake`, e.g.
+`MLOPS_LAKE=s3://bucket/prefix/lake` (`mlops_assets.config.storage`).
 """
 
 from __future__ import annotations
@@ -9,6 +11,10 @@ from __future__ import annotations
 import os
 from dataclasses import dataclass
 from pathlib import Path
+
+from upath import UPath
+
+from mlops_assets.config.storage import lake_location
 
 BUILTIN_SPEC = Path(__file__).parent / "datasets" / "lending.yaml"
 
@@ -46,12 +52,14 @@ class Settings:
         return self.dataset_spec == BUILTIN_SPEC.resolve()
 
     @property
-    def lake(self) -> Path:
-        return self.home / "lake"
+    def lake(self) -> Path | UPath:
+        """The Parquet lake: `<home>/lake`, or the profile's `lake` (a folder or fsspec URL)."""
+        return lake_location(self.home)
 
     @property
-    def quarantine(self) -> Path:
-        return self.home / "quarantine"
+    def quarantine(self) -> Path | UPath:
+        """Rejected landing files, beside the lake (`<home>/quarantine` by default)."""
+        return self.lake.parent / "quarantine"
 
     @property
     def ground_truth(self) -> Path:

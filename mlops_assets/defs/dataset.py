@@ -42,6 +42,7 @@ def build_definitions(settings: Settings) -> dg.Definitions:
     jobs = build_jobs(spec, partitions, train_hooks={end_mlflow_on_run_finished()})
     by_name = {j.name: j for j in jobs}
     train, daily = by_name[train_job_name(spec)], by_name[daily_job_name(spec)]
+    lake = settings.lake
     return dg.Definitions(
         assets=[
             *build_ingestion_assets(spec, partitions),
@@ -69,12 +70,12 @@ def build_definitions(settings: Settings) -> dg.Definitions:
         schedules=[build_weekly_retrain(spec, train)],
         resources={
             "dataset": DatasetResource(
-                spec_path=str(settings.dataset_spec), home=str(settings.home)
+                spec_path=str(settings.dataset_spec), home=str(settings.home), lake=str(lake)
             ),
             "registry": registry,
             TRACKING: tracking_resource(settings, registry),
             "serving": ServingResource(url=settings.serving_url),
-            "io_manager": ParquetIOManager(root=str(settings.lake)),
+            "io_manager": ParquetIOManager(root=str(lake)),
         },
         # One process per run: Great Expectations is imported once, not once per step.
         executor=dg.in_process_executor,

@@ -1,20 +1,22 @@
 """Resources: the dataset (its spec and where its data lives), passed to assets and checks."""
 
+import contextlib
 import datetime as dt
 import fcntl
 import json
 import os
-import shutil
 from functools import cached_property
 from pathlib import Path
 
 import dagster as dg
 import polars as pl
+from upath import UPath
 
 from mlops_assets.compute.features import FeatureColumns, feature_columns
 from mlops_assets.compute.ingest import IngestError, infer_schema
 from mlops_assets.compute.profile import Profile, fit_profile
 from mlops_assets.config.spec import DatasetSpec, load_spec
+from mlops_assets.config.storage import as_location, is_local, lake_location
 from mlops_assets.defs.lake import (
     SUFFIXES,
     LakeError,
@@ -22,6 +24,7 @@ from mlops_assets.defs.lake import (
     read_document,
     read_frame,
     read_partitions,
+    write_bytes,
     write_json,
 )
 
@@ -31,21 +34,22 @@ class DatasetResource(dg.ConfigurableResource):
 
     spec_path: str
     home: str
+    lake: str = ""  # the lake's root, a folder or an fsspec URL; empty: the profile's
 
     @cached_property
     def spec(self) -> DatasetSpec:
         return load_spec(self.spec_path, home=self.home)
 
-    @property
-    def lake_root(self) -> Path:
-        return Path(self.home) / "lake"
+    @cached_property
+    def lake_root(self) -> Path | UPath:
+        return as_location(self.lake) if self.lake else lake_location(Path(self.home))
 
     @property
-    def quarantine_dir(self) -> Path:
-        return Path(self.home) / "quarantine" / self.spec.name
+    def quarantine_dir(self) -> Path | UPath:
+        return self.lake_root.parent / "quarantine" / self.spec.name
 
     @property
-    def schema_path(self) -> Path:
+    def schema_path(self) -> Path | UPath:
         return self.lake_root / self.spec.name / "_schema.json"
 
     def key(self, asset: str) -> dg.AssetKey:
@@ -66,8 +70,7 @@ class DatasetResource(dg.ConfigurableResource):
             return pinned["columns"]
         if first is None:
             raise IngestError(f"no schema pinned yet for {self.spec.name} ({self.schema_path})")
-        with self._schema_lock() as lock:
-            fcntl.flock(lock, fcntl.LOCK_EX)  # concurrent runs learn it once
+        with self._schema_lock():  # concurrent runs learn it once
             pinned = self._pinned()
             if pinned and pinned.get("spec") == self._basis:
                 return pinned["columns"]
@@ -82,16 +85,26 @@ class DatasetResource(dg.ConfigurableResource):
                 stamp = now.strftime("%Y%m%dT%H%M%S%fZ")
                 self.schema_path.rename(self.schema_path.with_name(f"_schema.{stamp}.json"))
             document = {"columns": columns, "spec": self._basis, "learned_at": now.isoformat()}
-            write_json(document, self.schema_path)
+            if write_json(document, self.schema_path, exclusive=True) is None:
+                return self._pinned()["columns"]  # another learner pinned it first
         return columns
 
+    @contextlib.contextmanager
     def _schema_lock(self):
+        """Locally an exclusive `fcntl` lock beside the schema. An object store has no lock: the
+        schema is written with a conditional put (`exclusive`), so the first learner wins."""
+        if not is_local(self.schema_path):
+            yield
+            return
         path = self.schema_path.with_name("_schema.lock")
         try:
             path.parent.mkdir(parents=True, exist_ok=True)
-            return open(path, "w")  # noqa: SIM115 - the caller's `with` closes it
+            lock = open(path, "w")  # noqa: SIM115 - closed by the `with` below
         except OSError as exc:
             raise LakeError(f"cannot write {path}: {exc.strerror or exc}") from exc
+        with lock:
+            fcntl.flock(lock, fcntl.LOCK_EX)
+            yield
 
     def _pinned(self) -> dict | None:
         return json.loads(self.schema_path.read_text()) if self.schema_path.exists() else None
@@ -126,7 +139,7 @@ class DatasetResource(dg.ConfigurableResource):
         folder = self.lake_root.joinpath(*self.key(asset).path)
         return sorted(p.stem for p in folder.glob("????-??-??.parquet")) if folder.is_dir() else []
 
-    def partition_files(self, asset: str, days: list[str]) -> list[Path]:
+    def partition_files(self, asset: str, days: list[str]) -> list[Path | UPath]:
         return [partition_path(self.lake_root, self.key(asset), d) for d in days]
 
     def document(self, asset: str) -> dict:
@@ -177,11 +190,10 @@ class DatasetResource(dg.ConfigurableResource):
         history = self.scan("raw", days)
         return fit_profile(history, numeric, categorical)
 
-    def quarantine(self, source: Path, reason: str) -> Path:
+    def quarantine(self, source: Path, reason: str) -> Path | UPath:
         """Copy a rejected landing file to quarantine with a `.reason.json` beside it."""
-        self.quarantine_dir.mkdir(parents=True, exist_ok=True)
         target = self.quarantine_dir / source.name
-        shutil.copyfile(source, target)
+        write_bytes(source.read_bytes(), target)
         write_json(
             {
                 "file": str(source),

@@ -8,6 +8,9 @@ from dataclasses import dataclass
 from pathlib import Path
 
 import polars as pl
+from upath import UPath
+
+from mlops_assets.config.storage import readable
 
 LEGACY_POLICY = "approve every application"  # decides the days before the platform's first
 
@@ -17,7 +20,7 @@ class PlatformDecisions:
     """The platform's decision log as the business reads it: one Parquet file per decided day
     (`id`, `decision`), in the lake's `<name>/decisions` folder."""
 
-    folder: Path
+    folder: Path | UPath  # local, or on the lake's object store
     otherwise: str  # the action under which an outcome exists (approve)
 
     def observable(self, date: dt.date, ids: pl.Series) -> pl.Series | None:
@@ -26,7 +29,7 @@ class PlatformDecisions:
         day waits for its decisions."""
         path = self.folder / f"{date}.parquet"
         if path.exists():
-            decided = pl.read_parquet(path, columns=["id", "decision"])
+            decided = pl.read_parquet(readable(path), columns=["id", "decision"])
             return ids.filter(ids.is_in(decided.filter(pl.col("decision") == self.otherwise)["id"]))
         first = min((p.stem for p in self.folder.glob("????-??-??.parquet")), default=None)
         return ids if first is None or str(date) < first else None

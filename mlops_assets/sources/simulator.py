@@ -25,6 +25,7 @@ from pathlib import Path
 
 import numpy as np
 import polars as pl
+from upath import UPath
 
 from mlops_assets.sources.business import PlatformDecisions
 
@@ -261,7 +262,7 @@ def _write_if_changed(path: Path, data: bytes) -> Path | None:
     return path
 
 
-def plan_for(spec, ground_truth_root: Path, lake_root: Path) -> LandingPlan:
+def plan_for(spec, ground_truth_root: Path, lake_root: Path | UPath) -> LandingPlan:
     """The landing plan of a dataset spec whose source is this simulator; with selective labels
     the business reads the platform's decisions from the lake under `lake_root`."""
     if spec.start_date is None or spec.outcomes is None:

@@ -16,7 +16,7 @@ from mlops_assets.compute.drift import (
     column_drift,
     fit_reference,
     load_reference,
-    save_reference,
+    reference_bytes,
     tests_per_day,
 )
 from mlops_assets.compute.ingest import DAY
@@ -28,6 +28,7 @@ from mlops_assets.defs.assets.plots import (
     markdown_image,
     write_drift_html,
 )
+from mlops_assets.defs.lake import write_bytes
 from mlops_assets.defs.registry import TRANSIENT, RegistryResource
 from mlops_assets.defs.resources import DatasetResource
 
@@ -235,11 +236,11 @@ def _reference(
     rows = dataset.frame("raw", days)
     path = dataset.lake_root / dataset.spec.name / "drift_reference" / f"v{model.version}.npz"
     if path.exists():
-        return load_reference(path), rows
+        return load_reference(path.read_bytes()), rows
     reference = fit_reference(
         rows.with_columns(pl.Series(SCORE, model.score(rows))), numeric, categorical
     )
-    save_reference(reference, path)
+    write_bytes(reference_bytes(reference), path)
     return reference, rows
 
 

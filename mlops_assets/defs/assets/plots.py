@@ -6,6 +6,8 @@ import base64
 import io
 from typing import TYPE_CHECKING
 
+from mlops_assets.defs.lake import write_bytes
+
 if TYPE_CHECKING:
     import polars as pl
 
@@ -126,13 +128,12 @@ def drift_markdown(table: pl.DataFrame) -> str:
 
 
 def write_drift_html(dataset, day, table, auc, estimate, png, basis):
-    """The day's drift report as a standalone HTML page under <home>/reports/."""
+    """The day's drift report as a standalone HTML page in `reports/` beside the lake
+    (`<home>/reports/` by default), written atomically."""
     import base64
     import html
-    import os
 
     folder = dataset.lake_root.parent / "reports" / dataset.spec.name / "drift"
-    folder.mkdir(parents=True, exist_ok=True)
     rows = "".join(
         "<tr>" + "".join(f"<td>{html.escape(str(v))}</td>" for v in row.values()) + "</tr>"
         for row in table.sort("psi", descending=True).iter_rows(named=True)
@@ -147,8 +148,4 @@ def write_drift_html(dataset, day, table, auc, estimate, png, basis):
         f"<img src='data:image/png;base64,{base64.b64encode(png).decode()}'/>"
         f"<table><tr>{head}</tr>{rows}</table></body></html>"
     )
-    path = folder / f"{day}.html"
-    temporary = folder / f".{day}.html.tmp"
-    temporary.write_text(body)
-    os.replace(temporary, path)
-    return path
+    return write_bytes(body.encode(), folder / f"{day}.html")
