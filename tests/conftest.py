@@ -118,6 +118,25 @@ def processes_with(variable: str, value: str) -> list[int]:
     return found
 
 
+def stop_started(process, variable: str, value: str, sig: int) -> None:
+    """Stop what a test started: `process`'s group with `sig` (then SIGKILL after 60 s), and
+    every process left with `variable=value` in its environment; asserts none is left."""
+    import signal
+    import subprocess
+
+    if process is not None:
+        os.killpg(process.pid, sig)
+        try:
+            process.wait(timeout=60)
+        except subprocess.TimeoutExpired:
+            os.killpg(process.pid, signal.SIGKILL)
+    left = [psutil.Process(pid) for pid in processes_with(variable, value)]
+    for leftover in left:
+        leftover.kill()
+    psutil.wait_procs(left, timeout=30)
+    assert not processes_with(variable, value)
+
+
 def lake_partition(settings: Settings, asset: str, day: str) -> Path:
     return settings.lake / "lending" / asset / f"{day}.parquet"
 

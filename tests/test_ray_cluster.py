@@ -17,7 +17,7 @@ import pytest
 
 from serving.client import Client
 from serving.launcher import wait_until_healthy
-from tests.conftest import processes_with
+from tests.conftest import stop_started
 from tests.test_serving import records
 
 pytestmark = pytest.mark.slow
@@ -98,17 +98,7 @@ def cluster(serving_home, ray_exclusive):
         wait_until_healthy(url, timeout=180)
         yield url
     finally:
-        if served is not None:
-            os.killpg(served.pid, signal.SIGTERM)
-            try:
-                served.wait(timeout=60)
-            except subprocess.TimeoutExpired:
-                os.killpg(served.pid, signal.SIGKILL)
-        left = [psutil.Process(pid) for pid in processes_with(MARKER, marker)]
-        for process in left:
-            process.kill()
-        psutil.wait_procs(left, timeout=30)
-        assert not processes_with(MARKER, marker)
+        stop_started(served, MARKER, marker, signal.SIGTERM)
 
 
 def test_replicas_spread_over_nodes_and_requests_recover_when_a_node_dies(serving_home, cluster):

@@ -21,7 +21,7 @@ from ray.serve.schema import ServeDeploySchema
 from serving.builder import ServeArgs, resolve
 from serving.launcher import HAPROXY_ENV, wait_until_healthy
 from serving.rollout import ServingError
-from tests.conftest import processes_with, registry
+from tests.conftest import registry, stop_started
 
 BIN = Path(sys.executable).parent
 CONFIG = Path(__file__).parents[1] / "deploy" / "serve.yaml"
@@ -134,15 +134,6 @@ def test_serve_run_of_the_config_file_serves_the_champion(
         if ingress == "haproxy":
             assert listeners(SERVE_PORT) and listeners(STATS_PORT) == {"127.0.0.1"}
     finally:
-        if served is not None:
-            os.killpg(served.pid, signal.SIGINT)  # `serve run` shuts Serve down on Ctrl-C
-            try:
-                served.wait(timeout=60)
-            except subprocess.TimeoutExpired:
-                os.killpg(served.pid, signal.SIGKILL)
-        left = [psutil.Process(pid) for pid in processes_with(MARKER, marker)]
-        for process in left:
-            process.kill()
-        psutil.wait_procs(left, timeout=30)
+        # `serve run` shuts Serve down on Ctrl-C
+        stop_started(served, MARKER, marker, signal.SIGINT)
         shutil.rmtree(temp_dir, ignore_errors=True)
-        assert not processes_with(MARKER, marker)
