@@ -87,10 +87,9 @@ def listeners(port: int) -> set[str]:
 
 
 @pytest.mark.slow
-@pytest.mark.parametrize("ingress", ["python", "haproxy"])
-def test_serve_run_of_the_config_file_serves_the_champion(
-    trained_home, ray_exclusive, tmp_path, ingress
-):
+def test_serve_run_of_the_config_file_serves_the_champion(trained_home, ray_exclusive, tmp_path):
+    """As the serving image runs it: HAProxy ingress, listeners kept on loopback. (Serve's
+    Python proxy, the other ingress, is what `mlops serve` falls back to: test_serving.)"""
     config = yaml.safe_load(CONFIG.read_text())
     config["http_options"]["port"] = SERVE_PORT
     application(config)["args"]["tracking_uri_env"] = URI_VARIABLE
@@ -109,7 +108,7 @@ def test_serve_run_of_the_config_file_serves_the_champion(
         MARKER: marker,
     }
     env.pop("RAY_ADDRESS", None)
-    driver = haproxy(env) if ingress == "haproxy" else []
+    driver = haproxy(env)
     log = tmp_path / "serve.log"
     served = None
     try:
@@ -131,8 +130,7 @@ def test_serve_run_of_the_config_file_serves_the_champion(
             raise AssertionError(f"{exc}\n{log.read_text()[-3000:]}") from exc
         champion = registry(trained_home).champion_version()
         assert health["model"] == {"name": "lending-dev", "version": champion, "alias": "champion"}
-        if ingress == "haproxy":
-            assert listeners(SERVE_PORT) and listeners(STATS_PORT) == {"127.0.0.1"}
+        assert listeners(SERVE_PORT) and listeners(STATS_PORT) == {"127.0.0.1"}
     finally:
         # `serve run` shuts Serve down on Ctrl-C
         stop_started(served, MARKER, marker, signal.SIGINT)

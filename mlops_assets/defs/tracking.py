@@ -29,6 +29,9 @@ TRACKING = "mlflow"  # the resource key dagster-mlflow's hook requires
     description="dagster-mlflow's `mlflow_tracking`: the MLflow run of this Dagster run.",
 )
 def mlflow_tracking(context: dg.InitResourceContext):
+    if context.dagster_run is None:  # a sensor's or schedule's resources: no run to carry
+        yield None
+        return
     from dagster_mlflow import mlflow_tracking as dagster_mlflow_tracking
     from mlflow import MlflowClient
 
