@@ -76,10 +76,10 @@ def sensor(settings, name: str):
 
 def evaluate(settings, name: str):
     definition, defs = sensor(settings, name)
-    context = dg.build_sensor_context(
+    with dg.build_sensor_context(
         instance=instance_for(settings), resources=defs.resources, definitions=defs
-    )
-    return list(definition.evaluate_tick(context).run_requests or []), definition
+    ) as context:
+        return list(definition.evaluate_tick(context).run_requests or []), definition
 
 
 def test_no_drift_and_no_performance_drop_request_no_retrain(trained_home):

@@ -88,10 +88,10 @@ def _sensors(defs, instance, spec, day: dt.date, history: dict, progress) -> dic
         if sensor_name not in {s.name for s in defs.sensors}:
             continue
         sensor = defs.resolve_sensor_def(sensor_name)
-        context = dg.build_sensor_context(
+        with dg.build_sensor_context(
             instance=instance, resources=defs.resources, definitions=defs
-        )
-        result = sensor.evaluate_tick(context)
+        ) as context:  # a context manager: some resources are generators (MLflow tracking)
+            result = sensor.evaluate_tick(context)
         checkpoint[sensor_name] = result.skip_message if not result.run_requests else "requested"
         for request in result.run_requests or []:
             as_of = day.isoformat()
