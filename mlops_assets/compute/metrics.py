@@ -106,13 +106,16 @@ def optimal_threshold(y: np.ndarray, p: np.ndarray, value: Value) -> dict:
 
 
 def segment_metrics(frame: pl.DataFrame, columns: list[str], score: str, min_rows: int) -> dict:
-    """Metrics per value of each segment column; `small` marks segments below `min_rows`."""
+    """Metrics per value of each segment column; `small` marks segments below `min_rows`
+    observed rows (copies of a weighted row count once)."""
+    from mlops_assets.compute.selective import unique_rows
+
     result: dict = {}
     for column in columns:
         result[column] = {}
         for (value,), group in frame.group_by(column, maintain_order=True):
             metrics = classification_metrics(group["_label"].to_numpy(), group[score].to_numpy())
-            result[column][str(value)] = {**metrics, "small": group.height < min_rows}
+            result[column][str(value)] = {**metrics, "small": unique_rows(group) < min_rows}
     return result
 
 
@@ -122,9 +125,10 @@ MIN_GROUP_COUNT = 30  # negatives (or positives) a group needs before its rate i
 def equalized_odds(frame: pl.DataFrame, columns: list[str], score: str, threshold: float) -> dict:
     """Per protected column and group: the action rate among negatives (e.g. creditworthy
     applicants declined) and among positives, each with a Wilson interval, and per column the
-    spread (max - min) of each rate over the groups with at least `MIN_GROUP_COUNT` rows of
-    that class."""
+    spread (max - min) of each rate over the groups with at least `MIN_GROUP_COUNT` observed
+    rows of that class (copies of a weighted row count once)."""
     from mlops_assets.compute.inference import wilson
+    from mlops_assets.compute.selective import unique_count
 
     acted = frame.with_columns(act=(pl.col(score) >= threshold).cast(pl.Int64))
     result: dict = {}
@@ -137,6 +141,8 @@ def equalized_odds(frame: pl.DataFrame, columns: list[str], score: str, threshol
                 positives=(pl.col("_label") == 1).sum(),
                 acted_negatives=pl.col("act").filter(pl.col("_label") == 0).sum(),
                 acted_positives=pl.col("act").filter(pl.col("_label") == 1).sum(),
+                observed_negatives=unique_count(pl.col("_label") == 0, acted.columns),
+                observed_positives=unique_count(pl.col("_label") == 1, acted.columns),
             )
             .sort(column)
         )
@@ -145,7 +151,7 @@ def equalized_odds(frame: pl.DataFrame, columns: list[str], score: str, threshol
             rates = [
                 r[f"acted_{kind}"] / r[kind]
                 for r in groups.iter_rows(named=True)
-                if r[kind] >= MIN_GROUP_COUNT
+                if r[f"observed_{kind}"] >= MIN_GROUP_COUNT
             ]
             spreads[kind] = round(max(rates) - min(rates), 6) if len(rates) > 1 else 0.0
         for r in groups.iter_rows(named=True):

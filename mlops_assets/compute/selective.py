@@ -88,3 +88,26 @@ def resampling_units(rows: pl.DataFrame, days: np.ndarray) -> np.ndarray:
     if len(np.unique(days)) >= MIN_CLUSTERS or UNIT not in rows.columns:
         return days
     return rows[UNIT].to_numpy()
+
+
+def unique_rows(frame: pl.DataFrame) -> int:
+    """How many observed rows `frame` holds: copies of one row (`population_rows`) count once.
+    Minimum counts (segments, fairness groups) are evidence, so they count rows, not copies."""
+    return frame[UNIT].n_unique() if UNIT in frame.columns else frame.height
+
+
+def unique_count(condition: pl.Expr, columns: list[str]) -> pl.Expr:
+    """`unique_rows` of the rows where `condition` holds, as an aggregation expression."""
+    if UNIT in columns:
+        return pl.col(UNIT).filter(condition).n_unique()
+    return condition.sum()
+
+
+def collapse_copies(frame: pl.DataFrame) -> pl.DataFrame:
+    """One row per observed row, its copies summed into `WEIGHT` (the inverse of
+    `population_rows`): what weighted, cluster-robust evidence is computed on."""
+    if UNIT not in frame.columns:
+        return frame.with_columns(pl.lit(1.0).alias(WEIGHT))
+    return frame.group_by(UNIT, maintain_order=True).agg(
+        pl.all().exclude(WEIGHT).first(), pl.len().cast(pl.Float64).alias(WEIGHT)
+    )

@@ -6,9 +6,12 @@ from __future__ import annotations
 import datetime as dt
 
 from mlops_assets.config.spec_types import (
+    CALIBRATIONS,
+    ESTIMATOR_CHOICES,
     ROLLOUTS,
     Decision,
     Gates,
+    ModelChoice,
     Monitoring,
     Quality,
     Serving,
@@ -127,6 +130,21 @@ def parse_gates(section, fail) -> Gates:
     if gates.min_auc > 1:
         raise fail("gates.min_auc", "must be <= 1")
     return gates
+
+
+def parse_model(section, fail) -> ModelChoice:
+    model = ModelChoice(**section)
+    if model.estimator not in ESTIMATOR_CHOICES:
+        raise fail(
+            "model.estimator", f"{model.estimator!r} is not one of {', '.join(ESTIMATOR_CHOICES)}"
+        )
+    if not isinstance(model.params, dict):
+        raise fail("model.params", "must be a mapping of the estimator's parameters")
+    if model.calibration not in CALIBRATIONS:
+        raise fail(
+            "model.calibration", f"{model.calibration!r} is not one of {', '.join(CALIBRATIONS)}"
+        )
+    return model
 
 
 def parse_serving(section, fail) -> Serving:

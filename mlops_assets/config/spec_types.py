@@ -107,6 +107,21 @@ class Gates:
     min_segment_rows: int = 200  # smaller segments are reported, not gated
 
 
+ESTIMATOR_CHOICES = ("auto", "hist_gradient_boosting", "logistic_regression", "dummy")
+CALIBRATIONS = ("platt", "isotonic")
+
+
+@dataclass(frozen=True)
+class ModelChoice:
+    """How candidates are trained unless a run's config says otherwise; every key optional.
+    `auto`: gradient boosting, or with fewer than 1,000 positives whichever of it and a
+    regularized logistic regression predicts held-out days better (`compute.training`)."""
+
+    estimator: str = "auto"
+    params: dict = field(default_factory=dict)  # the estimator's scikit-learn parameters
+    calibration: str = "platt"  # or isotonic (used with 1,000 positives or more)
+
+
 @dataclass(frozen=True)
 class Serving:
     """How the endpoint serves and decides; every key is optional in the YAML."""
@@ -170,6 +185,7 @@ class DatasetSpec:
     start_date: dt.date | None = None
     quality: Quality = field(default_factory=Quality)
     gates: Gates = field(default_factory=Gates)
+    model: ModelChoice = field(default_factory=ModelChoice)
     serving: Serving = field(default_factory=Serving)
     monitoring: Monitoring = field(default_factory=Monitoring)
     source: Path | None = None

@@ -141,6 +141,7 @@ class RegistryResource(dg.ConfigurableResource):
         half_life = params.pop("recency_half_life_days", None)
         return Recipe(
             estimator=params.pop("estimator", "hist_gradient_boosting"),
+            calibration=params.pop("calibration", "platt"),
             seed=int(params.pop("seed", 0)),
             recency_half_life_days=float(half_life) if half_life is not None else None,
             params={k: v for k, v in params.items() if k not in RUN_ONLY_PARAMS},

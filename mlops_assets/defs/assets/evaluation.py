@@ -67,6 +67,7 @@ def build_evaluation_assets(spec: DatasetSpec) -> list:
             candidate_model["params"],
             candidate_model["seed"],
             candidate_model.get("recency_half_life_days"),
+            calibration=candidate_model.get("calibration_method", "platt"),
         )
         fit = _fitter(columns, recipe)
         versus = _baseline(registry, candidate_model["version"], recipe, fit, columns, config)

@@ -34,8 +34,11 @@ class TrainingSetConfig(dg.Config):
 
 
 class ModelConfig(dg.Config):
-    estimator: str = "hist_gradient_boosting"  # | logistic_regression | dummy (a baseline)
-    params: dict[str, Any] = {}
+    # auto | hist_gradient_boosting | logistic_regression | dummy (a baseline); None: the spec's
+    # `model.estimator` (default auto), and likewise for params and calibration
+    estimator: str | None = None
+    params: dict[str, Any] | None = None
+    calibration: str | None = None  # platt | isotonic
     seed: int = 0
     # rows weigh half as much every this many days back (None: equal); set by drift and
     # performance retrains so that the new regime dominates
@@ -121,10 +124,12 @@ def _candidate_model(spec: DatasetSpec) -> dg.AssetsDefinition:
         deps=[dg.AssetKey([spec.name, "training_set"])],
         group_name=GROUP,
         kinds={"scikitlearn", "mlflow"},
-        description="A seeded scikit-learn pipeline trained on the training set, its scores "
-        "calibrated on the latest days by a fit on the earlier ones (Platt), logged to MLflow "
-        "(params, metrics, signature, input example, lineage tags) and registered as a new "
-        "version of `<dataset>-<env>` in skops format.",
+        description="A seeded scikit-learn pipeline trained on the training set, its capacity "
+        "(boosting rounds, or a regularized logistic regression on small data) chosen and its "
+        "calibration (Platt, or isotonic with 1,000 positives) fitted on cross-fitted scores of "
+        "held-out day blocks, logged to MLflow (params, metrics, what the fit chose, signature, "
+        "input example, lineage tags) and registered as a new version of `<dataset>-<env>` in "
+        "skops format.",
     )
     def candidate_model(
         context: dg.AssetExecutionContext,
@@ -137,10 +142,8 @@ def _candidate_model(spec: DatasetSpec) -> dg.AssetsDefinition:
         training_set = dataset.read("training_set")
         columns = dataset.feature_columns()
         inputs, labels = model_matrix(training_set, columns), training_set[LABEL].to_numpy()
-        recipe = Recipe(
-            config.estimator, dict(config.params), config.seed, config.recency_half_life_days
-        )
-        model, calibration = fit_model(training_set, columns, recipe)
+        recipe = model_recipe(config, spec)
+        model, fitted = fit_model(training_set, columns, recipe)
         scores = model.predict_proba(inputs)[:, 1]
         source = context.instance.get_latest_materialization_event(
             dataset.key("training_set")
@@ -157,20 +160,21 @@ def _candidate_model(spec: DatasetSpec) -> dg.AssetsDefinition:
         )
         _log_training_input(mlflow, dataset, training_set, window, fingerprint, source)
         inputs_card = serving_inputs(dataset, training_set[DAY].max())
-        _log_candidate(mlflow, config, training_set, labels, scores, calibration, inputs_card)
+        _log_candidate(mlflow, recipe, training_set, labels, scores, fitted, inputs_card)
         link = mlflow_run_link(registry, run.info.run_id)
         version = registry.log_and_register(model, inputs, scores)  # the last registry call
         card = {
             "model_name": registry.model_name,
             "version": version,
             "run_id": run.info.run_id,
-            "estimator": config.estimator,
-            "params": config.params,
-            "seed": config.seed,
-            "recency_half_life_days": config.recency_half_life_days,
+            "estimator": recipe.estimator,
+            "params": recipe.params,
+            "calibration_method": recipe.calibration,
+            "seed": recipe.seed,
+            "recency_half_life_days": recipe.recency_half_life_days,
             "training_window": window,
             "rows": training_set.height,
-            "calibration": calibration,
+            "fitted": fitted,
             "dagster_run_id": context.run.run_id,
             "data_fingerprint": fingerprint,
             "as_of": source["as_of"].value,
@@ -184,7 +188,8 @@ def _candidate_model(spec: DatasetSpec) -> dg.AssetsDefinition:
                 **link,
                 "training_window": window,
                 "data_fingerprint": fingerprint,
-                "calibration": dg.MetadataValue.json(calibration),
+                "chosen_estimator": fitted["estimator"],
+                "fitted": dg.MetadataValue.json(fitted),
                 "runtime_seconds": round(time.perf_counter() - started, 2),
             },
         )
@@ -212,31 +217,62 @@ def _log_training_input(mlflow, dataset, training_set, window, fingerprint, sour
     )
 
 
+FITTED_ARTIFACT = "fitted.json"  # what fit_model chose: estimator, capacity, calibration
+
+
 DIGEST_LENGTH = 36  # MLflow's dataset digest column holds 36 characters
 
 
-def _log_candidate(mlflow, config, training_set, labels, scores, calibration, inputs_card) -> None:
-    """Params, metrics and the serving inputs of a candidate, in the active MLflow run."""
+def model_recipe(config: ModelConfig, spec: DatasetSpec) -> Recipe:
+    """The run's recipe: its config where set, else the spec's `model` section."""
+    return Recipe(
+        estimator=config.estimator or spec.model.estimator,
+        params=dict(spec.model.params if config.params is None else config.params),
+        seed=config.seed,
+        recency_half_life_days=config.recency_half_life_days,
+        calibration=config.calibration or spec.model.calibration,
+    )
+
+
+def _log_candidate(mlflow, recipe, training_set, labels, scores, fitted, inputs_card) -> None:
+    """Params (the recipe), metrics, what the fit chose (tags and a JSON artifact) and the
+    serving inputs of a candidate, in the active MLflow run."""
     from sklearn.metrics import roc_auc_score
 
     mlflow.log_params(
         {
-            "estimator": config.estimator,
-            "seed": config.seed,
-            "recency_half_life_days": config.recency_half_life_days,
+            "estimator": recipe.estimator,
+            "calibration": recipe.calibration,
+            "seed": recipe.seed,
+            "recency_half_life_days": recipe.recency_half_life_days,
             "rows": training_set.height,
-            **config.params,
+            **recipe.params,
         }
     )
+    calibration = fitted["calibration"]
+    mlflow.set_tags(
+        {
+            "chosen_estimator": fitted["estimator"],
+            "calibration_method": calibration["method"],
+        }
+    )
+    mlflow.log_dict(fitted, FITTED_ARTIFACT)
     weights = training_set[WEIGHT].to_numpy()
     mlflow.log_metrics(
         {
             "train_roc_auc": float(roc_auc_score(labels, scores, sample_weight=weights)),
             "train_positive_rate": float(labels.mean()),
             "train_effective_sample_size": effective_sample_size(weights),
-            "calibration_intercept": calibration["intercept"],
-            "calibration_slope": calibration["slope"],
-            "calibration_rows": calibration["rows"],
+            **{
+                f"calibration_{k}": calibration[k]
+                for k in ("intercept", "slope", "rows")
+                if k in calibration
+            },
+            **(
+                {"held_out_log_loss": fitted["held_out_log_loss"]}
+                if "held_out_log_loss" in fitted
+                else {}
+            ),
         }
     )
     mlflow.log_dict(inputs_card, INPUTS_ARTIFACT)
