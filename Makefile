@@ -43,3 +43,5 @@ bench: install
 	$(UV) run --frozen python bench/bench_models.py
 	$(UV) run --frozen python bench/bench_decisions.py
 	$(UV) run --frozen python bench/bench_gates.py
+	$(UV) run --frozen python bench/bench_first_model.py
+	$(UV) run --frozen python bench/bench_real_data.py

@@ -2,6 +2,7 @@
 (`CalibratedClassifier`), with a solver that either converges or says so. No Dagster, no MLflow."""
 
 import datetime as dt
+from pathlib import Path
 
 import numpy as np
 import polars as pl
@@ -147,3 +148,20 @@ def test_untruncated_weights_enter_the_calibration_fit():
     model, _ = fit_model(weighted, COLUMNS, Recipe("logistic_regression"))
     ratio, _ = against_truth(model, frame_of(10, 2000, seed=98, first=40))
     assert 0.85 < ratio < 1.18
+
+
+def test_a_spec_fixes_the_estimator_and_a_run_config_overrides_it(tmp_path):
+    import yaml
+
+    from mlops_assets.config.settings import BUILTIN_SPEC
+    from mlops_assets.config.spec import load_spec, parse_spec
+    from mlops_assets.defs.assets.training import ModelConfig, model_recipe
+
+    raw = yaml.safe_load(Path(BUILTIN_SPEC).read_text())
+    raw["model"] = {"estimator": "logistic_regression", "params": {"C": 0.5}}
+    spec = parse_spec(raw, base=tmp_path, home=tmp_path)
+    assert model_recipe(ModelConfig(), spec) == Recipe("logistic_regression", {"C": 0.5})
+    run = ModelConfig(estimator="hist_gradient_boosting", params={}, calibration="isotonic")
+    assert model_recipe(run, spec) == Recipe("hist_gradient_boosting", calibration="isotonic")
+    default = load_spec(BUILTIN_SPEC, home=tmp_path)
+    assert model_recipe(ModelConfig(), default) == Recipe()

@@ -38,10 +38,9 @@ def write(name: str, source: str, target: str, dropped: list[str], per_day: int)
     )
     landing = HERE / name / "landing"
     landing.mkdir(parents=True, exist_ok=True)
-    days = (frame.height + per_day - 1) // per_day
-    for d in range(days):
-        day = frame.slice(d * per_day, per_day)
-        day.write_csv(landing / f"{START + dt.timedelta(days=d)}.csv")
+    days = round(frame.height / per_day)  # days of equal size, give or take a row
+    for d, rows in enumerate(np.array_split(np.arange(frame.height), days)):
+        frame[rows].write_csv(landing / f"{START + dt.timedelta(days=d)}.csv")
     print(
         f"{name}: {frame.height} rows, {days} days, target {target}: "
         f"{frame[target].value_counts(sort=True).rows()}"
