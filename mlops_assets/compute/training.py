@@ -118,7 +118,8 @@ class Recipe:
 CROSS_FIT_BLOCKS = 3  # day blocks: each is scored by a model fitted on the others
 SMALL_DATA_POSITIVES = 1000  # below this, `auto` lets a regularized logistic regression compete
 LOGISTIC_C = (0.03, 0.3, 3.0)  # the logistic regression's inverse regularization, searched
-BOOSTING_ROUNDS = 300  # the most boosting rounds the day-blocked early stopping can pick
+BOOSTING_ROUNDS = 200  # the most boosting rounds the day-blocked early stopping can pick (the
+# fixed count before it)
 
 
 def fit_model(frame: pl.DataFrame, columns: FeatureColumns, recipe: Recipe) -> tuple[object, dict]:
