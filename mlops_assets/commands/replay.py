@@ -2,10 +2,10 @@
 
 For scenario tests and benchmarks: each landed day runs the daily chain, as the landing sensor
 would have it run (ingest, decide, drift, KPIs, outcomes, performance); the first champion is
-trained on `train_day`, with the training set as of that day; every `step` days after it, the
-drift and performance sensors are evaluated through Dagster's sensor API and the train job they
-request is run (training set -> candidate -> backtest -> gates -> champion -> deployment).
-Returns what happened, for the caller to judge.
+trained on `train_day`, with the training set as of that day; every day after it (or every
+`step` days), the drift and performance sensors are evaluated through Dagster's sensor API and
+the train job they request is run (training set -> candidate -> backtest -> gates -> champion
+-> deployment). Returns what happened, for the caller to judge.
 """
 
 from __future__ import annotations
@@ -27,12 +27,13 @@ def replay(
     settings: Settings,
     train_day: str,
     last_day: str,
-    step: int = 3,
+    step: int = 1,
     progress: Callable[[str], None] = lambda _: None,
     land: Callable[[str], None] | None = None,
 ) -> dict:
     """Run the daily chain for each landed day up to `last_day`, train the first champion on
-    `train_day`, and every `step` days after it evaluate the retrain sensors.
+    `train_day`, and every `step` days after it (1: daily, as the daemon would) evaluate the
+    retrain sensors.
 
     `land`: called with each day from the spec's `start_date` before the day runs, to land its
     files then (a business that reacts to the platform's decisions, as the simulator's); None:
