@@ -25,6 +25,9 @@ def test_simulate_is_idempotent_and_explains_itself(tmp_path):
     assert "6 files written" in first.stdout
     again = mlops("simulate", "--days", "3", home=tmp_path)  # settings are remembered
     assert "0 files written" in again.stdout and "50 rows/day" in again.stdout
+    assert "day effect 1" in again.stdout
+    quiet = mlops("simulate", "--days", "3", "--day-effect", "0", home=tmp_path)
+    assert "day effect 0" in quiet.stdout and "files written" in quiet.stdout
 
 
 def test_bad_arguments_and_specs_exit_2_with_the_reason(tmp_path):

@@ -49,6 +49,7 @@ def _simulator_config(args, settings: Settings) -> SimulatorConfig:
         seed=args.seed,
         scenario=args.scenario,
         drift_day=args.drift_day,
+        day_effect=args.day_effect,
     )
 
 

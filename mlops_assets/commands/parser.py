@@ -54,6 +54,11 @@ def _simulation(p: argparse.ArgumentParser) -> None:
     p.add_argument("--scenario", choices=SCENARIOS, help="drift scenario (none)")
     p.add_argument("--drift-day", type=int, help="day index drift starts (30)")
     p.add_argument("--seed", type=int, help="random seed (7)")
+    p.add_argument(
+        "--day-effect",
+        type=float,
+        help="scale of the day-to-day variation of base rate and applicant mix (1; 0: none)",
+    )
 
 
 def _reason(p: argparse.ArgumentParser) -> None:

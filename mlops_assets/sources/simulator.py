@@ -3,9 +3,20 @@
 Default outcomes follow a known probability function, so that the platform's own estimates can be
 judged against the truth. Repayment outcomes land `delay_days` later in their own files, joined by
 `application_id`. Scenarios switch on data drift (P(X) moves), concept drift (P(Y|X) moves) or
-both from a chosen day. The true default probability and every drawn outcome (declined
-applicants' included) are written apart, under the home folder's `ground_truth/`, which the
-platform never reads. Same seed and same decisions, same bytes.
+both from a chosen day.
+
+No two days are alike, as in a real business (the weekday, a marketing push, a broker's batch):
+each day draws its own base rate and applicant mix around the long-run one (`Scenario.day_effect`,
+1 by default, scales them; 0 makes every day a draw from the same distribution). At 1 a day's base
+logit has sd `DAY_LOGIT_SD` 0.1 (a 10% default rate moves by about +-1 point), each numeric
+feature's mean `DAY_MEAN_SD` 0.05 of its standard deviation, and each category's share about 5%
+of itself (`DAY_SHARE_SD`, on the log share). These are small enough to be harmless to a model
+and large enough that a test of sampling noise alone flags them at 20,000 rows a day: alarms
+must allow for them. The day's base rate is part of the true default probability.
+
+The true default probability and every drawn outcome (declined applicants' included) are written
+apart, under the home folder's `ground_truth/`, which the platform never reads. Same seed and same
+decisions, same bytes (the day effects come from their own seeded stream).
 
 The business reacts to the platform's decisions (`decision.selective_labels`): an outcome lands
 only for an application that was approved, by the platform's decision log (the lake's
@@ -49,18 +60,27 @@ _PURPOSE_EFFECT = {
 }
 
 
+DAY_LOGIT_SD = 0.1  # sd of a day's base logit (at day_effect 1)
+DAY_MEAN_SD = 0.05  # sd of a day's numeric feature means, in the feature's standard deviations
+DAY_SHARE_SD = 0.05  # sd of a day's log category shares
+
+
 @dataclass(frozen=True)
 class Scenario:
-    """Which drift switches on, and on which day index (0 = the first simulated day)."""
+    """Which drift switches on, and on which day index (0 = the first simulated day); how large
+    the day-to-day variation is (`day_effect` scales the `DAY_*_SD`; 0: none)."""
 
     kind: str = "none"
     drift_day: int = 30
+    day_effect: float = 1.0
 
     def __post_init__(self):
         if self.kind not in SCENARIOS:
             raise ValueError(f"scenario {self.kind!r} is not one of {', '.join(SCENARIOS)}")
         if self.drift_day < 0:
             raise ValueError(f"drift day {self.drift_day} must be >= 0")
+        if not self.day_effect >= 0:
+            raise ValueError(f"day effect {self.day_effect} must be >= 0")
 
     def data_drift(self, day: int) -> bool:
         return self.kind in ("data_drift", "both") and day >= self.drift_day
@@ -69,26 +89,53 @@ class Scenario:
         return self.kind in ("concept_drift", "both") and day >= self.drift_day
 
 
+class DayEffect:
+    """The day's draws around the long-run world, from their own seeded stream: `mean(sd)` moves
+    a numeric mean by a draw of sd `DAY_MEAN_SD` in units of `sd`, `shares(p)` jitters category
+    shares, `base_logit` is added to every row's default logit."""
+
+    def __init__(self, seed: int, day: int, size: float):
+        rng = np.random.default_rng([seed, day, 3])
+        self.size = size
+        self._means = iter(size * DAY_MEAN_SD * rng.standard_normal(16))
+        self._shares = rng.standard_normal((16, 16))
+        self._next_share = iter(range(16))
+        self.base_logit = size * DAY_LOGIT_SD * float(rng.standard_normal())
+
+    def mean(self, sd: float) -> float:
+        return float(next(self._means)) * sd
+
+    def shares(self, p: list[float]) -> np.ndarray:
+        noise = self._shares[next(self._next_share), : len(p)]
+        if self.size == 0:
+            return np.asarray(p)
+        jittered = np.asarray(p) * np.exp(self.size * DAY_SHARE_SD * noise)
+        return jittered / jittered.sum()
+
+
 def applications(day: int, date: dt.date, rows: int, seed: int, scenario: Scenario):
     """One day of applications and their true default probability (a polars frame each)."""
     rng = np.random.default_rng([seed, day, 1])
     n = max(1, int(rng.poisson(rows)))
     shift = scenario.data_drift(day)
+    today = DayEffect(seed, day, scenario.day_effect)
 
     def choice(values, p):
-        return np.asarray(values, dtype=object)[rng.choice(len(values), size=n, p=p)]
+        return np.asarray(values, dtype=object)[rng.choice(len(values), size=n, p=today.shares(p))]
 
-    income = np.round(rng.lognormal(np.log(55_000 * (0.8 if shift else 1.0)), 0.5, n), -2)
-    dti = np.round(rng.beta(2, 5, n) * 0.8, 3)
-    loan = np.clip(
-        income * rng.lognormal(np.log(0.25 * (1.3 if shift else 1.0)), 0.4, n), 1_000, 60_000
-    ).round(-2)
-    term = np.where(rng.random(n) < 0.7, 36, 60)
-    employment = np.round(np.clip(rng.exponential(5, n), 0, 40) * 2) / 2
-    score = np.clip(rng.normal(650 if shift else 680, 60, n), 300, 850).round()
-    history = np.round(np.clip(rng.gamma(3, 3, n), 0, 50), 1)
-    accounts = rng.poisson(6, n)
-    delinquencies = rng.poisson(0.3, n)
+    income_log_mean = np.log(55_000 * (0.8 if shift else 1.0)) + today.mean(0.5)
+    income = np.round(rng.lognormal(income_log_mean, 0.5, n), -2)
+    dti = np.round(np.clip(rng.beta(2, 5, n) * 0.8 + today.mean(0.128), 0, 0.95), 3)
+    ratio_log_mean = np.log(0.25 * (1.3 if shift else 1.0)) + today.mean(0.4)
+    loan = np.clip(income * rng.lognormal(ratio_log_mean, 0.4, n), 1_000, 60_000).round(-2)
+    term = np.where(rng.random(n) < today.shares([0.7, 0.3])[0], 36, 60)
+    employment_scale = 5 * (1 + today.mean(1.0))
+    employment = np.round(np.clip(rng.exponential(employment_scale, n), 0, 40) * 2) / 2
+    score_mean = (650 if shift else 680) + today.mean(60)
+    score = np.clip(rng.normal(score_mean, 60, n), 300, 850).round()
+    history = np.round(np.clip(rng.gamma(3, 3 * (1 + today.mean(3**-0.5)), n), 0, 50), 1)
+    accounts = rng.poisson(6 + today.mean(6**0.5), n)
+    delinquencies = rng.poisson(max(0.3 + today.mean(0.3**0.5), 0.0), n)
     channel = choice(CHANNELS, [0.15, 0.7, 0.1, 0.05] if shift else [0.3, 0.45, 0.15, 0.1])
     region = choice(REGIONS, [0.2, 0.25, 0.2, 0.2, 0.15])
     purpose = choice(PURPOSES, [0.35, 0.2, 0.15, 0.1, 0.05, 0.15])
@@ -110,6 +157,7 @@ def applications(day: int, date: dt.date, rows: int, seed: int, scenario: Scenar
         channel,
         purpose,
         concept=scenario.concept_drift(day),
+        day_logit=today.base_logit,
     )
     ids = [f"{date:%Y%m%d}-{i:06d}" for i in range(n)]
     frame = pl.DataFrame(
@@ -150,8 +198,10 @@ def _default_probability(
     channel,
     purpose,
     concept: bool,
+    day_logit: float = 0.0,
 ) -> np.ndarray:
-    """The known probability of default; `concept` switches to the post-shock relationship."""
+    """The known probability of default; `concept` switches to the post-shock relationship;
+    `day_logit` is the day's departure of the base rate."""
     score_term = np.where(np.isnan(score), 0.35, -0.012 * (np.nan_to_num(score) - 680))
     employment_term = np.where(
         np.isnan(employment), 0.2, -0.05 * np.minimum(np.nan_to_num(employment), 10)
@@ -160,6 +210,7 @@ def _default_probability(
     channel_effect = dict(_CHANNEL_EFFECT, online=0.9, broker=-0.2) if concept else _CHANNEL_EFFECT
     z = (
         -2.6
+        + day_logit
         + (0.4 if concept else 0.0)
         + dti_weight * (dti - 0.3)
         + 0.8 * (dti > 0.45)
