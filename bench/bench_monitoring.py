@@ -155,17 +155,18 @@ def part_arl(spec, args) -> None:
         cusum_alarms = auc_alarms = auc_days = 0
         started = time.perf_counter()
         for _ in range(args.runs):
-            days, pool = [], []
+            cusum, pool = None, []
             for day in range(args.arl_days):
                 z = rng.normal(-2.6, 0.9, rows)
                 p = expit(z)
                 observed = (p < threshold) | (rng.random(rows) < share)
                 y = rng.random(rows) < expit(z + rng.normal(0, 0.1))
                 y, p = y[observed], p[observed]
-                days.append(day_sums(y, p, m.calibration_ratio))
-                if calibration_cusum(days, m.cusum_arl_days, m.day_effect_sd).alarm:
+                today = [day_sums(y, p, m.calibration_ratio)]
+                cusum = calibration_cusum(today, m.cusum_arl_days, m.day_effect_sd, cusum)
+                if cusum.alarm:
                     cusum_alarms += 1
-                    days = []
+                    cusum = None
                 if day % 7 == 0 and day < args.auc_days:  # weekly: non-overlapping windows
                     if pool:
                         ys, ps = (np.concatenate(v) for v in zip(*pool, strict=True))
@@ -198,7 +199,7 @@ def main() -> None:
     parser.add_argument("--seeds", type=int, default=5)
     parser.add_argument("--quiet-days", type=int, default=1000)
     parser.add_argument("--quiet-seeds", type=int, default=1)
-    parser.add_argument("--runs", type=int, default=20)
+    parser.add_argument("--runs", type=int, default=50)
     parser.add_argument("--arl-days", type=int, default=2000)
     parser.add_argument("--auc-days", type=int, default=2000)
     args = parser.parse_args()

@@ -66,6 +66,8 @@ def test_evidence_before_a_run_of_calibrated_days_is_forgotten_and_day_effects_d
     drifted, calm = days_of(1, 1000, odds=1.8, seed=3), days_of(60, 1000, seed=4)
     before = calibration_cusum(drifted, 5000, 0.0).understated
     assert before > 0 and calibration_cusum(drifted + calm, 5000, 0.0).understated < before
+    carried = calibration_cusum(calm, 5000, 0.0, start=calibration_cusum(drifted, 5000, 0.0))
+    assert carried == calibration_cusum(drifted + calm, 5000, 0.0) and carried.days == 61
     discounted = calibration_cusum(drifted, 5000, 0.2).understated
     information = drifted[0]["information"]
     assert discounted == pytest.approx(before / (1 + 0.04 * information))

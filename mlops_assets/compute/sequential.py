@@ -74,16 +74,22 @@ class Cusum:
         }
 
 
-def calibration_cusum(days: list[dict], arl_days: float, day_effect_sd: float) -> Cusum:
+def calibration_cusum(
+    days: list[dict], arl_days: float, day_effect_sd: float, start: Cusum | None = None
+) -> Cusum:
     """Both one-sided CUSUMs over `days` (`day_sums` of consecutive days, oldest first):
-    C_t = max(0, C_(t-1) + LLR_t / (1 + tau^2 V_t)), from 0 (a new champion starts afresh)."""
-    statistic = dict.fromkeys(SIDES, 0.0)
+    C_t = max(0, C_(t-1) + LLR_t / (1 + tau^2 V_t)), from `start` or 0 (a new champion starts
+    afresh)."""
+    statistic = {side: getattr(start, side) if start else 0.0 for side in SIDES}
     for day in days:
         dispersion = 1.0 + day_effect_sd**2 * day["information"]
         for side in SIDES:
             statistic[side] = max(0.0, statistic[side] + day[f"llr_{side}"] / dispersion)
     return Cusum(
-        statistic["understated"], statistic["overstated"], cusum_threshold(arl_days), len(days)
+        statistic["understated"],
+        statistic["overstated"],
+        cusum_threshold(arl_days),
+        len(days) + (start.days if start else 0),
     )
 
 
