@@ -35,9 +35,11 @@ def build_performance_assets(spec: DatasetSpec, partitions: dg.PartitionsDefinit
         description=f"Realized performance of the decisions that the day's outcomes label "
         f"(made {delay} days earlier): ROC AUC, ECE, profit and loss and segments, on the "
         "control group (unbiased) and on the applications the model approved (what a naive "
-        "monitor sees); declined applications have no observable outcome. Also pooled over "
-        "the trailing days: the performance sensor's signal. Partitioned by the day the "
-        "outcomes landed.",
+        "monitor sees); declined applications have no observable outcome. Also the "
+        "performance sensor's signals: a calibration CUSUM over the champion's outcome days "
+        "(stated average run length between false alarms, `compute.sequential`) and the "
+        "trailing pool's AUC with its 99% DeLong interval against the AUC the scores expect. "
+        "Partitioned by the day the outcomes landed.",
     )
     def performance(context: dg.AssetExecutionContext, dataset: DatasetResource):
         decided_on = labelled(context.partition_key, delay)
