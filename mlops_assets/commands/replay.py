@@ -11,6 +11,7 @@ the train job they request is run (training set -> candidate -> backtest -> gate
 from __future__ import annotations
 
 import datetime as dt
+import time
 from collections.abc import Callable
 
 import dagster as dg
@@ -45,7 +46,7 @@ def replay(
         train_day not in landed_days(spec.landing, spec.format) or train_day > last_day
     ):
         raise ValueError(f"the training day {train_day} has no landing file up to {last_day}")
-    history: dict = {"checkpoints": [], "retrains": []}
+    history: dict = {"checkpoints": [], "retrains": [], "sensor_seconds": 0.0}
     for day in _days(spec, last_day, land):
         if land is not None:
             land(day)
@@ -89,10 +90,12 @@ def _sensors(defs, instance, spec, day: dt.date, history: dict, progress) -> dic
         if sensor_name not in {s.name for s in defs.sensors}:
             continue
         sensor = defs.resolve_sensor_def(sensor_name)
+        started = time.perf_counter()
         with dg.build_sensor_context(
             instance=instance, resources=defs.resources, definitions=defs
         ) as context:  # a context manager: some resources are generators (MLflow tracking)
             result = sensor.evaluate_tick(context)
+        history["sensor_seconds"] += time.perf_counter() - started
         checkpoint[sensor_name] = result.skip_message if not result.run_requests else "requested"
         for request in result.run_requests or []:
             as_of = day.isoformat()
