@@ -86,7 +86,7 @@ def _metadata(
     CUSUM over the outcome days of the champion in force (`history`, then this day), and the
     trailing pool of the rows it decided, this day's and the trailing days'."""
     day = realized_performance(rows, spec)
-    current = rows.filter(pl.col("model_version") == champion)
+    current = rows.filter(pl.col("model_version") == champion).unique("id", maintain_order=True)
     pooled = pl.concat([current, *earlier], how="diagonal_relaxed")
     trailing = realized_performance(pooled, spec)
     expected = estimated_performance(pooled["score"].to_numpy(), 0.5, spec)
