@@ -1,7 +1,7 @@
 """Benchmark: detection delay and the value of closed-loop retraining under concept drift.
 
 uv run python bench/bench_retraining.py [--rows 1000] [--days 70] [--drift-day 40]
-    [--scenario concept_drift]
+    [--scenario concept_drift] [--seeds 1]
 
 Lands a simulator scenario (default `concept_drift`) day by day, each day just before the
 platform's daily chain runs it (selective labels: outcomes land only for the applications that
@@ -18,6 +18,7 @@ from __future__ import annotations
 import argparse
 import datetime as dt
 import os
+import statistics
 import tempfile
 import time
 from pathlib import Path
@@ -41,19 +42,35 @@ def main() -> None:
     parser.add_argument("--days", type=int, default=70)
     parser.add_argument("--drift-day", type=int, default=40)
     parser.add_argument("--scenario", default="concept_drift", help="or none, data_drift, both")
+    parser.add_argument("--seeds", type=int, default=1, help="simulator seeds 7, 8, ...")
     args = parser.parse_args()
+    runs = [run(args, seed) for seed in range(7, 7 + args.seeds)]
+    if len(runs) > 1:
+        delays = [r["delay"] for r in runs if r["delay"] is not None]
+        print(f"\nover {len(runs)} seeds: detection delays {[r['delay'] for r in runs]}")
+        if delays:
+            print(f"  median detection delay {statistics.median(delays)} days")
+        shares = [r["share"] for r in runs]
+        print(
+            f"  final champion's share of the oracle's value per application: "
+            f"{', '.join(f'{s:.0%}' for s in shares)}; median {statistics.median(shares):.0%}"
+        )
+
+
+def run(args, seed: int) -> dict:
+    """One replay of the scenario with simulator seed `seed`: what it prints, and its figures."""
     with tempfile.TemporaryDirectory() as tmp:
         settings = Settings.resolve(home=Path(tmp) / "home")
         plan = settings.simulator_plan()
         scenario = Scenario(args.scenario, args.drift_day)
         started = time.perf_counter()
-        print(f"replaying {args.days} days x {args.rows} applications...", flush=True)
+        print(f"seed {seed}: replaying {args.days} days x {args.rows} applications...", flush=True)
         start = plan.start
         train_day = start + dt.timedelta(days=args.drift_day - 6)
 
         def land(day: str) -> None:  # each day lands as the business reacts to the decisions
             index = (dt.date.fromisoformat(day) - start).days
-            land_day(plan, index, rows=args.rows, scenario=scenario)
+            land_day(plan, index, rows=args.rows, seed=seed, scenario=scenario)
 
         history = replay(
             settings,
@@ -64,11 +81,16 @@ def main() -> None:
         )
         drift_date = start + dt.timedelta(days=args.drift_day)
         signals = [r for r in history["retrains"] if r["trigger"] in ("drift", "performance")]
-        print(f"\nreplayed in {time.perf_counter() - started:.0f} s; drift began {drift_date}")
+        print(
+            f"\nreplayed in {time.perf_counter() - started:.0f} s, of which evaluating the "
+            f"sensors daily {history['sensor_seconds']:.0f} s; drift began {drift_date}"
+        )
+        delay = None
         if signals:
             first = dt.date.fromisoformat(signals[0]["day"])
+            delay = (first - drift_date).days
             print(
-                f"detection delay: {(first - drift_date).days} days "
+                f"detection delay: {delay} days "
                 f"(first {signals[0]['trigger']} signal on {first}: {signals[0]['reason']})"
             )
         else:
@@ -82,10 +104,11 @@ def main() -> None:
                 f"  retrain {r['day']} ({r['trigger']}): "
                 f"{'promoted' if r['promoted'] else 'not promoted'}, champion v{r['champion']}"
             )
-        value_table(settings, plan, history)
+        share = value_table(settings, plan, history)
+    return {"delay": delay, "signals": len(signals), "share": share}
 
 
-def value_table(settings, plan, history) -> None:
+def value_table(settings, plan, history) -> float:
     from mlops_assets.config.spec import load_spec
     from mlops_assets.defs.registry import registry_for
 
@@ -118,6 +141,7 @@ def value_table(settings, plan, history) -> None:
         share = best["value_per_row"] / oracle["value_per_row"]
         print(f"  {name:24s} {best['value_per_row']:8.2f}  ({share:.0%} of the oracle)")
     print(f"  {'oracle':24s} {oracle['value_per_row']:8.2f}")
+    return share  # the final champion's
 
 
 if __name__ == "__main__":

@@ -28,7 +28,6 @@ def replayed(tmp_path, scenario: str) -> tuple[Settings, dict]:
         settings,
         train_day=str(START + dt.timedelta(days=DRIFT_DAY - 6)),
         last_day=str(START + dt.timedelta(days=DAYS - 1)),
-        step=3,
         land=land,
     )
     return settings, history

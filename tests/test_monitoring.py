@@ -197,17 +197,3 @@ def test_drift_is_monitored_from_the_first_landed_day_before_any_champion(tmp_pa
     first = run(settings, ("drift_report",), "2025-01-01")
     assert first.success  # the first day has a report, saying what it lacks
     assert "no reference yet" in metadata(first, "drift_report")["summary"]["note"]
-
-
-def test_the_calibration_signal_fires_only_when_its_interval_lies_beyond_the_tolerance():
-    from mlops_assets.config.spec_types import Monitoring
-    from mlops_assets.defs.sensors import performance_signal
-
-    def signal(estimate, low, high):
-        interval = {"estimate": estimate, "low": low, "high": high}
-        return performance_signal({"trailing_calibration_interval": interval}, Monitoring())
-
-    assert signal(1.5, 1.25, 1.8) and "wholly beyond the limit 1.2x" in signal(1.5, 1.25, 1.8)
-    assert signal(0.6, 0.5, 0.8)  # below 1 / 1.2 as surely
-    assert signal(1.5, 1.1, 2.0) is None  # beyond the tolerance, but not surely
-    assert signal(1.1, 1.05, 1.15) is None  # surely off, by less than the tolerance

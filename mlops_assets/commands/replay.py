@@ -2,15 +2,16 @@
 
 For scenario tests and benchmarks: each landed day runs the daily chain, as the landing sensor
 would have it run (ingest, decide, drift, KPIs, outcomes, performance); the first champion is
-trained on `train_day`, with the training set as of that day; every `step` days after it, the
-drift and performance sensors are evaluated through Dagster's sensor API and the train job they
-request is run (training set -> candidate -> backtest -> gates -> champion -> deployment).
-Returns what happened, for the caller to judge.
+trained on `train_day`, with the training set as of that day; every day after it (or every
+`step` days), the drift and performance sensors are evaluated through Dagster's sensor API and
+the train job they request is run (training set -> candidate -> backtest -> gates -> champion
+-> deployment). Returns what happened, for the caller to judge.
 """
 
 from __future__ import annotations
 
 import datetime as dt
+import time
 from collections.abc import Callable
 
 import dagster as dg
@@ -27,12 +28,13 @@ def replay(
     settings: Settings,
     train_day: str,
     last_day: str,
-    step: int = 3,
+    step: int = 1,
     progress: Callable[[str], None] = lambda _: None,
     land: Callable[[str], None] | None = None,
 ) -> dict:
     """Run the daily chain for each landed day up to `last_day`, train the first champion on
-    `train_day`, and every `step` days after it evaluate the retrain sensors.
+    `train_day`, and every `step` days after it (1: daily, as the daemon would) evaluate the
+    retrain sensors.
 
     `land`: called with each day from the spec's `start_date` before the day runs, to land its
     files then (a business that reacts to the platform's decisions, as the simulator's); None:
@@ -44,7 +46,7 @@ def replay(
         train_day not in landed_days(spec.landing, spec.format) or train_day > last_day
     ):
         raise ValueError(f"the training day {train_day} has no landing file up to {last_day}")
-    history: dict = {"checkpoints": [], "retrains": []}
+    history: dict = {"checkpoints": [], "retrains": [], "sensor_seconds": 0.0}
     for day in _days(spec, last_day, land):
         if land is not None:
             land(day)
@@ -88,10 +90,12 @@ def _sensors(defs, instance, spec, day: dt.date, history: dict, progress) -> dic
         if sensor_name not in {s.name for s in defs.sensors}:
             continue
         sensor = defs.resolve_sensor_def(sensor_name)
+        started = time.perf_counter()
         with dg.build_sensor_context(
             instance=instance, resources=defs.resources, definitions=defs
         ) as context:  # a context manager: some resources are generators (MLflow tracking)
             result = sensor.evaluate_tick(context)
+        history["sensor_seconds"] += time.perf_counter() - started
         checkpoint[sensor_name] = result.skip_message if not result.run_requests else "requested"
         for request in result.run_requests or []:
             as_of = day.isoformat()

@@ -179,6 +179,7 @@ def _monitor(defs, instance, spec: DatasetSpec, progress) -> dict:
                 "realized_value",
                 "trailing_roc_auc",
                 "trailing_rows",
+                "calibration_cusum",
             )
             out["performance"] = {"day": ready[-1], **{k: meta[k] for k in keep}}
     health = defs.resolve_implicit_global_asset_job_def().execute_in_process(

@@ -8,9 +8,35 @@ from mlops_assets.config.spec import Gates
 GATES = ("absolute_floor", "beats_champion", "calibration", "fairness", "segments")
 
 
-def evaluate_gates(report: dict, gates: Gates) -> dict[str, dict]:
+def superior(auc_difference: dict | None, value_difference: dict, margin: float) -> bool:
+    """The candidate is better than the champion: the AUC difference's lower bound exceeds
+    `margin`, and the value per application is not worse beyond noise."""
+    return (
+        auc_difference is not None
+        and auc_difference["low"] > margin
+        and value_difference["high"] >= 0
+    )
+
+
+def non_inferior(
+    auc_difference: dict | None, value_difference: dict, margin: float, newer_data: bool
+) -> bool:
+    """The candidate, trained on newer data, is not worse than the deployed champion: the AUC
+    difference's lower bound exceeds -`margin` and the value per application is not worse
+    beyond noise (a regular retrain of the same recipe: equal quality, fresher data)."""
+    return (
+        newer_data
+        and auc_difference is not None
+        and auc_difference["low"] > -margin
+        and value_difference["high"] >= 0
+    )
+
+
+def evaluate_gates(report: dict, gates: Gates, rule: str = "better") -> dict[str, dict]:
     """Verdict per gate: {"passed", "reason", "evidence"}; every interval is 95%. Without a
-    champion the relative gates pass."""
+    champion the relative gates pass. `rule`: "better" (superiority: `gates.margin`) or
+    "not_worse" (non-inferiority on newer data: `gates.non_inferiority_margin`; the report's
+    comparison names both training windows' last days)."""
     auc = report["candidate_auc"]
     evidence = {"rows": report["overall"]["candidate"]["rows"]}
     verdicts = {
@@ -41,14 +67,29 @@ def evaluate_gates(report: dict, gates: Gates) -> dict[str, dict]:
         f"scored by both: {comparison.get('baseline', 'the same rows')}"
     )
     auc_diff, value_diff = comparison["auc_difference"], comparison["value_difference"]
-    better = auc_diff is not None and auc_diff["low"] > gates.margin
-    not_worse = value_diff["high"] >= 0
+    value = f"value per application {_interval(value_diff)} (must not be worse beyond noise)"
+    if rule == "not_worse":
+        windows = comparison["training_windows_end"]
+        newer = windows["candidate"] > windows["champion"]
+        passed = non_inferior(auc_diff, value_diff, gates.non_inferiority_margin, newer)
+        reason = (
+            f"non-inferiority on newer data (training ends {windows['candidate']} vs the "
+            f"champion's {windows['champion']}{'' if newer else ': not newer'}): AUC "
+            f"candidate - champion {_interval(auc_diff)} (lower bound must exceed "
+            f"-{gates.non_inferiority_margin}); {value} {where}"
+        )
+    elif rule == "better":
+        passed = superior(auc_diff, value_diff, gates.margin)
+        reason = (
+            f"AUC candidate - champion {_interval(auc_diff)} (lower bound must exceed "
+            f"{gates.margin}); {value} {where}"
+        )
+    else:
+        raise ValueError(f"promotion rule {rule!r} is not 'better' or 'not_worse'")
     verdicts["beats_champion"] = _verdict(
-        better and not_worse,
-        f"AUC candidate - champion {_interval(auc_diff)} (lower bound must exceed "
-        f"{gates.margin}); value per application {_interval(value_diff)} (must not be "
-        f"worse beyond noise) {where}",
-        {**counts, "auc_difference": auc_diff, "value_difference": value_diff},
+        passed,
+        reason,
+        {**counts, "rule": rule, "auc_difference": auc_diff, "value_difference": value_diff},
     )
     worse = [
         f"{column} {kind} {_interval(rise)}"

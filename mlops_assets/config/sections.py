@@ -178,9 +178,15 @@ def parse_monitoring(section, fail) -> Monitoring:
     if (
         isinstance(monitoring.calibration_ratio, bool)
         or not isinstance(monitoring.calibration_ratio, int | float)
-        or monitoring.calibration_ratio < 1
+        or monitoring.calibration_ratio <= 1
     ):
-        raise fail("monitoring.calibration_ratio", "must be a number >= 1")
+        raise fail("monitoring.calibration_ratio", "must be a number > 1")
+    v = monitoring.cusum_arl_days
+    if isinstance(v, bool) or not isinstance(v, int | float) or v <= 1:
+        raise fail("monitoring.cusum_arl_days", f"{v!r} must be a number of days > 1")
+    v = monitoring.day_effect_sd
+    if isinstance(v, bool) or not isinstance(v, int | float) or v < 0:
+        raise fail("monitoring.day_effect_sd", f"{v!r} must be a number >= 0")
     v = monitoring.retrain_half_life_days
     if isinstance(v, bool) or not isinstance(v, int | float) or v <= 0:
         raise fail("monitoring.retrain_half_life_days", f"{v!r} must be a number > 0")

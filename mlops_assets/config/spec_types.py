@@ -98,6 +98,9 @@ class Gates:
 
     # every rule reads a 95% interval of a paired comparison on the backtest's rows
     margin: float = 0.0  # the AUC gain over the champion must exceed this at its lower bound
+    # a regular retrain (same recipe, newer data) against the deployed champion: its AUC
+    # difference may fall at most this far below 0 at its lower bound (non-inferiority)
+    non_inferiority_margin: float = 0.01
     min_auc: float = 0.6  # absolute floor for the AUC's lower bound, also for the first model
     # observed/expected positives and the calibration slope must not lie wholly outside
     # [1 / (1 + t), 1 + t]
@@ -145,9 +148,15 @@ ROLLOUTS = ("champion", "canary", "shadow")
 class Monitoring:
     """Retraining signals and their guardrails; every key is optional in the YAML."""
 
-    auc_drop: float = 0.05  # trailing realized AUC this far below the expected one: retrain
-    # or observed / predicted positives off by this factor, with a 99% interval excluding 1
-    calibration_ratio: float = 1.2
+    # trailing realized AUC this far below the expected one, its whole 99% interval: retrain
+    auc_drop: float = 0.05
+    # or the calibration CUSUM of the observed rows alarms: it tests odds of a positive off by
+    # this factor (either way) against calibrated scores, with an average run length of at
+    # least `cusum_arl_days` between false alarms; a day effect of sd `day_effect_sd` on the
+    # log-odds (which no model foresees) discounts each day's evidence
+    calibration_ratio: float = 1.5
+    cusum_arl_days: float = 5000.0
+    day_effect_sd: float = 0.1
     trailing_days: int = 7  # application days pooled for the realized AUC
     drift_columns: int = 2  # this many features with major drift: retrain
     domain_auc: float = 0.7  # or a domain classifier this sure (at least; more on small days)

@@ -157,11 +157,12 @@ def build_retrain_sensors(spec: DatasetSpec, train_job) -> list[dg.SensorDefinit
             job=train_job,
             minimum_interval_seconds=30,
             default_status=dg.DefaultSensorStatus.RUNNING,
-            description="Retrains when the trailing realized ROC AUC falls more than "
+            description="Retrains when the calibration CUSUM of the observed rows alarms "
+            f"(odds off by {monitoring.calibration_ratio}x either way, at least "
+            f"{monitoring.cusum_arl_days:g} days between false alarms), or the trailing "
+            "realized ROC AUC's whole 99% interval lies more than "
             f"{monitoring.auc_drop} below the AUC expected on the same rows from the calibrated "
-            f"scores, or observed positives are off the predicted count by more than "
-            f"{monitoring.calibration_ratio}x and beyond noise (a 99% interval that excludes "
-            "1); same guardrails.",
+            "scores; same guardrails.",
         )
         def performance_sensor(context, registry: RegistryResource, dataset: DatasetResource):
             return _evaluate(
@@ -235,33 +236,60 @@ def drift_signal(meta: dict, monitoring: Monitoring) -> str | None:
 
 
 def performance_signal(meta: dict, monitoring: Monitoring) -> str | None:
-    """Realized AUC below what the same rows should show if the model were still right
-    (CBPE on the observed rows: the approved ones are a biased sample, so the backtest AUC
-    is not the yardstick), or observed positives off the predicted rate."""
-    auc, expected = meta.get("trailing_roc_auc"), meta.get("trailing_expected_roc_auc")
-    ratio = meta.get("trailing_calibration_interval") or {}
-    if auc is not None and expected is not None and auc < expected - monitoring.auc_drop:
-        return f"trailing realized AUC {auc:.4f} vs {expected:.4f} expected on the same rows"
-    limit = monitoring.calibration_ratio
-    # a test of "the ratio is within the tolerance": it fires only when the whole interval lies
-    # beyond it, so a small miscalibration never fires however many rows the pool holds
-    if ratio and (ratio["low"] > limit or ratio["high"] < 1 / limit):
+    """The performance asset's retrain signal, as a reason, or None: its calibration CUSUM
+    alarms (a sequential test with a stated average run length between false alarms), or the
+    trailing realized AUC's whole 99% interval lies more than `auc_drop` below the AUC that the
+    calibrated scores expect on the same rows (CBPE on the observed rows: the approved ones are
+    a biased sample, so the backtest AUC is not the yardstick)."""
+    cusum = meta.get("calibration_cusum") or {}
+    if cusum.get("alarm"):
+        side = cusum["alarm"]
         return (
-            f"observed positives {ratio['estimate']:.2f}x the predicted (99% interval "
-            f"{ratio['low']:.2f}-{ratio['high']:.2f}, wholly beyond the limit {limit}x)"
+            f"calibration CUSUM: risk {side} by {monitoring.calibration_ratio}x on the odds, "
+            f"statistic {cusum[side]:.2f} >= {cusum['threshold']:.2f} over {cusum['days']} "
+            f"outcome days (at least {monitoring.cusum_arl_days:g} days between false alarms)"
+        )
+    auc = meta.get("trailing_auc_test") or {}
+    if auc.get("fires"):
+        i = auc["interval"]
+        return (
+            f"trailing realized AUC {i['estimate']:.4f} (99% interval {i['low']:.4f}-"
+            f"{i['high']:.4f}, {auc['positives']} positives) wholly below {auc['limit']:.4f} "
+            f"= the {auc['expected']:.4f} expected on the same rows - {monitoring.auc_drop}"
         )
     return None
 
 
 def build_weekly_retrain(spec: DatasetSpec, train_job) -> dg.ScheduleDefinition:
-    """Regular retraining, whatever the signals say; the gates decide promotion."""
+    """Regular retraining, whatever the signals say: the same recipe on newer data, promoted when
+    it is not worse than the deployed champion (`weekly_retrain_config`); the other gates are
+    unchanged."""
     return dg.ScheduleDefinition(
         name=f"{spec.name}_weekly_retrain",
         job=train_job,
         cron_schedule=spec.monitoring.weekly_retrain,
+        run_config=weekly_retrain_config(spec),
+        tags={"mlops/trigger": "schedule"},
         default_status=dg.DefaultScheduleStatus.RUNNING,
-        description="Regular retrain: training set -> candidate -> backtest -> gates.",
+        description="Regular retrain: training set -> candidate -> backtest against the deployed "
+        "champion on rows after its training window -> gates (non-inferiority within "
+        f"{spec.gates.non_inferiority_margin} AUC on newer data; calibration, fairness and "
+        "segment gates unchanged).",
     )
+
+
+def weekly_retrain_config(spec: DatasetSpec) -> dict:
+    """Run config of the weekly retrain: an unchanged recipe refitted on the champion's own folds
+    would tie it exactly ([0, 0]) and never pass a superiority gate, so slow drift under the
+    alarms would never be corrected. The candidate is compared with the deployed champion as it
+    is, on the backtest rows after its training window, and promoted when not worse."""
+    return {
+        "ops": {
+            f"{spec.name}__backtest": {
+                "config": {"compare_with": "deployed", "promote_if": "not_worse"}
+            }
+        }
+    }
 
 
 def _labels_since(dataset: DatasetResource, window_end: dt.date | None) -> int:

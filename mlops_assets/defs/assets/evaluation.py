@@ -31,6 +31,9 @@ class BacktestConfig(dg.Config):
     # (paired, matched horizons), or "deployed", the serving champion as it is, on the fold rows
     # after its training window (signal-driven retrains: monitoring showed it is off)
     compare_with: Literal["recipe", "deployed"] = "recipe"
+    # how the candidate must compare: "better" (superiority), or "not_worse" (non-inferiority
+    # on newer data, the weekly retrain of an unchanged recipe; needs compare_with: deployed)
+    promote_if: Literal["better", "not_worse"] = "better"
 
 
 def build_evaluation_assets(spec: DatasetSpec) -> list:
@@ -58,6 +61,12 @@ def build_evaluation_assets(spec: DatasetSpec) -> list:
         registry: RegistryResource,
     ) -> dg.MaterializeResult:
         started = time.perf_counter()
+        if config.promote_if == "not_worse" and config.compare_with != "deployed":
+            raise dg.Failure(
+                "promote_if: not_worse needs compare_with: deployed (the champion's recipe "
+                "refitted on the same folds is the candidate itself when the recipes are equal)",
+                allow_retries=False,
+            )
         candidate_model = dataset.document("candidate_model")
         training_set = dataset.read("training_set")
         columns = dataset.feature_columns()
@@ -74,7 +83,11 @@ def build_evaluation_assets(spec: DatasetSpec) -> list:
         report, _ = run_backtest(training_set, folds, fit, spec, versus.fit, versus.after)
         if report["comparison"] is not None:
             report["comparison"]["baseline"] = versus.description
-        report["gates"] = evaluate_gates(report, spec.gates)
+            report["comparison"]["training_windows_end"] = {
+                "candidate": candidate_model["training_window"].split("..")[-1],
+                "champion": str(registry.training_window_end(versus.version)),
+            }
+        report["gates"] = evaluate_gates(report, spec.gates, config.promote_if)
         report["candidate"] = candidate_model
         report["champion_version"] = versus.version
         report["champion_recipe"] = asdict(versus.recipe) if versus.recipe else None

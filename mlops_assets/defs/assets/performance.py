@@ -6,13 +6,13 @@ import datetime as dt
 import dagster as dg
 import polars as pl
 
-from mlops_assets.compute.inference import calibration_evidence
 from mlops_assets.compute.monitoring import (
     LABEL,
     estimated_performance,
     observed_outcomes,
     realized_performance,
 )
+from mlops_assets.compute.sequential import auc_shortfall, calibration_cusum, day_sums
 from mlops_assets.config.spec import DatasetSpec
 from mlops_assets.defs.resources import DatasetResource
 
@@ -35,9 +35,11 @@ def build_performance_assets(spec: DatasetSpec, partitions: dg.PartitionsDefinit
         description=f"Realized performance of the decisions that the day's outcomes label "
         f"(made {delay} days earlier): ROC AUC, ECE, profit and loss and segments, on the "
         "control group (unbiased) and on the applications the model approved (what a naive "
-        "monitor sees); declined applications have no observable outcome. Also pooled over "
-        "the trailing days: the performance sensor's signal. Partitioned by the day the "
-        "outcomes landed.",
+        "monitor sees); declined applications have no observable outcome. Also the "
+        "performance sensor's signals: a calibration CUSUM over the champion's outcome days "
+        "(stated average run length between false alarms, `compute.sequential`) and the "
+        "trailing pool's AUC with its 99% DeLong interval against the AUC the scores expect. "
+        "Partitioned by the day the outcomes landed.",
     )
     def performance(context: dg.AssetExecutionContext, dataset: DatasetResource):
         decided_on = labelled(context.partition_key, delay)
@@ -60,12 +62,13 @@ def build_performance_assets(spec: DatasetSpec, partitions: dg.PartitionsDefinit
             for frame in _trailing_observed(dataset, context.partition_key)
         ]
         earlier = [frame for frame in earlier if frame.height]
+        history = _champion_history(dataset, context.partition_key, champion)
         yield dg.MaterializeResult(
             value=rows,
             metadata={
                 "decided_on": decided_on,
                 "trailing_champion": champion,
-                **_metadata(rows, earlier, spec, champion),
+                **_metadata(rows, earlier, spec, champion, history),
             },
         )
 
@@ -73,26 +76,35 @@ def build_performance_assets(spec: DatasetSpec, partitions: dg.PartitionsDefinit
 
 
 def _metadata(
-    rows: pl.DataFrame, earlier: list[pl.DataFrame], spec: DatasetSpec, champion: int
+    rows: pl.DataFrame,
+    earlier: list[pl.DataFrame],
+    spec: DatasetSpec,
+    champion: int,
+    history: list[pl.DataFrame],
 ) -> dict:
-    """The day's realized performance, and the trailing pool the performance sensor reads:
-    the rows that the champion in force decided, this day's and the trailing days'."""
+    """The day's realized performance, and what the performance sensor reads: the calibration
+    CUSUM over the outcome days of the champion in force (`history`, then this day), and the
+    trailing pool of the rows it decided, this day's and the trailing days'."""
     day = realized_performance(rows, spec)
-    current = rows.filter(pl.col("model_version") == champion)
+    current = rows.filter(pl.col("model_version") == champion).unique("id", maintain_order=True)
     pooled = pl.concat([current, *earlier], how="diagonal_relaxed")
     trailing = realized_performance(pooled, spec)
     expected = estimated_performance(pooled["score"].to_numpy(), 0.5, spec)
-    # observed / predicted positives with a 99% interval: the performance signal needs all of
-    # it beyond the tolerance. Unweighted under selective labels too: which rows are observed
-    # depends on the score alone (and the random control group), so a calibrated model's
-    # observed positives match its predicted ones on them; weighting them back to the whole
-    # population would only triple the interval (the control rows weigh 20)
-    calibration = (
-        calibration_evidence(pooled[LABEL].to_numpy(), pooled["score"].to_numpy(), 0.99)[
-            "observed_to_expected"
-        ]
-        if pooled.height
-        else None
+    m = spec.monitoring
+    # the observed rows, each once and unweighted under selective labels too: which rows are
+    # observed depends on the score alone (and the random control group), so a calibrated
+    # model's observed positives match its predicted ones on them
+    sums = [
+        day_sums(f[LABEL].to_numpy(), f["score"].to_numpy(), m.calibration_ratio)
+        for f in (*history, current)
+        if f.height
+    ]
+    cusum = calibration_cusum(sums, m.cusum_arl_days, m.day_effect_sd)
+    auc = auc_shortfall(
+        pooled[LABEL].to_numpy(),
+        pooled["score"].to_numpy(),
+        expected.get("expected_roc_auc"),
+        m.auc_drop,
     )
     return {
         "dagster/row_count": rows.height,
@@ -108,8 +120,9 @@ def _metadata(
         "trailing_roc_auc_control": trailing["control"]["roc_auc"],
         # what the same rows would show if the model were still right (CBPE)
         "trailing_expected_roc_auc": expected.get("expected_roc_auc"),
-        "trailing_calibration_ratio": calibration["estimate"] if calibration else None,
-        "trailing_calibration_interval": dg.MetadataValue.json(calibration),
+        "trailing_auc_test": dg.MetadataValue.json(auc),
+        "calibration_day": dg.MetadataValue.json(sums[-1] if current.height else {"rows": 0}),
+        "calibration_cusum": dg.MetadataValue.json(cusum.as_dict()),
         "models": dg.MetadataValue.json(sorted(int(v) for v in rows["model_version"].unique())),
         "performance": dg.MetadataValue.json(day),
     }
@@ -151,3 +164,18 @@ def _trailing_observed(dataset: DatasetResource, day: str) -> list[pl.DataFrame]
         )
         for d in days
     ]
+
+
+def _champion_history(dataset: DatasetResource, day: str, champion: int) -> list[pl.DataFrame]:
+    """The observed rows that `champion` decided, per earlier outcome day (this asset's own
+    partitions), oldest first: back to the last day that another model decided (a new
+    champion starts its CUSUM afresh)."""
+    history = []
+    for earlier in reversed([d for d in dataset.partitions("performance") if d < day]):
+        columns = ("model_version", "id", LABEL, "score")
+        frame = dataset.scan("performance", [earlier]).select(columns).collect()
+        mine = frame.filter(pl.col("model_version") == champion)
+        if frame.height and not mine.height:
+            break
+        history.append(mine.unique("id"))
+    return history[::-1]
