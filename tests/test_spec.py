@@ -91,6 +91,8 @@ def test_builtin_spec_lands_under_the_home_folder(tmp_path):
         ("monitoring", {"cooldown_days": 1.5}, "'monitoring.cooldown_days'"),
         ("gates", {"max_ece": 0.05}, "'gates.max_ece': replaced by gates.calibration_tolerance"),
         ("monitoring", {"retrain_gap_days": 3}, "'monitoring.retrain_gap_days': replaced by"),
+        ("monitoring", {"drift_confirm_days": 2}, "replaced by monitoring.drift_pool_days"),
+        ("monitoring", {"drift_pool_days": 0}, "'monitoring.drift_pool_days'"),
     ],
 )
 def test_bad_spec_names_the_key(tmp_path, change, value, named):
