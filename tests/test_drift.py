@@ -211,3 +211,73 @@ def test_the_rank_test_corrects_for_ties_as_scipy_does():
     _, p = rank_test(summary, np.sort(b))
     scipy_p = stats.mannwhitneyu(b, a, method="asymptotic", use_continuity=False).pvalue
     assert p == pytest.approx(scipy_p, rel=1e-6)
+
+
+def days_with_day_effects(days: int, rows: int, seed: int, first: int = 0) -> list[pl.DataFrame]:
+    """Days whose numeric mean (sd 0.05) and category log-shares (sd 0.05) move day to day."""
+    r = np.random.default_rng(seed)
+    shares = np.array([0.45, 0.3, 0.15, 0.1])
+    out = []
+    for d in range(days):
+        day_shares = shares * np.exp(0.05 * r.standard_normal(4))
+        out.append(
+            pl.DataFrame(
+                {
+                    "x": r.normal(0.05 * r.standard_normal(), 1.0, rows),
+                    "c": r.choice(list("abcd"), rows, p=day_shares / day_shares.sum()),
+                    "_day": np.full(rows, first + d),
+                }
+            )
+        )
+    return out
+
+
+def test_between_day_variance_is_estimated_from_the_reference_days_and_is_zero_without_them():
+    rows = pl.concat(days_with_day_effects(28, 20_000, 1))
+    reference = fit_reference(rows, ["x"], ["c"])
+    assert reference.days == 28
+    # one day's rank effect: 0.05 sd / (2 sqrt(pi)) = 0.0141, variance 2.0e-4
+    assert 0.8e-4 < reference.numeric["x"].location_between < 4e-4
+    # one day's w^2 over the shares: about 0.05^2 (1 - sum p^2) = 1.7e-3
+    assert 0.7e-3 < reference.categorical_between["c"] < 3.5e-3
+    quiet = fit_reference(rows.drop("_day"), ["x"], ["c"])  # no days: sampling noise only
+    assert quiet.days == 1 and quiet.categorical_between == {}
+    assert quiet.between(3, 1e-3) == {"between": 0.0, "between_df": np.inf}
+    restored = drift.load_reference(drift.reference_bytes(reference))
+    assert restored.days == 28
+    assert restored.numeric["x"].location_between == reference.numeric["x"].location_between
+    assert restored.categorical_between == reference.categorical_between
+
+
+def test_at_high_volume_day_to_day_variation_rejects_a_sampling_test_but_not_the_pooled_one():
+    rows = pl.concat(days_with_day_effects(28, 20_000, 2))
+    aware = fit_reference(rows, ["x"], ["c"])
+    plain = fit_reference(rows.drop("_day"), ["x"], ["c"])
+    p_aware, p_plain = [], []
+    for w in range(40):
+        window = pl.concat(days_with_day_effects(3, 20_000, 100 + w, first=100))
+        for reference, found in ((aware, p_aware), (plain, p_plain)):
+            table = column_drift(reference, window, days=3)
+            found += [*table["p_shape"], *table["p_location"].drop_nulls()]
+    assert np.mean(np.array(p_plain) < 0.01) > 0.25  # harmless variation, many standard errors
+    assert np.mean(np.array(p_aware) < 0.01) < 0.08  # a 1% test allowing for it (one reference)
+    # and a real shift of the same window is still found
+    window = pl.concat(days_with_day_effects(3, 20_000, 7, first=100))
+    shifted = window.with_columns(pl.col("x") + 0.3)
+    assert column_drift(aware, shifted, days=3).filter(pl.col("column") == "x")["drifted"][0]
+
+
+def test_a_ten_point_share_shift_at_350_rows_a_day_is_found_in_a_three_day_pool():
+    reference = fit_reference(pl.concat(days_with_day_effects(28, 350, 3)), [], ["c"])
+    found = 0
+    for w in range(30):
+        window = pl.concat(days_with_day_effects(3, 350, 200 + w, first=100))
+        moved = np.random.default_rng(w).random(window.height) < 0.10 / 0.45
+        window = window.with_columns(
+            pl.when((pl.col("c") == "a") & pl.Series(moved))
+            .then(pl.lit("b"))
+            .otherwise(pl.col("c"))
+            .alias("c")
+        )
+        found += column_drift(reference, window, days=3)["drifted"][0]
+    assert found >= 27

@@ -40,7 +40,12 @@ def test_drift_report_of_an_undrifted_day_is_quiet_and_reports_everything(traine
     assert 0.4 < meta["domain_auc"] < 0.65 < meta["domain_auc_threshold"]
     summary = meta["summary"]  # every number of the rule, in the metadata (and `run --json`)
     assert summary["alpha_per_test"] == pytest.approx(0.01 / summary["tests"])
-    assert "on 2 consecutive days" in summary["rule"] and summary["signal_today"] is False
+    assert "pooled last 3 days" in summary["rule"] and summary["signal_today"] is False
+    # the retrain signal's window: the last 3 days newer than the champion's training data
+    assert summary["pooled_days"] == ["2025-02-12", "2025-02-13", "2025-02-14"]
+    assert 2.5 * summary["rows"] < summary["pooled_rows"] < 3.5 * summary["rows"]
+    assert summary["pooled_signal"] is False and meta["pooled_signal"] is False
+    assert summary["pooled_domain_auc"] < summary["pooled_domain_auc_threshold"]
     assert summary["rows"] > 300 and summary["reference_rows"] > 10 * summary["rows"]
     assert 0.6 < meta["expected_roc_auc"] < 0.9  # CBPE from the calibrated scores
     table = pl.read_parquet(trained_home.lake / "lending" / "drift_report" / "2025-02-14.parquet")
@@ -97,13 +102,21 @@ def test_a_drift_signal_requests_one_retrain_with_a_run_key(trained_home):
             metadata={
                 "retrain_signal": True,
                 "domain_auc": 0.81,
-                "summary": dg.MetadataValue.json({"major_drift_columns": ["income", "region"]}),
+                "summary": dg.MetadataValue.json(
+                    {
+                        "pooled_days": ["2025-02-12", "2025-02-13", "2025-02-14"],
+                        "pooled_major_drift_columns": ["income", "region"],
+                        "pooled_domain_auc": 0.81,
+                    }
+                ),
             },
         )
     )
     requests, definition = evaluate(trained_home, "lending_drift_sensor")
     assert [r.run_key for r in requests] == ["drift:2025-02-14"]
     assert requests[0].tags["mlops/trigger"] == "drift"
+    reason = requests[0].tags["mlops/reason"]
+    assert reason.startswith("over 2025-02-12, 2025-02-13, 2025-02-14: major drift in income")
     assert definition.job_name == "lending_train"
 
 
@@ -149,36 +162,6 @@ def test_pipeline_health_reads_runs_and_volumes_from_the_instance(trained_home):
     assert meta["days_ingested"] == 45 and meta["runs"] > 45
     jobs = pl.read_parquet(trained_home.lake / "lending" / "pipeline_health" / "data.parquet")
     assert {"lending_daily", "lending_train"} <= set(jobs["job"])
-
-
-def test_a_drift_signal_needs_confirmation_on_the_days_before(trained_home):
-    from types import SimpleNamespace
-
-    from mlops_assets.defs.assets.drift import _earlier_signals
-
-    instance = instance_for(trained_home)
-    key = dg.AssetKey(["lending", "drift_report"])
-    reports = (("2025-01-20", True, 1), ("2025-01-21", True, 1), ("2025-01-22", False, 1))
-    for day, signal, version in (*reports, ("2025-01-25", True, 2)):
-        instance.report_runless_asset_event(
-            dg.AssetMaterialization(
-                key,
-                partition=day,
-                metadata={
-                    "signal_today": signal,
-                    "summary": dg.MetadataValue.json({"champion_version": version}),
-                },
-            )
-        )
-
-    def earlier(day: str, days: int, version: int = 1) -> list[bool]:
-        context = SimpleNamespace(partition_key=day, instance=instance)
-        return _earlier_signals(context, key, days, version)
-
-    assert earlier("2025-01-22", 2) == [True, True]
-    assert earlier("2025-01-23", 2) == [False, True]
-    assert earlier("2025-01-20", 1) == [False]  # no report on 01-19: not confirmed
-    assert earlier("2025-01-26", 1) == [False]  # that signal was against champion v2
 
 
 def test_drift_is_monitored_from_the_first_landed_day_before_any_champion(tmp_path):

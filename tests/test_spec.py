@@ -94,6 +94,8 @@ def test_builtin_spec_lands_under_the_home_folder(tmp_path):
         ("model", {"estimator": "xgboost"}, "'model.estimator': 'xgboost' is not one of auto"),
         ("model", {"calibration": "beta"}, "'model.calibration': 'beta' is not one of"),
         ("model", {"params": [1]}, "'model.params': must be a mapping"),
+        ("monitoring", {"drift_confirm_days": 2}, "replaced by monitoring.drift_pool_days"),
+        ("monitoring", {"drift_pool_days": 0}, "'monitoring.drift_pool_days'"),
     ],
 )
 def test_bad_spec_names_the_key(tmp_path, change, value, named):

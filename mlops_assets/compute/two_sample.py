@@ -3,6 +3,12 @@
 Tests (chi-square of shape with pooled small bins, exact binomial of nulls and unseen categories,
 Mann-Whitney of location with a tie correction) and the distances reported beside them (KS,
 Wasserstein, Jensen-Shannon). `compute.drift` applies them to every column.
+
+`between` is the part of a statistic's variance that comes from real day-to-day variation, not
+from sampling rows (see `compute.drift`): the chi-square is then a scaled chi-square (first-order
+Rao-Scott), tested with an F distribution whose denominator degrees of freedom are those of the
+estimate of that scale; the rank test's variance gains `between`, with Satterthwaite's degrees of
+freedom and a t distribution. `between` 0: the plain tests.
 """
 
 from __future__ import annotations
@@ -19,10 +25,16 @@ SMOOTHING = 0.5  # counts added to every bin before shares are compared (PSI, w)
 MIN_EXPECTED = 5.0  # bins expected to hold fewer current rows are pooled for the chi-square
 
 
-def shape_test(reference_counts: np.ndarray, current_counts: np.ndarray) -> dict:
+def shape_test(
+    reference_counts: np.ndarray,
+    current_counts: np.ndarray,
+    between: float = 0.0,
+    between_df: float = np.inf,
+) -> dict:
     """Chi-square test of the 2 x k table (bins expected to hold fewer than `MIN_EXPECTED`
     current rows pooled), Cohen's w of the current shares against the reference's, less its
-    expectation under no drift, and PSI on smoothed shares."""
+    expectation under no drift, and PSI on smoothed shares. `between`: the w^2 that day-to-day
+    variation adds between the two samples, estimated on `between_df` degrees of freedom."""
     r, c = np.asarray(reference_counts, float), np.asarray(current_counts, float)
     m, n = r.sum(), c.sum()
     if n == 0 or m == 0:
@@ -38,7 +50,13 @@ def shape_test(reference_counts: np.ndarray, current_counts: np.ndarray) -> dict
         table = np.vstack([pooled_r, pooled_c])
         fitted = np.outer(table.sum(axis=1), table.sum(axis=0)) / table.sum()
         chi2 = float(np.sum((table - fitted) ** 2 / fitted))
-        p_shape = float(stats.chi2.sf(chi2, k - 1))
+        added = (n * m / (n + m)) * between / (k - 1)  # E[chi2] / (k - 1) - 1 under no drift
+        df = satterthwaite(1.0, added, between_df)
+        p_shape = (
+            float(stats.f.sf(chi2 / (1 + added) / (k - 1), k - 1, df))
+            if np.isfinite(df)
+            else float(stats.chi2.sf(chi2, k - 1))
+        )
     return {
         "rows": int(n),
         "w": float(np.sqrt(w2)),
@@ -104,9 +122,16 @@ def unseen_test(reference_counts: dict[str, int], unseen: int, n: int) -> dict:
     return {"unseen_share": unseen / n if n else 0.0, "unseen_rows": unseen, "p_unseen": p}
 
 
-def rank_test(reference: NumericReference, values: np.ndarray) -> tuple[float, float]:
+def rank_test(
+    reference: NumericReference,
+    values: np.ndarray,
+    between: float = 0.0,
+    between_df: float = np.inf,
+) -> tuple[float, float]:
     """Mann-Whitney test of location: P(current > reference) - 1/2 (ties count half) and its
-    two-sided p-value under no drift (normal approximation, its variance corrected for ties)."""
+    two-sided p-value under no drift (normal approximation, its variance corrected for ties,
+    plus `between`, the effect's variance from day-to-day variation, estimated on `between_df`
+    degrees of freedom)."""
     ref = reference.values
     m = reference.rows_nonnull
     n = len(values)
@@ -115,9 +140,18 @@ def rank_test(reference: NumericReference, values: np.ndarray) -> tuple[float, f
     below = np.searchsorted(ref, values, side="left")
     above = np.searchsorted(ref, values, side="right")
     superiority = float(np.mean((below + above) / 2) / len(ref))
-    se = np.sqrt(tie_factor(ref, m, values) * (n + m + 1) / (12 * n * m))
+    sampling = tie_factor(ref, m, values) * (n + m + 1) / (12 * n * m)
     effect = superiority - 0.5
-    return effect, float(2 * stats.norm.sf(abs(effect) / se))
+    df = satterthwaite(sampling, between, between_df)
+    return effect, float(2 * stats.t.sf(abs(effect) / np.sqrt(sampling + between), df))
+
+
+def satterthwaite(known: float, estimated: float, estimated_df: float) -> float:
+    """Degrees of freedom of `known + estimated` variance, the second estimated on
+    `estimated_df` degrees of freedom (infinite when nothing is estimated)."""
+    if estimated <= 0 or not np.isfinite(estimated_df):
+        return np.inf
+    return float((known + estimated) ** 2 / (estimated**2 / estimated_df))
 
 
 def ks_statistic(reference: np.ndarray, current: np.ndarray) -> float:

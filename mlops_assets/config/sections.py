@@ -21,6 +21,7 @@ from mlops_assets.config.spec_types import (
 REPLACED = {  # keys of earlier versions, and what took their place
     "gates.max_ece": "gates.calibration_tolerance (an interval test, not a fixed ECE bound)",
     "monitoring.retrain_gap_days": "the label delay (a shorter gap trains on unseen labels)",
+    "monitoring.drift_confirm_days": "monitoring.drift_pool_days (one test of the pooled days)",
 }
 
 
@@ -202,13 +203,13 @@ def parse_monitoring(section, fail) -> Monitoring:
         "max_retrains_per_week",
         "retrain_folds",
         "retrain_fold_days",
-        "drift_confirm_days",
+        "drift_pool_days",
     ):
         v = getattr(monitoring, key)
         if isinstance(v, bool) or not isinstance(v, int) or v < 0:
             raise fail(f"monitoring.{key}", f"{v!r} must be a whole number >= 0")
-    if monitoring.drift_confirm_days < 1:
-        raise fail("monitoring.drift_confirm_days", "must be a whole number >= 1")
+    if monitoring.drift_pool_days < 1:
+        raise fail("monitoring.drift_pool_days", "must be a whole number >= 1")
     if (
         not isinstance(monitoring.weekly_retrain, str)
         or len(monitoring.weekly_retrain.split()) != 5

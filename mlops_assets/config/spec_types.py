@@ -160,7 +160,9 @@ class Monitoring:
     trailing_days: int = 7  # application days pooled for the realized AUC
     drift_columns: int = 2  # this many features with major drift: retrain
     domain_auc: float = 0.7  # or a domain classifier this sure (at least; more on small days)
-    drift_confirm_days: int = 2  # drift must signal on this many consecutive days to retrain
+    # drift retrains on a test of the pooled last this many days (1: the day alone), whose
+    # null allows for the reference's own day-to-day variation
+    drift_pool_days: int = 3
     cooldown_days: int = 7  # business days between drift- or performance-driven retrains
     min_new_labels: int = 1000  # labelled rows since the champion's window, at least
     max_retrains_per_week: int = 2

@@ -139,10 +139,11 @@ def build_retrain_sensors(spec: DatasetSpec, train_job) -> list[dg.SensorDefinit
         job=train_job,
         minimum_interval_seconds=30,
         default_status=dg.DefaultSensorStatus.RUNNING,
-        description="Retrains when the latest drift report shows major drift in "
-        f"{monitoring.drift_columns}+ features, or a domain classifier AUC over its size-aware "
-        f"threshold (at least {monitoring.domain_auc}), on {monitoring.drift_confirm_days} "
-        "consecutive days; guarded by cooldown, new labels and a weekly cap.",
+        description="Retrains when the latest drift report's pooled window (the last "
+        f"{monitoring.drift_pool_days} days newer than the champion's training data) shows major "
+        f"drift in {monitoring.drift_columns}+ features, or a domain classifier AUC over its "
+        f"size-aware threshold (at least {monitoring.domain_auc}); guarded by cooldown, new "
+        "labels and a weekly cap.",
     )
     def drift_sensor(context, registry: RegistryResource, dataset: DatasetResource):
         return _evaluate(
@@ -230,8 +231,9 @@ def drift_signal(meta: dict, monitoring: Monitoring) -> str | None:
         return None
     summary = meta.get("summary") or {}
     return (
-        f"major drift in {', '.join(summary.get('major_drift_columns', [])) or 'none'}; "
-        f"domain classifier AUC {meta.get('domain_auc')}"
+        f"over {', '.join(summary.get('pooled_days', []))}: major drift in "
+        f"{', '.join(summary.get('pooled_major_drift_columns', [])) or 'none'}; "
+        f"domain classifier AUC {summary.get('pooled_domain_auc')}"
     )
 
 
