@@ -26,6 +26,31 @@ ROWS = 300  # small simulated days keep the suite quick; volume checks scale wit
 STORES = ("sqlite", "postgres")
 
 
+# The longest modules first (`make test` keeps this order: --no-loadscope-reorder), so that the
+# two workers end together; the retraining scenarios first, on one worker, one after the other
+# (the first replays their shared days, the second copies them), while the other worker builds
+# the shared 45-day homes (tests/test_serving.py) and starts the README's `make up`.
+LONGEST_FIRST = (
+    "test_retraining_none.py",
+    "test_serving.py",
+    "test_retraining_scenario.py",
+    "test_readme.py",
+    "test_models.py",
+    "test_serve_config.py",
+    "test_ray_cluster.py",
+    "test_stores.py",
+    "test_pipeline.py",
+    "test_object_store_lake.py",
+    "test_monitoring.py",
+    "test_ui_browser.py",
+)
+
+
+def pytest_collection_modifyitems(items):
+    rank = {name: i for i, name in enumerate(LONGEST_FIRST)}
+    items.sort(key=lambda item: rank.get(item.path.name, len(rank)))
+
+
 @pytest.fixture(scope="module")
 def ray_exclusive():
     """`make test` runs two pytest-xdist workers, one test module per unit (`--dist loadfile`);
