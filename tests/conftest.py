@@ -27,20 +27,23 @@ STORES = ("sqlite", "postgres")
 
 
 # The longest modules first (`make test` keeps this order: --no-loadscope-reorder), so that the
-# two workers end together; the retraining scenarios first, on one worker, one after the other
-# (the first replays their shared days, the second copies them), while the other worker builds
-# the shared 45-day homes (tests/test_serving.py) and starts the README's `make up`.
+# two workers end together. xdist gives a worker a next module while its current one has two
+# tests or fewer left: the first worker takes both retraining scenarios, one after the other
+# (the first replays their shared days, the second copies them); the second worker takes the
+# README's `make up` (three tests: no next module yet). Modules that start Ray (`ray_exclusive`:
+# test_readme, test_serving, test_serve_config, test_ray_cluster) alternate with modules that do
+# not, so that a worker rarely waits for the other's Ray cluster.
 LONGEST_FIRST = (
     "test_retraining_none.py",
-    "test_serving.py",
-    "test_retraining_scenario.py",
     "test_readme.py",
+    "test_retraining_scenario.py",
+    "test_serving.py",
     "test_models.py",
-    "test_serve_config.py",
-    "test_ray_cluster.py",
     "test_stores.py",
     "test_pipeline.py",
+    "test_serve_config.py",
     "test_object_store_lake.py",
+    "test_ray_cluster.py",
     "test_monitoring.py",
     "test_ui_browser.py",
 )
