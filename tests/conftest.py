@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import contextlib
 import os
+import shutil
 from pathlib import Path
 
 import polars as pl
@@ -23,6 +24,34 @@ ROWS = 300  # small simulated days keep the suite quick; volume checks scale wit
 
 
 STORES = ("sqlite", "postgres")
+
+
+# The longest modules first (`make test` keeps this order: --no-loadscope-reorder), so that the
+# two workers end together. xdist gives a worker a next module while its current one has two
+# tests or fewer left: the first worker takes both retraining scenarios, one after the other
+# (the first replays their shared days, the second copies them); the second worker takes the
+# README's `make up` (three tests: no next module yet). Modules that start Ray (`ray_exclusive`:
+# test_readme, test_serving, test_serve_config, test_ray_cluster) alternate with modules that do
+# not, so that a worker rarely waits for the other's Ray cluster.
+LONGEST_FIRST = (
+    "test_retraining_none.py",
+    "test_readme.py",
+    "test_retraining_scenario.py",
+    "test_serving.py",
+    "test_models.py",
+    "test_stores.py",
+    "test_pipeline.py",
+    "test_serve_config.py",
+    "test_object_store_lake.py",
+    "test_ray_cluster.py",
+    "test_monitoring.py",
+    "test_ui_browser.py",
+)
+
+
+def pytest_collection_modifyitems(items):
+    rank = {name: i for i, name in enumerate(LONGEST_FIRST)}
+    items.sort(key=lambda item: rank.get(item.path.name, len(rank)))
 
 
 @pytest.fixture(scope="module")
@@ -172,36 +201,114 @@ def registry(settings: Settings):
 SERVING_PORT = 18000  # not 8000: a developer's own `mlops serve` may be running
 
 
-@pytest.fixture(scope="session")
+def shared_folder(tmp_path_factory) -> Path:
+    """A folder every pytest-xdist worker of this run shares (the run's own base temp folder,
+    fresh each run); without xdist, the session's."""
+    base = tmp_path_factory.getbasetemp()
+    return base.parent if os.environ.get("PYTEST_XDIST_WORKER") else base
+
+
+def built_once(tmp_path_factory, name: str, build) -> Path:
+    """The home folder `name`, built by `build(settings)` once per test run: by the first worker
+    that needs it, under a file lock (the others wait for it). Never mutated after: tests take
+    copies (`copy_home`)."""
+    import fcntl
+
+    root = shared_folder(tmp_path_factory) / "shared-homes"
+    root.mkdir(exist_ok=True)
+    folder = root / name
+    with open(root / f"{name}.lock", "w") as lock:
+        fcntl.flock(lock, fcntl.LOCK_EX)
+        if not (folder / "built").exists():
+            shutil.rmtree(folder, ignore_errors=True)  # a build that failed half-way
+            build(Settings.resolve(home=folder / "home"))
+            (folder / "built").touch()
+    return folder / "home"
+
+
+def copy_home(source: Path, target: Path) -> Settings:
+    """A copy of a home folder at `target` that refers to itself only: the SQLite stores (MLflow's
+    artifact locations, Dagster's event metadata) and some text files hold absolute paths,
+    rewritten to the copy's."""
+    import sqlite3
+
+    shutil.copytree(source, target)
+    old, new = str(source), str(target)
+    for db in target.rglob("*.db"):
+        with contextlib.closing(sqlite3.connect(db)) as conn, conn:
+            tables = [
+                t for (t,) in conn.execute("SELECT name FROM sqlite_master WHERE type='table'")
+            ]
+            for table in tables:
+                for _, name, kind, *_ in conn.execute(f'PRAGMA table_info("{table}")'):
+                    if "CHAR" in kind.upper() or "TEXT" in kind.upper():
+                        conn.execute(
+                            f'UPDATE "{table}" SET "{name}" = replace("{name}", ?, ?) '
+                            f'WHERE instr("{name}", ?) > 0',
+                            (old, new, old),
+                        )
+    for path in target.rglob("*"):  # text files (MLflow's MLmodel names its own folder)
+        if path.is_file() and path.suffix != ".db" and old.encode() in path.read_bytes():
+            try:
+                path.write_text(path.read_text(encoding="utf-8").replace(old, new))
+            except UnicodeDecodeError:
+                raise AssertionError(f"a binary file of the copy names {old}: {path}") from None
+    return Settings.resolve(home=target)
+
+
+def ingested_base(tmp_path_factory) -> Path:
+    """45 simulated days of 400 applications (labels 7 days late), ingested and checked."""
+    from mlops_assets.commands.runner import run_pipeline
+
+    def build(settings: Settings) -> None:
+        land(settings, range(45), rows=400)
+        run_pipeline(settings, train=False)
+
+    return built_once(tmp_path_factory, "ingested", build)
+
+
+def trained_base(tmp_path_factory) -> Path:
+    """`ingested_base`, then trained (v1 champion), decided and monitored, as `mlops run` does."""
+    from mlops_assets.commands.runner import run_pipeline
+
+    def build(settings: Settings) -> None:
+        copy_home(ingested_base(tmp_path_factory), settings.home)
+        run_pipeline(settings, only_new=True)
+
+    return built_once(tmp_path_factory, "trained", build)
+
+
+def serving_base(tmp_path_factory) -> Path:
+    """`trained_base`, then v2 (three stumps, not promoted: worse on the same folds) and v3
+    whose stored model file is corrupted (it cannot load)."""
+
+    def build(settings: Settings) -> None:
+        copy_home(trained_base(tmp_path_factory), settings.home)
+        train(settings, model={"params": {"max_iter": 3, "max_depth": 1, "learning_rate": 0.1}})
+        train(settings, model={"seed": 2})
+        models = registry(settings)
+        assert models.champion_version() == 1
+        model_id = models.client().get_model_version("lending-dev", "3").source.split("/")[-1]
+        location = models.client().get_logged_model(model_id).artifact_location
+        stored = next(Path(location.removeprefix("file://")).rglob("*.skops"))
+        stored.write_bytes(b"not a model")
+
+    return built_once(tmp_path_factory, "serving", build)
+
+
+@pytest.fixture(scope="module")
 def trained_home(tmp_path_factory) -> Settings:
-    """45 simulated days of 400 applications, ingested, trained (v1 champion), decided."""
-    from mlops_assets.commands.runner import run_pipeline
-
-    settings = Settings.resolve(home=tmp_path_factory.mktemp("trained") / "home")
-    land(settings, range(45), rows=400)
-    run_pipeline(settings)
-    return settings
+    """A module's own copy of 45 simulated days of 400 applications, ingested, trained (v1
+    champion), decided."""
+    return copy_home(trained_base(tmp_path_factory), tmp_path_factory.mktemp("trained") / "home")
 
 
-@pytest.fixture(scope="session")
+@pytest.fixture(scope="module")
 def serving_home(tmp_path_factory) -> Settings:
-    """45 simulated days, ingested and trained: v1 champion (gradient boosting), v2 (three
-    stumps, not promoted: worse on the same folds), and v3 whose stored model file is corrupted
-    (it cannot load)."""
-    from mlops_assets.commands.runner import run_pipeline
-
-    settings = Settings.resolve(home=tmp_path_factory.mktemp("serving") / "home")
-    land(settings, range(45), rows=400)
-    run_pipeline(settings)
-    train(settings, model={"params": {"max_iter": 3, "max_depth": 1, "learning_rate": 0.1}})
-    train(settings, model={"seed": 2})
-    models = registry(settings)
-    assert models.champion_version() == 1
-    model_id = models.client().get_model_version("lending-dev", "3").source.split("/")[-1]
-    location = models.client().get_logged_model(model_id).artifact_location
-    stored = next(Path(location.removeprefix("file://")).rglob("*.skops"))
-    stored.write_bytes(b"not a model")
-    return settings
+    """A module's own copy of 45 simulated days, ingested and trained: v1 champion (gradient
+    boosting), v2 (three stumps, not promoted: worse on the same folds), and v3 whose stored
+    model file is corrupted (it cannot load)."""
+    return copy_home(serving_base(tmp_path_factory), tmp_path_factory.mktemp("serving") / "home")
 
 
 @pytest.fixture(scope="module")

@@ -2,7 +2,6 @@
 
 import json
 import re
-import shutil
 
 import dagster as dg
 import polars as pl
@@ -10,26 +9,13 @@ import pytest
 
 from mlops_assets.commands.cli import main
 from mlops_assets.commands.execution import instance_for
-from mlops_assets.commands.runner import run_pipeline
-from mlops_assets.config.settings import Settings
-from tests.conftest import land, registry, train
-
-DAYS = 45
-
-
-@pytest.fixture(scope="module")
-def ingested(tmp_path_factory):
-    """45 simulated days (labels 7 days late), ingested once; tests train on copies."""
-    settings = Settings.resolve(home=tmp_path_factory.mktemp("base") / "home")
-    land(settings, range(DAYS), rows=400)
-    run_pipeline(settings, train=False)
-    return settings
+from tests.conftest import copy_home, ingested_base, registry, train
 
 
 @pytest.fixture
-def home(ingested, tmp_path):
-    shutil.copytree(ingested.home, tmp_path / "home")
-    return Settings.resolve(home=tmp_path / "home")
+def home(tmp_path_factory, tmp_path):
+    """A copy of 45 simulated days (labels 7 days late), ingested once per test run."""
+    return copy_home(ingested_base(tmp_path_factory), tmp_path / "home")
 
 
 def report(settings) -> dict:

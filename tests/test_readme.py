@@ -4,7 +4,9 @@
 as the Makefile does) and its own `.mlops` home. Only the ports move, through the variables the
 README documents. The test waits for the Dagster UI, the MLflow server, the endpoint's
 `/v1/health` and one live day ingested by the sensor, then sends SIGTERM to the command's process
-group (as a terminal or a service manager would) and checks that no process of the clone is left.
+group (as a service manager would) and checks that no process of the clone is left. `make up`
+again in the same clone resumes on its home (nothing landed or ingested twice), and Ctrl-C
+(SIGINT to the process group, as a terminal sends it) stops every process.
 
 "Bring your own data in five minutes": its four lines, as written, from the repository.
 """
@@ -29,6 +31,9 @@ pytestmark = [pytest.mark.slow, pytest.mark.usefixtures("ray_exclusive")]
 
 REPO = Path(__file__).resolve().parents[1]
 PORTS = {"MLOPS_DAGSTER_PORT": 13400, "MLOPS_MLFLOW_PORT": 15400, "MLOPS_SERVE_PORT": 18400}
+GRAPH = """{ assetNodes { assetKey { path } groupName
+             partitionStats { numMaterialized } } }"""
+BACKFILL_DAYS = 60  # `mlops up`'s default, as the README says
 FEATURES = '{ assetNodeOrError(assetKey: {path: ["lending", "features"]}) { ... on AssetNode { partitionStats { numMaterialized } } } }'  # noqa: E501
 
 
@@ -88,14 +93,18 @@ def answers(url: str) -> dict | None:
         return None
 
 
-def live_features() -> int:
+def graphql(query: str) -> dict:
     request = urllib.request.Request(
         f"http://127.0.0.1:{PORTS['MLOPS_DAGSTER_PORT']}/graphql",
-        data=json.dumps({"query": FEATURES}).encode(),
+        data=json.dumps({"query": query}).encode(),
         headers={"Content-Type": "application/json"},
     )
     with urllib.request.urlopen(request, timeout=30) as response:
-        node = json.loads(response.read())["data"]["assetNodeOrError"]
+        return json.loads(response.read())["data"]
+
+
+def live_features() -> int:
+    node = graphql(FEATURES)["assetNodeOrError"]
     return (node.get("partitionStats") or {}).get("numMaterialized", 0)
 
 
@@ -144,12 +153,15 @@ def wait_until(condition, what: str, process, output: Output, timeout: float):
     pytest.fail(f"no {what} after {timeout:.0f} s:\n{output.tail()}")
 
 
-def test_make_up_in_a_fresh_clone_serves_and_stops_cleanly(tmp_path):
+@pytest.fixture(scope="module")
+def made_up(tmp_path_factory) -> dict:
+    """`make up` typed in a fresh clone, stopped with SIGTERM once a live day is ingested: what
+    it served and printed (the tests below judge it; the second resumes on the same clone)."""
     command = readme_commands("Two commands")[0]
-    assert command == "make up"
-    clone = tmp_path / "clone"
+    clone = tmp_path_factory.mktemp("readme") / "clone"
     subprocess.run(["git", "clone", "--quiet", str(REPO), str(clone)], check=True)
     process, output = start(command, clone, user_environment())
+    seen: dict = {"command": command, "clone": clone}
     try:
         ui = f"http://127.0.0.1:{PORTS['MLOPS_DAGSTER_PORT']}/server_info"
         mlflow = f"http://127.0.0.1:{PORTS['MLOPS_MLFLOW_PORT']}/health"
@@ -157,9 +169,13 @@ def test_make_up_in_a_fresh_clone_serves_and_stops_cleanly(tmp_path):
         wait_until(lambda: answers(ui) is not None, "Dagster UI", process, output, 600)
         ui_seconds = round(time.monotonic() - output.started, 1)
         wait_until(lambda: answers(mlflow) is not None, "MLflow server", process, output, 120)
-        served = wait_until(lambda: answers(health), "endpoint health", process, output, 900)
+        seen["served"] = wait_until(
+            lambda: answers(health), "endpoint health", process, output, 900
+        )
         endpoint_seconds = round(time.monotonic() - output.started, 1)
-        assert served["model"]["version"] == 1
+        daemon = "Dagster daemon"  # the backfill is done, the landing sensor is on
+        wait_until(lambda: output.seconds_until(daemon), daemon, process, output, 300)
+        seen["graph"] = graphql(GRAPH)["assetNodes"]
         backfilled = live_features()
         wait_until(lambda: live_features() > backfilled, "live day", process, output, 300)
         print(
@@ -171,9 +187,60 @@ def test_make_up_in_a_fresh_clone_serves_and_stops_cleanly(tmp_path):
     finally:
         with contextlib.suppress(ProcessLookupError):  # already gone: `make up` failed
             os.killpg(process.pid, signal.SIGTERM)
-        left = outlived(clone, timeout=150)
+        seen["left"] = outlived(clone, timeout=150)
+        seen["output"] = output
+    return seen
+
+
+def test_make_up_in_a_fresh_clone_serves_and_stops_cleanly(made_up):
+    assert made_up["command"] == "make up"
+    nodes = made_up["graph"]
+    groups = {n["groupName"] for n in nodes}
+    keys = {"/".join(n["assetKey"]["path"]): n for n in nodes}
+    assert {"ingestion", "features", "training", "deployment", "decisions"} <= groups
+    assert keys["lending/features"]["partitionStats"]["numMaterialized"] == BACKFILL_DAYS
+    assert made_up["served"]["model"]["version"] == 1  # the first champion, trained on it
+    output = made_up["output"]
     assert "stopping ray-serve" in "\n".join(line for _, line in output.lines), output.tail()
-    assert left == [], left
+    assert made_up["left"] == [], made_up["left"]
+
+
+def test_make_up_again_resumes_the_same_home_and_ctrl_c_stops_everything(made_up):
+    clone = made_up["clone"]
+    home = clone / ".mlops"
+    landed = len(list((home / "landing" / "lending").glob("*.csv")))
+    process, output = start(made_up["command"], clone, user_environment())
+    try:
+        daemon = "Dagster daemon"
+        wait_until(lambda: output.seconds_until(daemon), daemon, process, output, 600)
+    finally:
+        with contextlib.suppress(ProcessLookupError):
+            os.killpg(process.pid, signal.SIGINT)  # Ctrl-C in the terminal
+        left = outlived(clone, timeout=150)
+    printed = "\n".join(line for _, line in output.lines)
+    assert f"{landed} days landed ({landed} already there)" in printed, output.tail()
+    assert "stopping dagster-daemon" in printed and "stopping ray-serve" in printed, output.tail()
+    assert left == [], "child processes outlived Ctrl-C: " + str(left)
+    counts = ingestions_per_partition(home)
+    assert counts and max(counts.values()) == 1, counts  # no day was ingested twice
+
+
+def ingestions_per_partition(home: Path) -> dict[str, int]:
+    import dagster as dg
+
+    from mlops_assets.commands.execution import instance_for
+    from mlops_assets.config.settings import Settings
+
+    records = (
+        instance_for(Settings.resolve(home=home))
+        .fetch_materializations(dg.AssetKey(["lending", "raw"]), limit=10_000)
+        .records
+    )
+    counts: dict[str, int] = {}
+    for record in records:
+        key = record.asset_materialization.partition
+        counts[key] = counts.get(key, 0) + 1
+    return counts
 
 
 def outlived(clone: Path, timeout: float) -> list[str]:

@@ -15,8 +15,10 @@ from tests.scenario import replayed, signal_retrains
 pytestmark = pytest.mark.slow
 
 
-def test_the_same_days_without_drift_never_retrain_and_the_impact_covers_the_truth(tmp_path):
-    settings, history = replayed(tmp_path, "none")
+def test_the_same_days_without_drift_never_retrain_and_the_impact_covers_the_truth(
+    tmp_path_factory,
+):
+    settings, history = replayed(tmp_path_factory, "none")
     assert not signal_retrains(history), signal_retrains(history)
     assert history["last_champion"] == history["first_champion"]
     assert all(

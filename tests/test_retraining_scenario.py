@@ -16,8 +16,10 @@ from tests.scenario import DRIFT_DAY, START, replayed, signal_retrains
 pytestmark = pytest.mark.slow
 
 
-def test_concept_drift_fires_a_signal_and_a_gated_retrain_moves_the_champion(tmp_path):
-    settings, history = replayed(tmp_path, "concept_drift")
+def test_concept_drift_fires_a_signal_and_a_gated_retrain_moves_the_champion(
+    tmp_path, tmp_path_factory
+):
+    settings, history = replayed(tmp_path_factory, "concept_drift")
     drift_date = START + dt.timedelta(days=DRIFT_DAY)
     retrains = signal_retrains(history)
     assert retrains, history["checkpoints"]

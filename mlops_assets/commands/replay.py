@@ -31,6 +31,8 @@ def replay(
     step: int = 1,
     progress: Callable[[str], None] = lambda _: None,
     land: Callable[[str], None] | None = None,
+    first_day: str | None = None,
+    history: dict | None = None,
 ) -> dict:
     """Run the daily chain for each landed day up to `last_day`, train the first champion on
     `train_day`, and every `step` days after it (1: daily, as the daemon would) evaluate the
@@ -38,7 +40,8 @@ def replay(
 
     `land`: called with each day from the spec's `start_date` before the day runs, to land its
     files then (a business that reacts to the platform's decisions, as the simulator's); None:
-    every file is landed already."""
+    every file is landed already. `first_day` and `history`: resume a replay whose days before
+    `first_day` ran already on this home, with what happened in them (a fork of a scenario)."""
     spec = load_spec(settings.dataset_spec, home=settings.home)
     defs, instance = build_definitions(settings), instance_for(settings)
     registry = defs.resources["registry"]
@@ -46,8 +49,10 @@ def replay(
         train_day not in landed_days(spec.landing, spec.format) or train_day > last_day
     ):
         raise ValueError(f"the training day {train_day} has no landing file up to {last_day}")
-    history: dict = {"checkpoints": [], "retrains": [], "sensor_seconds": 0.0}
+    history = history or {"checkpoints": [], "retrains": [], "sensor_seconds": 0.0}
     for day in _days(spec, last_day, land):
+        if first_day is not None and day < first_day:
+            continue
         if land is not None:
             land(day)
         applications = landed_days(spec.landing, spec.format)
