@@ -44,6 +44,7 @@ from mlops_assets.compute.backtest import (  # noqa: E402
     weighted_calibration_evidence,
 )
 from mlops_assets.compute.features import LABEL, FeatureColumns  # noqa: E402
+from mlops_assets.compute.fitting import fit_model
 from mlops_assets.compute.gates import evaluate_gates  # noqa: E402
 from mlops_assets.compute.inference import (  # noqa: E402
     auc_interval,
@@ -53,7 +54,7 @@ from mlops_assets.compute.inference import (  # noqa: E402
 from mlops_assets.compute.ingest import DAY  # noqa: E402
 from mlops_assets.compute.metrics import decision_threshold, row_values  # noqa: E402
 from mlops_assets.compute.selective import observable, population_rows  # noqa: E402
-from mlops_assets.compute.training import Recipe, fit_model, model_matrix  # noqa: E402
+from mlops_assets.compute.training import Recipe, model_matrix
 from mlops_assets.config.settings import BUILTIN_SPEC
 from mlops_assets.config.spec import load_spec  # noqa: E402
 from mlops_assets.sources.simulator import Scenario, labelled_truth  # noqa: E402

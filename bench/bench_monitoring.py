@@ -38,16 +38,17 @@ import polars as pl  # noqa: E402
 from scipy.special import expit  # noqa: E402
 
 from mlops_assets.compute.features import LABEL, build_features, feature_columns  # noqa: E402
+from mlops_assets.compute.fitting import fit_model
 from mlops_assets.compute.inference import wilson  # noqa: E402
 from mlops_assets.compute.ingest import DAY  # noqa: E402
 from mlops_assets.compute.metrics import break_even_threshold  # noqa: E402
 from mlops_assets.compute.monitoring import estimated_performance  # noqa: E402
 from mlops_assets.compute.profile import fit_profile  # noqa: E402
 from mlops_assets.compute.sequential import auc_shortfall, calibration_cusum, day_sums  # noqa: E402
-from mlops_assets.compute.training import Recipe, fit_model, model_matrix  # noqa: E402
+from mlops_assets.compute.training import Recipe, model_matrix
 from mlops_assets.config.settings import Settings  # noqa: E402
 from mlops_assets.config.spec import load_spec  # noqa: E402
-from mlops_assets.defs.sensors import performance_signal  # noqa: E402
+from mlops_assets.defs.signals import performance_signal  # noqa: E402
 from mlops_assets.sources.simulator import Scenario, labelled_truth  # noqa: E402
 
 START = dt.date(2025, 1, 1)

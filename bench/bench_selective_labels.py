@@ -31,11 +31,12 @@ import polars as pl  # noqa: E402
 from sklearn.metrics import roc_auc_score  # noqa: E402
 
 from mlops_assets.compute.features import LABEL, build_features, feature_columns  # noqa: E402
+from mlops_assets.compute.fitting import fit_model
 from mlops_assets.compute.ingest import DAY  # noqa: E402
 from mlops_assets.compute.metrics import break_even_threshold  # noqa: E402
 from mlops_assets.compute.profile import fit_profile  # noqa: E402
 from mlops_assets.compute.selective import WEIGHT, effective_sample_size, observable  # noqa: E402
-from mlops_assets.compute.training import Recipe, fit_model, model_matrix  # noqa: E402
+from mlops_assets.compute.training import Recipe, model_matrix
 from mlops_assets.config.settings import Settings  # noqa: E402
 from mlops_assets.config.spec import load_spec  # noqa: E402
 from mlops_assets.sources.simulator import Scenario, labelled_truth  # noqa: E402

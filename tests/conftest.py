@@ -284,7 +284,8 @@ def serving_base(tmp_path_factory) -> Path:
 
     def build(settings: Settings) -> None:
         copy_home(trained_base(tmp_path_factory), settings.home)
-        train(settings, model={"params": {"max_iter": 3, "max_depth": 1, "learning_rate": 0.1}})
+        stumps = {"max_iter": 3, "max_depth": 1, "learning_rate": 0.1}
+        train(settings, model={"estimator": "hist_gradient_boosting", "params": stumps})
         train(settings, model={"seed": 2})
         models = registry(settings)
         assert models.champion_version() == 1

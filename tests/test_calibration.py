@@ -17,15 +17,10 @@ from mlops_assets.compute.calibration import (
     ridge_for,
 )
 from mlops_assets.compute.features import LABEL, FeatureColumns
+from mlops_assets.compute.fitting import BOOSTING_ROUNDS, _day_blocks, fit_model
 from mlops_assets.compute.ingest import DAY
 from mlops_assets.compute.selective import WEIGHT
-from mlops_assets.compute.training import (
-    BOOSTING_ROUNDS,
-    Recipe,
-    _day_blocks,
-    fit_model,
-    model_matrix,
-)
+from mlops_assets.compute.training import Recipe, model_matrix
 
 COLUMNS = FeatureColumns(("x", "z"), ("c",), ())
 

@@ -8,6 +8,7 @@ from scipy import stats
 from mlops_assets.compute import drift, frames
 from mlops_assets.compute.domain import domain_auc_threshold, domain_classifier_auc
 from mlops_assets.compute.drift import Thresholds, column_drift, fit_reference
+from mlops_assets.compute.reference_store import load_reference, reference_bytes
 from mlops_assets.compute.two_sample import jensen_shannon, ks_statistic, rank_test, wasserstein
 
 rng = np.random.default_rng(3)
@@ -243,7 +244,7 @@ def test_between_day_variance_is_estimated_from_the_reference_days_and_is_zero_w
     quiet = fit_reference(rows.drop("_day"), ["x"], ["c"])  # no days: sampling noise only
     assert quiet.days == 1 and quiet.categorical_between == {}
     assert quiet.between(3, 1e-3) == {"between": 0.0, "between_df": np.inf}
-    restored = drift.load_reference(drift.reference_bytes(reference))
+    restored = load_reference(reference_bytes(reference))
     assert restored.days == 28
     assert restored.numeric["x"].location_between == reference.numeric["x"].location_between
     assert restored.categorical_between == reference.categorical_between

@@ -9,6 +9,7 @@ import pytest
 
 from mlops_assets.commands.cli import main
 from mlops_assets.commands.execution import instance_for
+from mlops_assets.compute.gates import failed_gates
 from tests.conftest import copy_home, ingested_base, registry, train
 
 
@@ -99,10 +100,13 @@ def test_a_worse_candidate_fails_the_gates_and_the_champion_stays(home):
 
 
 def test_a_better_candidate_is_promoted_and_rollback_restores_the_previous(home, capsys):
-    weak = {"params": {"max_iter": 3, "max_depth": 1, "learning_rate": 0.1}}  # AUC ~0.66
+    # three stumps (AUC ~0.66); the estimator fixed: `auto` may pick a logistic regression,
+    # which the boosting parameters do not weaken
+    stumps = {"max_iter": 3, "max_depth": 1, "learning_rate": 0.1}
+    weak = {"estimator": "hist_gradient_boosting", "params": stumps}
     assert train(home, model=weak, training={"as_of": "2025-02-01"}).success  # labels to 01-25
     better = train(home)  # the weak recipe is refitted on the same folds and loses on them
-    assert better.success, report(home)["gates"]
+    assert better.success, failed_gates(report(home)["gates"])
     comparison = report(home)["comparison"]
     assert comparison["auc_difference"]["low"] > 0 and comparison["rows"] > 1000
     assert report(home)["champion_recipe"]["params"]["max_iter"] == 3

@@ -13,7 +13,8 @@ from mlops_assets.compute.sequential import (
     day_sums,
 )
 from mlops_assets.config.spec_types import Gates, Monitoring
-from mlops_assets.defs.sensors import performance_signal, weekly_retrain_config
+from mlops_assets.defs.sensors import weekly_retrain_config
+from mlops_assets.defs.signals import performance_signal
 
 K = 1.5
 

@@ -16,27 +16,10 @@ size that does not grow with the sample:
 every test of the day (Bonferroni). A column drifts when a test rejects and its effect is at
 least the floor. PSI, KS, Wasserstein and Jensen-Shannon are reported beside, not decided on.
 
-The reference is summarized once (`fit_reference`) and reused for every day: decile edges and
-shares, null share, category counts, and the sorted values (or, above `EXACT_MAX` rows, a
-4,097-point quantile sketch: KS, Wasserstein and ranks are then computed on the quantile grid,
-within about 1/4096 of the exact values).
-
-Day-to-day variation. No two real days are alike (the weekday, a campaign, a broker's batch): a
-day's shares and means scatter around the long run by more than its rows' sampling noise. A test
-of sampling noise alone therefore flags a harmless day at high volume (at 20,000 rows a day a
-shift of 0.05 standard deviations is many standard errors), and its false-alarm rate grows with
-the volume. So the null hypothesis is "this window is another draw of days like the reference's
-days", and its spread is measured where it can be seen: on the reference's own days
-(`fit_reference` with the `_day` column). Each reference day is compared with the other days
-(w^2 over the same bins; the rank effect); what their spread exceeds of the sampling variance is
-the between-day variance tau^2 of one day. A window pooling k days against a reference of D days
-then differs by tau^2 (1/k + 1/D) beyond sampling, which the chi-square (as a scale, Rao-Scott)
-and the rank test (as variance) carry, with the degrees of freedom of the estimate (F and t
-distributions: a reference of few days gives a wide null, not a tight wrong one). At 100 rows a
-day tau^2 is negligible beside sampling and the tests are the plain ones; at 20,000 it dominates
-and the thresholds stop tightening with n. The effect floors (`Thresholds`) are a second, n-free
-guard. A reference without `_day` (or of fewer than 3 days) has tau^2 = 0: sampling noise only.
-Nulls and unseen categories keep their binomial tests and floors.
+The reference is summarized once (`fit_reference`): decile edges and shares, null share,
+category counts, sorted values (above `EXACT_MAX` rows a 4,097-point quantile sketch: KS,
+Wasserstein and ranks within ~1/4096 of exact), and the between-day variance that the null of
+the shape and location tests allows for (`compute.day_variance`).
 """
 
 from __future__ import annotations
@@ -47,22 +30,27 @@ import numpy as np
 import polars as pl
 
 from mlops_assets.compute import frames
+from mlops_assets.compute.day_variance import (
+    MIN_DAYS,
+    between_day_location,
+    between_day_w2,
+    day_index_of,
+    split_by_day,
+)
 from mlops_assets.compute.frames import Frame
 from mlops_assets.compute.two_sample import (
-    SMOOTHING,
+    aligned_counts,
+    category_counts,
     jensen_shannon,
     ks_statistic,
     null_test,
     rank_test,
     shape_test,
-    tie_factor,
     unseen_test,
     wasserstein,
 )
 
 EXACT_MAX = 200_000  # above this many rows a column is summarized by quantiles
-DAY_COLUMN = "_day"  # the reference rows' day, for the between-day variance (compute.ingest.DAY)
-MIN_DAYS = 3  # fewer reference days: no between-day variance is estimated
 SKETCH = np.linspace(0.0, 1.0, 4097)
 
 
@@ -116,7 +104,7 @@ def fit_reference(frame: Frame, numeric: list[str], categorical: list[str]) -> R
     """Summarize the reference rows once (a LazyFrame is read column by column); with a `_day`
     column, the between-day variance of every test's statistic too."""
     reference = Reference(rows=frames.height(frame))
-    day_index = _day_index(frame)
+    day_index = day_index_of(frame)
     if day_index is not None:
         reference.days = int(day_index.max()) + 1
     for name in numeric:
@@ -135,7 +123,7 @@ def fit_reference(frame: Frame, numeric: list[str], categorical: list[str]) -> R
             rows_nonnull=len(values),
         )
         if reference.days >= MIN_DAYS and len(values):
-            per_day = _split_by_day(column.to_numpy(), day_index, reference.days)
+            per_day = split_by_day(column.to_numpy(), day_index, reference.days)
             summary.shape_between = between_day_w2(
                 np.array([_bin_counts(v, summary.edges, 0)[:-1] for v in per_day])
             )
@@ -143,7 +131,7 @@ def fit_reference(frame: Frame, numeric: list[str], categorical: list[str]) -> R
         reference.numeric[name] = summary
     for name in categorical:
         series = frames.column(frame, name)
-        counts = _category_counts(series)
+        counts = category_counts(series)
         reference.categorical[name] = counts
         if reference.days >= MIN_DAYS:
             keys = sorted(k for k in counts if k != MISSING)
@@ -157,63 +145,6 @@ def fit_reference(frame: Frame, numeric: list[str], categorical: list[str]) -> R
             np.add.at(table, (day_index[seen], codes.to_numpy()[seen]), 1)
             reference.categorical_between[name] = between_day_w2(table)
     return reference
-
-
-def _day_index(frame: Frame) -> np.ndarray | None:
-    """0.. per distinct day of the `_day` column, or None without one."""
-    names = frame.collect_schema().names() if isinstance(frame, pl.LazyFrame) else frame.columns
-    if DAY_COLUMN not in names:
-        return None
-    days = frames.column(frame, DAY_COLUMN)
-    return days.rank("dense").cast(pl.Int64).to_numpy() - 1
-
-
-def _split_by_day(values: np.ndarray, day_index: np.ndarray, days: int) -> list[np.ndarray]:
-    """Each day's non-null (not NaN) values, sorted."""
-    days_values = [values[day_index == d] for d in range(days)]
-    return [np.sort(v[~np.isnan(v)]) for v in days_values]
-
-
-def between_day_w2(day_counts: np.ndarray) -> float:
-    """Between-day variance tau^2 of one day's shares over k bins, in w^2 units: each day's w^2
-    against the other days (smoothed as `shape_test`), less its sampling expectation
-    (k - 1)(1/n + 1/m), averaged, and scaled from "one day against D - 1" to "one day against
-    the long run" (divided by 1 + 1/(D - 1))."""
-    counts = np.asarray(day_counts, dtype=float)
-    days, k = counts.shape
-    n = counts.sum(axis=1)
-    others = counts.sum(axis=0) - counts
-    m = others.sum(axis=1)
-    keep = (n > 0) & (m > 0)
-    if days < MIN_DAYS or keep.sum() < MIN_DAYS or k < 2:
-        return 0.0
-    counts, others, n, m = counts[keep], others[keep], n[keep, None], m[keep, None]
-    p = (others + SMOOTHING) / (m + SMOOTHING * k)
-    q = (counts + SMOOTHING) / (n + SMOOTHING * k)
-    excess = np.sum((q - p) ** 2 / p, axis=1) - (k - 1) * (1 / n[:, 0] + 1 / m[:, 0])
-    return float(max(0.0, excess.mean()) / (1 + 1 / (len(excess) - 1)))
-
-
-def between_day_location(all_sorted: np.ndarray, per_day: list[np.ndarray]) -> float:
-    """Between-day variance of one day's rank effect P(day > rest) - 1/2: each day against the
-    other days, less its sampling variance (ties corrected), averaged, scaled as above."""
-    excess = []
-    for values in per_day:
-        n, m = len(values), len(all_sorted) - len(values)
-        if n == 0 or m == 0:
-            continue
-        below = np.searchsorted(all_sorted, values, "left") - np.searchsorted(
-            values, values, "left"
-        )
-        above = np.searchsorted(all_sorted, values, "right") - np.searchsorted(
-            values, values, "right"
-        )
-        effect = float(np.mean((below + above) / 2) / m) - 0.5
-        sampling = tie_factor(all_sorted, m, values) * (n + m + 1) / (12 * n * m)
-        excess.append(effect**2 - sampling)
-    if len(excess) < MIN_DAYS:
-        return 0.0
-    return float(max(0.0, np.mean(excess)) / (1 + 1 / (len(excess) - 1)))
 
 
 def tests_per_day(reference: Reference) -> int:
@@ -265,10 +196,12 @@ def column_drift(
             }
         )
     for name, counts in reference.categorical.items():
-        current = _category_counts(frames.column(frame, name))
+        current = category_counts(frames.column(frame, name))
         nulls_ref, nulls_cur = counts.get(MISSING, 0), current.get(MISSING, 0)
         seen = {k: v for k, v in counts.items() if k != MISSING}
-        expected, observed = _aligned(seen, {k: v for k, v in current.items() if k != MISSING})
+        expected, observed = aligned_counts(
+            seen, {k: v for k, v in current.items() if k != MISSING}
+        )
         between = reference.between(
             days, reference.categorical_between.get(name, 0.0), len(seen) - 1
         )
@@ -282,8 +215,12 @@ def column_drift(
                 **unseen_test(seen, int(observed[-1]), int(observed.sum())),
             }
         )
-    table = pl.DataFrame(rows, schema=_SCHEMA)
-    t = thresholds
+    return _verdicts(pl.DataFrame(rows, schema=_SCHEMA), alpha, thresholds)
+
+
+def _verdicts(table: pl.DataFrame, alpha: float, t: Thresholds) -> pl.DataFrame:
+    """`drifted`, `severity` and the named signals of the tests' table: a test rejects at
+    `alpha` and its effect clears its floor."""
     shape = (pl.col("p_shape") < alpha) & (pl.col("w") >= t.shape_w)
     location = (pl.col("p_location").fill_null(1.0) < alpha) & (
         pl.col("location").fill_null(0.0).abs() >= t.location
@@ -355,80 +292,3 @@ def _sketch_distances(ref: NumericReference, values: np.ndarray) -> tuple[float,
     cdf_ref = np.searchsorted(q_ref, points, side="right") / len(q_ref)
     cdf_cur = np.searchsorted(q_cur, points, side="right") / len(q_cur)
     return float(np.max(np.abs(cdf_ref - cdf_cur))), float(np.mean(np.abs(q_ref - q_cur)))
-
-
-def _category_counts(series: pl.Series) -> dict[str, int]:
-    counts = series.cast(pl.String).fill_null("__missing__").value_counts()
-    return dict(zip(counts[series.name].to_list(), counts["count"].to_list(), strict=True))
-
-
-def _aligned(reference: dict[str, int], current: dict[str, int]) -> tuple[np.ndarray, np.ndarray]:
-    """Counts over the reference's categories, unseen current ones pooled as `__other__`."""
-    keys = sorted(reference)
-    expected = np.array([reference[k] for k in keys] + [0], dtype=float)
-    observed = np.array(
-        [current.get(k, 0) for k in keys]
-        + [sum(v for k, v in current.items() if k not in reference)],
-        dtype=float,
-    )
-    return expected, observed
-
-
-def reference_bytes(reference: Reference) -> bytes:
-    """A reference summary as an .npz (arrays, no pickle), to be written atomically."""
-    import io
-    import json
-
-    arrays = {}
-    meta = {
-        "rows": reference.rows,
-        "numeric": {},
-        "categorical": reference.categorical,
-        "days": reference.days,
-        "categorical_between": reference.categorical_between,
-    }
-    for i, (column, ref) in enumerate(reference.numeric.items()):
-        for part in ("edges", "shares", "values"):
-            arrays[f"{i}_{part}"] = getattr(ref, part)
-        meta["numeric"][column] = {
-            "index": i,
-            "sketched": ref.sketched,
-            "std": ref.std,
-            "rows_nonnull": ref.rows_nonnull,
-            "shape_between": ref.shape_between,
-            "location_between": ref.location_between,
-        }
-    arrays["meta"] = np.frombuffer(json.dumps(meta).encode(), dtype=np.uint8)
-    buffer = io.BytesIO()
-    np.savez(buffer, **arrays)
-    return buffer.getvalue()
-
-
-def load_reference(payload: bytes) -> Reference:
-    """A reference summary from the bytes of its .npz."""
-    import io
-    import json
-
-    with np.load(io.BytesIO(payload), allow_pickle=False) as data:
-        meta = json.loads(bytes(data["meta"]).decode())
-        reference = Reference(
-            rows=meta["rows"],
-            categorical=meta["categorical"],
-            days=meta.get("days", 1),  # a summary from before day-to-day variation: none
-            categorical_between=meta.get("categorical_between", {}),
-        )
-        for column, info in meta["numeric"].items():
-            i = info["index"]
-            reference.numeric[column] = NumericReference(
-                edges=data[f"{i}_edges"],
-                shares=data[f"{i}_shares"],
-                values=data[f"{i}_values"],
-                sketched=info["sketched"],
-                std=info["std"],
-                rows_nonnull=info.get(
-                    "rows_nonnull", round(meta["rows"] * (1 - float(data[f"{i}_shares"][-1])))
-                ),
-                shape_between=info.get("shape_between", 0.0),
-                location_between=info.get("location_between", 0.0),
-            )
-    return reference

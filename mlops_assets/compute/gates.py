@@ -66,31 +66,7 @@ def evaluate_gates(report: dict, gates: Gates, rule: str = "better") -> dict[str
         f"on {counts['rows']} rows ({counts['positives']} positives, {counts['days']} days) "
         f"scored by both: {comparison.get('baseline', 'the same rows')}"
     )
-    auc_diff, value_diff = comparison["auc_difference"], comparison["value_difference"]
-    value = f"value per application {_interval(value_diff)} (must not be worse beyond noise)"
-    if rule == "not_worse":
-        windows = comparison["training_windows_end"]
-        newer = windows["candidate"] > windows["champion"]
-        passed = non_inferior(auc_diff, value_diff, gates.non_inferiority_margin, newer)
-        reason = (
-            f"non-inferiority on newer data (training ends {windows['candidate']} vs the "
-            f"champion's {windows['champion']}{'' if newer else ': not newer'}): AUC "
-            f"candidate - champion {_interval(auc_diff)} (lower bound must exceed "
-            f"-{gates.non_inferiority_margin}); {value} {where}"
-        )
-    elif rule == "better":
-        passed = superior(auc_diff, value_diff, gates.margin)
-        reason = (
-            f"AUC candidate - champion {_interval(auc_diff)} (lower bound must exceed "
-            f"{gates.margin}); {value} {where}"
-        )
-    else:
-        raise ValueError(f"promotion rule {rule!r} is not 'better' or 'not_worse'")
-    verdicts["beats_champion"] = _verdict(
-        passed,
-        reason,
-        {**counts, "rule": rule, "auc_difference": auc_diff, "value_difference": value_diff},
-    )
+    verdicts["beats_champion"] = _beats_champion(comparison, gates, rule, counts, where)
     worse = [
         f"{column} {kind} {_interval(rise)}"
         for column, rises in comparison["fairness"].items()
@@ -125,6 +101,35 @@ def evaluate_gates(report: dict, gates: Gates, rule: str = "better") -> dict[str
         {**counts, "auc_differences": comparison["segments"]},
     )
     return {g: verdicts[g] for g in GATES}
+
+
+def _beats_champion(comparison: dict, gates: Gates, rule: str, counts: dict, where: str) -> dict:
+    """The `beats_champion` verdict under the promotion rule (see `evaluate_gates`)."""
+    auc_diff, value_diff = comparison["auc_difference"], comparison["value_difference"]
+    value = f"value per application {_interval(value_diff)} (must not be worse beyond noise)"
+    if rule == "not_worse":
+        windows = comparison["training_windows_end"]
+        newer = windows["candidate"] > windows["champion"]
+        passed = non_inferior(auc_diff, value_diff, gates.non_inferiority_margin, newer)
+        reason = (
+            f"non-inferiority on newer data (training ends {windows['candidate']} vs the "
+            f"champion's {windows['champion']}{'' if newer else ': not newer'}): AUC "
+            f"candidate - champion {_interval(auc_diff)} (lower bound must exceed "
+            f"-{gates.non_inferiority_margin}); {value} {where}"
+        )
+    elif rule == "better":
+        passed = superior(auc_diff, value_diff, gates.margin)
+        reason = (
+            f"AUC candidate - champion {_interval(auc_diff)} (lower bound must exceed "
+            f"{gates.margin}); {value} {where}"
+        )
+    else:
+        raise ValueError(f"promotion rule {rule!r} is not 'better' or 'not_worse'")
+    return _verdict(
+        passed,
+        reason,
+        {**counts, "rule": rule, "auc_difference": auc_diff, "value_difference": value_diff},
+    )
 
 
 def _calibration(evidence: dict, tolerance: float) -> dict:

@@ -16,6 +16,7 @@ from __future__ import annotations
 from typing import TYPE_CHECKING
 
 import numpy as np
+import polars as pl
 from scipy import stats
 
 if TYPE_CHECKING:
@@ -182,3 +183,22 @@ def jensen_shannon(expected_counts: np.ndarray, observed_counts: np.ndarray) -> 
         return float(np.sum(a[mask] * np.log2(a[mask] / b[mask])))
 
     return float(np.sqrt(max(0.5 * kl(p, m) + 0.5 * kl(q, m), 0.0)))
+
+
+def category_counts(series: pl.Series) -> dict[str, int]:
+    counts = series.cast(pl.String).fill_null("__missing__").value_counts()
+    return dict(zip(counts[series.name].to_list(), counts["count"].to_list(), strict=True))
+
+
+def aligned_counts(
+    reference: dict[str, int], current: dict[str, int]
+) -> tuple[np.ndarray, np.ndarray]:
+    """Counts over the reference's categories, unseen current ones pooled as `__other__`."""
+    keys = sorted(reference)
+    expected = np.array([reference[k] for k in keys] + [0], dtype=float)
+    observed = np.array(
+        [current.get(k, 0) for k in keys]
+        + [sum(v for k, v in current.items() if k not in reference)],
+        dtype=float,
+    )
+    return expected, observed

@@ -5,14 +5,8 @@ judged against the truth. Repayment outcomes land `delay_days` later in their ow
 `application_id`. Scenarios switch on data drift (P(X) moves), concept drift (P(Y|X) moves) or
 both from a chosen day.
 
-No two days are alike, as in a real business (the weekday, a marketing push, a broker's batch):
-each day draws its own base rate and applicant mix around the long-run one (`Scenario.day_effect`,
-1 by default, scales them; 0 makes every day a draw from the same distribution). At 1 a day's base
-logit has sd `DAY_LOGIT_SD` 0.1 (a 10% default rate moves by about +-1 point), each numeric
-feature's mean `DAY_MEAN_SD` 0.05 of its standard deviation, and each category's share about 5%
-of itself (`DAY_SHARE_SD`, on the log share). These are small enough to be harmless to a model
-and large enough that a test of sampling noise alone flags them at 20,000 rows a day: alarms
-must allow for them. The day's base rate is part of the true default probability.
+No two days are alike, as in a real business (`sources.day_effect`): each day draws its base
+rate and applicant mix around the long-run one; the day's base rate is in the true probability.
 
 The true default probability and every drawn outcome (declined applicants' included) are written
 apart, under the home folder's `ground_truth/`, which the platform never reads. Same seed and same
@@ -28,9 +22,6 @@ decision yet gets its outcomes once it is decided, never before. A landed outcom
 from __future__ import annotations
 
 import datetime as dt
-import io
-import os
-import tempfile
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -39,6 +30,8 @@ import polars as pl
 from upath import UPath
 
 from mlops_assets.sources.business import PlatformDecisions
+from mlops_assets.sources.day_effect import DayEffect
+from mlops_assets.sources.files import csv_bytes, parquet_bytes, write_if_changed
 
 SCENARIOS = ("none", "data_drift", "concept_drift", "both")
 
@@ -58,11 +51,6 @@ _PURPOSE_EFFECT = {
     "medical": 0.2,
     "other": 0.05,
 }
-
-
-DAY_LOGIT_SD = 0.1  # sd of a day's base logit (at day_effect 1)
-DAY_MEAN_SD = 0.05  # sd of a day's numeric feature means, in the feature's standard deviations
-DAY_SHARE_SD = 0.05  # sd of a day's log category shares
 
 
 @dataclass(frozen=True)
@@ -87,30 +75,6 @@ class Scenario:
 
     def concept_drift(self, day: int) -> bool:
         return self.kind in ("concept_drift", "both") and day >= self.drift_day
-
-
-class DayEffect:
-    """The day's draws around the long-run world, from their own seeded stream: `mean(sd)` moves
-    a numeric mean by a draw of sd `DAY_MEAN_SD` in units of `sd`, `shares(p)` jitters category
-    shares, `base_logit` is added to every row's default logit."""
-
-    def __init__(self, seed: int, day: int, size: float):
-        rng = np.random.default_rng([seed, day, 3])
-        self.size = size
-        self._means = iter(size * DAY_MEAN_SD * rng.standard_normal(16))
-        self._shares = rng.standard_normal((16, 16))
-        self._next_share = iter(range(16))
-        self.base_logit = size * DAY_LOGIT_SD * float(rng.standard_normal())
-
-    def mean(self, sd: float) -> float:
-        return float(next(self._means)) * sd
-
-    def shares(self, p: list[float]) -> np.ndarray:
-        noise = self._shares[next(self._next_share), : len(p)]
-        if self.size == 0:
-            return np.asarray(p)
-        jittered = np.asarray(p) * np.exp(self.size * DAY_SHARE_SD * noise)
-        return jittered / jittered.sum()
 
 
 def applications(day: int, date: dt.date, rows: int, seed: int, scenario: Scenario):
@@ -261,8 +225,8 @@ def land_day(
     date = plan.start + dt.timedelta(days=day)
     apps, truth = labelled_truth(day, date, rows, seed, scenario)
     written = [
-        _write_if_changed(plan.landing / f"{date}.csv", _csv_bytes(apps)),
-        _write_if_changed(plan.ground_truth / f"{date}.parquet", _parquet_bytes(truth)),
+        write_if_changed(plan.landing / f"{date}.csv", csv_bytes(apps)),
+        write_if_changed(plan.ground_truth / f"{date}.parquet", parquet_bytes(truth)),
     ]
     if plan.delay_days > 0:
         due = range(plan.delay_days, day + 1) if plan.decisions else [day]
@@ -287,30 +251,7 @@ def _land_outcomes(plan: LandingPlan, day: int, rows: int, seed: int, scenario: 
         if observed is None:
             return None  # not decided yet: the outcomes wait for the decisions
         labels = labels.filter(pl.col("application_id").is_in(observed.implode()))
-    return _write_if_changed(path, _csv_bytes(labels))
-
-
-def _csv_bytes(frame: pl.DataFrame) -> bytes:
-    buffer = io.BytesIO()
-    frame.write_csv(buffer)
-    return buffer.getvalue()
-
-
-def _parquet_bytes(frame: pl.DataFrame) -> bytes:
-    buffer = io.BytesIO()
-    frame.write_parquet(buffer, statistics=False)
-    return buffer.getvalue()
-
-
-def _write_if_changed(path: Path, data: bytes) -> Path | None:
-    if path.exists() and path.read_bytes() == data:
-        return None
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
-    with os.fdopen(fd, "wb") as handle:
-        handle.write(data)
-    os.replace(tmp, path)
-    return path
+    return write_if_changed(path, csv_bytes(labels))
 
 
 def plan_for(spec, ground_truth_root: Path, lake_root: Path | UPath) -> LandingPlan:

@@ -19,7 +19,7 @@ class SimulatorConfig:
     seed: int = 7
     scenario: str = "none"
     drift_day: int = 30
-    day_effect: float = 1.0  # scale of day-to-day variation (simulator.DAY_*_SD); 0: none
+    day_effect: float = 1.0  # scale of day-to-day variation (day_effect.DAY_*_SD); 0: none
 
     @classmethod
     def resolve(cls, home: Path, **given) -> SimulatorConfig:

@@ -9,9 +9,10 @@ import dagster as dg
 import polars as pl
 
 from mlops_assets.compute.backtest import run_backtest, walk_forward_folds
+from mlops_assets.compute.fitting import fit_model
 from mlops_assets.compute.gates import evaluate_gates
 from mlops_assets.compute.ingest import DAY
-from mlops_assets.compute.training import Recipe, fit_model, model_matrix
+from mlops_assets.compute.training import Recipe, model_matrix
 from mlops_assets.config.spec import DatasetSpec
 from mlops_assets.defs.assets.plots import markdown_image, png_bytes, reliability_figure
 from mlops_assets.defs.registry import TRANSIENT, RegistryResource, mlflow_run_link

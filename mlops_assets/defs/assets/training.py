@@ -8,6 +8,7 @@ from typing import Any
 import dagster as dg
 
 from mlops_assets.compute.features import LABEL
+from mlops_assets.compute.fitting import fit_model
 from mlops_assets.compute.ingest import DAY
 from mlops_assets.compute.profile import profile_to_dict
 from mlops_assets.compute.selective import WEIGHT, effective_sample_size
@@ -15,7 +16,6 @@ from mlops_assets.compute.training import (
     LABEL_DAY,
     Recipe,
     files_fingerprint,
-    fit_model,
     model_matrix,
     training_frame,
 )

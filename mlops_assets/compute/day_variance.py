@@ -1,0 +1,88 @@
+"""Day-to-day variation in the drift tests' null hypothesis.
+
+Day-to-day variation. No two real days are alike (the weekday, a campaign, a broker's batch): a
+day's shares and means scatter around the long run by more than its rows' sampling noise. A test
+of sampling noise alone therefore flags a harmless day at high volume (at 20,000 rows a day a
+shift of 0.05 standard deviations is many standard errors), and its false-alarm rate grows with
+the volume. So the null hypothesis is "this window is another draw of days like the reference's
+days", and its spread is measured where it can be seen: on the reference's own days
+(`fit_reference` with the `_day` column). Each reference day is compared with the other days
+(w^2 over the same bins; the rank effect); what their spread exceeds of the sampling variance is
+the between-day variance tau^2 of one day. A window pooling k days against a reference of D days
+then differs by tau^2 (1/k + 1/D) beyond sampling, which the chi-square (as a scale, Rao-Scott)
+and the rank test (as variance) carry, with the degrees of freedom of the estimate (F and t
+distributions: a reference of few days gives a wide null, not a tight wrong one). At 100 rows a
+day tau^2 is negligible beside sampling and the tests are the plain ones; at 20,000 it dominates
+and the thresholds stop tightening with n. The effect floors (`Thresholds`) are a second, n-free
+guard. A reference without `_day` (or of fewer than 3 days) has tau^2 = 0: sampling noise only.
+Nulls and unseen categories keep their binomial tests and floors.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+import polars as pl
+
+from mlops_assets.compute import frames
+from mlops_assets.compute.frames import Frame
+from mlops_assets.compute.two_sample import SMOOTHING, tie_factor
+
+DAY_COLUMN = "_day"  # the reference rows' day, for the between-day variance (compute.ingest.DAY)
+MIN_DAYS = 3  # fewer reference days: no between-day variance is estimated
+
+
+def day_index_of(frame: Frame) -> np.ndarray | None:
+    """0.. per distinct day of the `_day` column, or None without one."""
+    names = frame.collect_schema().names() if isinstance(frame, pl.LazyFrame) else frame.columns
+    if DAY_COLUMN not in names:
+        return None
+    days = frames.column(frame, DAY_COLUMN)
+    return days.rank("dense").cast(pl.Int64).to_numpy() - 1
+
+
+def split_by_day(values: np.ndarray, day_index: np.ndarray, days: int) -> list[np.ndarray]:
+    """Each day's non-null (not NaN) values, sorted."""
+    days_values = [values[day_index == d] for d in range(days)]
+    return [np.sort(v[~np.isnan(v)]) for v in days_values]
+
+
+def between_day_w2(day_counts: np.ndarray) -> float:
+    """Between-day variance tau^2 of one day's shares over k bins, in w^2 units: each day's w^2
+    against the other days (smoothed as `shape_test`), less its sampling expectation
+    (k - 1)(1/n + 1/m), averaged, and scaled from "one day against D - 1" to "one day against
+    the long run" (divided by 1 + 1/(D - 1))."""
+    counts = np.asarray(day_counts, dtype=float)
+    days, k = counts.shape
+    n = counts.sum(axis=1)
+    others = counts.sum(axis=0) - counts
+    m = others.sum(axis=1)
+    keep = (n > 0) & (m > 0)
+    if days < MIN_DAYS or keep.sum() < MIN_DAYS or k < 2:
+        return 0.0
+    counts, others, n, m = counts[keep], others[keep], n[keep, None], m[keep, None]
+    p = (others + SMOOTHING) / (m + SMOOTHING * k)
+    q = (counts + SMOOTHING) / (n + SMOOTHING * k)
+    excess = np.sum((q - p) ** 2 / p, axis=1) - (k - 1) * (1 / n[:, 0] + 1 / m[:, 0])
+    return float(max(0.0, excess.mean()) / (1 + 1 / (len(excess) - 1)))
+
+
+def between_day_location(all_sorted: np.ndarray, per_day: list[np.ndarray]) -> float:
+    """Between-day variance of one day's rank effect P(day > rest) - 1/2: each day against the
+    other days, less its sampling variance (ties corrected), averaged, scaled as above."""
+    excess = []
+    for values in per_day:
+        n, m = len(values), len(all_sorted) - len(values)
+        if n == 0 or m == 0:
+            continue
+        below = np.searchsorted(all_sorted, values, "left") - np.searchsorted(
+            values, values, "left"
+        )
+        above = np.searchsorted(all_sorted, values, "right") - np.searchsorted(
+            values, values, "right"
+        )
+        effect = float(np.mean((below + above) / 2) / m) - 0.5
+        sampling = tie_factor(all_sorted, m, values) * (n + m + 1) / (12 * n * m)
+        excess.append(effect**2 - sampling)
+    if len(excess) < MIN_DAYS:
+        return 0.0
+    return float(max(0.0, np.mean(excess)) / (1 + 1 / (len(excess) - 1)))
