@@ -113,14 +113,8 @@ def test_day_blocks_are_whole_contiguous_days():
     assert _day_blocks(frame.filter(pl.col(DAY) == frame[DAY].min())) is None
 
 
-def test_platt_fit_recovers_the_map_and_refuses_to_diverge():
-    rng = np.random.default_rng(6)
-    p = rng.uniform(0.02, 0.6, 20000)
-    y = (rng.random(20000) < expit(0.3 + 0.6 * logit(p))).astype(int)
-    (a, b), covariance = platt_fit(y, p)
-    assert abs(a - 0.3) < 3 * np.sqrt(covariance[0, 0])
-    assert abs(b - 0.6) < 3 * np.sqrt(covariance[1, 1])
-    # separable scores: the unpenalized fit has no finite optimum; it raises rather than return
+def test_platt_fit_refuses_to_diverge():
+    # (that it recovers a known map: test_model_math) separable scores: the unpenalized fit has no finite optimum; it raises rather than return
     # a slope of 2e10, and a ridge gives a finite one
     separable = np.array([0.1] * 50 + [0.9] * 50)
     labels = np.array([0] * 50 + [1] * 50)
