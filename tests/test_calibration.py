@@ -114,8 +114,9 @@ def test_day_blocks_are_whole_contiguous_days():
 
 
 def test_platt_fit_refuses_to_diverge():
-    # (that it recovers a known map: test_model_math) separable scores: the unpenalized fit has no finite optimum; it raises rather than return
-    # a slope of 2e10, and a ridge gives a finite one
+    # (that it recovers a known map: test_model_math) separable scores: the unpenalized fit has
+    # no finite optimum; it raises rather than return a slope of 2e10, and a ridge gives a
+    # finite one
     separable = np.array([0.1] * 50 + [0.9] * 50)
     labels = np.array([0] * 50 + [1] * 50)
     with pytest.raises(CalibrationError, match="did not converge"):
