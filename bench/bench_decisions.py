@@ -36,7 +36,7 @@ import polars as pl
 
 from mlops_assets.compute.domain import domain_auc_threshold, domain_classifier_auc
 from mlops_assets.compute.drift import alpha_per_test, column_drift, fit_reference
-from mlops_assets.compute.inference import wilson
+from mlops_assets.compute.intervals import wilson
 from mlops_assets.config.spec import Monitoring
 from mlops_assets.sources.simulator import Scenario, applications
 

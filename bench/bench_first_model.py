@@ -31,8 +31,8 @@ from mlops_assets.compute.calibration import platt_fit
 from mlops_assets.compute.features import LABEL, FeatureColumns
 from mlops_assets.compute.fitting import fit_model
 from mlops_assets.compute.gates import evaluate_gates, failed_gates
-from mlops_assets.compute.inference import auc_interval, wilson
 from mlops_assets.compute.ingest import DAY
+from mlops_assets.compute.intervals import auc_interval, wilson
 from mlops_assets.compute.training import Recipe, model_matrix
 from mlops_assets.config.settings import BUILTIN_SPEC
 from mlops_assets.config.spec import load_spec

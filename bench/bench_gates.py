@@ -46,12 +46,12 @@ from mlops_assets.compute.backtest import (  # noqa: E402
 from mlops_assets.compute.features import LABEL, FeatureColumns  # noqa: E402
 from mlops_assets.compute.fitting import fit_model
 from mlops_assets.compute.gates import evaluate_gates  # noqa: E402
-from mlops_assets.compute.inference import (  # noqa: E402
+from mlops_assets.compute.ingest import DAY  # noqa: E402
+from mlops_assets.compute.intervals import (  # noqa: E402
     auc_interval,
     clusters_of,
     wilson,
 )
-from mlops_assets.compute.ingest import DAY  # noqa: E402
 from mlops_assets.compute.metrics import decision_threshold, row_values  # noqa: E402
 from mlops_assets.compute.selective import observable, population_rows  # noqa: E402
 from mlops_assets.compute.training import Recipe, model_matrix

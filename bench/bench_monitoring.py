@@ -39,8 +39,8 @@ from scipy.special import expit  # noqa: E402
 
 from mlops_assets.compute.features import LABEL, build_features, feature_columns  # noqa: E402
 from mlops_assets.compute.fitting import fit_model
-from mlops_assets.compute.inference import wilson  # noqa: E402
 from mlops_assets.compute.ingest import DAY  # noqa: E402
+from mlops_assets.compute.intervals import wilson  # noqa: E402
 from mlops_assets.compute.metrics import break_even_threshold  # noqa: E402
 from mlops_assets.compute.monitoring import estimated_performance  # noqa: E402
 from mlops_assets.compute.profile import fit_profile  # noqa: E402

@@ -46,7 +46,7 @@ from mlops_assets.config.spec import load_spec  # noqa: E402
 from mlops_assets.defs.registry import registry_for  # noqa: E402
 from serving.loadgen import run_load  # noqa: E402
 from serving.model import load_model, score_and_decide  # noqa: E402
-from serving.rollout import Target  # noqa: E402
+from serving.rollout import RolloutTarget  # noqa: E402
 from serving.schema import RequestSchema  # noqa: E402
 
 HERE = Path(__file__).parent
@@ -192,7 +192,7 @@ def in_process(model, spec, bodies) -> dict:
     schema = RequestSchema(
         model.schema, list(model.columns.numeric + model.columns.categorical), 1000
     )
-    target = Target(champion=model.version, control_share=0.05)
+    target = RolloutTarget(champion=model.version, control_share=0.05)
     out = {}
     for name, (size, _, requests) in LOADS.items():
         batch = 1 if name == "single seq" else 32

@@ -14,7 +14,7 @@ from pydantic import BaseModel
 from ray import serve
 
 from serving.replica import ModelServer
-from serving.rollout import Target
+from serving.rollout import RolloutTarget
 from serving.schema import RequestSchema
 
 
@@ -104,7 +104,7 @@ def build_app(config: dict[str, Any]) -> serve.Application:
             return await ModelServer.model(self, request)
 
         @api.put("/v1/admin/target")
-        async def set_target(self, target: Target, request: Request) -> Response:
+        async def set_target(self, target: RolloutTarget, request: Request) -> Response:
             """Serve other versions: load them here first (409 with the reason if they fail,
             nothing changes), then publish to every replica and wait until all serve them."""
             return await ModelServer.set_target(self, target, request)

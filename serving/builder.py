@@ -19,7 +19,7 @@ from urllib.parse import urlsplit
 from pydantic import BaseModel, ConfigDict, Field, field_validator
 from ray import serve
 
-from serving.rollout import ServingError, Target, desired_target
+from serving.rollout import RolloutTarget, ServingError, desired_target
 
 APP_PREFIX = "mlops"
 CHAMPION = "champion"
@@ -57,7 +57,7 @@ class Resolved:
     """What the application is built from: its plain-dict config and the target it serves."""
 
     config: dict
-    target: Target
+    target: RolloutTarget
     model_name: str
 
 
@@ -116,7 +116,7 @@ def tracking_uri(args: ServeArgs) -> str | None:
     return args.tracking_uri
 
 
-def target_for(registry, serving, alias: str) -> Target:
+def target_for(registry, serving, alias: str) -> RolloutTarget:
     """The spec's rollout for `champion`; another alias's version alone otherwise."""
     from mlflow.exceptions import MlflowException
 
@@ -126,7 +126,7 @@ def target_for(registry, serving, alias: str) -> Target:
         version = registry.client().get_model_version_by_alias(registry.model_name, alias).version
     except MlflowException as exc:
         raise ServingError(f"{registry.model_name} has no version with alias {alias!r}") from exc
-    return Target(champion=int(version), control_share=serving.control_share)
+    return RolloutTarget(champion=int(version), control_share=serving.control_share)
 
 
 def app_name(dataset: str) -> str:
@@ -137,7 +137,7 @@ def action_log_dir(settings, spec):
     return settings.home / "actions" / spec.name
 
 
-def app_config(settings, spec, registry, target: Target, replica_cpus: float = 1.0) -> dict:
+def app_config(settings, spec, registry, target: RolloutTarget, replica_cpus: float = 1.0) -> dict:
     """The plain-dict configuration the deployment is built from."""
     import mlflow
 

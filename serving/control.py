@@ -13,7 +13,7 @@ import time
 
 import ray
 
-from serving.rollout import Target
+from serving.rollout import RolloutTarget
 
 NAMESPACE = "mlops"
 LIVE_SECONDS = 3.0  # a replica that has not reported for this long is not waited for
@@ -22,14 +22,14 @@ LIVE_SECONDS = 3.0  # a replica that has not reported for this long is not waite
 @ray.remote(num_cpus=0)
 class ServingControl:
     def __init__(self, target: dict):
-        self.generation, self.target = 1, Target(**target).model_dump()
+        self.generation, self.target = 1, RolloutTarget(**target).model_dump()
         self.reports: dict[str, dict] = {}
 
     def get(self) -> tuple[int, dict]:
         return self.generation, self.target
 
     def set(self, target: dict) -> int:
-        self.generation, self.target = self.generation + 1, Target(**target).model_dump()
+        self.generation, self.target = self.generation + 1, RolloutTarget(**target).model_dump()
         return self.generation
 
     def report(self, replica: str, generation: int, error: str | None) -> None:
@@ -45,7 +45,7 @@ def control_name(app: str) -> str:
     return f"{app}-control"
 
 
-def start_control(app: str, target: Target):
+def start_control(app: str, target: RolloutTarget):
     """A fresh control actor for `app` (an earlier one is replaced)."""
     name = control_name(app)
     with contextlib.suppress(ValueError):

@@ -14,7 +14,7 @@ import urllib.request
 from dataclasses import dataclass
 from typing import Any
 
-from serving.rollout import ServingError, Target
+from serving.rollout import RolloutTarget, ServingError
 
 # Ray's hook for drivers started under `uv run` ships the project to the workers from the
 # working directory, and refuses to start when that is not the project's root (`mlops up` runs
@@ -29,7 +29,7 @@ HAPROXY_ENV = {"RAY_SERVE_ENABLE_HA_PROXY": "1", "RAY_SERVE_THROUGHPUT_OPTIMIZED
 class Endpoint:
     app_name: str
     url: str
-    target: Target
+    target: RolloutTarget
     ingress: str  # haproxy | python
     startup_seconds: float
 

@@ -16,7 +16,7 @@ import numpy as np
 import polars as pl
 
 from mlops_assets.compute.features import FeatureColumns, feature_exprs
-from mlops_assets.compute.profile import Profile, profile_from_dict
+from mlops_assets.compute.profile import FeatureProfile, profile_from_dict
 from serving.compiled import compile_scorer, pipeline_scorer, probe_rows
 
 INPUTS_ARTIFACT = "serving/inputs.json"  # written by the candidate_model asset
@@ -34,7 +34,7 @@ class ServedModel:
     scorer: Callable[[pl.DataFrame], np.ndarray]  # model inputs -> P(positive)
     compiled: bool  # True: the verified fast path of `serving.compiled`
     columns: FeatureColumns
-    profile: Profile
+    profile: FeatureProfile
     schema: dict[str, str]  # raw input column -> int | float | str | bool
     threshold: float
     training_window: str

@@ -22,7 +22,7 @@ from serving.client import API_KEY_HEADER
 from serving.control import control_actor, control_name
 from serving.model import score_and_decide
 from serving.policy import CHALLENGER, CHAMPION
-from serving.rollout import Target
+from serving.rollout import RolloutTarget
 from serving.schema import RequestError, RequestSchema
 
 POLL_SECONDS = 0.5
@@ -48,8 +48,8 @@ class ModelServer:
         self.control = control_actor(control_name(self.config["app_name"]))
         self.loaded: dict[int, Any] = {}
         generation, target = await self.control.get.remote()
-        self.models = await asyncio.to_thread(self._load, Target(**target))
-        self.generation, self.target = generation, Target(**target)
+        self.models = await asyncio.to_thread(self._load, RolloutTarget(**target))
+        self.generation, self.target = generation, RolloutTarget(**target)
         self.log = ActionLog(self.config["action_log_dir"], writer=f"replica-{self.replica}")
         self.api_key = self.config.get("api_key")
         await self.control.report.remote(self.replica, generation, None)
@@ -121,7 +121,7 @@ class ModelServer:
             }
         )
 
-    async def set_target(self, target: Target, request: Request) -> Response:
+    async def set_target(self, target: RolloutTarget, request: Request) -> Response:
         """Serve other versions: load them here first (409 with the reason if they fail,
         nothing changes), then publish to every replica and wait until all serve them."""
         denied = self._deny(request)
@@ -187,7 +187,7 @@ class ModelServer:
 
     # --- model lifecycle -----------------------------------------------------------------
 
-    def _load(self, target: Target) -> dict[str, Any]:
+    def _load(self, target: RolloutTarget) -> dict[str, Any]:
         """Models of `target` by role; versions already in memory are reused."""
         from serving.model import ModelLoadError, load_model
 
@@ -211,7 +211,7 @@ class ModelServer:
             models[role] = self.loaded[version]
         return models
 
-    def _swap(self, generation: int, target: Target, models: dict) -> None:
+    def _swap(self, generation: int, target: RolloutTarget, models: dict) -> None:
         self.models, self.target, self.generation = models, target, generation
         keep = {m.version for m in models.values()}
         self.loaded = {v: m for v, m in self.loaded.items() if v in keep}
@@ -225,7 +225,7 @@ class ModelServer:
             try:
                 generation, target = await self.control.get.remote()
                 if generation > self.generation:
-                    target = Target(**target)
+                    target = RolloutTarget(**target)
                     try:
                         models = await asyncio.to_thread(self._load, target)
                         self._swap(generation, target, models)

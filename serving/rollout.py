@@ -9,7 +9,7 @@ class ServingError(RuntimeError):
     """The endpoint cannot start or be updated; the message says why."""
 
 
-class Target(BaseModel):
+class RolloutTarget(BaseModel):
     """Registry versions to serve and how traffic is split between them."""
 
     champion: int
@@ -19,7 +19,7 @@ class Target(BaseModel):
     control_share: float = Field(0.0, ge=0, le=1)
 
 
-def desired_target(registry, serving) -> Target:
+def desired_target(registry, serving) -> RolloutTarget:
     """What should serve now: the registry's champion (and challenger, by the spec's rollout)."""
     champion = registry.champion_version()
     if champion is None:
@@ -27,7 +27,7 @@ def desired_target(registry, serving) -> Target:
             f"{registry.model_name} has no champion yet: train one first (`mlops run`)"
         )
     challenger = registry.challenger_version() if serving.rollout != "champion" else None
-    return Target(
+    return RolloutTarget(
         champion=champion,
         challenger=challenger if challenger != champion else None,
         rollout=serving.rollout,

@@ -39,7 +39,6 @@ def test_the_compose_stack_validates_with_the_compose_client():
     assert set(stack["services"]) == {
         "postgres",
         "mlflow",
-        "code-location",
         "webserver",
         "daemon",
         "ray-head",
@@ -49,7 +48,13 @@ def test_the_compose_stack_validates_with_the_compose_client():
         for port in service.get("ports", []):
             published = port if isinstance(port, str) else f"{port['host_ip']}:{port['published']}"
             assert published.startswith("127.0.0.1:"), f"{name} publishes {port} beyond loopback"
-    assert "secret" in stack["services"]["code-location"]["environment"]["MLOPS_DAGSTER_DB"]
+    assert "secret" in stack["services"]["webserver"]["environment"]["MLOPS_DAGSTER_DB"]
+    # webserver and daemon load the root workspace.yaml, which the image copies to /app
+    for name in ("webserver", "daemon"):
+        command = stack["services"][name]["command"]
+        command = command if isinstance(command, str) else " ".join(command)
+        assert command.endswith("-w /app/workspace.yaml"), command
+    assert "COPY workspace.yaml ./" in (DEPLOY / "Dockerfile").read_text()
 
 
 def test_every_command_the_images_run_is_installed_here():

@@ -13,7 +13,7 @@ from mlops_assets.compute.features import (
     feature_columns,
 )
 from mlops_assets.compute.ingest import DAY
-from mlops_assets.compute.profile import Profile, fit_profile
+from mlops_assets.compute.profile import FeatureProfile, fit_profile
 from mlops_assets.config.settings import BUILTIN_SPEC
 from mlops_assets.config.spec import load_spec, parse_spec
 
@@ -75,7 +75,7 @@ def test_the_same_day_with_other_history_changes_only_through_history(spec):
 
 
 def test_without_history_values_pass_through(spec):
-    out = build_features(frame(1, [None, 2.0], [None, "x"]), Profile(), columns(spec), spec)
+    out = build_features(frame(1, [None, 2.0], [None, "x"]), FeatureProfile(), columns(spec), spec)
     assert out["income"].to_list() == [None, 2.0]
     assert out["region"].to_list() == [MISSING, "x"]
 

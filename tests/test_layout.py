@@ -4,8 +4,10 @@ process scanning (psutil does it)."""
 import ast
 from pathlib import Path
 
+import yaml
+
 ROOT = Path(__file__).resolve().parents[1]
-PACKAGES = ("mlops_assets", "serving")
+PACKAGES = ("mlops_assets", "asset_checks", "serving")
 MAX_MODULE_LINES, MAX_FUNCTION_LINES = 300, 80
 
 
@@ -46,3 +48,19 @@ def test_the_package_tree_shows_the_architecture():
         "sources",  # data sources (the simulator)
     }
     assert (package / "definitions.py").exists()
+
+
+def test_the_owners_top_level_layout_stands():
+    """DESIGN.md's fixed choice: checks in the top-level `asset_checks/` package, the workspace
+    file that `mlops up` and the containers load at the root."""
+    top = {p.name for p in ROOT.iterdir()}
+    assert {"mlops_assets", "asset_checks", "serving", "tests", "workspace.yaml"} <= top
+    assert {p.stem for p in (ROOT / "asset_checks").glob("*.py")} >= {
+        "data_quality",
+        "model_gates",
+        "drift",
+        "serving",
+    }
+    workspace = yaml.safe_load((ROOT / "workspace.yaml").read_text())
+    (entry,) = workspace["load_from"]
+    assert entry["python_module"]["module_name"] == "mlops_assets.definitions"

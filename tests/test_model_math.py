@@ -12,13 +12,13 @@ from mlops_assets.compute.backtest import run_backtest, walk_forward_folds
 from mlops_assets.compute.calibration import platt_fit
 from mlops_assets.compute.features import LABEL
 from mlops_assets.compute.gates import evaluate_gates
-from mlops_assets.compute.inference import (
+from mlops_assets.compute.ingest import DAY
+from mlops_assets.compute.intervals import (
     auc_difference,
     auc_interval,
     calibration_evidence,
     wilson,
 )
-from mlops_assets.compute.ingest import DAY
 from mlops_assets.compute.metrics import (
     break_even_threshold,
     classification_metrics,

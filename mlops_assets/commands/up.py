@@ -109,8 +109,7 @@ class Platform:
                 HOST,
                 "-p",
                 str(self.args.dagster_port),
-                "-m",
-                code_location.__name__,
+                *_code_location(),
             ],
         )
         _wait_http(f"http://{HOST}:{self.args.mlflow_port}/health", "MLflow", self.children)
@@ -133,7 +132,7 @@ class Platform:
         )
         say(f"backfill done in {summary['runtime_seconds']} s")
         self._start_serving()
-        self._spawn("dagster-daemon", [_bin("dagster-daemon"), "run", "-m", code_location.__name__])
+        self._spawn("dagster-daemon", [_bin("dagster-daemon"), "run", *_code_location()])
         say("Dagster daemon      running (landing sensor on)")
         say(f"logs in {s.logs}; Ctrl-C stops everything")
 
@@ -269,3 +268,13 @@ def _kill_session(session: int) -> None:
 def _signal_group(process: subprocess.Popen, sig: int) -> None:
     with contextlib.suppress(ProcessLookupError):
         os.killpg(process.pid, sig)
+
+
+WORKSPACE = Path(code_location.__file__).resolve().parents[1] / "workspace.yaml"
+
+
+def _code_location() -> list[str]:
+    """The webserver's and daemon's code location: the checkout's root `workspace.yaml` (the
+    compose stack loads the same file); installed from a wheel, which ships no workspace file,
+    the module itself."""
+    return ["-w", str(WORKSPACE)] if WORKSPACE.exists() else ["-m", code_location.__name__]

@@ -11,7 +11,8 @@ import numpy as np
 import polars as pl
 
 from mlops_assets.compute.features import LABEL
-from mlops_assets.compute.inference import (
+from mlops_assets.compute.ingest import DAY
+from mlops_assets.compute.intervals import (
     MIN_CLUSTERS,
     auc_difference,
     auc_interval,
@@ -22,7 +23,6 @@ from mlops_assets.compute.inference import (
     mean_difference,
     percentile_interval,
 )
-from mlops_assets.compute.ingest import DAY
 from mlops_assets.compute.metrics import (
     MIN_GROUP_COUNT,
     classification_metrics,

@@ -14,7 +14,7 @@ from dataclasses import dataclass
 import polars as pl
 
 from mlops_assets.compute.ingest import DAY
-from mlops_assets.compute.profile import Profile
+from mlops_assets.compute.profile import FeatureProfile
 from mlops_assets.config.spec import DatasetSpec
 
 LABEL = "_label"
@@ -46,7 +46,7 @@ def feature_columns(spec: DatasetSpec, schema: dict[str, str]) -> FeatureColumns
 
 
 def build_features(
-    raw: pl.DataFrame, profile: Profile, columns: FeatureColumns, spec: DatasetSpec
+    raw: pl.DataFrame, profile: FeatureProfile, columns: FeatureColumns, spec: DatasetSpec
 ) -> pl.DataFrame:
     """Transform one day of raw rows with a profile fitted on earlier days."""
     exprs: list[pl.Expr] = []
@@ -60,7 +60,7 @@ def build_features(
     return raw.lazy().select(exprs).collect()
 
 
-def feature_exprs(profile: Profile, columns: FeatureColumns) -> list[pl.Expr]:
+def feature_exprs(profile: FeatureProfile, columns: FeatureColumns) -> list[pl.Expr]:
     """The model inputs (`columns.model_inputs`, in order) computed from raw columns."""
     exprs: list[pl.Expr] = []
     for c in columns.numeric:

@@ -13,7 +13,7 @@ from __future__ import annotations
 import numpy as np
 import polars as pl
 
-from mlops_assets.compute.inference import CONFIDENCE, Interval, z_value
+from mlops_assets.compute.intervals import CONFIDENCE, Interval, z_value
 
 ARMS = ("policy", "control")
 SUMS = ("applications", "approvals", "valued", "value", "value_squared")

@@ -127,7 +127,7 @@ def equalized_odds(frame: pl.DataFrame, columns: list[str], score: str, threshol
     applicants declined) and among positives, each with a Wilson interval, and per column the
     spread (max - min) of each rate over the groups with at least `MIN_GROUP_COUNT` observed
     rows of that class (copies of a weighted row count once)."""
-    from mlops_assets.compute.inference import wilson
+    from mlops_assets.compute.intervals import wilson
     from mlops_assets.compute.selective import unique_count
 
     acted = frame.with_columns(act=(pl.col(score) >= threshold).cast(pl.Int64))

@@ -27,7 +27,7 @@ class NumericStats:
 
 
 @dataclass(frozen=True)
-class Profile:
+class FeatureProfile:
     """Statistics of the history window; `days` is empty when there was no history."""
 
     days: tuple[str, ...] = ()
@@ -46,12 +46,12 @@ class Profile:
 
 def fit_profile(
     history: pl.LazyFrame | pl.DataFrame, numeric: list[str], categorical: list[str]
-) -> Profile:
+) -> FeatureProfile:
     """Profile the history (rows of several days with a `_day` column) in one lazy pass."""
     lazy = history.lazy()
     per_day = lazy.group_by(DAY).len().sort(DAY).collect()
     if per_day.height == 0:
-        return Profile()
+        return FeatureProfile()
     aggregations = []
     for c in numeric:
         col = pl.col(c).cast(pl.Float64)
@@ -78,7 +78,7 @@ def fit_profile(
         )
         total = counts["len"].sum()
         categories[c] = {v: n / total for v, n in counts.sort(c).iter_rows()}
-    return Profile(
+    return FeatureProfile(
         days=tuple(str(d) for d in per_day[DAY].to_list()),
         daily_rows=tuple(per_day["len"].to_list()),
         numeric=stats,
@@ -86,13 +86,13 @@ def fit_profile(
     )
 
 
-def profile_to_dict(profile: Profile) -> dict:
+def profile_to_dict(profile: FeatureProfile) -> dict:
     """A JSON-ready form of a profile (shipped with a model so serving builds the same features)."""
     return asdict(profile)
 
 
-def profile_from_dict(data: dict) -> Profile:
-    return Profile(
+def profile_from_dict(data: dict) -> FeatureProfile:
+    return FeatureProfile(
         days=tuple(data["days"]),
         daily_rows=tuple(data["daily_rows"]),
         numeric={c: NumericStats(**s) for c, s in data["numeric"].items()},

@@ -83,7 +83,7 @@ def population_rows(frame: pl.DataFrame, seed: int = 0) -> pl.DataFrame:
 def resampling_units(rows: pl.DataFrame, days: np.ndarray) -> np.ndarray:
     """What an interval resamples: the days when there are enough of them, else the rows, a row
     and its copies (`UNIT`, from `population_rows`) as one."""
-    from mlops_assets.compute.inference import MIN_CLUSTERS
+    from mlops_assets.compute.intervals import MIN_CLUSTERS
 
     if len(np.unique(days)) >= MIN_CLUSTERS or UNIT not in rows.columns:
         return days

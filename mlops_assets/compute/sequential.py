@@ -18,7 +18,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from mlops_assets.compute.inference import auc_interval
+from mlops_assets.compute.intervals import auc_interval
 
 SIDES = ("understated", "overstated")
 AUC_CONFIDENCE = 0.99  # two-sided; the AUC rule reads the upper bound (one-sided 0.5%)

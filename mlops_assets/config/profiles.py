@@ -20,7 +20,7 @@ _VAR = re.compile(r"\$\{([A-Z0-9_]+)(?::-([^}]*))?\}")
 
 
 @dataclass(frozen=True)
-class Profile:
+class EnvironmentProfile:
     name: str
     tracking_uri: str
     registry_suffix: str
@@ -39,7 +39,9 @@ class Profile:
         return f"{dataset}-{self.registry_suffix}"
 
 
-def load_profile(home: Path, name: str | None = None, path: str | None = None) -> Profile:
+def load_profile(
+    home: Path, name: str | None = None, path: str | None = None
+) -> EnvironmentProfile:
     """The profile `name` (else $MLOPS_ENV, else dev) from `path` (else $MLOPS_PROFILES)."""
     name = name or os.environ.get("MLOPS_ENV") or "dev"
     source = Path(path or os.environ.get("MLOPS_PROFILES") or DEFAULT_FILE)
@@ -70,7 +72,7 @@ def load_profile(home: Path, name: str | None = None, path: str | None = None) -
     artifacts, storage = expand(artifacts or ""), expand(storage or "")
     if storage and not storage.startswith("postgres"):
         raise ValueError(f"profile {name!r} in {source}: dagster_storage needs a postgresql:// URL")
-    return Profile(
+    return EnvironmentProfile(
         name=name,
         tracking_uri_env=_whole_variable(raw["tracking_uri"]),
         dagster_storage_env=_whole_variable(raw.get("dagster_storage") or "") if storage else None,

@@ -4,6 +4,9 @@ from __future__ import annotations
 
 import dagster as dg
 
+from asset_checks.data_quality import build_data_quality_checks
+from asset_checks.model_gates import build_model_gate_checks
+from asset_checks.serving import build_serving_checks
 from mlops_assets.config.settings import Settings
 from mlops_assets.config.spec import load_spec
 from mlops_assets.defs.assets.drift import build_drift_assets
@@ -17,9 +20,6 @@ from mlops_assets.defs.assets.performance import build_performance_assets
 from mlops_assets.defs.assets.promotion import build_promotion_assets
 from mlops_assets.defs.assets.serving import build_serving_assets
 from mlops_assets.defs.assets.training import build_training_assets
-from mlops_assets.defs.checks.data_quality import build_data_quality_checks
-from mlops_assets.defs.checks.model_gates import build_model_gate_checks
-from mlops_assets.defs.checks.serving import build_serving_checks
 from mlops_assets.defs.jobs import build_jobs, daily_job_name, train_job_name
 from mlops_assets.defs.lake import ParquetIOManager
 from mlops_assets.defs.partitions import daily_partitions

@@ -14,7 +14,7 @@ from upath import UPath
 
 from mlops_assets.compute.features import FeatureColumns, feature_columns
 from mlops_assets.compute.ingest import IngestError, infer_schema
-from mlops_assets.compute.profile import Profile, fit_profile
+from mlops_assets.compute.profile import FeatureProfile, fit_profile
 from mlops_assets.config.spec import DatasetSpec, load_spec
 from mlops_assets.config.storage import as_location, is_local, lake_location
 from mlops_assets.defs.lake import (
@@ -157,20 +157,20 @@ class DatasetResource(dg.ConfigurableResource):
         return [d.isoformat() for d in window if self.exists("features", d.isoformat())]
 
     @cached_property
-    def _profiles(self) -> dict[str, Profile]:
+    def _profiles(self) -> dict[str, FeatureProfile]:
         return {}
 
-    def history_profile(self, day: str) -> Profile:
+    def history_profile(self, day: str) -> FeatureProfile:
         """Profile of the raw rows of the accepted days before `day`, computed once per run
         (the raw checks, the features and the feature checks of a day all use it)."""
         if day not in self._profiles:
             self._profiles[day] = self._fit_history_profile(day)
         return self._profiles[day]
 
-    def _fit_history_profile(self, day: str) -> Profile:
+    def _fit_history_profile(self, day: str) -> FeatureProfile:
         days = self.accepted_history(day)
         if not days:
-            return Profile()
+            return FeatureProfile()
         columns = self.feature_columns()
         schema = self.schema()
         numeric = [

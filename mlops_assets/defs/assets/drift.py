@@ -14,6 +14,7 @@ import time
 import dagster as dg
 import polars as pl
 
+from asset_checks.drift import no_major_drift_result, no_major_drift_spec, no_reference_result
 from mlops_assets.compute.domain import domain_classifier_auc
 from mlops_assets.compute.drift import (
     Reference,
@@ -53,14 +54,7 @@ def build_drift_assets(spec: DatasetSpec, partitions: dg.PartitionsDefinition) -
         partitions_def=partitions,
         group_name=GROUP,
         kinds={"polars", "html"},
-        check_specs=[
-            dg.AssetCheckSpec(
-                "no_major_drift",
-                asset=drift_key,
-                description="Warns on moderate drift; fails (ERROR) when a feature, the score "
-                "or the domain classifier shows major drift.",
-            )
-        ],
+        check_specs=[no_major_drift_spec(drift_key)],
         description="The day's applications against the deployed champion's training data (before"
         " a first champion: the accepted days of the trailing history window): per feature a "
         "location test and a shape test at a per-test alpha sized for the day's rows, new nulls,"
@@ -103,7 +97,7 @@ def build_drift_assets(spec: DatasetSpec, partitions: dg.PartitionsDefinition) -
 
 def _result(day, table, summary, png, html, started) -> dg.MaterializeResult:
     """The drift report's table, metadata (every number of the rule) and check result."""
-    severity, estimate = summary["severity"], summary["estimate"]
+    estimate = summary["estimate"]
     return dg.MaterializeResult(
         value=table.with_columns(pl.lit(dt.date.fromisoformat(day)).alias(DAY)),
         metadata={
@@ -126,20 +120,7 @@ def _result(day, table, summary, png, html, started) -> dg.MaterializeResult:
             "report": dg.MetadataValue.path(str(html)),
             "runtime_seconds": round(time.perf_counter() - started, 2),
         },
-        check_results=[
-            dg.AssetCheckResult(
-                check_name="no_major_drift",
-                passed=severity == "none",
-                severity=dg.AssetCheckSeverity.ERROR
-                if severity == "major"
-                else dg.AssetCheckSeverity.WARN,
-                metadata={
-                    "severity": severity,
-                    "drifted_columns": ", ".join(summary["drifted_columns"]) or "none",
-                    "domain_auc": summary["domain_auc"],
-                },
-            )
-        ],
+        check_results=[no_major_drift_result(summary)],
     )
 
 
@@ -228,12 +209,5 @@ def _no_reference_yet(day: str, raw: pl.DataFrame, basis: str, needed: int):
             "pooled_signal": False,
             "retrain_signal": False,
         },
-        check_results=[
-            dg.AssetCheckResult(
-                check_name="no_major_drift",
-                passed=True,
-                severity=dg.AssetCheckSeverity.WARN,
-                metadata={"note": reason},
-            )
-        ],
+        check_results=[no_reference_result(reason)],
     )

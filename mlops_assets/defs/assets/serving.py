@@ -10,7 +10,7 @@ from mlops_assets.config.spec import DatasetSpec
 from mlops_assets.defs.registry import TRANSIENT, RegistryResource
 from mlops_assets.defs.resources import DatasetResource, ServingResource
 from serving.client import EndpointError
-from serving.rollout import Target, desired_target
+from serving.rollout import RolloutTarget, desired_target
 
 DEPLOY_GROUP = "deployment"
 DECISIONS_GROUP = "decisions"
@@ -111,7 +111,7 @@ def _decisions(spec: DatasetSpec, partitions: dg.PartitionsDefinition) -> dg.Ass
             return
         started = time.perf_counter()
         raw = dataset.frame("raw", context.partition_keys)
-        target = Target(**dataset.document("deployment")["target"])
+        target = RolloutTarget(**dataset.document("deployment")["target"])
         models = {
             role: load_model(
                 registry.tracking_uri, registry.model_name, version, spec.decision.threshold
@@ -145,7 +145,7 @@ def _decisions(spec: DatasetSpec, partitions: dg.PartitionsDefinition) -> dg.Ass
 
 
 def _deployment_result(
-    target: Target, served: bool, endpoint: str, **extra
+    target: RolloutTarget, served: bool, endpoint: str, **extra
 ) -> dg.MaterializeResult:
     document = {"target": target.model_dump(), "served": served, "endpoint": endpoint, **extra}
     return dg.MaterializeResult(

@@ -9,10 +9,8 @@ import time
 import dagster as dg
 import polars as pl
 
-from mlops_assets.compute.ingest import DAY, DTYPES
-from mlops_assets.config.spec import DatasetSpec
-from mlops_assets.defs.checks.expectations import Expect, Outcome, validate
-from mlops_assets.defs.checks.suites import (
+from asset_checks.expectations import Expect, Outcome, validate
+from asset_checks.suites import (
     FEATURE_CHECKS,
     OUTCOME_CHECKS,
     RAW_CHECKS,
@@ -21,6 +19,8 @@ from mlops_assets.defs.checks.suites import (
     outcome_suite,
     raw_suite,
 )
+from mlops_assets.compute.ingest import DAY, DTYPES
+from mlops_assets.config.spec import DatasetSpec
 from mlops_assets.defs.resources import DatasetResource
 
 

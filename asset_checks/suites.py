@@ -9,11 +9,11 @@ from __future__ import annotations
 
 import math
 
+from asset_checks.expectations import Expect
 from mlops_assets.compute.features import MISSING, FeatureColumns, output_columns
 from mlops_assets.compute.ingest import DAY
-from mlops_assets.compute.profile import Profile
+from mlops_assets.compute.profile import FeatureProfile
 from mlops_assets.config.spec import DatasetSpec
-from mlops_assets.defs.checks.expectations import Expect
 
 RAW_CHECKS = {
     "schema": (True, "Columns and types match the dataset's pinned schema."),
@@ -44,11 +44,13 @@ OUTCOME_CHECKS = {
 }
 
 
-def has_history(profile: Profile, spec: DatasetSpec) -> bool:
+def has_history(profile: FeatureProfile, spec: DatasetSpec) -> bool:
     return len(profile.days) >= spec.quality.min_history_days
 
 
-def raw_suite(spec: DatasetSpec, schema: dict[str, str], profile: Profile) -> dict[str, list]:
+def raw_suite(
+    spec: DatasetSpec, schema: dict[str, str], profile: FeatureProfile
+) -> dict[str, list]:
     """Expectations for one raw partition."""
     q = spec.quality
     strict = {spec.id_column, spec.target.column}
@@ -104,7 +106,11 @@ def raw_suite(spec: DatasetSpec, schema: dict[str, str], profile: Profile) -> di
 
 
 def feature_suite(
-    spec: DatasetSpec, columns: FeatureColumns, profile: Profile, raw_rows: int, labelled: bool
+    spec: DatasetSpec,
+    columns: FeatureColumns,
+    profile: FeatureProfile,
+    raw_rows: int,
+    labelled: bool,
 ) -> dict[str, list]:
     """Expectations for one features partition."""
     filled = columns.categorical + (columns.numeric if profile.days else ())

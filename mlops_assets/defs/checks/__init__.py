@@ -1,1 +1,0 @@
-"""Asset checks: data-quality suites (Great Expectations) and model gates."""
