@@ -10,7 +10,6 @@ the other replicas follow within `POLL_SECONDS`.
 import asyncio
 import datetime as dt
 import hmac
-import json
 import time
 import uuid
 from typing import Any
@@ -24,13 +23,16 @@ from serving.model import score_and_decide
 from serving.policy import CHALLENGER, CHAMPION
 from serving.rollout import RolloutTarget
 from serving.schema import RequestError, RequestSchema
+from serving.standard_routes import StandardRoutes
+from serving.standard_routes import json_response as _json
 
 POLL_SECONDS = 0.5
 
 
-class ModelServer:
+class ModelServer(StandardRoutes):
     """One replica's state and behaviour: its models, the control target it follows, its action
-    log. `build_app` wraps it in the FastAPI ingress deployment."""
+    log; the standard protocols' handlers come from `StandardRoutes`. `build_app` wraps it in
+    the FastAPI ingress deployment."""
 
     async def start(self, config: dict[str, Any]) -> None:
         from mlops_assets.config.spec import load_spec
@@ -66,35 +68,27 @@ class ModelServer:
             frame, given_ids = self.request_schema.parse(await request.body())
         except RequestError as exc:
             return _json({"detail": exc.detail}, exc.status)
+        champion, request_id, predictions = await self._decide(frame, given_ids)
+        return _json(
+            {
+                "model": {"name": champion.name, "version": champion.version, "alias": CHAMPION},
+                "request_id": request_id,
+                "predictions": predictions,
+            }
+        )
+
+    async def _decide(self, frame, given_ids: list) -> tuple[Any, str, list[dict]]:
+        """Score, decide and log validated records: (the champion, the request id, one
+        prediction per record). Every route that scores goes through here."""
         request_id = uuid.uuid4().hex
         ids = [
             f"{request_id}-{i}" if given is None else str(given)
             for i, given in enumerate(given_ids)
         ]
         decided = await self._score((frame, ids, request_id))
-        champion = decided["champion"]
-        predictions = [
-            {
-                "id": row[0],
-                "score": row[1],
-                "decision": row[2],
-                "model_version": row[3],
-                "decided_by": row[4],
-                "control": row[5],
-            }
-            for row in decided["rows"]
-        ]
-        return _json(
-            {
-                "model": {
-                    "name": champion.name,
-                    "version": champion.version,
-                    "alias": CHAMPION,
-                },
-                "request_id": request_id,
-                "predictions": predictions,
-            }
-        )
+        fields = ("id", "score", "decision", "model_version", "decided_by", "control")
+        predictions = [dict(zip(fields, row, strict=True)) for row in decided["rows"]]
+        return decided["champion"], request_id, predictions
 
     async def health(self) -> dict:
         """Liveness, and the versions this replica serves."""
@@ -274,7 +268,3 @@ class ModelServer:
     def __del__(self):
         if hasattr(self, "log"):  # not when `start` failed before opening it
             self.log.flush()
-
-
-def _json(content: dict, status: int = 200) -> Response:
-    return Response(json.dumps(content), status_code=status, media_type="application/json")

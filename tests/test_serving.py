@@ -330,3 +330,82 @@ def test_with_the_tracking_server_stopped_the_endpoint_serves_and_deployment_fai
     result = materialize(serving_home, "backtest")
     assert sum(e.is_step_up_for_retry for e in result.all_events) == 2 and not result.success
     assert not any(e.is_step_success for e in result.all_events)
+
+
+def complete_rows(serving_home, n=50):
+    """Raw rows without missing values (a tensor has no null), as records without ids."""
+    raw, _ = records(serving_home)
+    raw = raw.drop_nulls().head(n)
+    return raw, raw.drop("_day", "application_id").to_dicts()
+
+
+def test_mlflow_scoring_protocol_with_mlflows_own_client(serving_home, client, endpoint):
+    """`POST /invocations` as `mlflow models serve` answers it, through MLflow's own client:
+    the same scores and decisions as `/v1/predict`, in every input format."""
+    import requests
+    from mlflow.pyfunc.scoring_server.client import ScoringServerClient
+
+    raw, rows = complete_rows(serving_home)
+    expected = client.predict(rows)["predictions"]
+    host, port = endpoint.url.removeprefix("http://").split(":")
+    mlflow_client = ScoringServerClient(host, int(port))
+    mlflow_client.wait_server_ready(timeout=30)
+    answer = mlflow_client.invoke(raw.drop("_day", "application_id").to_pandas())
+    predictions = answer.get_predictions()  # a pandas frame, one row per record
+    np.testing.assert_allclose(
+        predictions["score"], [p["score"] for p in expected], rtol=0, atol=1e-12
+    )
+    assert predictions["decision"].tolist() == [p["decision"] for p in expected]
+    for body in (
+        {"dataframe_records": rows},
+        {"instances": rows},
+        {"inputs": {k: [r[k] for r in rows] for k in rows[0]}},
+    ):
+        got = requests.post(f"{endpoint.url}/invocations", json=body, timeout=30)
+        assert got.status_code == 200, got.text
+        assert [p["score"] for p in got.json()["predictions"]] == [p["score"] for p in expected]
+    bad = requests.post(
+        f"{endpoint.url}/invocations",
+        json={"dataframe_records": [{**rows[0], "credit_score": "high"}]},
+        timeout=30,
+    )
+    assert bad.status_code == 400
+    assert bad.json()["error_code"] == "BAD_REQUEST" and "credit_score" in bad.json()["message"]
+
+
+def test_open_inference_protocol_v2_with_tritons_client(serving_home, client, endpoint):
+    """KServe's/Triton's protocol through `tritonclient[http]`: one tensor per raw column in,
+    score and decision tensors out, equal to `/v1/predict`'s; errors in the protocol's shape."""
+    import tritonclient.http as triton
+    from tritonclient.utils import InferenceServerException
+
+    raw, rows = complete_rows(serving_home)
+    expected = client.predict(rows)["predictions"]
+    server = triton.InferenceServerClient(url=endpoint.url.removeprefix("http://"))
+    assert server.is_server_live() and server.is_server_ready()
+    assert server.is_model_ready("lending-dev")
+    metadata = server.get_model_metadata("lending-dev")
+    assert metadata["versions"] == ["1"]
+    kinds = {i["name"]: i["datatype"] for i in metadata["inputs"]}
+    tensors = []
+    for column in rows[0]:
+        values = raw[column].to_list()
+        array = np.array(values, dtype=np.object_ if kinds[column] == "BYTES" else np.float64)
+        tensor = triton.InferInput(column, [len(values)], kinds[column])
+        tensor.set_data_from_numpy(array, binary_data=False)
+        tensors.append(tensor)
+    outputs = [triton.InferRequestedOutput(n, binary_data=False) for n in ("score", "decision")]
+    result = server.infer("lending-dev", tensors, outputs=outputs, request_id="oip-1")
+    np.testing.assert_allclose(
+        result.as_numpy("score"), [p["score"] for p in expected], rtol=0, atol=1e-12
+    )
+    decisions = [d.decode() if isinstance(d, bytes) else d for d in result.as_numpy("decision")]
+    assert decisions == [p["decision"] for p in expected]
+    assert result.get_response()["id"] == "oip-1"
+    with pytest.raises(InferenceServerException, match="unknown model 'churn'"):
+        server.infer("churn", tensors)
+    short = triton.InferInput(tensors[0].name(), [1], tensors[0].datatype())
+    short.set_data_from_numpy(np.array([1.0]), binary_data=False)  # one value, the others 50
+    with pytest.raises(InferenceServerException, match="all of one length"):
+        server.infer("lending-dev", [short, *tensors[1:]])
+    server.close()
