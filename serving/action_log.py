@@ -68,3 +68,18 @@ def action_days(root: str | Path) -> list[str]:
     """Days that have logged actions."""
     root = Path(root)
     return sorted(p.name for p in root.glob("????-??-??") if any(p.glob("*.parquet")))
+
+
+def logged_decisions(root: str | Path, ids: list[str]) -> dict[str, str]:
+    """The latest logged decision of each of `ids` that has one: id -> decision."""
+    files = sorted(Path(root).glob("*/*.parquet"))
+    if not files:
+        return {}
+    found = (
+        pl.scan_parquet(files)
+        .select("id", "decision", "time")
+        .filter(pl.col("id").is_in(ids))
+        .sort("time")
+        .collect()
+    )
+    return dict(zip(found["id"], found["decision"], strict=True))

@@ -104,6 +104,19 @@ def build_app(config: dict[str, Any]) -> serve.Application:
             """The served model: name, version, input schema, training window, backtest."""
             return await ModelServer.model(self, request)
 
+        @api.post(
+            "/v1/outcomes",
+            responses={
+                404: {"description": "An id with no logged decision"},
+                409: {"description": "Another outcome is already recorded for an id"},
+                422: {"description": "Malformed, or an outcome that cannot be observed"},
+            },
+        )
+        async def outcomes(self, request: Request) -> Response:
+            """Outcomes by decision id (`{"outcomes": [{"id": ..., "<target>": ...}]}`), written
+            into the day's outcome landing file; a repeated post changes nothing."""
+            return await ModelServer.outcomes(self, request)
+
         @api.put("/v1/admin/target")
         async def set_target(self, target: RolloutTarget, request: Request) -> Response:
             """Serve other versions: load them here first (409 with the reason if they fail,

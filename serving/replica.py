@@ -20,6 +20,7 @@ from ray import serve
 from serving.client import API_KEY_HEADER
 from serving.control import control_actor, control_name
 from serving.model import score_and_decide
+from serving.outcomes import OutcomeRoute
 from serving.policy import CHALLENGER, CHAMPION
 from serving.rollout import RolloutTarget
 from serving.schema import RequestError, RequestSchema
@@ -29,9 +30,10 @@ from serving.standard_routes import json_response as _json
 POLL_SECONDS = 0.5
 
 
-class ModelServer(StandardRoutes):
+class ModelServer(StandardRoutes, OutcomeRoute):
     """One replica's state and behaviour: its models, the control target it follows, its action
-    log; the standard protocols' handlers come from `StandardRoutes`. `build_app` wraps it in
+    log; the standard protocols' handlers come from `StandardRoutes`, the outcome API from
+    `OutcomeRoute`. `build_app` wraps it in
     the FastAPI ingress deployment."""
 
     async def start(self, config: dict[str, Any]) -> None:

@@ -1,6 +1,9 @@
 """Landing files through Dagster on a real instance, with real Great Expectations checks."""
 
+import datetime as dt
 import hashlib
+import json
+import shutil
 
 import dagster as dg
 import polars as pl
@@ -139,6 +142,21 @@ def test_landing_sensor_requests_each_file_version_once(settings):
     keys = sorted(r.partition_key for r in third.run_requests)
     assert keys == ["2025-01-01", "2025-01-03"]  # the new day, and the rewritten file
     assert len({r.run_key for r in first.run_requests + third.run_requests}) == 4
+
+
+def test_a_file_landing_today_is_left_for_the_tick_after_the_day_is_over(settings):
+    """Today's file may still grow (outcomes posted to the endpoint land there), and today is
+    no partition yet: the sensor does not request it, nor remember it as seen, so that a tick
+    after midnight requests it even if it never changes again."""
+    land(settings, range(1))
+    today = str(dt.datetime.now(dt.UTC).date())
+    shutil.copy(landing_file(settings, 0), landing_file(settings, 0).with_stem(today))
+    defs = build_definitions(settings)
+    sensor = defs.resolve_sensor_def("lending_landing_sensor")
+    with dg.build_sensor_context(instance=instance_for(settings), definitions=defs) as context:
+        tick = sensor.evaluate_tick(context)
+    assert [r.partition_key for r in tick.run_requests] == ["2025-01-01"]
+    assert set(json.loads(tick.cursor)["raw"]) == {"2025-01-01"}
 
 
 def test_sensor_adopts_days_already_materialized_headless(settings):

@@ -2,10 +2,12 @@
 Dagster assets. One endpoint serves the whole module (conftest `endpoint`); each test leaves it
 serving the champion v1 again."""
 
+import datetime as dt
 import json
 import threading
 import time
 import urllib.request
+from pathlib import Path
 
 import dagster as dg
 import numpy as np
@@ -409,3 +411,52 @@ def test_open_inference_protocol_v2_with_tritons_client(serving_home, client, en
     with pytest.raises(InferenceServerException, match="all of one length"):
         server.infer("lending-dev", [short, *tensors[1:]])
     server.close()
+
+
+def post_json(url: str, payload: dict) -> tuple[int, dict]:
+    request = urllib.request.Request(
+        url, data=json.dumps(payload).encode(), headers={"Content-Type": "application/json"}
+    )
+    try:
+        with urllib.request.urlopen(request, timeout=30) as response:
+            return response.status, json.loads(response.read())
+    except urllib.error.HTTPError as error:
+        return error.code, json.loads(error.read())
+
+
+def test_outcomes_posted_against_logged_decisions_land_where_the_platform_ingests(
+    serving_home, client, endpoint
+):
+    from mlops_assets.compute.ingest import coerce, outcomes_schema, read_landing
+    from mlops_assets.config.spec import load_spec
+
+    raw, rows = records(serving_home, n=60)  # ids: the applications' ids
+    decided = {p["id"]: p["decision"] for p in client.predict(rows)["predictions"]}
+    approved = [i for i, d in decided.items() if d == "approve"][:10]
+    outcomes = {"outcomes": [{"id": i, "defaulted": k % 2} for k, i in enumerate(approved)]}
+    url = f"{endpoint.url}/v1/outcomes"
+    deadline = time.monotonic() + 15
+    while (answer := post_json(url, outcomes))[0] == 404 and time.monotonic() < deadline:
+        time.sleep(0.5)  # the other replica's decisions reach the log within a second
+    assert answer == (200, {**answer[1], "recorded": 10, "already_recorded": 0}), answer
+    path = Path(answer[1]["file"])
+    try:
+        spec = load_spec(serving_home.dataset_spec, home=serving_home.home)
+        assert path.parent == spec.outcomes
+        written = path.read_bytes()
+        assert post_json(url, outcomes)[1]["already_recorded"] == 10  # a repeat: no change
+        assert path.read_bytes() == written
+        flipped = {"outcomes": [{"id": approved[0], "defaulted": 1}]}  # recorded as 0
+        assert post_json(url, flipped)[0] == 409
+        assert post_json(url, {"outcomes": [{"id": "never-decided", "defaulted": 1}]})[0] == 404
+        declined = [i for i, d in decided.items() if d == "decline"]
+        if declined:  # selective labels: a declined application's outcome is never seen
+            assert post_json(url, {"outcomes": [{"id": declined[0], "defaulted": 1}]})[0] == 422
+        assert path.read_bytes() == written
+        # the raw_outcomes asset's own reading of a landing file: typed, joined by id
+        frame = read_landing(path, spec.format)
+        typed = coerce(frame, outcomes_schema(frame, spec), spec, dt.date.fromisoformat(path.stem))
+        assert typed.height == 10 and set(typed["application_id"]) == set(approved)
+        assert typed["defaulted"].to_list() == [k % 2 for k in range(10)]
+    finally:
+        path.unlink(missing_ok=True)  # the module's home keeps its simulated days only

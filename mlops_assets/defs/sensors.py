@@ -56,11 +56,11 @@ def build_landing_sensor(
                 version = fingerprint(path)
                 if seen.get(day) == version:
                     continue
+                if not first_day <= dt.date.fromisoformat(day) < today:
+                    skipped.append(path.name)  # today's file: again once the day is over
+                    continue
                 seen[day] = version
                 if day in adopt:
-                    continue
-                if not first_day <= dt.date.fromisoformat(day) < today:
-                    skipped.append(path.name)
                     continue
                 landed.setdefault(day, {})[asset] = version
         if skipped:
