@@ -22,14 +22,15 @@ FORK_DAY = DRIFT_DAY - 1 - (DRIFT_DAY - 1 - TRAIN_DAY) % STEP  # the last checkp
 START = dt.date(2025, 1, 1)
 
 
-def replayed(tmp_path_factory, scenario: str) -> tuple[Settings, dict]:
+def replayed(tmp_path_factory, scenario: str, until=None) -> tuple[Settings, dict]:
     """Each day lands just before it runs, so its outcomes exist only for the applications that
-    the platform's decisions approved (selective labels, the control group included)."""
+    the platform's decisions approved (selective labels, the control group included). `until`:
+    stop the replay at the first checkpoint where it holds (see `commands.replay.replay`)."""
     fork = built_once(tmp_path_factory, "scenario-fork", _replay_until_the_fork)
     settings = copy_home(fork, tmp_path_factory.mktemp(scenario) / "home")
     history = json.loads((fork.parent / "history.json").read_text())
     history = _replay(
-        settings, scenario, first_day=FORK_DAY + 1, last_day=DAYS - 1, history=history
+        settings, scenario, first_day=FORK_DAY + 1, last_day=DAYS - 1, history=history, until=until
     )
     return settings, history
 
@@ -40,7 +41,9 @@ def _replay_until_the_fork(settings: Settings) -> None:
     (settings.home.parent / "history.json").write_text(json.dumps(history))
 
 
-def _replay(settings: Settings, scenario: str, first_day: int, last_day: int, history=None):
+def _replay(
+    settings: Settings, scenario: str, first_day: int, last_day: int, history=None, until=None
+):
     plan = settings.simulator_plan()
 
     def land(day: str) -> None:
@@ -55,6 +58,7 @@ def _replay(settings: Settings, scenario: str, first_day: int, last_day: int, hi
         land=land,
         first_day=_date(first_day),
         history=history,
+        until=until,
     )
 
 
@@ -64,3 +68,7 @@ def _date(day: int) -> str:
 
 def signal_retrains(history: dict) -> list[dict]:
     return [r for r in history["retrains"] if r["trigger"] in ("drift", "performance")]
+
+
+def promoted_by_a_signal(history: dict) -> bool:
+    return any(r["promoted"] for r in signal_retrains(history))

@@ -19,7 +19,7 @@ from tests.conftest import land
 pytestmark = pytest.mark.slow
 
 BUCKET = "mlops-lake"
-DAYS, ROWS = 40, 300
+DAYS, ROWS = 28, 400  # 21 labelled days, the least a backtest needs (as tests/test_stores.py)
 
 
 def free_port() -> int:
@@ -78,7 +78,7 @@ def test_the_platform_runs_on_an_s3_lake_and_artifact_store(s3, tmp_path, monkey
     drift_day, outcome_day = monitoring["drift"]["day"], monitoring["performance"]["day"]
     for asset, day in [
         ("raw", "2025-01-01"),
-        ("features", "2025-02-09"),
+        ("features", "2025-01-28"),
         ("decisions", drift_day),
         ("drift_report", drift_day),
         ("performance", outcome_day),

@@ -1,7 +1,7 @@
 """End to end, accelerated: concept drift from day 40 of 85 fires a signal, and a gated retrain
-moves the champion (tests/scenario.py). Serving the new champion is covered by
-tests/test_serving.py (the deployment asset swaps a live endpoint); here the deployment asset
-records its target. The same days without drift: tests/test_retraining_none.py."""
+moves the champion (tests/scenario.py); the replay stops there. Serving the new champion is
+covered by tests/test_serving.py (the deployment asset swaps a live endpoint); here the
+deployment asset records its target. The same days without drift: tests/test_retraining_none.py."""
 
 import datetime as dt
 import json
@@ -11,7 +11,7 @@ import pytest
 
 from mlops_assets.defs.resources import DatasetResource
 from tests.conftest import registry
-from tests.scenario import DRIFT_DAY, START, replayed, signal_retrains
+from tests.scenario import DRIFT_DAY, START, promoted_by_a_signal, replayed, signal_retrains
 
 pytestmark = pytest.mark.slow
 
@@ -19,7 +19,7 @@ pytestmark = pytest.mark.slow
 def test_concept_drift_fires_a_signal_and_a_gated_retrain_moves_the_champion(
     tmp_path, tmp_path_factory
 ):
-    settings, history = replayed(tmp_path_factory, "concept_drift")
+    settings, history = replayed(tmp_path_factory, "concept_drift", until=promoted_by_a_signal)
     drift_date = START + dt.timedelta(days=DRIFT_DAY)
     retrains = signal_retrains(history)
     assert retrains, history["checkpoints"]

@@ -33,6 +33,7 @@ def replay(
     land: Callable[[str], None] | None = None,
     first_day: str | None = None,
     history: dict | None = None,
+    until: Callable[[dict], bool] | None = None,
 ) -> dict:
     """Run the daily chain for each landed day up to `last_day`, train the first champion on
     `train_day`, and every `step` days after it (1: daily, as the daemon would) evaluate the
@@ -41,7 +42,8 @@ def replay(
     `land`: called with each day from the spec's `start_date` before the day runs, to land its
     files then (a business that reacts to the platform's decisions, as the simulator's); None:
     every file is landed already. `first_day` and `history`: resume a replay whose days before
-    `first_day` ran already on this home, with what happened in them (a fork of a scenario)."""
+    `first_day` ran already on this home, with what happened in them (a fork of a scenario).
+    `until`: stop after the first checkpoint at which it holds on the history so far."""
     spec = load_spec(settings.dataset_spec, home=settings.home)
     defs, instance = build_definitions(settings), instance_for(settings)
     registry = defs.resources["registry"]
@@ -70,6 +72,8 @@ def replay(
             history["checkpoints"].append(
                 _sensors(defs, instance, spec, dt.date.fromisoformat(day), history, progress)
             )
+            if until is not None and until(history):
+                break
     history["last_champion"] = registry.champion_version()
     return history
 
