@@ -1,9 +1,13 @@
-"""Model gates: blocking checks on the backtest. A failed gate keeps the champion in place."""
+"""Model gates: blocking checks on the backtest. A failed gate keeps the champion in place. The
+verdicts are also recorded in the registry: tags on the candidate's version and MLflow run, and
+its model card as the version's description (`compute.model_card`)."""
 
 import dagster as dg
 
 from mlops_assets.compute.gates import GATES
+from mlops_assets.compute.model_card import model_card
 from mlops_assets.config.spec import DatasetSpec
+from mlops_assets.defs.registry import RegistryResource
 from mlops_assets.defs.resources import DatasetResource
 
 DESCRIPTIONS = {  # every interval is 95%, from the same backtest rows (see compute/backtest)
@@ -31,9 +35,15 @@ def build_model_gate_checks(spec: DatasetSpec) -> list:
     ]
 
     @dg.multi_asset_check(specs=specs, name=f"{spec.name}_model_gates")
-    def model_gates(dataset: DatasetResource):
+    def model_gates(dataset: DatasetResource, registry: RegistryResource):
         report = dataset.document("backtest")
         candidate = f"v{report['candidate']['version']}"
+        registry.record_gates(
+            report["candidate"]["version"],
+            report["candidate"]["run_id"],
+            {gate: verdict["passed"] for gate, verdict in report["gates"].items()},
+            model_card(report),
+        )
         for gate, verdict in report["gates"].items():
             yield dg.AssetCheckResult(
                 asset_key=key,

@@ -83,7 +83,14 @@ def test_mlflow_run_carries_lineage_and_the_model_is_stored_as_skops(home):
     assert "backtest_candidate_roc_auc" in run.data.metrics
     artifacts = home.home / "mlflow" / "artifacts"
     assert list(artifacts.rglob("model.skops")) and not list(artifacts.rglob("*.pkl"))
-    assert list(artifacts.rglob("reliability.png"))
+    for curve in ("reliability.png", "roc.png", "precision_recall.png"):
+        assert list(artifacts.rglob(curve)), curve
+    # the gates' verdicts are tags of the version and its run; the model card its description
+    version = models.client().get_model_version(models.model_name, "1")
+    assert version.tags["gate_outcome"] == "passed" == run.data.tags["gate.calibration"]
+    assert {f"gate.{g}" for g in checks(result)} <= set(version.tags)
+    assert version.description.startswith("**lending-dev v1**: passed every gate")
+    assert "| calibration | PASS | observed/expected positives" in version.description
 
 
 def test_a_worse_candidate_fails_the_gates_and_the_champion_stays(home):
@@ -92,6 +99,19 @@ def test_a_worse_candidate_fails_the_gates_and_the_champion_stays(home):
     assert not worse.success
     verdicts = checks(worse)
     assert verdicts["absolute_floor"] is False and verdicts["beats_champion"] is False
+    # a refusal is not a crash: the candidate's run ends FINISHED, tagged with the failed gates
+    models, refused = registry(home), report(home)["candidate"]
+    run = models.client().get_run(refused["run_id"])
+    assert run.info.status == "FINISHED"
+    assert {"absolute_floor", "beats_champion"} <= set(
+        run.data.tags["refused_by_gates"].split(", ")
+    )
+    version = models.client().get_model_version(models.model_name, str(refused["version"]))
+    assert (
+        version.tags["gate_outcome"] == "refused"
+        and version.tags["gate.absolute_floor"] == "failed"
+    )
+    assert "refused by absolute_floor" in version.description
     materialized = {e.asset_key.path[-1] for e in worse.get_asset_materialization_events()}
     assert "champion" not in materialized
     assert registry(home).champion_version() == 1

@@ -154,6 +154,21 @@ class RegistryResource(dg.ConfigurableResource):
     def version_tags(self, version: int) -> dict[str, str]:
         return dict(self.client().get_model_version(self.model_name, str(version)).tags)
 
+    def record_gates(self, version: int, run_id: str, verdicts: dict[str, bool], card: str):
+        """A candidate's gate verdicts as tags of its version and its run (`gate.<name>`:
+        passed | failed, `gate_outcome`: passed | refused, and on a refused candidate's run
+        `refused_by_gates`), and its model card as the version's description."""
+        client, name = self.client(), self.model_name
+        failed = [g for g, passed in verdicts.items() if not passed]
+        tags = {f"gate.{g}": "passed" if ok else "failed" for g, ok in verdicts.items()}
+        tags["gate_outcome"] = "refused" if failed else "passed"
+        for key, value in tags.items():
+            client.set_model_version_tag(name, str(version), key, value)
+            client.set_tag(run_id, key, value)
+        if failed:
+            client.set_tag(run_id, "refused_by_gates", ", ".join(failed))
+        client.update_model_version(name, str(version), description=card)
+
     def promote(self, version: int, reason: str) -> int | None:
         """Point `champion` at `version`; returns the version it replaced."""
         client, previous = self.client(), self.champion_version()

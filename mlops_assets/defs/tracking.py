@@ -64,13 +64,26 @@ def tracking_resource(settings, registry: RegistryResource) -> dg.ResourceDefini
 
 
 def end_mlflow_on_run_finished() -> dg.HookDefinition:
-    """dagster-mlflow's hook of that name, imported when it first runs."""
+    """dagster-mlflow's hook of that name, imported when it first runs, except that a candidate
+    refused by the model gates (a blocking check failed) ends its MLflow run FINISHED, tagged
+    `refused_by_gates` by the check, rather than FAILED like a crash."""
 
     def end_run(context, event_list):
         from dagster_mlflow import end_mlflow_on_run_finished as hook
 
+        if any(_refused_by_gates(event) for event in event_list):
+            context.resources.mlflow.end_run()  # FINISHED
+            return dg.HookExecutionResult(hook_name="end_mlflow_on_run_finished")
         return hook.hook_fn(context, event_list)
 
     return dg.HookDefinition(
         name="end_mlflow_on_run_finished", hook_fn=end_run, required_resource_keys={TRACKING}
     )
+
+
+def _refused_by_gates(event) -> bool:
+    """A step that failed because a blocking asset check failed (a refusal, not a crash)."""
+    if not event.is_step_failure:
+        return False
+    error = event.step_failure_data.error
+    return error is not None and error.cls_name == "DagsterAssetCheckFailedError"

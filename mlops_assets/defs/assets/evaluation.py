@@ -9,12 +9,19 @@ import dagster as dg
 import polars as pl
 
 from mlops_assets.compute.backtest import run_backtest, walk_forward_folds
+from mlops_assets.compute.features import LABEL
 from mlops_assets.compute.fitting import fit_model
 from mlops_assets.compute.gates import evaluate_gates
 from mlops_assets.compute.ingest import DAY
 from mlops_assets.compute.training import Recipe, model_matrix
 from mlops_assets.config.spec import DatasetSpec
-from mlops_assets.defs.assets.plots import markdown_image, png_bytes, reliability_figure
+from mlops_assets.defs.assets.plots import (
+    close_figures,
+    curve_figures,
+    markdown_image,
+    png_bytes,
+    reliability_figure,
+)
 from mlops_assets.defs.registry import TRANSIENT, RegistryResource, mlflow_run_link
 from mlops_assets.defs.resources import DatasetResource
 
@@ -81,7 +88,7 @@ def build_evaluation_assets(spec: DatasetSpec) -> list:
         )
         fit = _fitter(columns, recipe)
         versus = _baseline(registry, candidate_model["version"], recipe, fit, columns, config)
-        report, _ = run_backtest(training_set, folds, fit, spec, versus.fit, versus.after)
+        report, rows = run_backtest(training_set, folds, fit, spec, versus.fit, versus.after)
         if report["comparison"] is not None:
             report["comparison"]["baseline"] = versus.description
             report["comparison"]["training_windows_end"] = {
@@ -101,7 +108,14 @@ def build_evaluation_assets(spec: DatasetSpec) -> list:
             for m, t in report["reliability"].items()
         }
         figure = reliability_figure(reliability, f"{spec.name}: reliability (backtest)")
-        _log_to_mlflow(registry, candidate_model["run_id"], report, figure)
+        curves = curve_figures(
+            rows[LABEL].to_numpy(),
+            {m: rows[m].to_numpy() for m in report["overall"]},
+            f"{spec.name} backtest",
+        )
+        figures = {"backtest/reliability.png": figure, **curves}
+        _log_to_mlflow(registry, candidate_model["run_id"], report, figures)
+        close_figures(curves.values())
         png = png_bytes(figure)
         return dg.MaterializeResult(
             value=report,
@@ -226,8 +240,9 @@ def _comparison_version(registry: RegistryResource, candidate: int) -> int | Non
     return int(previous) if previous else None
 
 
-def _log_to_mlflow(registry: RegistryResource, run_id: str, report: dict, figure) -> None:
-    """The backtest's metrics, report and reliability diagram, in the candidate's MLflow run."""
+def _log_to_mlflow(registry: RegistryResource, run_id: str, report: dict, figures: dict) -> None:
+    """The backtest's metrics, report, reliability diagram and ROC and precision-recall curves,
+    in the candidate's MLflow run."""
     metrics = {
         f"backtest_{model}_{k}": v
         for model, values in report["overall"].items()
@@ -242,5 +257,5 @@ def _log_to_mlflow(registry: RegistryResource, run_id: str, report: dict, figure
         run_id,
         metrics,
         texts={"backtest/report.json": json.dumps(report, indent=2, default=str)},
-        figures={"backtest/reliability.png": figure},
+        figures=figures,
     )

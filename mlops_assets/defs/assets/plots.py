@@ -32,6 +32,27 @@ def reliability_figure(reliability: dict[str, list[dict]], title: str):
     return fig
 
 
+def curve_figures(y, scores: dict, title: str) -> dict[str, object]:
+    """ROC and precision-recall curves of each model's scores on the same rows, by file name."""
+    from sklearn.metrics import auc, precision_recall_curve, roc_curve
+
+    plt = _pyplot()
+    roc, roc_ax = plt.subplots(figsize=(5, 4), dpi=90)
+    pr, pr_ax = plt.subplots(figsize=(5, 4), dpi=90)
+    roc_ax.plot([0, 1], [0, 1], linestyle="--", color="grey", label="chance")
+    pr_ax.axhline(float(y.mean()), linestyle="--", color="grey", label="base rate")
+    for name, score in scores.items():
+        fpr, tpr, _ = roc_curve(y, score)
+        precision, recall, _ = precision_recall_curve(y, score)
+        roc_ax.plot(fpr, tpr, label=f"{name} (AUC {auc(fpr, tpr):.3f})")
+        pr_ax.plot(recall, precision, label=f"{name} (AUC {auc(recall, precision):.3f})")
+    roc_ax.set(xlabel="false positive rate", ylabel="true positive rate", title=f"{title}: ROC")
+    pr_ax.set(xlabel="recall", ylabel="precision", title=f"{title}: precision-recall")
+    for ax in (roc_ax, pr_ax):
+        ax.legend(loc="lower right" if ax is roc_ax else "upper right")
+    return {"backtest/roc.png": roc, "backtest/precision_recall.png": pr}
+
+
 def bar_png(values: dict[str, float], title: str, warn: float, alert: float) -> bytes:
     """Horizontal bars (e.g. PSI per column) with the warning and alert levels marked."""
     plt = _pyplot()
@@ -100,6 +121,11 @@ def png_bytes(fig) -> bytes:
     fig.savefig(buffer, format="png")
     _pyplot().close(fig)
     return buffer.getvalue()
+
+
+def close_figures(figures) -> None:
+    for figure in figures:
+        _pyplot().close(figure)
 
 
 def markdown_image(png: bytes, alt: str) -> str:
