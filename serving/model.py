@@ -79,12 +79,16 @@ def load_model(
                 dst_path=folder,
                 tracking_uri=tracking_uri,
             )
-            pipeline = mlflow.sklearn.load_model(stored)
-        inputs = read_inputs(client, model_version.run_id)
+            loaded = mlflow.pyfunc.load_model(stored)
+        pipeline, raw_model = unwrap_pipeline(loaded), _raw_records_model(loaded)
+        # a version registered before the raw-records pyfunc: its inputs are its run's artifact
+        inputs = raw_model.inputs if raw_model else read_inputs(client, model_version.run_id)
     except Exception as exc:  # MLflow raises many kinds; the reason is what matters
         raise ModelLoadError(f"{model_name} v{version} failed to load: {_reason(exc)}") from exc
     metrics = dict(run.data.metrics)
-    threshold = metrics.get("decision_threshold") if fixed_threshold is None else fixed_threshold
+    threshold = fixed_threshold
+    if threshold is None:
+        threshold = raw_model.threshold if raw_model else metrics.get("decision_threshold")
     if threshold is None:
         raise ModelLoadError(
             f"{model_name} v{version} has no decision threshold: its backtest never ran"
@@ -109,6 +113,23 @@ def load_model(
         training_window=training_window(run),
         metrics=metrics,
     )
+
+
+def unwrap_pipeline(loaded):
+    """The scikit-learn pipeline of a loaded registry version (`mlflow.pyfunc.load_model`): the
+    raw-records pyfunc's (`serving/raw_model.py`), or, for a version registered before it (the
+    sklearn flavor), the model itself."""
+    raw_model = _raw_records_model(loaded)
+    return raw_model.pipeline if raw_model else loaded.get_raw_model()
+
+
+def _raw_records_model(loaded):
+    from mlflow.exceptions import MlflowException
+
+    try:
+        return loaded.unwrap_python_model()
+    except MlflowException:
+        return None
 
 
 def training_window(run) -> str:
@@ -166,3 +187,22 @@ def score_and_decide(
             target.control_share,
         ),
     )
+
+
+def raw_signature(inputs_card: dict):
+    """The pyfunc's signature: the raw input columns (features required, segment and protected
+    columns optional; integers as doubles, so that a missing value is never a schema error),
+    and `score` and `decision` out."""
+    from mlflow.models import ModelSignature
+    from mlflow.types import ColSpec, Schema
+
+    kinds = {"int": "double", "float": "double", "str": "string", "bool": "boolean"}
+    optional = set(inputs_card["columns"]["passthrough"])
+    inputs = Schema(
+        [
+            ColSpec(kinds[kind], column, required=column not in optional)
+            for column, kind in inputs_card["schema"].items()
+        ]
+    )
+    outputs = Schema([ColSpec("double", "score"), ColSpec("string", "decision")])
+    return ModelSignature(inputs=inputs, outputs=outputs)

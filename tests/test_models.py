@@ -51,7 +51,7 @@ def test_first_model_becomes_champion_and_the_same_data_and_seed_give_the_same_m
     assert reg.champion_version() == 1
 
 
-def test_mlflow_run_carries_lineage_and_the_model_is_stored_as_skops(home):
+def test_mlflow_run_carries_lineage_and_the_model_is_stored_as_code_and_skops(home):
     result = train(home)
     card = report(home)["candidate"]
     models = registry(home)
@@ -82,7 +82,8 @@ def test_mlflow_run_carries_lineage_and_the_model_is_stored_as_skops(home):
         assert metadata(asset)["mlflow_run"].value == url
     assert "backtest_candidate_roc_auc" in run.data.metrics
     artifacts = home.home / "mlflow" / "artifacts"
-    assert list(artifacts.rglob("model.skops")) and not list(artifacts.rglob("*.pkl"))
+    # the registered model is the raw-records pyfunc, logged as code: skops inside, no pickle
+    assert list(artifacts.rglob("pipeline.skops")) and not list(artifacts.rglob("*.pkl"))
     for curve in ("reliability.png", "roc.png", "precision_recall.png"):
         assert list(artifacts.rglob(curve)), curve
     # the gates' verdicts are tags of the version and its run; the model card its description

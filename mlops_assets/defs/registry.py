@@ -7,6 +7,7 @@ points at the version that serves. Each promotion records the version it replace
 
 import ast
 import datetime as dt
+import json
 import re
 import subprocess
 from pathlib import Path
@@ -80,26 +81,43 @@ class RegistryResource(dg.ConfigurableResource):
         """A JSON artifact of a run."""
         return read_json_artifact(self.client(), run_id, path)
 
-    def log_and_register(self, model, inputs, outputs) -> int:
-        """Log an sklearn model (skops format) in the active run and register a new version."""
+    def log_and_register(self, model, inputs_card: dict, raw_example, decision: dict) -> int:
+        """Log the pipeline as the raw-records pyfunc (`serving/raw_model.py`: code, the skops
+        pipeline, its serving inputs and the `decision` rule) in the active run and register a
+        new version."""
+        import tempfile
+
         import sklearn
         import skops
         import skops.io
-        from mlflow.models import infer_signature
+
+        from serving import raw_model
+        from serving.model import raw_signature
 
         mlflow = self._mlflow()
         trusted = skops.io.get_untrusted_types(data=skops.io.dumps(model))
-        requirements = [f"scikit-learn=={sklearn.__version__}", f"skops=={skops.__version__}"]
-        info = mlflow.sklearn.log_model(
-            model,
-            name="model",
-            serialization_format="skops",
-            skops_trusted_types=trusted,
-            signature=infer_signature(inputs, outputs),
-            input_example=inputs.head(3),
-            registered_model_name=self.model_name,
-            pip_requirements=requirements,
-        )
+        with tempfile.TemporaryDirectory() as folder:
+            files = {
+                "pipeline": Path(folder) / "pipeline.skops",
+                "inputs": Path(folder) / "inputs.json",
+                "decision": Path(folder) / "decision.json",  # not model_config: MLflow would
+            }  # log that as the run's params, which hold the recipe
+            skops.io.dump(model, files["pipeline"])
+            files["inputs"].write_text(json.dumps(inputs_card))
+            files["decision"].write_text(json.dumps({**decision, "skops_trusted_types": trusted}))
+            info = mlflow.pyfunc.log_model(
+                name="model",
+                python_model=raw_model.__file__,
+                artifacts={k: str(v) for k, v in files.items()},
+                signature=raw_signature(inputs_card),
+                input_example=raw_example.head(3),
+                registered_model_name=self.model_name,
+                pip_requirements=[
+                    f"scikit-learn=={sklearn.__version__}",
+                    f"skops=={skops.__version__}",
+                    "mlops-assets",  # the feature code and the calibration step
+                ],
+            )
         return int(info.registered_model_version)
 
     def champion_version(self) -> int | None:
@@ -126,7 +144,10 @@ class RegistryResource(dg.ConfigurableResource):
 
     def load(self, version: int):
         """The sklearn pipeline of a registered version (pinned by number)."""
-        return self._mlflow().sklearn.load_model(f"models:/{self.model_name}/{version}")
+        from serving.model import unwrap_pipeline
+
+        uri = f"models:/{self.model_name}/{version}"
+        return unwrap_pipeline(self._mlflow().pyfunc.load_model(uri))
 
     def training_window_end(self, version: int) -> dt.date | None:
         """Last application day in the training data of a registered version."""

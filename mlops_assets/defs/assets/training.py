@@ -6,10 +6,12 @@ import warnings
 from typing import Any
 
 import dagster as dg
+import polars as pl
 
 from mlops_assets.compute.features import LABEL
 from mlops_assets.compute.fitting import fit_model
 from mlops_assets.compute.ingest import DAY
+from mlops_assets.compute.metrics import decision_threshold
 from mlops_assets.compute.profile import profile_to_dict
 from mlops_assets.compute.selective import WEIGHT, effective_sample_size
 from mlops_assets.compute.training import (
@@ -128,8 +130,9 @@ def _candidate_model(spec: DatasetSpec) -> dg.AssetsDefinition:
         "(boosting rounds, or a regularized logistic regression on small data) chosen and its "
         "calibration (Platt, or isotonic with 1,000 positives) fitted on cross-fitted scores of "
         "held-out day blocks, logged to MLflow (params, metrics, what the fit chose, signature, "
-        "input example, lineage tags) and registered as a new version of `<dataset>-<env>` in "
-        "skops format.",
+        "input example, lineage tags) and registered as a new version of `<dataset>-<env>`: an "
+        "MLflow pyfunc on raw records (the feature expressions, the skops-serialized pipeline "
+        "and the decision rule), logged as code.",
     )
     def candidate_model(
         context: dg.AssetExecutionContext,
@@ -162,7 +165,16 @@ def _candidate_model(spec: DatasetSpec) -> dg.AssetsDefinition:
         inputs_card = serving_inputs(dataset, training_set[DAY].max())
         _log_candidate(mlflow, recipe, training_set, labels, scores, fitted, inputs_card)
         link = mlflow_run_link(registry, run.info.run_id)
-        version = registry.log_and_register(model, inputs, scores)  # the last registry call
+        version = registry.log_and_register(  # the last registry call
+            model,
+            inputs_card,
+            raw_example(dataset, inputs_card, training_set[DAY].max()),
+            {
+                "threshold": decision_threshold(spec)["threshold"],
+                "action": spec.decision.action,
+                "otherwise": spec.decision.otherwise,
+            },
+        )
         card = {
             "model_name": registry.model_name,
             "version": version,
@@ -276,6 +288,16 @@ def _log_candidate(mlflow, recipe, training_set, labels, scores, fitted, inputs_
         }
     )
     mlflow.log_dict(inputs_card, INPUTS_ARTIFACT)
+
+
+def raw_example(dataset: DatasetResource, inputs_card: dict, day: dt.date):
+    """Three raw records of the model's last training day, as a client sends them (integers as
+    doubles): the registered model's input example."""
+    raw = dataset.read("raw", day.isoformat()).head(3)
+    return raw.select(
+        pl.col(c).cast(pl.Float64) if kind == "int" else pl.col(c)
+        for c, kind in inputs_card["schema"].items()
+    ).to_pandas()
 
 
 def serving_inputs(dataset: DatasetResource, last_day: dt.date) -> dict:
