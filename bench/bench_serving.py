@@ -12,7 +12,8 @@ concurrency 32. Systems, each started, measured and stopped in turn:
   `max_ongoing_requests=32` (at the default 5 the proxy backs off and it served ~10 req/s with a
   3.4-3.9 s median at concurrency 32 here: not a fair baseline);
 - FastAPI + uvicorn: one process, no batching (same parsing and scorer as ours);
-- `mlflow models serve` on the same registry version (model inputs sent pre-featurized);
+- `mlflow models serve` on the same registry version (the same raw records: the registered
+  model is the raw-records pyfunc, `serving/raw_model.py`);
 - ours: `serving.launcher` (HAProxy ingress, 2 replicas, `@serve.batch`, action log on);
 - ours with the champion/challenger router (shadow: both models score every record).
 
@@ -39,8 +40,6 @@ os.environ.setdefault("MLFLOW_ENABLE_ARTIFACTS_PROGRESS_BAR", "false")
 import polars as pl  # noqa: E402
 import psutil  # noqa: E402
 
-from mlops_assets.compute.features import feature_exprs  # noqa: E402
-from mlops_assets.compute.training import model_matrix  # noqa: E402
 from mlops_assets.config.settings import Settings  # noqa: E402
 from mlops_assets.config.spec import load_spec  # noqa: E402
 from mlops_assets.defs.registry import registry_for  # noqa: E402
@@ -111,12 +110,9 @@ def run(settings: Settings, port: int) -> None:
         n: [json.dumps({"records": records[i : i + n]}).encode() for i in range(0, 3000, n)]
         for n in (1, 100)
     }
-    features = model_matrix(raw.select(feature_exprs(model.profile, model.columns)), model.columns)
-    mlflow_bodies = {
+    mlflow_bodies = {  # the same raw records: the registered model is the raw-records pyfunc
         n: [
-            json.dumps(
-                {"dataframe_records": features.iloc[i : i + n].to_dict(orient="records")}
-            ).encode()
+            json.dumps({"dataframe_records": records[i : i + n]}).encode()
             for i in range(0, 3000, n)
         ]
         for n in (1, 100)

@@ -4,6 +4,7 @@ serving the champion v1 again."""
 
 import datetime as dt
 import json
+import socket
 import threading
 import time
 import urllib.request
@@ -357,7 +358,9 @@ def test_mlflow_scoring_protocol_with_mlflows_own_client(serving_home, client, e
     np.testing.assert_allclose(
         predictions["score"], [p["score"] for p in expected], rtol=0, atol=1e-12
     )
-    assert predictions["decision"].tolist() == [p["decision"] for p in expected]
+    for got, p in zip(predictions.to_dict("records"), expected, strict=True):
+        # without ids, each request draws its own exploration control group
+        assert got["control"] or p["control"] or got["decision"] == p["decision"]
     for body in (
         {"dataframe_records": rows},
         {"instances": rows},
@@ -396,13 +399,16 @@ def test_open_inference_protocol_v2_with_tritons_client(serving_home, client, en
         tensor = triton.InferInput(column, [len(values)], kinds[column])
         tensor.set_data_from_numpy(array, binary_data=False)
         tensors.append(tensor)
-    outputs = [triton.InferRequestedOutput(n, binary_data=False) for n in ("score", "decision")]
+    names = ("score", "decision", "control")
+    outputs = [triton.InferRequestedOutput(n, binary_data=False) for n in names]
     result = server.infer("lending-dev", tensors, outputs=outputs, request_id="oip-1")
     np.testing.assert_allclose(
         result.as_numpy("score"), [p["score"] for p in expected], rtol=0, atol=1e-12
     )
     decisions = [d.decode() if isinstance(d, bytes) else d for d in result.as_numpy("decision")]
-    assert decisions == [p["decision"] for p in expected]
+    control = result.as_numpy("control")
+    for decision, in_control, p in zip(decisions, control, expected, strict=True):
+        assert in_control or p["control"] or decision == p["decision"]  # each draws its own
     assert result.get_response()["id"] == "oip-1"
     with pytest.raises(InferenceServerException, match="unknown model 'churn'"):
         server.infer("churn", tensors)
@@ -460,3 +466,72 @@ def test_outcomes_posted_against_logged_decisions_land_where_the_platform_ingest
         assert typed["defaulted"].to_list() == [k % 2 for k in range(10)]
     finally:
         path.unlink(missing_ok=True)  # the module's home keeps its simulated days only
+
+
+def as_doubles(raw: pl.DataFrame):
+    """Raw rows as a pandas frame with integers as doubles, as the model's signature and input
+    example have them (MLflow refuses int64 -> float64; a missing value makes a float anyway)."""
+    rows = raw.drop("_day", "application_id")
+    return rows.with_columns(pl.col(pl.Int64).cast(pl.Float64)).to_pandas()
+
+
+def test_the_registered_model_scores_raw_records_as_the_endpoint_does(serving_home, client):
+    """`mlflow.pyfunc.load_model("models:/<name>@champion")` takes the raw records (missing
+    values included) and gives the endpoint's scores and decisions."""
+    import mlflow
+
+    raw, rows = records(serving_home, n=200)
+    answer = client.predict(rows)["predictions"]
+    previous = mlflow.get_tracking_uri()
+    mlflow.set_tracking_uri(registry(serving_home).tracking_uri)
+    try:
+        model = mlflow.pyfunc.load_model("models:/lending-dev@champion")
+    finally:
+        mlflow.set_tracking_uri(previous)
+    assert raw.null_count().sum_horizontal()[0] > 0  # the rows as landed, with missing values
+    got = model.predict(as_doubles(raw))
+    np.testing.assert_allclose(got["score"], [p["score"] for p in answer], rtol=0, atol=1e-9)
+    for decision, p in zip(got["decision"], answer, strict=True):
+        assert p["control"] or decision == p["decision"]  # the control group: `otherwise`
+    assert "income" in model.metadata.get_input_schema().input_names()
+
+
+def test_mlflow_models_serve_answers_as_the_endpoint(serving_home, client):
+    """`mlflow models serve` of the champion (MLflow's own server, this environment): raw
+    records in, the endpoint's scores and decisions out."""
+    import os
+    import signal
+    import subprocess
+    import sys
+
+    from mlflow.pyfunc.scoring_server.client import ScoringServerClient
+
+    raw, rows = complete_rows(serving_home)
+    expected = client.predict(rows)["predictions"]
+    with socket.socket() as probe:  # a free port on loopback
+        probe.bind(("127.0.0.1", 0))
+        port = probe.getsockname()[1]
+    server = subprocess.Popen(
+        [
+            str(Path(sys.executable).parent / "mlflow"),
+            *("models", "serve", "-m", "models:/lending-dev@champion", "--env-manager", "local"),
+            *("-h", "127.0.0.1", "-p", str(port)),
+        ],
+        env={**os.environ, "MLFLOW_TRACKING_URI": registry(serving_home).tracking_uri},
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.PIPE,
+        start_new_session=True,
+    )
+    try:
+        mlflow_client = ScoringServerClient("127.0.0.1", port)
+        mlflow_client.wait_server_ready(timeout=180, scoring_server_proc=server)
+        got = mlflow_client.invoke(as_doubles(raw))
+        predictions = got.get_predictions()
+    finally:
+        os.killpg(server.pid, signal.SIGTERM)
+        server.wait(timeout=60)
+    np.testing.assert_allclose(
+        predictions["score"], [p["score"] for p in expected], rtol=0, atol=1e-9
+    )
+    for decision, p in zip(predictions["decision"], expected, strict=True):
+        assert p["control"] or decision == p["decision"]
