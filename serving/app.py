@@ -13,10 +13,11 @@ from fastapi import FastAPI, Request, Response
 from pydantic import BaseModel
 from ray import serve
 
+from serving.outcomes import route_outcomes
 from serving.replica import ModelServer
 from serving.rollout import RolloutTarget
 from serving.schema import RequestSchema
-from serving.standard_routes import SERVER
+from serving.standard_routes import route_standard_protocols
 
 
 class ModelRef(BaseModel):
@@ -59,6 +60,9 @@ def build_app(config: dict[str, Any]) -> serve.Application:
         if config.get("max_replicas")
         else None
     )
+
+    route_standard_protocols(api)  # MLflow's scoring protocol and OIP v2
+    route_outcomes(api)  # POST /v1/outcomes
 
     @serve.deployment(
         name="ModelServer",
@@ -104,64 +108,10 @@ def build_app(config: dict[str, Any]) -> serve.Application:
             """The served model: name, version, input schema, training window, backtest."""
             return await ModelServer.model(self, request)
 
-        @api.post(
-            "/v1/outcomes",
-            responses={
-                404: {"description": "An id with no logged decision"},
-                409: {"description": "Another outcome is already recorded for an id"},
-                422: {"description": "Malformed, or an outcome that cannot be observed"},
-            },
-        )
-        async def outcomes(self, request: Request) -> Response:
-            """Outcomes by decision id (`{"outcomes": [{"id": ..., "<target>": ...}]}`), written
-            into the day's outcome landing file; a repeated post changes nothing."""
-            return await ModelServer.outcomes(self, request)
-
         @api.put("/v1/admin/target")
         async def set_target(self, target: RolloutTarget, request: Request) -> Response:
             """Serve other versions: load them here first (409 with the reason if they fail,
             nothing changes), then publish to every replica and wait until all serve them."""
             return await ModelServer.set_target(self, target, request)
-
-        # --- MLflow's scoring protocol (as `mlflow models serve`) -------------------------
-
-        @api.get("/ping")
-        async def ping(self) -> dict:
-            """Readiness, as MLflow's scoring server answers it."""
-            return {}
-
-        @api.post("/invocations")
-        async def invocations(self, request: Request) -> Response:
-            """MLflow's scoring protocol: `dataframe_records`, `dataframe_split`, `instances`
-            or `inputs` in; `{"predictions": [...]}` out (one record per row)."""
-            return await ModelServer.invocations(self, request)
-
-        # --- Open Inference Protocol v2 (KServe, MLServer, Triton) -------------------------
-
-        @api.get("/v2")
-        async def v2_server(self) -> dict:
-            return SERVER
-
-        @api.get("/v2/health/live")
-        async def v2_live(self) -> dict:
-            return {"live": True}
-
-        @api.get("/v2/health/ready")
-        async def v2_ready(self) -> dict:
-            return {"ready": True}
-
-        @api.get("/v2/models/{model_name}")
-        async def v2_model(self, model_name: str) -> Response:
-            """The model's input tensors (one per raw column) and outputs."""
-            return await ModelServer.v2_model(self, model_name)
-
-        @api.get("/v2/models/{model_name}/ready")
-        async def v2_model_ready(self, model_name: str) -> Response:
-            return await ModelServer.v2_model_ready(self, model_name)
-
-        @api.post("/v2/models/{model_name}/infer")
-        async def v2_infer(self, model_name: str, request: Request) -> Response:
-            """One tensor per raw input column in (shape [n]), one per output field out."""
-            return await ModelServer.v2_infer(self, model_name, request)
 
     return Endpoint.bind()

@@ -22,6 +22,7 @@ from pathlib import Path
 from typing import Any
 
 import polars as pl
+from fastapi import Request, Response
 
 MAX_OUTCOMES = 10_000
 
@@ -159,7 +160,9 @@ class OutcomeRoute:
     """Mixed into `serving.replica.ModelServer`: it provides `_deny`, `spec`, `log` and
     `config`."""
 
-    async def outcomes(self, request) -> Any:
+    async def outcomes(self, request: Request) -> Response:
+        """Outcomes by decision id (`{"outcomes": [{"id": ..., "<target>": ...}]}`), written
+        into the day's outcome landing file; a repeated post changes nothing."""
         import asyncio
         import datetime as dt
 
@@ -195,3 +198,15 @@ class OutcomeRoute:
         except OutcomeError as exc:
             return json_response({"detail": exc.detail}, exc.status)
         return json_response(result)
+
+
+def route_outcomes(api) -> None:
+    """`POST /v1/outcomes` on the ingress's FastAPI app, bound to `OutcomeRoute.outcomes`."""
+    api.post(
+        "/v1/outcomes",
+        responses={
+            404: {"description": "An id with no logged decision"},
+            409: {"description": "Another outcome is already recorded for an id"},
+            422: {"description": "Malformed, or an outcome that cannot be observed"},
+        },
+    )(OutcomeRoute.outcomes)

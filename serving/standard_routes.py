@@ -26,6 +26,19 @@ class StandardRoutes:
     """Mixed into `serving.replica.ModelServer`: it provides `_deny`, `_decide`, `models`,
     `config` and `request_schema`."""
 
+    async def ping(self) -> dict:
+        """Readiness, as MLflow's scoring server answers it."""
+        return {}
+
+    async def v2_server(self) -> dict:
+        return SERVER
+
+    async def v2_live(self) -> dict:
+        return {"live": True}
+
+    async def v2_ready(self) -> dict:
+        return {"ready": True}
+
     async def invocations(self, request: Request) -> Response:
         """MLflow's scoring protocol: `{"predictions": [...]}`, one record per input row."""
         denied = self._deny(request)
@@ -88,6 +101,20 @@ class StandardRoutes:
             return None
         message = f"unknown model {model_name!r}: serving {sorted(known)}"
         return json_response(v2_error(message), 404)
+
+
+def route_standard_protocols(api) -> None:
+    """Route the protocols on the ingress's FastAPI app to `StandardRoutes`' methods (Ray Serve
+    binds a route to the replica when its endpoint is a method of the deployment's class or of
+    a base class)."""
+    api.get("/ping")(StandardRoutes.ping)
+    api.post("/invocations")(StandardRoutes.invocations)
+    api.get("/v2")(StandardRoutes.v2_server)
+    api.get("/v2/health/live")(StandardRoutes.v2_live)
+    api.get("/v2/health/ready")(StandardRoutes.v2_ready)
+    api.get("/v2/models/{model_name}")(StandardRoutes.v2_model)
+    api.get("/v2/models/{model_name}/ready")(StandardRoutes.v2_model_ready)
+    api.post("/v2/models/{model_name}/infer")(StandardRoutes.v2_infer)
 
 
 def problem(exc: Exception) -> str:

@@ -9,7 +9,7 @@ import tomllib
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[1]
-PACKAGES = ("mlops_assets", "serving")
+PACKAGES = ("mlops_assets", "asset_checks", "serving")
 
 
 def imported_top_level_modules() -> set[str]:

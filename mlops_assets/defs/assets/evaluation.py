@@ -99,23 +99,7 @@ def build_evaluation_assets(spec: DatasetSpec) -> list:
         report["candidate"] = candidate_model
         report["champion_version"] = versus.version
         report["champion_recipe"] = asdict(versus.recipe) if versus.recipe else None
-        reliability = {
-            (
-                f"champion v{versus.version} (its recipe on the same folds)"
-                if m == "champion"
-                else m
-            ): t
-            for m, t in report["reliability"].items()
-        }
-        figure = reliability_figure(reliability, f"{spec.name}: reliability (backtest)")
-        curves = curve_figures(
-            rows[LABEL].to_numpy(),
-            {m: rows[m].to_numpy() for m in report["overall"]},
-            f"{spec.name} backtest",
-        )
-        figures = {"backtest/reliability.png": figure, **curves}
-        _log_to_mlflow(registry, candidate_model["run_id"], report, figures)
-        close_figures(curves.values())
+        figure = _log_to_mlflow(registry, spec, report, rows, versus.version)
         png = png_bytes(figure)
         return dg.MaterializeResult(
             value=report,
@@ -240,9 +224,21 @@ def _comparison_version(registry: RegistryResource, candidate: int) -> int | Non
     return int(previous) if previous else None
 
 
-def _log_to_mlflow(registry: RegistryResource, run_id: str, report: dict, figures: dict) -> None:
+def _log_to_mlflow(registry: RegistryResource, spec, report: dict, rows, champion_version):
     """The backtest's metrics, report, reliability diagram and ROC and precision-recall curves,
-    in the candidate's MLflow run."""
+    in the candidate's MLflow run; returns the reliability diagram (for the UI)."""
+    reliability = {
+        (
+            f"champion v{champion_version} (its recipe on the same folds)" if m == "champion" else m
+        ): t
+        for m, t in report["reliability"].items()
+    }
+    figure = reliability_figure(reliability, f"{spec.name}: reliability (backtest)")
+    curves = curve_figures(
+        rows[LABEL].to_numpy(),
+        {m: rows[m].to_numpy() for m in report["overall"]},
+        f"{spec.name} backtest",
+    )
     metrics = {
         f"backtest_{model}_{k}": v
         for model, values in report["overall"].items()
@@ -254,8 +250,10 @@ def _log_to_mlflow(registry: RegistryResource, run_id: str, report: dict, figure
         "candidate"
     ]
     registry.log_to_run(
-        run_id,
+        report["candidate"]["run_id"],
         metrics,
         texts={"backtest/report.json": json.dumps(report, indent=2, default=str)},
-        figures=figures,
+        figures={"backtest/reliability.png": figure, **curves},
     )
+    close_figures(curves.values())
+    return figure

@@ -6,13 +6,10 @@ import warnings
 from typing import Any
 
 import dagster as dg
-import polars as pl
 
 from mlops_assets.compute.features import LABEL
 from mlops_assets.compute.fitting import fit_model
 from mlops_assets.compute.ingest import DAY
-from mlops_assets.compute.metrics import decision_threshold
-from mlops_assets.compute.profile import profile_to_dict
 from mlops_assets.compute.selective import WEIGHT, effective_sample_size
 from mlops_assets.compute.training import (
     LABEL_DAY,
@@ -22,6 +19,7 @@ from mlops_assets.compute.training import (
     training_frame,
 )
 from mlops_assets.config.spec import DatasetSpec
+from mlops_assets.defs.assets.serving_inputs import decision_rule, raw_example, serving_inputs
 from mlops_assets.defs.lake import partition_path
 from mlops_assets.defs.registry import TRANSIENT, RegistryResource, git_commit, mlflow_run_link
 from mlops_assets.defs.resources import DatasetResource
@@ -165,16 +163,9 @@ def _candidate_model(spec: DatasetSpec) -> dg.AssetsDefinition:
         inputs_card = serving_inputs(dataset, training_set[DAY].max())
         _log_candidate(mlflow, recipe, training_set, labels, scores, fitted, inputs_card)
         link = mlflow_run_link(registry, run.info.run_id)
-        version = registry.log_and_register(  # the last registry call
-            model,
-            inputs_card,
-            raw_example(dataset, inputs_card, training_set[DAY].max()),
-            {
-                "threshold": decision_threshold(spec)["threshold"],
-                "action": spec.decision.action,
-                "otherwise": spec.decision.otherwise,
-            },
-        )
+        example = raw_example(dataset, inputs_card, training_set[DAY].max())
+        rule = decision_rule(spec)
+        version = registry.log_and_register(model, inputs_card, example, rule)  # the last call
         card = {
             "model_name": registry.model_name,
             "version": version,
@@ -288,31 +279,3 @@ def _log_candidate(mlflow, recipe, training_set, labels, scores, fitted, inputs_
         }
     )
     mlflow.log_dict(inputs_card, INPUTS_ARTIFACT)
-
-
-def raw_example(dataset: DatasetResource, inputs_card: dict, day: dt.date):
-    """Three raw records of the model's last training day, as a client sends them (integers as
-    doubles): the registered model's input example."""
-    raw = dataset.read("raw", day.isoformat()).head(3)
-    return raw.select(
-        pl.col(c).cast(pl.Float64) if kind == "int" else pl.col(c)
-        for c, kind in inputs_card["schema"].items()
-    ).to_pandas()
-
-
-def serving_inputs(dataset: DatasetResource, last_day: dt.date) -> dict:
-    """What serving needs to turn raw records into this model's inputs: the raw input schema, the
-    feature columns, and the profile the features asset would use on the day after training."""
-    columns = dataset.feature_columns()
-    schema = dataset.schema()
-    raw = [*columns.numeric, *columns.categorical, *columns.passthrough]
-    profile = dataset.history_profile((last_day + dt.timedelta(days=1)).isoformat())
-    return {
-        "schema": {c: schema[c] for c in raw},
-        "columns": {
-            "numeric": list(columns.numeric),
-            "categorical": list(columns.categorical),
-            "passthrough": list(columns.passthrough),
-        },
-        "profile": profile_to_dict(profile),
-    }
