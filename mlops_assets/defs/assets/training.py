@@ -152,20 +152,15 @@ def _candidate_model(spec: DatasetSpec) -> dg.AssetsDefinition:
         window = f"{training_set[DAY].min()}..{training_set[DAY].max()}"
         fingerprint = source["data_fingerprint"].value
         run = mlflow.active_run()  # dagster-mlflow's run of this Dagster run
-        mlflow.set_tags(
-            {
-                "mlflow.runName": f"candidate {window}",
-                "mlflow.source.git.commit": git_commit(),
-                "dataset": spec.name,
-            }
-        )
+        commit = git_commit()
+        mlflow.set_tags({"mlflow.runName": f"candidate {window}", "dataset": spec.name})
+        mlflow.set_tag("mlflow.source.git.commit", commit)
         _log_training_input(mlflow, dataset, training_set, window, fingerprint, source)
         inputs_card = serving_inputs(dataset, training_set[DAY].max())
         _log_candidate(mlflow, recipe, training_set, labels, scores, fitted, inputs_card)
         link = mlflow_run_link(registry, run.info.run_id)
         example = raw_example(dataset, inputs_card, training_set[DAY].max())
-        rule = decision_rule(spec)
-        version = registry.log_and_register(model, inputs_card, example, rule)  # the last call
+        version = registry.log_and_register(model, inputs_card, example, decision_rule(spec))
         card = {
             "model_name": registry.model_name,
             "version": version,
