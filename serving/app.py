@@ -13,11 +13,11 @@ from fastapi import FastAPI, Request, Response
 from pydantic import BaseModel
 from ray import serve
 
-from serving.outcomes import route_outcomes
+from serving.outcomes import outcome_routes
 from serving.replica import ModelServer
 from serving.rollout import RolloutTarget
 from serving.schema import RequestSchema
-from serving.standard_routes import route_standard_protocols
+from serving.standard_routes import protocol_routes
 
 
 class ModelRef(BaseModel):
@@ -61,9 +61,6 @@ def build_app(config: dict[str, Any]) -> serve.Application:
         else None
     )
 
-    route_standard_protocols(api)  # MLflow's scoring protocol and OIP v2
-    route_outcomes(api)  # POST /v1/outcomes
-
     @serve.deployment(
         name="ModelServer",
         num_replicas=None if autoscaling else config["replicas"],
@@ -77,8 +74,9 @@ def build_app(config: dict[str, Any]) -> serve.Application:
         health_check_period_s=5,
     )
     @serve.ingress(api)
-    class Endpoint(ModelServer):
-        """The HTTP routes of `ModelServer`, with the dataset's request schema in the docs."""
+    class Endpoint(ModelServer, protocol_routes(api), outcome_routes(api)):
+        """The HTTP routes of `ModelServer`, with the dataset's request schema in the docs; the
+        standard protocols' routes and the outcome API's come from the mixed-in classes."""
 
         async def __init__(self):
             await self.start(config)

@@ -9,7 +9,8 @@ before anything is written, then the day's file is rewritten atomically (tempora
 rename) under a lock: nothing is ever half-written, and a repeated post changes nothing.
 """
 
-from __future__ import annotations
+# No `from __future__ import annotations`: FastAPI resolves the routes' annotations (`Request`)
+# from the functions themselves.
 
 import contextlib
 import fcntl
@@ -200,13 +201,22 @@ class OutcomeRoute:
         return json_response(result)
 
 
-def route_outcomes(api) -> None:
-    """`POST /v1/outcomes` on the ingress's FastAPI app, bound to `OutcomeRoute.outcomes`."""
-    api.post(
-        "/v1/outcomes",
-        responses={
-            404: {"description": "An id with no logged decision"},
-            409: {"description": "Another outcome is already recorded for an id"},
-            422: {"description": "Malformed, or an outcome that cannot be observed"},
-        },
-    )(OutcomeRoute.outcomes)
+def outcome_routes(api) -> type:
+    """`POST /v1/outcomes` on the ingress's FastAPI app, as a class to mix into the deployment
+    (see `serving.standard_routes.protocol_routes`)."""
+
+    class OutcomeRoutes:
+        @api.post(
+            "/v1/outcomes",
+            responses={
+                404: {"description": "An id with no logged decision"},
+                409: {"description": "Another outcome is already recorded for an id"},
+                422: {"description": "Malformed, or an outcome that cannot be observed"},
+            },
+        )
+        async def outcomes(self, request: Request) -> Response:
+            """Outcomes by decision id (`{"outcomes": [{"id": ..., "<target>": ...}]}`),
+            written into the day's outcome landing file; a repeated post changes nothing."""
+            return await OutcomeRoute.outcomes(self, request)
+
+    return OutcomeRoutes

@@ -1,7 +1,8 @@
 """The replica's handlers of the standard protocols (`serving.protocols`): MLflow's scoring
-protocol and the Open Inference Protocol v2. `serving.app.build_app` routes them."""
+protocol and the Open Inference Protocol v2, and their routes (`protocol_routes`)."""
 
-from __future__ import annotations
+# No `from __future__ import annotations`: FastAPI resolves the routes' annotations (`Request`)
+# from the functions themselves.
 
 import json
 
@@ -25,19 +26,6 @@ SERVER = {"name": "mlops-assets", "version": "1", "extensions": []}
 class StandardRoutes:
     """Mixed into `serving.replica.ModelServer`: it provides `_deny`, `_decide`, `models`,
     `config` and `request_schema`."""
-
-    async def ping(self) -> dict:
-        """Readiness, as MLflow's scoring server answers it."""
-        return {}
-
-    async def v2_server(self) -> dict:
-        return SERVER
-
-    async def v2_live(self) -> dict:
-        return {"live": True}
-
-    async def v2_ready(self) -> dict:
-        return {"ready": True}
 
     async def invocations(self, request: Request) -> Response:
         """MLflow's scoring protocol: `{"predictions": [...]}`, one record per input row."""
@@ -103,18 +91,51 @@ class StandardRoutes:
         return json_response(v2_error(message), 404)
 
 
-def route_standard_protocols(api) -> None:
-    """Route the protocols on the ingress's FastAPI app to `StandardRoutes`' methods (Ray Serve
-    binds a route to the replica when its endpoint is a method of the deployment's class or of
-    a base class)."""
-    api.get("/ping")(StandardRoutes.ping)
-    api.post("/invocations")(StandardRoutes.invocations)
-    api.get("/v2")(StandardRoutes.v2_server)
-    api.get("/v2/health/live")(StandardRoutes.v2_live)
-    api.get("/v2/health/ready")(StandardRoutes.v2_ready)
-    api.get("/v2/models/{model_name}")(StandardRoutes.v2_model)
-    api.get("/v2/models/{model_name}/ready")(StandardRoutes.v2_model_ready)
-    api.post("/v2/models/{model_name}/infer")(StandardRoutes.v2_infer)
+def protocol_routes(api) -> type:
+    """The standard protocols' routes on the ingress's FastAPI app `api`, as a class to mix into
+    the deployment. Ray Serve binds a route to the replica when its endpoint is a method of the
+    deployment's class or of a base, and ships a class defined in a function with the app (as
+    `build_app`'s own); the handlers are `StandardRoutes`'."""
+
+    class ProtocolRoutes:
+        @api.get("/ping")
+        async def ping(self) -> dict:
+            """Readiness, as MLflow's scoring server answers it."""
+            return {}
+
+        @api.post("/invocations")
+        async def invocations(self, request: Request) -> Response:
+            """MLflow's scoring protocol: `dataframe_records`, `dataframe_split`, `instances`
+            or `inputs` in; `{"predictions": [...]}` out (one record per row)."""
+            return await StandardRoutes.invocations(self, request)
+
+        @api.get("/v2")
+        async def v2_server(self) -> dict:
+            return SERVER
+
+        @api.get("/v2/health/live")
+        async def v2_live(self) -> dict:
+            return {"live": True}
+
+        @api.get("/v2/health/ready")
+        async def v2_ready(self) -> dict:
+            return {"ready": True}
+
+        @api.get("/v2/models/{model_name}")
+        async def v2_model(self, model_name: str) -> Response:
+            """The model's input tensors (one per raw column) and outputs."""
+            return await StandardRoutes.v2_model(self, model_name)
+
+        @api.get("/v2/models/{model_name}/ready")
+        async def v2_model_ready(self, model_name: str) -> Response:
+            return await StandardRoutes.v2_model_ready(self, model_name)
+
+        @api.post("/v2/models/{model_name}/infer")
+        async def v2_infer(self, model_name: str, request: Request) -> Response:
+            """One tensor per raw input column in (shape [n]), one per output field out."""
+            return await StandardRoutes.v2_infer(self, model_name, request)
+
+    return ProtocolRoutes
 
 
 def problem(exc: Exception) -> str:

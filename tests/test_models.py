@@ -222,3 +222,20 @@ def test_release_copies_a_gated_champion_through_test_to_prod(home, monkeypatch)
     with pytest.raises(ValueError, match="v2 failed the gates: absolute_floor"):
         release(home, spec, "test")
     assert str(client.get_model_version_by_alias("lending-test", "champion").version) == "1"
+
+
+def test_reproduce_retrains_a_run_to_byte_identical_scores_and_notices_a_changed_lake(home, capsys):
+    assert train(home).success
+    run_id = report(home)["candidate"]["run_id"]
+    assert main(["--home", str(home.home), "reproduce", run_id]) == 0
+    out = capsys.readouterr().out
+    assert out.startswith("REPRODUCED: lending-dev v1") and "byte-identical scores" in out
+    assert "from the same lake partitions" in out
+    # a features partition rewritten since: the fingerprint and the scores tell
+    path = home.lake / "lending" / "features" / "2025-01-20.parquet"
+    pl.read_parquet(path).with_columns(pl.col("credit_score") * 0.9).write_parquet(path)
+    assert main(["--home", str(home.home), "reproduce", run_id, "--json"]) == 1
+    result = json.loads(capsys.readouterr().out)
+    assert not result["same_data"] and not result["identical_scores"]
+    assert main(["--home", str(home.home), "reproduce", "no-such-run"]) == 2
+    assert "MLflow run no-such-run" in capsys.readouterr().err

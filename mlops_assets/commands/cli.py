@@ -229,6 +229,21 @@ def _up(args, settings: Settings) -> int:
     return Platform(settings, args, _simulator_config(args, settings)).run()
 
 
+def _reproduce(args, settings: Settings) -> int:
+    from mlflow.exceptions import MlflowException
+
+    from mlops_assets.commands.reproduce import format_reproduction, reproduce
+
+    try:
+        result = reproduce(
+            settings, args.run_id, progress=lambda line: print(line, file=sys.stderr)
+        )
+    except MlflowException as exc:
+        raise ValueError(f"MLflow run {args.run_id}: {exc.message}") from exc
+    print(json.dumps(result) if args.json else format_reproduction(result))
+    return 0 if result["reproduced"] else 1
+
+
 HANDLERS = {
     "up": _up,
     "simulate": _simulate,
@@ -238,6 +253,7 @@ HANDLERS = {
     "rollback": _rollback,
     "promote": _promote,
     "release": _release,
+    "reproduce": _reproduce,
     "serve": _serve,
     "predict": _predict,
 }

@@ -108,7 +108,7 @@ def _platform_commands(sub) -> None:
 
 
 def _model_commands(sub) -> None:
-    """rollback, promote, release: operator actions, each a Dagster run."""
+    """rollback, promote, release: operator actions, each a Dagster run; reproduce."""
     rollback = sub.add_parser(
         "rollback", help="move the champion back to the previous one (a Dagster run)"
     )
@@ -133,6 +133,16 @@ def _model_commands(sub) -> None:
     _reason(release)
     release.add_argument("--to", required=True, choices=("test", "prod"))
     release.set_defaults(command="release")
+
+    reproduce = sub.add_parser(
+        "reproduce",
+        help="retrain a registered model from its MLflow run's record and check that it scores "
+        "the same rows with the same bytes (exit 1 if not)",
+    )
+    _dataset(reproduce)
+    reproduce.add_argument("run_id", metavar="RUN_ID", help="the MLflow run of the candidate")
+    reproduce.add_argument("--json", action="store_true", help="the result as one JSON object")
+    reproduce.set_defaults(command="reproduce")
 
 
 def _serving_commands(sub) -> None:

@@ -157,16 +157,7 @@ class RegistryResource(dg.ConfigurableResource):
     def recipe(self, version: int) -> Recipe:
         """How a registered version was trained, from its MLflow run's parameters (logged by the
         candidate_model asset), so that the backtest can refit it on the candidate's folds."""
-        run = self.client().get_run(self.run_id(version))
-        params = {k: _literal(v) for k, v in run.data.params.items()}
-        half_life = params.pop("recency_half_life_days", None)
-        return Recipe(
-            estimator=params.pop("estimator", "hist_gradient_boosting"),
-            calibration=params.pop("calibration", "platt"),
-            seed=int(params.pop("seed", 0)),
-            recency_half_life_days=float(half_life) if half_life is not None else None,
-            params={k: v for k, v in params.items() if k not in RUN_ONLY_PARAMS},
-        )
+        return recipe_of_run(self.client().get_run(self.run_id(version)))
 
     def run_id(self, version: int) -> str:
         """The MLflow run that trained a registered version."""
@@ -279,6 +270,19 @@ def git_commit() -> str:
 
 
 RUN_ONLY_PARAMS = ("rows",)  # logged with a version's parameters, not part of its recipe
+
+
+def recipe_of_run(run) -> Recipe:
+    """How a candidate was trained, from its MLflow run's parameters."""
+    params = {k: _literal(v) for k, v in run.data.params.items()}
+    half_life = params.pop("recency_half_life_days", None)
+    return Recipe(
+        estimator=params.pop("estimator", "hist_gradient_boosting"),
+        calibration=params.pop("calibration", "platt"),
+        seed=int(params.pop("seed", 0)),
+        recency_half_life_days=float(half_life) if half_life is not None else None,
+        params={k: v for k, v in params.items() if k not in RUN_ONLY_PARAMS},
+    )
 
 
 def _literal(text: str):

@@ -1,6 +1,6 @@
-"""Training: the training set known on a date, and a candidate model tracked in MLflow."""
+"""Training: a candidate model tracked in MLflow and registered (the training set it learns from:
+`training_set.py`)."""
 
-import datetime as dt
 import time
 import warnings
 from typing import Any
@@ -12,25 +12,18 @@ from mlops_assets.compute.fitting import fit_model
 from mlops_assets.compute.ingest import DAY
 from mlops_assets.compute.selective import WEIGHT, effective_sample_size
 from mlops_assets.compute.training import (
-    LABEL_DAY,
     Recipe,
-    files_fingerprint,
     model_matrix,
-    training_frame,
 )
 from mlops_assets.config.spec import DatasetSpec
 from mlops_assets.defs.assets.serving_inputs import decision_rule, raw_example, serving_inputs
+from mlops_assets.defs.assets.training_set import training_set_asset
 from mlops_assets.defs.lake import partition_path
 from mlops_assets.defs.registry import TRANSIENT, RegistryResource, git_commit, mlflow_run_link
 from mlops_assets.defs.resources import DatasetResource
 from serving.model import INPUTS_ARTIFACT, WINDOW_TAG
 
 GROUP = "training"
-
-
-class TrainingSetConfig(dg.Config):
-    as_of: str | None = None  # YYYY-MM-DD; default: the latest day with features
-    window_days: int = 42  # labelled application days in the training set
 
 
 class ModelConfig(dg.Config):
@@ -47,74 +40,7 @@ class ModelConfig(dg.Config):
 
 def build_training_assets(spec: DatasetSpec) -> list:
     """`<dataset>/training_set` and `<dataset>/candidate_model`."""
-    return [_training_set(spec), _candidate_model(spec)]
-
-
-def _training_set(spec: DatasetSpec) -> dg.AssetsDefinition:
-    deps = [dg.AssetKey([spec.name, "features"])]
-    if spec.delayed_labels:
-        deps.append(dg.AssetKey([spec.name, "raw_outcomes"]))
-
-    @dg.asset(
-        key=[spec.name, "training_set"],
-        deps=deps,
-        group_name=GROUP,
-        kinds={"polars", "parquet"},
-        description="Labelled feature rows of the latest `window_days` labelled days, built only "
-        "from features and labels that had landed by `as_of`: no later label can leak in. With "
-        "selective labels, only outcomes the logged decisions left observable, each weighted by "
-        "the inverse of its probability of being observed (`_weight`), read from the decision "
-        "log (`decisions`; a feedback loop, so not a declared dependency: the graph is acyclic).",
-    )
-    def training_set(
-        context: dg.AssetExecutionContext, config: TrainingSetConfig, dataset: DatasetResource
-    ) -> dg.MaterializeResult:
-        days = dataset.partitions("features")
-        if not days:
-            raise dg.Failure("no features partitions yet: ingest landing files first")
-        as_of = (
-            dt.date.fromisoformat(config.as_of) if config.as_of else dt.date.fromisoformat(days[-1])
-        )
-        feature_days = [d for d in days if d <= str(as_of)]
-        outcome_days = [d for d in dataset.partitions("raw_outcomes") if d <= str(as_of)]
-        features = dataset.scan("features", feature_days)
-        outcomes = dataset.scan("raw_outcomes", outcome_days) if spec.delayed_labels else None
-        decision_days = [d for d in dataset.partitions("decisions") if d <= str(as_of)]
-        decisions = (
-            dataset.scan("decisions", decision_days) if spec.decision.selective_labels else None
-        )
-        frame = training_frame(
-            features, outcomes, dataset.spec, as_of, config.window_days, decisions
-        )
-        if frame.height == 0:
-            raise dg.Failure(
-                f"no labelled rows known on {as_of}: labels arrive "
-                f"{spec.target.delay_days} days after the rows"
-            )
-        used = dataset.partition_files("features", feature_days)
-        if spec.delayed_labels:
-            used += dataset.partition_files("raw_outcomes", outcome_days)
-        if spec.decision.selective_labels:
-            used += dataset.partition_files("decisions", decision_days)
-        weights = frame[WEIGHT].to_numpy()
-        return dg.MaterializeResult(
-            value=frame,
-            metadata={
-                "dagster/row_count": frame.height,
-                "as_of": str(as_of),
-                "first_day": str(frame[DAY].min()),
-                "last_day": str(frame[DAY].max()),
-                "latest_label_observed": str(frame[LABEL_DAY].max()),
-                "positive_rate": round(float(frame[LABEL].mean()), 4),
-                "selective_labels": spec.decision.selective_labels,
-                # what the weighted rows are worth as unweighted ones (Kish)
-                "effective_sample_size": round(effective_sample_size(weights), 1),
-                "weighted_rows": int((weights != 1.0).sum()),
-                "data_fingerprint": files_fingerprint(used),
-            },
-        )
-
-    return training_set
+    return [training_set_asset(spec), _candidate_model(spec)]
 
 
 def _candidate_model(spec: DatasetSpec) -> dg.AssetsDefinition:
@@ -211,7 +137,13 @@ def _log_training_input(mlflow, dataset, training_set, window, fingerprint, sour
     mlflow.log_input(
         logged,
         context="training",
-        tags={WINDOW_TAG: window, "as_of": source["as_of"].value, "data_fingerprint": fingerprint},
+        tags={
+            WINDOW_TAG: window,
+            "as_of": source["as_of"].value,
+            "data_fingerprint": fingerprint,
+            # `mlops reproduce` rebuilds the training set from these (older runs: the default)
+            "window_days": str(source["window_days"].value if "window_days" in source else 42),
+        },
     )
 
 
