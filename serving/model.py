@@ -64,8 +64,9 @@ def load_model(
 ) -> ServedModel:
     """Load `model_name` v`version` from the registry, or raise `ModelLoadError` saying why.
 
-    The decision threshold is `fixed_threshold` when the spec fixes one, else the value-optimal
-    threshold that the version's backtest logged.
+    The decision threshold is `fixed_threshold` when the spec fixes one, else the one the
+    version's decision rule carries (a version registered before the raw-records pyfunc: the one
+    its backtest logged).
     """
     import mlflow
 
