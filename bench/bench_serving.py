@@ -233,6 +233,7 @@ def measure_ray_naive(
 
     started = time.perf_counter()
     ray.init(
+        address="local",  # a cluster of its own, never one a `ray start` left behind
         num_cpus=2,
         include_dashboard=False,
         logging_level="WARNING",
