@@ -99,6 +99,18 @@ def cluster(serving_home, ray_exclusive):
         yield url
     finally:
         stop_started(served, MARKER, marker, signal.SIGTERM)
+        forget_the_cluster()
+
+
+def forget_the_cluster() -> None:
+    """`ray start --head` records its address in the temp folder's `ray/ray_current_cluster`;
+    its nodes were killed, not `ray stop`ped, so remove the record: a later `ray.init()` without
+    an address would try to join the dead cluster."""
+    import tempfile
+
+    record = Path(tempfile.gettempdir()) / "ray" / "ray_current_cluster"
+    if record.exists() and record.read_text().strip().endswith(f":{GCS_PORT}"):
+        record.unlink()
 
 
 def test_replicas_spread_over_nodes_and_requests_recover_when_a_node_dies(serving_home, cluster):
