@@ -134,13 +134,19 @@ def _raw_records_model(loaded):
 
 
 def training_window(run) -> str:
-    """`first..last` application day of the training set a run logged (its MLflow dataset input
-    with context `training`), or '' if it logged none."""
+    """`first..last` application day of the training set a run logged, or '' if it logged
+    none."""
+    return (training_input_tags(run) or {}).get(WINDOW_TAG, "")
+
+
+def training_input_tags(run) -> dict[str, str] | None:
+    """The tags of the training set a run logged (its MLflow dataset input with context
+    `training`: window, as_of, data_fingerprint, window_days), or None if it logged none."""
     for item in run.inputs.dataset_inputs if run.inputs else []:
         tags = {t.key: t.value for t in item.tags}
         if tags.get("mlflow.data.context") == "training":
-            return tags.get(WINDOW_TAG, "")
-    return ""
+            return tags
+    return None
 
 
 WINDOW_TAG = "window"  # on the training dataset input: `first..last` application day

@@ -53,14 +53,14 @@ class RawRecordsModel(mlflow.pyfunc.PythonModel):
         import polars as pl
 
         from mlops_assets.compute.features import feature_exprs
-        from mlops_assets.compute.ingest import DTYPES
+        from mlops_assets.compute.ingest import SERVED_DTYPES
         from mlops_assets.compute.training import model_matrix
 
         given = pl.from_pandas(raw)
         frame = given.select(
-            pl.col(c).cast(DTYPES["float" if k == "int" else k], strict=True)
+            pl.col(c).cast(SERVED_DTYPES[k], strict=True)
             if c in given.columns
-            else pl.lit(None, DTYPES["float" if k == "int" else k]).alias(c)  # optional columns
+            else pl.lit(None, SERVED_DTYPES[k]).alias(c)  # optional columns
             for c, k in self.schema.items()
         )
         features = frame.select(feature_exprs(self.profile, self.columns))

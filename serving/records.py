@@ -9,7 +9,7 @@ from typing import IO
 
 import polars as pl
 
-from mlops_assets.compute.ingest import DTYPES
+from mlops_assets.compute.ingest import SERVED_DTYPES
 
 
 def read_records(source: str | Path | IO[str], schema: dict[str, str]) -> list[dict]:
@@ -37,6 +37,6 @@ def read_records(source: str | Path | IO[str], schema: dict[str, str]) -> list[d
                 {"true": True, "false": False}, default=None, return_dtype=pl.Boolean
             )
         else:
-            value = value.cast(DTYPES["float" if kind == "int" else kind], strict=False)
+            value = value.cast(SERVED_DTYPES[kind], strict=False)
         casts.append(value.alias(column))
     return frame.with_columns(casts).to_dicts()

@@ -13,7 +13,7 @@ import polars as pl
 from pydantic import ConfigDict, Field, StrictBool, StrictInt, StrictStr, TypeAdapter, with_config
 from typing_extensions import TypedDict
 
-from mlops_assets.compute.ingest import DTYPES
+from mlops_assets.compute.ingest import SERVED_DTYPES
 
 _TYPES = {"int": float, "float": float, "str": StrictStr, "bool": StrictBool}
 ID = "id"
@@ -47,7 +47,7 @@ class RequestSchema:
             )
         )
         self._adapter = TypeAdapter(body)
-        self.polars_schema = {c: DTYPES["float" if k == "int" else k] for c, k in schema.items()}
+        self.polars_schema = {c: SERVED_DTYPES[k] for c, k in schema.items()}
 
     def parse(self, body: bytes) -> tuple[pl.DataFrame, list[Any]]:
         """(records as a frame in schema order, the ids given or None per record)."""

@@ -8,6 +8,7 @@ import json
 
 from fastapi import Request, Response
 
+from serving.policy import CHAMPION
 from serving.protocols import (
     ProtocolError,
     mlflow_error,
@@ -61,7 +62,7 @@ class StandardRoutes:
         unknown = self._unknown_model(model_name)
         if unknown:
             return unknown
-        champion = self.models["champion"]
+        champion = self.models[CHAMPION]
         return json_response(
             v2_metadata(
                 champion.name,
@@ -84,7 +85,7 @@ class StandardRoutes:
 
     def _unknown_model(self, model_name: str) -> Response | None:
         """404 unless `model_name` is the served model (`<dataset>-<env>`) or the dataset."""
-        known = {self.models["champion"].name, self.config["dataset"]}
+        known = {self.models[CHAMPION].name, self.config["dataset"]}
         if model_name in known:
             return None
         message = f"unknown model {model_name!r}: serving {sorted(known)}"

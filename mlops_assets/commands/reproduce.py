@@ -69,11 +69,13 @@ def reproduce(settings: Settings, run_id: str, progress=lambda _: None) -> dict:
 
 def _training_record(run) -> dict:
     """The run's training input tags: as_of, window_days, data_fingerprint."""
-    for item in run.inputs.dataset_inputs if run.inputs else []:
-        tags = {t.key: t.value for t in item.tags}
-        if tags.get("mlflow.data.context") == "training":
-            return {"window_days": "42", **tags}  # runs before window_days was logged: default
-    raise ValueError(f"MLflow run {run.info.run_id} logged no training input: not a candidate")
+    from mlops_assets.defs.assets.training_set import WINDOW_DAYS
+    from serving.model import training_input_tags
+
+    tags = training_input_tags(run)
+    if tags is None:
+        raise ValueError(f"MLflow run {run.info.run_id} logged no training input: not a candidate")
+    return {"window_days": str(WINDOW_DAYS), **tags}  # runs before window_days was logged
 
 
 def format_reproduction(result: dict) -> str:

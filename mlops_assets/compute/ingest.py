@@ -20,6 +20,9 @@ DTYPES: dict[str, pl.DataType] = {
     "str": pl.String(),
     "bool": pl.Boolean(),
 }
+# a served record's column types: integers as doubles, so that a missing value or a client's 36.0
+# is never a type error (the request schema, `mlops predict`'s records, the registered model)
+SERVED_DTYPES: dict[str, pl.DataType] = {**DTYPES, "int": pl.Float64()}
 DAY = "_day"  # the partition date, added to every ingested row
 _BOOLS = {"true": True, "false": False}
 

@@ -5,6 +5,7 @@ import datetime as dt
 
 import polars as pl
 
+from mlops_assets.compute.ingest import SERVED_DTYPES
 from mlops_assets.compute.metrics import decision_threshold
 from mlops_assets.compute.profile import profile_to_dict
 from mlops_assets.config.spec import DatasetSpec
@@ -16,8 +17,7 @@ def raw_example(dataset: DatasetResource, inputs_card: dict, day: dt.date):
     doubles): the registered model's input example."""
     raw = dataset.read("raw", day.isoformat()).head(3)
     return raw.select(
-        pl.col(c).cast(pl.Float64) if kind == "int" else pl.col(c)
-        for c, kind in inputs_card["schema"].items()
+        pl.col(c).cast(SERVED_DTYPES[kind]) for c, kind in inputs_card["schema"].items()
     ).to_pandas()
 
 

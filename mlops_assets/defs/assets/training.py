@@ -17,13 +17,11 @@ from mlops_assets.compute.training import (
 )
 from mlops_assets.config.spec import DatasetSpec
 from mlops_assets.defs.assets.serving_inputs import decision_rule, raw_example, serving_inputs
-from mlops_assets.defs.assets.training_set import training_set_asset
+from mlops_assets.defs.assets.training_set import GROUP, WINDOW_DAYS, training_set_asset
 from mlops_assets.defs.lake import partition_path
 from mlops_assets.defs.registry import TRANSIENT, RegistryResource, git_commit, mlflow_run_link
 from mlops_assets.defs.resources import DatasetResource
 from serving.model import INPUTS_ARTIFACT, WINDOW_TAG
-
-GROUP = "training"
 
 
 class ModelConfig(dg.Config):
@@ -142,7 +140,9 @@ def _log_training_input(mlflow, dataset, training_set, window, fingerprint, sour
             "as_of": source["as_of"].value,
             "data_fingerprint": fingerprint,
             # `mlops reproduce` rebuilds the training set from these (older runs: the default)
-            "window_days": str(source["window_days"].value if "window_days" in source else 42),
+            "window_days": str(
+                source["window_days"].value if "window_days" in source else WINDOW_DAYS
+            ),
         },
     )
 

@@ -15,11 +15,12 @@ from mlops_assets.config.spec import DatasetSpec
 from mlops_assets.defs.resources import DatasetResource
 
 GROUP = "training"
+WINDOW_DAYS = 42  # the default window: labelled application days in the training set
 
 
 class TrainingSetConfig(dg.Config):
     as_of: str | None = None  # YYYY-MM-DD; default: the latest day with features
-    window_days: int = 42  # labelled application days in the training set
+    window_days: int = WINDOW_DAYS
 
 
 def build_training_set(
