@@ -244,6 +244,23 @@ def _reproduce(args, settings: Settings) -> int:
     return 0 if result["reproduced"] else 1
 
 
+def _sweep(args, settings: Settings) -> int:
+    from mlops_assets.commands.sweep import format_sweep, run_sweep
+
+    if args.trials is not None and args.trials < 1:
+        raise ValueError("--trials must be >= 1")
+    summary = run_sweep(
+        settings,
+        trials=args.trials,
+        seed=args.seed,
+        train=not args.no_train,
+        progress=lambda line: print(line, file=sys.stderr, flush=True),
+    )
+    print(json.dumps(summary, default=str) if args.json else format_sweep(summary))
+    model = summary.get("model")
+    return 1 if model and not model["success"] and "not_promoted" not in model else 0
+
+
 HANDLERS = {
     "up": _up,
     "simulate": _simulate,
@@ -254,6 +271,7 @@ HANDLERS = {
     "promote": _promote,
     "release": _release,
     "reproduce": _reproduce,
+    "sweep": _sweep,
     "serve": _serve,
     "predict": _predict,
 }

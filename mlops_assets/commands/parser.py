@@ -108,7 +108,7 @@ def _platform_commands(sub) -> None:
 
 
 def _model_commands(sub) -> None:
-    """rollback, promote, release: operator actions, each a Dagster run; reproduce."""
+    """rollback, promote, release: operator actions, each a Dagster run; reproduce, sweep."""
     rollback = sub.add_parser(
         "rollback", help="move the champion back to the previous one (a Dagster run)"
     )
@@ -143,6 +143,21 @@ def _model_commands(sub) -> None:
     reproduce.add_argument("run_id", metavar="RUN_ID", help="the MLflow run of the candidate")
     reproduce.add_argument("--json", action="store_true", help="the result as one JSON object")
     reproduce.set_defaults(command="reproduce")
+
+    sweep = sub.add_parser(
+        "sweep",
+        help="Ray Tune trials of recipes from the spec's experiments.search against the "
+        "champion's recipe (MLflow: a parent run, a child run per trial); the confirmed winner "
+        "is then trained through the gates",
+    )
+    _dataset(sweep)
+    sweep.add_argument("--trials", type=int, help="recipes drawn (default: experiments.trials)")
+    sweep.add_argument("--seed", type=int, help="of the draws (default: experiments.seed)")
+    sweep.add_argument(
+        "--no-train", action="store_true", help="only the sweep: do not train its winner"
+    )
+    sweep.add_argument("--json", action="store_true", help="the result as one JSON object")
+    sweep.set_defaults(command="sweep")
 
 
 def _serving_commands(sub) -> None:

@@ -50,7 +50,7 @@ def run_pipeline(
     summary = {"dataset": spec.name, "home": str(settings.home), "landed_days": len(days)}
     summary.update(run_days(defs, instance, spec, landed, progress))
     if train:
-        summary["model"] = _train(defs, instance, spec, settings, progress)
+        summary["model"] = train_and_report(defs, instance, spec, settings, progress)
         if "deployment" in summary["model"]:
             summary["decisions"] = _decide(defs, instance, spec, progress)
         if instance.get_latest_materialization_event(dg.AssetKey([spec.name, "decisions"])):
@@ -61,10 +61,12 @@ def run_pipeline(
     return summary
 
 
-def _train(defs, instance, spec: DatasetSpec, settings: Settings, progress) -> dict:
+def train_and_report(
+    defs, instance, spec: DatasetSpec, settings: Settings, progress, run_config=None
+) -> dict:
     """Run the train job once: training set -> candidate -> backtest (gates) -> champion."""
     progress(f"{train_job_name(spec)}: training, backtesting and gating a candidate...")
-    result = execute(defs, instance, train_job_name(spec))
+    result = execute(defs, instance, train_job_name(spec), run_config=run_config)
     model: dict = {"run_id": result.run_id, "success": result.success}
     dataset = DatasetResource(spec_path=str(settings.dataset_spec), home=str(settings.home))
     materialized = {e.asset_key.path[-1] for e in result.get_asset_materialization_events()}

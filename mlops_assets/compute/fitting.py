@@ -88,6 +88,17 @@ def fit_model(frame: pl.DataFrame, columns: FeatureColumns, recipe: Recipe) -> t
     }
 
 
+def recipe_fitter(columns: FeatureColumns, recipe: Recipe):
+    """The backtest's `Fitter` of a recipe: fit it (`fit_model`) on a fold's training rows and
+    return the fitted model's scorer of raw feature rows."""
+
+    def fit(train: pl.DataFrame):
+        model, _ = fit_model(train, columns, recipe)
+        return lambda rows: model.predict_proba(model_matrix(rows, columns))[:, 1]
+
+    return fit
+
+
 def _default_estimator(recipe: Recipe) -> str:
     return "hist_gradient_boosting" if recipe.estimator == AUTO else recipe.estimator
 

@@ -148,13 +148,16 @@ def percentile_interval(
     return Interval(estimate, float(low), float(high))
 
 
-def mean_difference(days: np.ndarray, a: np.ndarray, b: np.ndarray, seed: int = 0) -> Interval:
-    """mean(a - b) over paired rows, with a percentile bootstrap over whole days."""
+def mean_difference(
+    days: np.ndarray, a: np.ndarray, b: np.ndarray, seed: int = 0, comparisons: int = 1
+) -> Interval:
+    """mean(a - b) over paired rows, with a percentile bootstrap over whole days (Bonferroni-
+    corrected over `comparisons`)."""
     clusters = clusters_of(days)
     sums = cluster_sums(clusters, np.column_stack([np.asarray(a) - np.asarray(b), np.ones(len(a))]))
     estimate = float(sums[:, 0].sum() / sums[:, 1].sum())
     draws = bootstrap(sums, lambda t: t[:, 0] / np.maximum(t[:, 1], 1e-12), seed=seed)
-    return percentile_interval(estimate, draws)
+    return percentile_interval(estimate, draws, comparisons=comparisons)
 
 
 def wilson(successes: int, trials: int, confidence: float = CONFIDENCE) -> Interval | None:

@@ -9,10 +9,13 @@ from mlops_assets.config.spec_types import (
     CALIBRATIONS,
     ESTIMATOR_CHOICES,
     ROLLOUTS,
+    SEARCHABLE,
     Decision,
+    Experiments,
     Gates,
     ModelChoice,
     Monitoring,
+    ParamRange,
     Quality,
     Serving,
     Value,
@@ -146,6 +149,51 @@ def parse_model(section, fail) -> ModelChoice:
             "model.calibration", f"{model.calibration!r} is not one of {', '.join(CALIBRATIONS)}"
         )
     return model
+
+
+def parse_experiments(section, fail) -> Experiments:
+    defaults = Experiments()
+    for key in ("trials", "holdout_days", "seed"):
+        v = section.get(key, getattr(defaults, key))
+        if isinstance(v, bool) or not isinstance(v, int) or v < (1 if key == "trials" else 0):
+            raise fail(
+                f"experiments.{key}", f"{v!r} must be a whole number >= {int(key == 'trials')}"
+            )
+    search = section.get("search")
+    if search is None:
+        return Experiments(**section)
+    if not isinstance(search, dict) or not search:
+        raise fail("experiments.search", "must map estimator families to parameter ranges")
+    parsed = {}
+    for family, params in search.items():
+        where = f"experiments.search.{family}"
+        if family not in SEARCHABLE:
+            raise fail(where, f"{family!r} is not one of {', '.join(SEARCHABLE)}")
+        if not isinstance(params, dict):
+            raise fail(where, "must map parameter names to ranges")
+        parsed[family] = {p: _param_range(r, fail, f"{where}.{p}") for p, r in params.items()}
+    return Experiments(**{**section, "search": parsed})
+
+
+def _param_range(raw, fail, where: str) -> ParamRange:
+    """A list (a choice), a scalar (fixed) or {low, high, log, integer}."""
+    if isinstance(raw, list):
+        if not raw:
+            raise fail(where, "an empty list of values")
+        return ParamRange(values=tuple(raw))
+    if not isinstance(raw, dict):
+        return ParamRange(values=(raw,))
+    unknown = sorted(set(raw) - {"low", "high", "log", "integer"})
+    if unknown:
+        raise fail(f"{where}.{unknown[0]}", "unknown key (low, high, log, integer)")
+    low, high = raw.get("low"), raw.get("high")
+    if not all(isinstance(v, int | float) and not isinstance(v, bool) for v in (low, high)):
+        raise fail(where, "needs numbers low and high")
+    if low > high or (raw.get("log") and low <= 0):
+        raise fail(where, f"low {low} must be <= high {high} (and > 0 with log)")
+    return ParamRange(
+        low=low, high=high, log=bool(raw.get("log")), integer=bool(raw.get("integer"))
+    )
 
 
 def parse_serving(section, fail) -> Serving:

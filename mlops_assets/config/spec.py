@@ -18,6 +18,7 @@ from mlops_assets.config.sections import (
     columns_or_auto,
     parse_date,
     parse_decision,
+    parse_experiments,
     parse_gates,
     parse_model,
     parse_monitoring,
@@ -29,6 +30,7 @@ from mlops_assets.config.sections import (
 from mlops_assets.config.spec_types import (
     FORMATS,
     DatasetSpec,
+    Experiments,
     Gates,
     ModelChoice,
     Monitoring,
@@ -59,6 +61,7 @@ _OPTIONAL = (
     "model",
     "serving",
     "monitoring",
+    "experiments",
 )
 _SECTIONS = {
     "target": ({"column", "positive"}, {"delay_days"}),
@@ -72,6 +75,7 @@ _SECTIONS = {
     "model": (set(), set(ModelChoice.__dataclass_fields__)),
     "serving": (set(), set(Serving.__dataclass_fields__)),
     "monitoring": (set(), set(Monitoring.__dataclass_fields__)),
+    "experiments": (set(), set(Experiments.__dataclass_fields__)),
 }
 
 
@@ -204,5 +208,6 @@ def parse_spec(
         model=parse_model(sections["model"], fail),
         serving=parse_serving(sections["serving"], fail),
         monitoring=parse_monitoring(sections["monitoring"], fail),
+        experiments=parse_experiments(sections["experiments"], fail),
         source=source,
     )

@@ -125,6 +125,43 @@ class ModelChoice:
     calibration: str = "platt"  # or isotonic (used with 1,000 positives or more)
 
 
+SEARCHABLE = ("hist_gradient_boosting", "logistic_regression")  # estimator families a sweep draws
+
+
+@dataclass(frozen=True)
+class ParamRange:
+    """One hyperparameter's range in a sweep: `values` (drawn with equal chances), or `low` ..
+    `high` (uniform, log-uniform with `log`, rounded to whole numbers with `integer`)."""
+
+    values: tuple = ()
+    low: float | None = None
+    high: float | None = None
+    log: bool = False
+    integer: bool = False
+
+
+DEFAULT_SEARCH = {  # boosting rounds are not searched: day-blocked early stopping picks them
+    "hist_gradient_boosting": {
+        "learning_rate": ParamRange(low=0.02, high=0.3, log=True),
+        "max_leaf_nodes": ParamRange(values=(4, 8, 15, 31)),
+        "min_samples_leaf": ParamRange(low=10, high=200, log=True, integer=True),
+        "l2_regularization": ParamRange(low=0.0, high=10.0),
+    },
+    "logistic_regression": {"C": ParamRange(low=0.001, high=10.0, log=True)},
+}
+
+
+@dataclass(frozen=True)
+class Experiments:
+    """What `mlops sweep` searches (`compute.sweep`); every key optional."""
+
+    trials: int = 16  # recipes drawn, each scored by the walk-forward backtest
+    holdout_days: int = 7  # the last days of the training set, seen by no trial: the winner's
+    # score is re-checked on them
+    seed: int = 0  # of the draws (and of every trial's fit)
+    search: dict = field(default_factory=lambda: dict(DEFAULT_SEARCH))  # family -> param -> range
+
+
 @dataclass(frozen=True)
 class Serving:
     """How the endpoint serves and decides; every key is optional in the YAML."""
@@ -199,6 +236,7 @@ class DatasetSpec:
     model: ModelChoice = field(default_factory=ModelChoice)
     serving: Serving = field(default_factory=Serving)
     monitoring: Monitoring = field(default_factory=Monitoring)
+    experiments: Experiments = field(default_factory=Experiments)
     source: Path | None = None
 
     @property

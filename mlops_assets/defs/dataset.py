@@ -19,6 +19,7 @@ from mlops_assets.defs.assets.kpis import build_kpi_assets
 from mlops_assets.defs.assets.performance import build_performance_assets
 from mlops_assets.defs.assets.promotion import build_promotion_assets
 from mlops_assets.defs.assets.serving import build_serving_assets
+from mlops_assets.defs.assets.sweep import build_sweep_assets
 from mlops_assets.defs.assets.training import build_training_assets
 from mlops_assets.defs.jobs import build_jobs, daily_job_name, train_job_name
 from mlops_assets.defs.lake import ParquetIOManager
@@ -56,6 +57,7 @@ def build_definitions(settings: Settings) -> dg.Definitions:
             *build_performance_assets(spec, partitions),
             *build_impact_assets(spec, partitions),
             *build_health_assets(spec),
+            *build_sweep_assets(spec),
         ],
         asset_checks=[
             *build_data_quality_checks(spec),

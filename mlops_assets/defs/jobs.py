@@ -41,6 +41,10 @@ def daily_assets(
     return [dg.AssetKey([spec.name, n]) for n in names if only is None or n in only]
 
 
+def sweep_job_name(spec: DatasetSpec) -> str:
+    return f"{spec.name}_sweep"
+
+
 def operator_job_name(spec: DatasetSpec, action: str) -> str:
     return f"{spec.name}_{action}"
 
@@ -53,9 +57,9 @@ def operator_config(spec: DatasetSpec, action: str, **champion) -> dict:
 def build_jobs(
     spec: DatasetSpec, partitions: dg.PartitionsDefinition, train_hooks: set | None = None
 ) -> list:
-    """The daily chain (partitioned by business day), the train job (with `train_hooks`: the
-    end of its MLflow run), and the operators' rollback and promote jobs (the champion and the
-    endpoint, as a promotion moves them)."""
+    """The daily chain (partitioned by business day), the train and sweep jobs (with
+    `train_hooks`: the end of their MLflow run), and the operators' rollback and promote jobs
+    (the champion and the endpoint, as a promotion moves them)."""
     operator_jobs = [
         dg.define_asset_job(
             operator_job_name(spec, action),
@@ -101,6 +105,14 @@ def build_jobs(
             ),
             description="Train a candidate, backtest it against the champion, promote it if the "
             "gates pass, and update the endpoint.",
+            hooks=train_hooks,
+        ),
+        dg.define_asset_job(
+            sweep_job_name(spec),
+            selection=dg.AssetSelection.assets([spec.name, "training_set"], [spec.name, "sweep"]),
+            description="Sweep recipes on Ray Tune against the champion's (MLflow: a parent run "
+            "and a run per trial); the train job with `candidate_model`'s `from_sweep` then "
+            "trains the confirmed winner through the gates (`mlops sweep` runs both).",
             hooks=train_hooks,
         ),
     ]

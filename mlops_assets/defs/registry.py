@@ -9,7 +9,6 @@ import ast
 import datetime as dt
 import json
 import re
-import subprocess
 from pathlib import Path
 
 import dagster as dg
@@ -252,21 +251,6 @@ def registry_for(settings, spec, env: str | None = None, by_reference: bool = Fa
 def redacted(uri: str) -> str:
     """`uri` with the password of its user info (`scheme://user:password@host`) masked."""
     return re.sub(r"^([a-z0-9+.-]+://[^:/@]*):[^@/]*@", r"\1:***@", uri, flags=re.IGNORECASE)
-
-
-def git_commit() -> str:
-    """The commit of the code that trains, or 'unknown' outside a git checkout."""
-    try:
-        return subprocess.run(
-            ["git", "rev-parse", "HEAD"],
-            capture_output=True,
-            text=True,
-            cwd=Path(__file__).parent,
-            timeout=5,
-            check=True,
-        ).stdout.strip()
-    except (OSError, subprocess.SubprocessError):
-        return "unknown"
 
 
 RUN_ONLY_PARAMS = ("rows",)  # logged with a version's parameters, not part of its recipe

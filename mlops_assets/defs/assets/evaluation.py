@@ -10,7 +10,7 @@ import polars as pl
 
 from mlops_assets.compute.backtest import run_backtest, walk_forward_folds
 from mlops_assets.compute.features import LABEL
-from mlops_assets.compute.fitting import fit_model
+from mlops_assets.compute.fitting import recipe_fitter
 from mlops_assets.compute.gates import evaluate_gates
 from mlops_assets.compute.ingest import DAY
 from mlops_assets.compute.training import Recipe, model_matrix
@@ -86,7 +86,7 @@ def build_evaluation_assets(spec: DatasetSpec) -> list:
             candidate_model.get("recency_half_life_days"),
             calibration=candidate_model.get("calibration_method", "platt"),
         )
-        fit = _fitter(columns, recipe)
+        fit = recipe_fitter(columns, recipe)
         versus = _baseline(registry, candidate_model["version"], recipe, fit, columns, config)
         report, rows = run_backtest(training_set, folds, fit, spec, versus.fit, versus.after)
         if report["comparison"] is not None:
@@ -135,16 +135,6 @@ def _folds(days: list, config: BacktestConfig, spec: DatasetSpec) -> tuple[list,
     return folds, gap
 
 
-def _fitter(columns, recipe: Recipe):
-    """Fit `recipe` on a fold's training rows; returns the fold's scorer."""
-
-    def fit(train: pl.DataFrame):
-        model, _ = fit_model(train, columns, recipe)
-        return lambda rows: model.predict_proba(model_matrix(rows, columns))[:, 1]
-
-    return fit
-
-
 @dataclass
 class Baseline:
     """What the candidate is compared with, on each fold."""
@@ -179,7 +169,7 @@ def _baseline(registry, candidate: int, recipe: Recipe, fit, columns, config) ->
     champion_recipe = registry.recipe(version)
     return Baseline(
         version,
-        fit if champion_recipe == recipe else _fitter(columns, champion_recipe),
+        fit if champion_recipe == recipe else recipe_fitter(columns, champion_recipe),
         champion_recipe,
         description=f"v{version}'s recipe refitted on the same folds (same horizon)",
     )

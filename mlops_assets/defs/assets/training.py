@@ -19,7 +19,8 @@ from mlops_assets.config.spec import DatasetSpec
 from mlops_assets.defs.assets.serving_inputs import decision_rule, raw_example, serving_inputs
 from mlops_assets.defs.assets.training_set import GROUP, WINDOW_DAYS, training_set_asset
 from mlops_assets.defs.lake import partition_path
-from mlops_assets.defs.registry import TRANSIENT, RegistryResource, git_commit, mlflow_run_link
+from mlops_assets.defs.provenance import git_commit
+from mlops_assets.defs.registry import TRANSIENT, RegistryResource, mlflow_run_link
 from mlops_assets.defs.resources import DatasetResource
 from serving.model import INPUTS_ARTIFACT, WINDOW_TAG
 
@@ -34,6 +35,8 @@ class ModelConfig(dg.Config):
     # rows weigh half as much every this many days back (None: equal); set by drift and
     # performance retrains so that the new regime dominates
     recency_half_life_days: float | None = None
+    # train the recipe the last sweep (`<dataset>/sweep`) proposed, instead of the above
+    from_sweep: bool = False
 
 
 def build_training_assets(spec: DatasetSpec) -> list:
@@ -67,7 +70,8 @@ def _candidate_model(spec: DatasetSpec) -> dg.AssetsDefinition:
         training_set = dataset.read("training_set")
         columns = dataset.feature_columns()
         inputs, labels = model_matrix(training_set, columns), training_set[LABEL].to_numpy()
-        recipe = model_recipe(config, spec)
+        sweep = dataset.document("sweep") if config.from_sweep else None
+        recipe = model_recipe(config, spec, sweep)
         model, fitted = fit_model(training_set, columns, recipe)
         scores = model.predict_proba(inputs)[:, 1]
         source = context.instance.get_latest_materialization_event(
@@ -79,6 +83,8 @@ def _candidate_model(spec: DatasetSpec) -> dg.AssetsDefinition:
         commit = git_commit()
         mlflow.set_tags({"mlflow.runName": f"candidate {window}", "dataset": spec.name})
         mlflow.set_tag("mlflow.source.git.commit", commit)
+        if sweep:
+            mlflow.set_tag("sweep_run_id", sweep["mlflow_run_id"])
         _log_training_input(mlflow, dataset, training_set, window, fingerprint, source)
         inputs_card = serving_inputs(dataset, training_set[DAY].max())
         _log_candidate(mlflow, recipe, training_set, labels, scores, fitted, inputs_card)
@@ -153,8 +159,17 @@ FITTED_ARTIFACT = "fitted.json"  # what fit_model chose: estimator, capacity, ca
 DIGEST_LENGTH = 36  # MLflow's dataset digest column holds 36 characters
 
 
-def model_recipe(config: ModelConfig, spec: DatasetSpec) -> Recipe:
-    """The run's recipe: its config where set, else the spec's `model` section."""
+def model_recipe(config: ModelConfig, spec: DatasetSpec, sweep: dict | None = None) -> Recipe:
+    """The run's recipe: the sweep's proposed one (`from_sweep`), else its config where set,
+    else the spec's `model` section."""
+    if config.from_sweep:
+        if not sweep["proposed_recipe"]:
+            raise dg.Failure(
+                f"from_sweep: the last sweep (MLflow run {sweep['mlflow_run_id']}) proposed no "
+                "recipe: no trial beat the baseline beyond noise and on its holdout days",
+                allow_retries=False,
+            )
+        return Recipe(**sweep["proposed_recipe"])
     return Recipe(
         estimator=config.estimator or spec.model.estimator,
         params=dict(spec.model.params if config.params is None else config.params),

@@ -1,0 +1,220 @@
+"""Sweeps: recipes drawn from the spec's search space (`experiments:`), each scored by the same
+walk-forward backtest as a candidate and paired with the champion's recipe on the same rows; the
+winner chosen by a noise-aware rule and re-checked on the last days, which no trial saw. Plain
+functions (`defs/sweep_runner.py` runs the trials on Ray Tune)."""
+
+from __future__ import annotations
+
+import datetime as dt
+import math
+import time
+from dataclasses import dataclass
+
+import numpy as np
+import polars as pl
+
+from mlops_assets.compute.backtest import Fold, run_backtest, walk_forward_folds
+from mlops_assets.compute.features import LABEL, FeatureColumns
+from mlops_assets.compute.fitting import recipe_fitter
+from mlops_assets.compute.gates import superior
+from mlops_assets.compute.ingest import DAY
+from mlops_assets.compute.intervals import auc_difference, clusters_of, mean_difference
+from mlops_assets.compute.metrics import decision_threshold, row_values
+from mlops_assets.compute.selective import resampling_units
+from mlops_assets.compute.training import Recipe, build_model
+from mlops_assets.config.spec import DatasetSpec
+from mlops_assets.config.spec_types import Experiments, ParamRange
+
+BASELINE = "baseline"  # the champion's recipe (or the spec's, before a first champion)
+
+
+def draw_recipes(experiments: Experiments, trials: int, seed: int) -> list[Recipe]:
+    """`trials` recipes, the estimator families taken in turn, each parameter drawn from its
+    range; the same seed draws the same recipes. A parameter its estimator does not have is a
+    `ValueError` naming the spec key."""
+    _check_parameters(experiments)
+    rng = np.random.default_rng(seed)
+    families = list(experiments.search)
+    recipes = []
+    for i in range(trials):
+        family = families[i % len(families)]
+        params = {name: _draw(r, rng) for name, r in experiments.search[family].items()}
+        recipes.append(Recipe(family, params, seed=seed))
+    return recipes
+
+
+def _draw(r: ParamRange, rng: np.random.Generator):
+    if r.values:
+        return r.values[int(rng.integers(len(r.values)))]
+    if r.log:
+        value = math.exp(rng.uniform(math.log(r.low), math.log(r.high)))
+    else:
+        value = rng.uniform(r.low, r.high)
+    return int(round(value)) if r.integer else float(f"{value:.4g}")
+
+
+def _check_parameters(experiments: Experiments) -> None:
+    for family, params in experiments.search.items():
+        known = build_model(FeatureColumns((), (), ()), family).named_steps["model"].get_params()
+        for name in params:
+            if name not in known:
+                raise ValueError(
+                    f"experiments.search.{family}.{name}: not a parameter of {family} "
+                    f"(it has {', '.join(sorted(known))})"
+                )
+
+
+@dataclass(frozen=True)
+class SweepData:
+    """What every trial reads: shipped once to the workers."""
+
+    frame: pl.DataFrame  # the training set without its holdout days
+    folds: list[Fold]
+    columns: FeatureColumns
+    spec: DatasetSpec
+    baseline: np.ndarray  # the baseline recipe's pooled out-of-time scores on the folds
+    comparisons: int  # trials compared with the baseline (Bonferroni)
+
+
+def split_holdout(frame: pl.DataFrame, holdout_days: int) -> tuple[pl.DataFrame, dt.date | None]:
+    """The rows before the last `holdout_days` days, and the holdout's first day (None: 0)."""
+    if holdout_days == 0:
+        return frame, None
+    first = frame[DAY].max() - dt.timedelta(days=holdout_days - 1)
+    return frame.filter(pl.col(DAY) < first), first
+
+
+def sweep_folds(
+    frame: pl.DataFrame, spec: DatasetSpec, folds: int, fold_days: int, min_train_days: int
+) -> list[Fold]:
+    """The backtest's walk-forward folds over the searched days (gap: the label delay)."""
+    days = sorted(frame[DAY].unique().to_list())
+    found = walk_forward_folds(days, folds, fold_days, spec.target.delay_days, min_train_days)
+    if not found:
+        need = min_train_days + spec.target.delay_days + fold_days
+        raise ValueError(
+            f"not enough labelled days to sweep: {len(days)} before the holdout, at least "
+            f"{need} needed (min_train_days + label delay + fold_days)"
+        )
+    return found
+
+
+def score_baseline(
+    frame, folds, columns, spec, recipe: Recipe, comparisons: int
+) -> tuple[SweepData, dict]:
+    """The baseline recipe's backtest on the folds: the data every trial is paired with, and
+    the baseline's own row of the comparison."""
+    started = time.perf_counter()
+    report, rows = run_backtest(frame, folds, recipe_fitter(columns, recipe), spec)
+    data = SweepData(frame, folds, columns, spec, rows["candidate"].to_numpy(), comparisons)
+    return data, _result(data, recipe, report, rows, started)
+
+
+def score_recipe(data: SweepData, recipe: Recipe) -> dict:
+    """One trial: the recipe's walk-forward backtest, paired with the baseline on the same rows
+    at the same horizon (AUC by DeLong, value per application by a bootstrap over days, both
+    Bonferroni-corrected over the trials)."""
+    started = time.perf_counter()
+    fit = recipe_fitter(data.columns, recipe)
+    report, rows = run_backtest(data.frame, data.folds, fit, data.spec)
+    if rows.height != len(data.baseline):
+        raise ValueError("the trial's rows differ from the baseline's: not the same folds")
+    return _result(data, recipe, report, rows, started)
+
+
+def _result(data: SweepData, recipe: Recipe, report: dict, rows, started: float) -> dict:
+    calibration = report["calibration"]
+    return {
+        "estimator": recipe.estimator,
+        "params": dict(recipe.params),
+        "roc_auc": report["overall"]["candidate"]["roc_auc"],
+        "value_per_application": report["decision"]["value_per_application"]["candidate"],
+        "observed_to_expected": calibration["observed_to_expected"]["estimate"],
+        "calibration_slope": calibration["slope"]["estimate"],
+        **paired_difference(rows, data.baseline, data.spec, data.comparisons),
+        "seconds": round(time.perf_counter() - started, 2),
+    }
+
+
+def paired_difference(rows: pl.DataFrame, baseline: np.ndarray, spec, comparisons: int) -> dict:
+    """`rows["candidate"]` minus `baseline` on the same rows: AUC and value per application."""
+    y, days = rows[LABEL].to_numpy(), resampling_units(rows, rows[DAY].to_numpy())
+    candidate = rows["candidate"].to_numpy()
+    threshold = decision_threshold(spec)["threshold"]
+    auc = auc_difference(y, candidate, baseline, clusters_of(days), comparisons=comparisons)
+    value = mean_difference(
+        days,
+        row_values(y, candidate, threshold, spec.value),
+        row_values(y, baseline, threshold, spec.value),
+        comparisons=comparisons,
+    )
+    return {"auc_difference": auc.as_dict() if auc else None, "value_difference": value.as_dict()}
+
+
+def choose_winner(results: list[dict], margin: float) -> int | None:
+    """The trial whose AUC difference with the baseline has the best lower bound, among those
+    that pass the gates' superiority rule against it (lower bound above `margin`, value per
+    application not worse beyond noise), with intervals Bonferroni-corrected over the trials;
+    None when no trial beats the baseline beyond noise (the baseline stays)."""
+    eligible = [
+        (r["auc_difference"]["low"], i)
+        for i, r in enumerate(results)
+        if r.get("auc_difference") and superior(r["auc_difference"], r["value_difference"], margin)
+    ]
+    return max(eligible)[1] if eligible else None
+
+
+def recheck_on_holdout(
+    frame: pl.DataFrame,
+    holdout_first: dt.date,
+    columns: FeatureColumns,
+    spec: DatasetSpec,
+    winner: Recipe,
+    baseline: Recipe,
+) -> dict:
+    """The winner against the baseline on the holdout days, which no trial saw (the winner's
+    curse): both refitted on the days before it (less the label delay), paired on its rows.
+    `confirmed` when the winner's AUC is higher there and its value per application not worse
+    beyond noise."""
+    gap = spec.target.delay_days
+    train_last = holdout_first - dt.timedelta(days=gap + 1)
+    fold = Fold(0, frame[DAY].min(), train_last, holdout_first, frame[DAY].max())
+    report, _ = run_backtest(
+        frame, [fold], recipe_fitter(columns, winner), spec, recipe_fitter(columns, baseline)
+    )
+    comparison = report["comparison"]
+    auc, value = comparison.get("auc_difference"), comparison.get("value_difference")
+    confirmed = bool(auc and auc["estimate"] > 0 and value["high"] >= 0)
+    return {
+        "days": f"{holdout_first}..{frame[DAY].max()}",
+        "rows": comparison["rows"],
+        "auc_difference": auc,
+        "value_difference": value,
+        "confirmed": confirmed,
+    }
+
+
+def comparison_table(baseline: dict, results: list[dict], winner: int | None) -> list[dict]:
+    """One row per trial, after the baseline's (trial 0), for the Dagster metadata and the
+    parent run."""
+    rows = []
+    for i, r in enumerate([baseline, *results]):
+        auc, value = r.get("auc_difference") or {}, r["value_difference"]
+        rows.append(
+            {
+                "trial": i,
+                "estimator": r["estimator"],
+                "params": ", ".join(f"{k}={v}" for k, v in sorted(r["params"].items())),
+                "roc_auc": r["roc_auc"],
+                "auc_diff": auc.get("estimate"),
+                "auc_diff_low": auc.get("low"),
+                "auc_diff_high": auc.get("high"),
+                "value_per_app": r["value_per_application"],
+                "value_diff_low": value["low"],
+                "value_diff_high": value["high"],
+                "calibration_slope": r["calibration_slope"],
+                "seconds": r["seconds"],
+                "winner": winner is not None and i == winner + 1,
+            }
+        )
+    return rows
