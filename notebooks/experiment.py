@@ -207,6 +207,7 @@ def _(champion_version, mo, reliability_figure, report, spec):
 
 @app.cell
 def _(
+    DAY,
     asdict,
     champion_version,
     experiment_id,
@@ -216,6 +217,7 @@ def _(
     registry,
     reliability,
     report,
+    training_set,
     variant,
 ):
     _metrics = {
@@ -240,7 +242,11 @@ def _(
     with mlflow.start_run(
         experiment_id=_experiment,
         run_name=f"notebook {variant.estimator}",
-        tags={"source": "notebooks/experiment.py", "champion_version": str(champion_version)},
+        tags={
+            "source": "notebooks/experiment.py",
+            "champion_version": str(champion_version),
+            "training_window": f"{training_set[DAY].min()}..{training_set[DAY].max()}",
+        },
     ) as _run:
         mlflow.log_params(
             {**{k: v for k, v in asdict(variant).items() if k != "params"}, **variant.params}

@@ -226,9 +226,10 @@ def _(mo):
     mo.md(r"""
     ## The champion's backtest
 
-    The walk-forward backtest the last candidate passed its gates on: each fold trains on the
-    past (labels known by then) and scores a later week, out of time. The AUC and the
-    calibration evidence carry 95% intervals that resample whole days.
+    The lake's `backtest` is the last candidate's (the champion's when it was promoted; the
+    next line says which): each walk-forward fold trains on the past (labels known by then)
+    and scores a later week, out of time. The AUC and the calibration evidence carry 95%
+    intervals that resample whole days; the gates decide on their bounds.
     """)
     return
 
