@@ -1,6 +1,7 @@
-"""Scale-out: the endpoint on a two-node Ray cluster (a head and a worker started as separate
-`ray start` processes on this machine, loopback only), one replica per node; killing the worker
-node's raylet under traffic loses the replica on it, and requests recover on the other."""
+"""Scale-out on a two-node Ray cluster (a head and a worker started as separate `ray start`
+processes on this machine, loopback only, one CPU each): a sweep's trials run on both nodes; the
+endpoint puts one replica per node, and killing the worker node's raylet under traffic loses the
+replica on it, and requests recover on the other."""
 
 import json
 import os
@@ -64,6 +65,63 @@ def replicas_per_node() -> dict[str, int]:
     return counts
 
 
+def start_nodes(env: dict) -> str:
+    """`ray start` a head and a worker node; returns the cluster's address."""
+    ray = str(BIN / "ray")
+    subprocess.run([ray, "start", *HEAD, *node_flags("head")], env=env, check=True)
+    address = f"127.0.0.1:{GCS_PORT}"
+    subprocess.run(
+        [ray, "start", f"--address={address}", *node_flags("worker")], env=env, check=True
+    )
+    return address
+
+
+SWEEP_ON_THE_CLUSTER = """
+import json, sys
+from mlops_assets.compute.sweep import draw_recipes, score_baseline, split_holdout, sweep_folds
+from mlops_assets.config.settings import Settings
+from mlops_assets.config.spec import load_spec
+from mlops_assets.defs.resources import DatasetResource
+from mlops_assets.defs.sweep_runner import run_trials
+
+settings = Settings.resolve()
+spec = load_spec(settings.dataset_spec, home=settings.home)
+dataset = DatasetResource(spec_path=str(spec.source), home=str(settings.home))
+frame, _ = split_holdout(dataset.read("training_set"), spec.experiments.holdout_days)
+recipes = draw_recipes(spec.experiments, 2, seed=0)
+folds = sweep_folds(frame, spec, 3, 7, 7)
+data, _ = score_baseline(frame, folds, dataset.feature_columns(), spec, recipes[1], 2)
+print(json.dumps(run_trials(data, recipes, __import__("pathlib").Path(sys.argv[1]), "nodes")))
+"""
+
+
+def test_a_sweep_runs_its_trials_on_both_nodes(serving_home, ray_exclusive, tmp_path):
+    """Before the endpoint's cluster (its replicas take both CPUs): two one-CPU trials at once
+    can only run one per node. The driver is a process of its own, as `mlops sweep` would be:
+    Ray reads its authentication settings when it is imported."""
+    marker = uuid.uuid4().hex
+    token = {"RAY_AUTH_MODE": "token", "RAY_AUTH_TOKEN": uuid.uuid4().hex}  # as `cluster`
+    env = {**os.environ, **serving_home.env(), **token, MARKER: marker}
+    env["RAY_ENABLE_UV_RUN_RUNTIME_ENV"] = "0"
+    env.pop("RAY_ADDRESS", None)
+    try:
+        address = start_nodes(env)
+        driver = subprocess.run(
+            [sys.executable, "-c", SWEEP_ON_THE_CLUSTER, str(tmp_path)],
+            env={**env, "RAY_ADDRESS": address},
+            capture_output=True,
+            text=True,
+            timeout=600,
+        )
+    finally:
+        stop_started(None, MARKER, marker, signal.SIGTERM)
+        forget_the_cluster()
+    assert driver.returncode == 0, driver.stderr[-3000:]
+    results = json.loads(driver.stdout.strip().splitlines()[-1])
+    assert len({r["node"] for r in results}) == 2
+    assert results[1]["auc_difference"]["estimate"] == 0  # the baseline's own recipe
+
+
 @pytest.fixture(scope="module")
 def cluster(serving_home, ray_exclusive):
     """A head and a worker node, then `mlops serve` joined to them; everything stopped after."""
@@ -74,14 +132,9 @@ def cluster(serving_home, ray_exclusive):
     # workers run this venv's Python directly, not through `uv run` (Ray's default under uv)
     env["RAY_ENABLE_UV_RUN_RUNTIME_ENV"] = "0"
     env.pop("RAY_ADDRESS", None)
-    ray = str(BIN / "ray")
     served = None
     try:
-        subprocess.run([ray, "start", *HEAD, *node_flags("head")], env=env, check=True)
-        address = f"127.0.0.1:{GCS_PORT}"
-        subprocess.run(
-            [ray, "start", f"--address={address}", *node_flags("worker")], env=env, check=True
-        )
+        address = start_nodes(env)
         served = subprocess.Popen(
             [
                 str(BIN / "mlops"),
