@@ -13,10 +13,10 @@ def _():
     import polars as pl
 
     from mlops_assets.compute.backtest import run_backtest, walk_forward_folds
-    from mlops_assets.compute.fitting import fit_model
+    from mlops_assets.compute.fitting import recipe_fitter
     from mlops_assets.compute.gates import evaluate_gates
     from mlops_assets.compute.ingest import DAY
-    from mlops_assets.compute.training import Recipe, model_matrix
+    from mlops_assets.compute.training import Recipe
     from mlops_assets.config.settings import Settings
     from mlops_assets.config.spec import load_spec
     from mlops_assets.defs.assets.evaluation import BacktestConfig
@@ -34,13 +34,12 @@ def _():
         asdict,
         evaluate_gates,
         experiment_id,
-        fit_model,
         load_asset,
         load_spec,
         mlflow,
         mo,
-        model_matrix,
         pl,
+        recipe_fitter,
         registry_for,
         reliability_figure,
         run_backtest,
@@ -111,37 +110,24 @@ def _(BacktestConfig, DAY, asdict, mo, pl, spec, training_set, walk_forward_fold
 
 
 @app.cell
-def _(columns, fit_model, model_matrix):
-    def fitter(recipe):
-        """Fit `recipe` on a fold's training rows; returns the fold's scorer."""
-
-        def fit(train):
-            model, _ = fit_model(train, columns, recipe)
-            return lambda rows: model.predict_proba(model_matrix(rows, columns))[:, 1]
-
-        return fit
-
-    return (fitter,)
-
-
-@app.cell
 def _(
     champion_recipe,
+    columns,
     evaluate_gates,
-    fitter,
     folds,
+    recipe_fitter,
     run_backtest,
     spec,
     training_set,
     variant,
 ):
-    _variant_fit = fitter(variant)
+    _variant_fit = recipe_fitter(columns, variant)
     _champion_fit = (
         None
         if champion_recipe is None
         else _variant_fit
         if champion_recipe == variant
-        else fitter(champion_recipe)
+        else recipe_fitter(columns, champion_recipe)
     )
     report, _rows = run_backtest(training_set, folds, _variant_fit, spec, _champion_fit)
     gates = evaluate_gates(report, spec.gates)

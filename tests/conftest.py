@@ -54,16 +54,23 @@ def pytest_collection_modifyitems(items):
     items.sort(key=lambda item: rank.get(item.path.name, len(rank)))
 
 
-@pytest.fixture(scope="module")
-def ray_exclusive():
+@contextlib.contextmanager
+def ray_lock():
     """`make test` runs two pytest-xdist workers, one test module per unit (`--dist loadfile`);
-    modules that start Ray take this lock so that two Ray clusters never run at once (their
-    ports, and this machine's two cores)."""
+    what starts Ray holds this lock so that two Ray clusters never run at once (their ports,
+    and this machine's two cores)."""
     import fcntl
     import tempfile
 
     with open(Path(tempfile.gettempdir()) / "mlops-tests-ray.lock", "w") as lock:
         fcntl.flock(lock, fcntl.LOCK_EX)
+        yield
+
+
+@pytest.fixture(scope="module")
+def ray_exclusive():
+    """`ray_lock` for a whole module (its tests share a Ray cluster)."""
+    with ray_lock():
         yield
 
 

@@ -90,8 +90,14 @@ dataset = DatasetResource(spec_path=str(spec.source), home=str(settings.home))
 frame, _ = split_holdout(dataset.read("training_set"), spec.experiments.holdout_days)
 recipes = draw_recipes(spec.experiments, 2, seed=0)
 folds = sweep_folds(frame, spec, 3, 7, 7)
-data, _ = score_baseline(frame, folds, dataset.feature_columns(), spec, recipes[1], 2)
-print(json.dumps(run_trials(data, recipes, __import__("pathlib").Path(sys.argv[1]), "nodes")))
+columns = dataset.feature_columns()
+_, results = run_trials(
+    lambda: score_baseline(frame, folds, columns, spec, recipes[1], 2),
+    recipes,
+    __import__("pathlib").Path(sys.argv[1]),
+    "nodes",
+)
+print(json.dumps(results))
 """
 
 

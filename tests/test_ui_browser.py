@@ -1,7 +1,7 @@
-"""The Dagster UI in a real browser: headless Debian Chromium, driven by Selenium through the
-system chromedriver (no browser download), against a webserver on loopback over a home whose
-history is materialized (45 days ingested, a champion trained, decided and monitored).
-`MLOPS_UPDATE_SCREENSHOT=1` writes the README's screenshots."""
+"""The Dagster and MLflow UIs in a real browser: headless Debian Chromium, driven by Selenium
+through the system chromedriver (no browser download), against servers on loopback over a home
+whose history is materialized (45 days ingested, a champion trained, decided and monitored, a
+4-trial sweep). `MLOPS_UPDATE_SCREENSHOT=1` writes the README's screenshots."""
 
 import os
 import shutil
@@ -15,21 +15,28 @@ from pathlib import Path
 import pytest
 
 from mlops_assets.commands.docs import GROUPS  # the lifecycle's order of groups
+from tests.conftest import ray_lock
 
 pytestmark = pytest.mark.slow
 
-PORT = 13300
+PORT, MLFLOW_PORT = 13300, 13350
 IMAGES = Path(__file__).parents[1] / "docs" / "img"
 
 
 @pytest.fixture(scope="module")
-def webserver(trained_home):
-    settings = trained_home
-    command = [
-        str(Path(sys.executable).parent / "dagster-webserver"),
-        *("-h", "127.0.0.1", "-p", str(PORT), "-m", "mlops_assets.definitions"),
-    ]
-    log = open(settings.home / "webserver.log", "w")  # noqa: SIM115 (closed below)
+def swept_home(trained_home):
+    """`trained_home` after a 4-trial sweep (its winner, if any, not trained)."""
+    from mlops_assets.commands.sweep import run_sweep
+
+    with ray_lock():
+        run_sweep(trained_home, trials=4, train=False)
+    return trained_home
+
+
+def serve(command: list[str], settings, health: str, log_name: str):
+    """Start `command` on loopback, wait until `health` answers; yields its origin, then stops
+    it."""
+    log = open(settings.home / log_name, "w")  # noqa: SIM115 (closed below)
     process = subprocess.Popen(
         command,
         env={**os.environ, **settings.env()},
@@ -37,24 +44,44 @@ def webserver(trained_home):
         stderr=subprocess.STDOUT,
         start_new_session=True,
     )
-    url = f"http://127.0.0.1:{PORT}"
     try:
         deadline = time.monotonic() + 120
         while True:
             try:
-                urllib.request.urlopen(f"{url}/server_info", timeout=2)
+                urllib.request.urlopen(health, timeout=2)
                 break
             except OSError:
                 if process.poll() is not None or time.monotonic() > deadline:
                     raise RuntimeError(
-                        f"webserver did not start: {(settings.home / 'webserver.log').read_text()}"
+                        f"{command[0]} did not start: {(settings.home / log_name).read_text()}"
                     ) from None
                 time.sleep(0.5)
-        yield url
+        yield health.rsplit("/", 1)[0]
     finally:
         os.killpg(process.pid, signal.SIGTERM)
         process.wait(timeout=30)
         log.close()
+
+
+@pytest.fixture(scope="module")
+def webserver(swept_home):
+    command = [
+        str(Path(sys.executable).parent / "dagster-webserver"),
+        *("-h", "127.0.0.1", "-p", str(PORT), "-m", "mlops_assets.definitions"),
+    ]
+    yield from serve(command, swept_home, f"http://127.0.0.1:{PORT}/server_info", "webserver.log")
+
+
+@pytest.fixture(scope="module")
+def mlflow_ui(swept_home):
+    mlflow = swept_home.home / "mlflow"
+    command = [
+        str(Path(sys.executable).parent / "mlflow"),
+        *("server", "--host", "127.0.0.1", "--port", str(MLFLOW_PORT)),
+        *("--backend-store-uri", swept_home.profile().tracking_uri),
+        *("--default-artifact-root", str(mlflow / "artifacts"), "--workers", "1"),
+    ]
+    yield from serve(command, swept_home, f"http://127.0.0.1:{MLFLOW_PORT}/health", "mlflow.log")
 
 
 @pytest.fixture(scope="module")
@@ -149,3 +176,43 @@ def test_the_backtest_page_shows_its_gates_and_reliability_plot(webserver, brows
     )[0]
     assert image.get_property("naturalWidth") > 100  # the PNG decoded, not a broken image
     capture(browser, tmp_path, "asset-backtest.png")
+
+
+def test_the_sweep_page_shows_its_comparison_table(webserver, browser, tmp_path):
+    from selenium.webdriver.support.ui import WebDriverWait
+
+    browser.get(f"{webserver}/assets/lending/sweep")
+    WebDriverWait(browser, 90, poll_frequency=1).until(
+        lambda d: "value_diff_low" in page_text(d) and "logistic_regression" in page_text(d)
+    )
+    text = page_text(browser)
+    assert "hist_gradient_boosting" in text and "verdict" in text
+    capture(browser, tmp_path, "asset-sweep.png")
+
+
+def test_mlflow_compares_the_sweeps_trials_side_by_side(swept_home, mlflow_ui, browser, tmp_path):
+    import json
+    import urllib.parse
+
+    from mlflow import MlflowClient
+    from selenium.webdriver.support.ui import WebDriverWait
+
+    from mlops_assets.lake_access import load_asset
+
+    report = load_asset("sweep", home=swept_home.home)
+    client = MlflowClient(tracking_uri=mlflow_ui)
+    parent = client.get_run(report["mlflow_run_id"])
+    children = client.search_runs(
+        [parent.info.experiment_id], f"tags.mlflow.parentRunId = '{parent.info.run_id}'"
+    )
+    assert len(children) == 5
+    runs = urllib.parse.quote(json.dumps([c.info.run_id for c in children]))
+    experiments = urllib.parse.quote(json.dumps([parent.info.experiment_id]))
+    browser.get(f"{mlflow_ui}/#/compare-runs?runs={runs}&experiments={experiments}")
+    WebDriverWait(browser, 90, poll_frequency=1).until(
+        lambda d: (
+            all(f"trial {i}" in page_text(d) for i in range(1, 5))
+            and "auc_difference_low" in page_text(d)
+        )
+    )
+    capture(browser, tmp_path, "mlflow-sweep-compare.png")

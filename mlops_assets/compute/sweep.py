@@ -8,7 +8,7 @@ from __future__ import annotations
 import datetime as dt
 import math
 import time
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
 import numpy as np
 import polars as pl
@@ -74,6 +74,7 @@ class SweepData:
     spec: DatasetSpec
     baseline: np.ndarray  # the baseline recipe's pooled out-of-time scores on the folds
     comparisons: int  # trials compared with the baseline (Bonferroni)
+    baseline_result: dict | None = None  # the baseline's own row of the comparison
 
 
 def split_holdout(frame: pl.DataFrame, holdout_days: int) -> tuple[pl.DataFrame, dt.date | None]:
@@ -99,15 +100,13 @@ def sweep_folds(
     return found
 
 
-def score_baseline(
-    frame, folds, columns, spec, recipe: Recipe, comparisons: int
-) -> tuple[SweepData, dict]:
+def score_baseline(frame, folds, columns, spec, recipe: Recipe, comparisons: int) -> SweepData:
     """The baseline recipe's backtest on the folds: the data every trial is paired with, and
-    the baseline's own row of the comparison."""
+    the baseline's own row of the comparison (`baseline_result`)."""
     started = time.perf_counter()
     report, rows = run_backtest(frame, folds, recipe_fitter(columns, recipe), spec)
     data = SweepData(frame, folds, columns, spec, rows["candidate"].to_numpy(), comparisons)
-    return data, _result(data, recipe, report, rows, started)
+    return replace(data, baseline_result=_result(data, recipe, report, rows, started))
 
 
 def score_recipe(data: SweepData, recipe: Recipe) -> dict:

@@ -8,6 +8,7 @@ from __future__ import annotations
 import json
 import os
 from collections.abc import Callable
+from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
 from ray import tune
@@ -19,51 +20,60 @@ os.environ.setdefault("RAY_ENABLE_UV_RUN_RUNTIME_ENV", "0")  # see serving/launc
 
 
 def run_trials(
-    data: SweepData,
+    prepare: Callable[[], SweepData],
     recipes: list[Recipe],
     storage: Path,
     name: str,
     on_result: Callable[[int, dict], None] = lambda i, r: None,
     num_cpus: int | None = None,
-) -> list[dict]:
-    """Score every recipe (`compute.sweep.score_recipe`) as a Tune trial; the results in the
-    recipes' order, each with the node it ran on. A failed trial raises with its error."""
+) -> tuple[SweepData, list[dict]]:
+    """Score every recipe (`compute.sweep.score_recipe`) as a Tune trial on the data that
+    `prepare()` returns (the baseline's backtest), which runs in a thread while Ray starts.
+    Returns that data and the results in the recipes' order, each with the node it ran on. A
+    failed trial raises with its error."""
     import ray
 
-    started_here = not ray.is_initialized()
-    if started_here:
-        ray.init(
-            address=os.environ.get("RAY_ADDRESS") or "local",
-            num_cpus=num_cpus if not os.environ.get("RAY_ADDRESS") else None,
-            include_dashboard=False,
-            logging_level="WARNING",
-        )
-    try:
-        trainable = tune.with_resources(
-            tune.with_parameters(_trial, data=data, recipes=recipes), {"cpu": 1}
-        )
-        tuner = tune.Tuner(
-            trainable,
-            param_space={"trial": tune.grid_search(list(range(len(recipes))))},
-            tune_config=tune.TuneConfig(reuse_actors=True),
-            run_config=tune.RunConfig(
-                name=name,
-                storage_path=str(storage),
-                verbose=1,
-                callbacks=[_Finished(on_result)],
-                failure_config=tune.FailureConfig(fail_fast=True),
-            ),
-        )
-        grid = tuner.fit()
-    finally:
+    with ThreadPoolExecutor(1) as pool:
+        prepared = pool.submit(prepare)
+        started_here = not ray.is_initialized()
         if started_here:
-            ray.shutdown()
+            local = not os.environ.get("RAY_ADDRESS")
+            ray.init(
+                address=os.environ.get("RAY_ADDRESS") or "local",
+                num_cpus=num_cpus if local else None,
+                include_dashboard=False,
+                logging_level="WARNING",
+            )
+        try:
+            data = prepared.result()
+            grid = _tuner(data, recipes, storage, name, on_result).fit()
+        finally:
+            if started_here:
+                ray.shutdown()
     results: dict[int, dict] = {}
     for result in grid:
         if result.error:
             raise RuntimeError(f"trial {result.config['trial'] + 1} failed: {result.error}")
         results[result.config["trial"]] = json.loads(result.metrics["result"])
-    return [results[i] for i in range(len(recipes))]
+    return data, [results[i] for i in range(len(recipes))]
+
+
+def _tuner(data, recipes, storage: Path, name: str, on_result) -> tune.Tuner:
+    trainable = tune.with_resources(
+        tune.with_parameters(_trial, data=data, recipes=recipes), {"cpu": 1}
+    )
+    return tune.Tuner(
+        trainable,
+        param_space={"trial": tune.grid_search(list(range(len(recipes))))},
+        tune_config=tune.TuneConfig(reuse_actors=True),
+        run_config=tune.RunConfig(
+            name=name,
+            storage_path=str(storage),
+            verbose=1,
+            callbacks=[_Finished(on_result)],
+            failure_config=tune.FailureConfig(fail_fast=True),
+        ),
+    )
 
 
 def _trial(config: dict, data: SweepData, recipes: list[Recipe]) -> None:

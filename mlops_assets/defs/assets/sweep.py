@@ -92,36 +92,20 @@ def build_sweep_assets(spec: DatasetSpec) -> list:
             )
         except ValueError as exc:
             raise dg.Failure(str(exc), allow_retries=False) from exc
-        context.log.info(f"scoring the baseline ({baseline_name}) on {len(folds)} folds")
-        data, baseline = score_baseline(
-            searched, folds, columns, spec, baseline_recipe, plan["trials"]
-        )
         parent = mlflow.active_run().info
-        source = context.instance.get_latest_materialization_event(
-            dataset.key("training_set")
-        ).asset_materialization.metadata
-        window = f"{training_set[DAY].min()}..{training_set[DAY].max()}"
-        mlflow.set_tags(
-            {
-                "mlflow.runName": f"sweep of {plan['trials']} trials",
-                "dataset": spec.name,
-                "sweep": "parent",
-                "data_fingerprint": source["data_fingerprint"].value,
-                "training_window": window,
-                "baseline": baseline_name,
-                **code_provenance(),
-            }
-        )
-        mlflow.log_params({**plan, "folds": len(folds)})
+        _track_parent(mlflow, context, dataset, training_set, {**plan, "folds": len(folds)})
+        mlflow.set_tag("baseline", baseline_name)
         client = registry.client()
-        _log_trial(client, parent, 0, baseline, baseline_recipe, baseline_name)
-        results = run_trials(
-            data,
+        context.log.info(f"scoring the baseline ({baseline_name}) while Ray starts")
+        data, results = run_trials(
+            lambda: score_baseline(searched, folds, columns, spec, baseline_recipe, len(recipes)),
             recipes,
             storage=Path(dataset.home) / "ray_results",
             name=f"{spec.name}-sweep-{context.run.run_id[:8]}",
             on_result=lambda i, r: _log_trial(client, parent, i + 1, r, recipes[i]),
         )
+        baseline = data.baseline_result
+        _log_trial(client, parent, 0, baseline, baseline_recipe, baseline_name)
         winner = choose_winner(results, spec.gates.margin)
         holdout = None
         if winner is not None and holdout_first is not None:
@@ -147,6 +131,24 @@ def build_sweep_assets(spec: DatasetSpec) -> list:
         return dg.MaterializeResult(value=report, metadata=_metadata(report, table, registry))
 
     return [sweep]
+
+
+def _track_parent(mlflow, context, dataset: DatasetResource, training_set, params: dict) -> None:
+    """The sweep's MLflow run (the trials' parent): where its data and code came from."""
+    source = context.instance.get_latest_materialization_event(
+        dataset.key("training_set")
+    ).asset_materialization.metadata
+    mlflow.set_tags(
+        {
+            "mlflow.runName": f"sweep of {params['trials']} trials",
+            "dataset": dataset.spec.name,
+            "sweep": "parent",
+            "data_fingerprint": source["data_fingerprint"].value,
+            "training_window": f"{training_set[DAY].min()}..{training_set[DAY].max()}",
+            **code_provenance(),
+        }
+    )
+    mlflow.log_params(params)
 
 
 def _plan(config: SweepConfig, spec: DatasetSpec) -> dict:
