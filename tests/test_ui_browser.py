@@ -152,7 +152,9 @@ def test_the_expanded_asset_graph_shows_every_asset_materialized(webserver, brow
     except TimeoutException:
         pass  # no dialog this time
     # Alt+E: "Expand all groups" (the graph's own shortcut); then every asset is a node
-    browser.find_element("tag name", "body").click()
+    # focus the graph on an empty spot above its middle (the middle may be a group's node)
+    body = browser.find_element("tag name", "body")
+    ActionChains(browser).move_to_element_with_offset(body, 0, -300).click().perform()
     ActionChains(browser).key_down(Keys.ALT).send_keys("e").key_up(Keys.ALT).perform()
     assets = ("candidate_model", "backtest", "champion", "drift_report", "kpis")
     WebDriverWait(browser, 60, poll_frequency=1).until(
@@ -206,7 +208,8 @@ def test_mlflow_compares_the_sweeps_trials_side_by_side(swept_home, mlflow_ui, b
         [parent.info.experiment_id], f"tags.mlflow.parentRunId = '{parent.info.run_id}'"
     )
     assert len(children) == 5
-    runs = urllib.parse.quote(json.dumps([c.info.run_id for c in children]))
+    ordered = sorted(children, key=lambda c: c.info.run_name)  # trial 0 (the baseline) first
+    runs = urllib.parse.quote(json.dumps([c.info.run_id for c in ordered]))
     experiments = urllib.parse.quote(json.dumps([parent.info.experiment_id]))
     browser.get(f"{mlflow_ui}/#/compare-runs?runs={runs}&experiments={experiments}")
     WebDriverWait(browser, 90, poll_frequency=1).until(
