@@ -32,13 +32,15 @@ STORES = ("sqlite", "postgres")
 # (the first replays their shared days, the second copies them); the second worker takes the
 # README's `make up` (three tests: no next module yet). Modules that start Ray (`ray_exclusive`:
 # test_readme, test_serving, test_serve_config, test_ray_cluster) alternate with modules that do
-# not, so that a worker rarely waits for the other's Ray cluster.
+# not, so that a worker rarely waits for the other's Ray cluster (test_sweep and test_ui_browser
+# hold the lock only while their sweep runs).
 LONGEST_FIRST = (
     "test_retraining_none.py",
     "test_readme.py",
     "test_retraining_scenario.py",
     "test_serving.py",
     "test_models.py",
+    "test_sweep.py",
     "test_stores.py",
     "test_pipeline.py",
     "test_serve_config.py",
