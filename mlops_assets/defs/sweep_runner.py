@@ -7,16 +7,19 @@ from __future__ import annotations
 
 import json
 import os
-from collections.abc import Callable
-from concurrent.futures import ThreadPoolExecutor
-from pathlib import Path
 
-from ray import tune
+# Before Ray is imported (it reads this then): without it, a driver under `uv run` has Ray ship
+# the working directory to every worker and start each through `uv run` (serving/launcher.py)
+os.environ.setdefault("RAY_ENABLE_UV_RUN_RUNTIME_ENV", "0")
 
-from mlops_assets.compute.sweep import SweepData, score_recipe
-from mlops_assets.compute.training import Recipe
+from collections.abc import Callable  # noqa: E402
+from concurrent.futures import ThreadPoolExecutor  # noqa: E402
+from pathlib import Path  # noqa: E402
 
-os.environ.setdefault("RAY_ENABLE_UV_RUN_RUNTIME_ENV", "0")  # see serving/launcher.py
+from ray import tune  # noqa: E402
+
+from mlops_assets.compute.sweep import SweepData, score_recipe  # noqa: E402
+from mlops_assets.compute.training import Recipe  # noqa: E402
 
 
 def run_trials(
