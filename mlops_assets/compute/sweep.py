@@ -25,8 +25,6 @@ from mlops_assets.compute.training import Recipe, build_model
 from mlops_assets.config.spec import DatasetSpec
 from mlops_assets.config.spec_types import Experiments, ParamRange
 
-BASELINE = "baseline"  # the champion's recipe (or the spec's, before a first champion)
-
 
 def draw_recipes(experiments: Experiments, trials: int, seed: int) -> list[Recipe]:
     """`trials` recipes, the estimator families taken in turn, each parameter drawn from its

@@ -20,6 +20,7 @@ from mlops_assets.compute.sweep import (
 )
 from mlops_assets.compute.training import Recipe
 from mlops_assets.config.spec import DatasetSpec
+from mlops_assets.defs.assets.training import ModelConfig, model_recipe
 from mlops_assets.defs.provenance import code_provenance
 from mlops_assets.defs.registry import RegistryResource, mlflow_run_link
 from mlops_assets.defs.resources import DatasetResource
@@ -171,10 +172,7 @@ def _baseline(registry: RegistryResource, spec: DatasetSpec) -> tuple[Recipe, st
     version = registry.champion_version()
     if version is not None:
         return registry.recipe(version), f"champion v{version}'s recipe"
-    model = spec.model
-    return Recipe(model.estimator, dict(model.params), calibration=model.calibration), (
-        "the spec's model recipe (no champion yet)"
-    )
+    return model_recipe(ModelConfig(), spec), "the spec's model recipe (no champion yet)"
 
 
 def _log_trial(client, parent, trial: int, result: dict, recipe: Recipe, name: str = ""):
