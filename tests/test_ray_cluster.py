@@ -65,15 +65,47 @@ def replicas_per_node() -> dict[str, int]:
     return counts
 
 
-def start_nodes(env: dict) -> str:
-    """`ray start` a head and a worker node; returns the cluster's address."""
+def start_nodes(env: dict, marker: str) -> str:
+    """`ray start` a head and a worker node; returns the cluster's address. `ray start` waits a
+    fixed 30 s for its raylet to register: on a loaded 2-core machine it may miss that, so a
+    failed start is cleaned up and tried once more."""
     ray = str(BIN / "ray")
-    subprocess.run([ray, "start", *HEAD, *node_flags("head")], env=env, check=True)
     address = f"127.0.0.1:{GCS_PORT}"
-    subprocess.run(
-        [ray, "start", f"--address={address}", *node_flags("worker")], env=env, check=True
+    commands = (
+        [ray, "start", *HEAD, *node_flags("head")],
+        [ray, "start", f"--address={address}", *node_flags("worker")],
     )
-    return address
+    for attempt in (1, 2):
+        try:
+            for command in commands:
+                subprocess.run(command, env=env, check=True)
+            return address
+        except subprocess.CalledProcessError:
+            stop_started(None, MARKER, marker, signal.SIGKILL)
+            forget_the_cluster()
+            if attempt == 2:
+                raise
+    raise AssertionError("unreachable")
+
+
+@pytest.fixture(scope="module")
+def nodes(serving_home, ray_exclusive):
+    """A head and a worker node of one CPU each, shared by the module's tests; every process
+    they started is stopped after them. Yields the cluster's address and the environment its
+    drivers need: every node and driver share the cluster's token (Ray authenticates its
+    RPCs), and workers run this venv's Python directly, not through `uv run` (Ray's default
+    under uv)."""
+    marker = uuid.uuid4().hex
+    token = {"RAY_AUTH_MODE": "token", "RAY_AUTH_TOKEN": uuid.uuid4().hex}
+    env = {**os.environ, **serving_home.env(), **token, MARKER: marker}
+    env["RAY_ENABLE_UV_RUN_RUNTIME_ENV"] = "0"
+    env.pop("RAY_ADDRESS", None)
+    try:
+        address = start_nodes(env, marker)
+        yield address, {**env, "RAY_ADDRESS": address}
+    finally:
+        stop_started(None, MARKER, marker, signal.SIGTERM)
+        forget_the_cluster()
 
 
 SWEEP_ON_THE_CLUSTER = """
@@ -101,27 +133,18 @@ print(json.dumps(results))
 """
 
 
-def test_a_sweep_runs_its_trials_on_both_nodes(serving_home, ray_exclusive, tmp_path):
-    """Before the endpoint's cluster (its replicas take both CPUs): two one-CPU trials at once
-    can only run one per node. The driver is a process of its own, as `mlops sweep` would be:
-    Ray reads its authentication settings when it is imported."""
-    marker = uuid.uuid4().hex
-    token = {"RAY_AUTH_MODE": "token", "RAY_AUTH_TOKEN": uuid.uuid4().hex}  # as `cluster`
-    env = {**os.environ, **serving_home.env(), **token, MARKER: marker}
-    env["RAY_ENABLE_UV_RUN_RUNTIME_ENV"] = "0"
-    env.pop("RAY_ADDRESS", None)
-    try:
-        address = start_nodes(env)
-        driver = subprocess.run(
-            [sys.executable, "-c", SWEEP_ON_THE_CLUSTER, str(tmp_path)],
-            env={**env, "RAY_ADDRESS": address},
-            capture_output=True,
-            text=True,
-            timeout=600,
-        )
-    finally:
-        stop_started(None, MARKER, marker, signal.SIGTERM)
-        forget_the_cluster()
+def test_a_sweep_runs_its_trials_on_both_nodes(nodes, tmp_path):
+    """Before the endpoint (its replicas take both CPUs): two one-CPU trials at once can only
+    run one per node. The driver is a process of its own, as `mlops sweep` would be: Ray reads
+    its authentication settings when it is imported."""
+    _, env = nodes
+    driver = subprocess.run(
+        [sys.executable, "-c", SWEEP_ON_THE_CLUSTER, str(tmp_path)],
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=600,
+    )
     assert driver.returncode == 0, driver.stderr[-3000:]
     results = json.loads(driver.stdout.strip().splitlines()[-1])
     assert len({r["node"] for r in results}) == 2
@@ -129,36 +152,31 @@ def test_a_sweep_runs_its_trials_on_both_nodes(serving_home, ray_exclusive, tmp_
 
 
 @pytest.fixture(scope="module")
-def cluster(serving_home, ray_exclusive):
-    """A head and a worker node, then `mlops serve` joined to them; everything stopped after."""
-    marker = uuid.uuid4().hex
-    # every node and the driver share the cluster's token (Ray authenticates its RPCs)
-    token = {"RAY_AUTH_MODE": "token", "RAY_AUTH_TOKEN": uuid.uuid4().hex}
-    env = {**os.environ, **serving_home.env(), **token, MARKER: marker}
-    # workers run this venv's Python directly, not through `uv run` (Ray's default under uv)
-    env["RAY_ENABLE_UV_RUN_RUNTIME_ENV"] = "0"
-    env.pop("RAY_ADDRESS", None)
-    served = None
+def cluster(serving_home, nodes):
+    """`mlops serve` joined to the two nodes, two replicas at most one per node; stopped after."""
+    _, env = nodes
+    served = subprocess.Popen(
+        [
+            str(BIN / "mlops"),
+            *("--home", str(serving_home.home), "serve", "--port", str(SERVE_PORT)),
+            *("--ingress", "python", "--replicas", "2", "--max-replicas-per-node", "1"),
+            *("--proxy-location", "HeadOnly"),
+        ],
+        env=env,
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+        start_new_session=True,
+    )
     try:
-        address = start_nodes(env)
-        served = subprocess.Popen(
-            [
-                str(BIN / "mlops"),
-                *("--home", str(serving_home.home), "serve", "--port", str(SERVE_PORT)),
-                *("--ingress", "python", "--replicas", "2", "--max-replicas-per-node", "1"),
-                *("--proxy-location", "HeadOnly"),
-            ],
-            env={**env, "RAY_ADDRESS": address},
-            stdout=subprocess.DEVNULL,
-            stderr=subprocess.DEVNULL,
-            start_new_session=True,
-        )
         url = f"http://127.0.0.1:{SERVE_PORT}"
         wait_until_healthy(url, timeout=180)
         yield url
-    finally:
-        stop_started(served, MARKER, marker, signal.SIGTERM)
-        forget_the_cluster()
+    finally:  # the process group of `mlops serve`; the nodes' processes go with `nodes`
+        os.killpg(served.pid, signal.SIGTERM)
+        try:
+            served.wait(timeout=60)
+        except subprocess.TimeoutExpired:
+            os.killpg(served.pid, signal.SIGKILL)
 
 
 def forget_the_cluster() -> None:
