@@ -21,7 +21,7 @@ from asset_checks.suites import (
 )
 from mlops_assets.compute.ingest import DAY, DTYPES
 from mlops_assets.config.spec import DatasetSpec
-from mlops_assets.defs.resources import DatasetResource
+from mlops_assets.defs.resources import DatasetsResource
 
 
 def _specs(key: dg.AssetKey, checks: dict) -> list[dg.AssetCheckSpec]:
@@ -77,7 +77,8 @@ def build_data_quality_checks(spec: DatasetSpec) -> list:
     features_key = dg.AssetKey([spec.name, "features"])
 
     @dg.multi_asset_check(specs=_specs(raw_key, RAW_CHECKS), name=f"{spec.name}_raw_quality")
-    def raw_quality(context: dg.AssetCheckExecutionContext, dataset: DatasetResource):
+    def raw_quality(context: dg.AssetCheckExecutionContext, datasets: DatasetsResource):
+        dataset = datasets.of(spec)
         started = time.perf_counter()
         raw = dataset.read("raw", context.partition_key)
         schema = dataset.schema()
@@ -113,7 +114,8 @@ def build_data_quality_checks(spec: DatasetSpec) -> list:
     @dg.multi_asset_check(
         specs=_specs(features_key, FEATURE_CHECKS), name=f"{spec.name}_feature_quality"
     )
-    def feature_quality(context: dg.AssetCheckExecutionContext, dataset: DatasetResource):
+    def feature_quality(context: dg.AssetCheckExecutionContext, datasets: DatasetsResource):
+        dataset = datasets.of(spec)
         started = time.perf_counter()
         day = context.partition_key
         features = dataset.read("features", day)
@@ -141,7 +143,8 @@ def build_data_quality_checks(spec: DatasetSpec) -> list:
         @dg.multi_asset_check(
             specs=_specs(outcomes_key, OUTCOME_CHECKS), name=f"{spec.name}_outcome_quality"
         )
-        def outcome_quality(context: dg.AssetCheckExecutionContext, dataset: DatasetResource):
+        def outcome_quality(context: dg.AssetCheckExecutionContext, datasets: DatasetsResource):
+            dataset = datasets.of(spec)
             started = time.perf_counter()
             raw_outcomes = dataset.read("raw_outcomes", context.partition_key)
             outcomes = _run_suite(raw_outcomes, outcome_suite(dataset.spec))

@@ -7,8 +7,8 @@ import dagster as dg
 from mlops_assets.compute.gates import GATES
 from mlops_assets.compute.model_card import model_card
 from mlops_assets.config.spec import DatasetSpec
-from mlops_assets.defs.registry import RegistryResource
-from mlops_assets.defs.resources import DatasetResource
+from mlops_assets.defs.registry import RegistriesResource
+from mlops_assets.defs.resources import DatasetsResource
 
 DESCRIPTIONS = {  # every interval is 95%, from the same backtest rows (see compute/backtest)
     "absolute_floor": "The lower bound of the candidate's backtest ROC AUC (DeLong) reaches "
@@ -35,7 +35,9 @@ def build_model_gate_checks(spec: DatasetSpec) -> list:
     ]
 
     @dg.multi_asset_check(specs=specs, name=f"{spec.name}_model_gates")
-    def model_gates(dataset: DatasetResource, registry: RegistryResource):
+    def model_gates(datasets: DatasetsResource, registries: RegistriesResource):
+        dataset = datasets.of(spec)
+        registry = registries.of(spec)
         report = dataset.document("backtest")
         candidate = f"v{report['candidate']['version']}"
         registry.record_gates(

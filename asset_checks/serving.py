@@ -3,7 +3,7 @@
 import dagster as dg
 
 from mlops_assets.config.spec import DatasetSpec
-from mlops_assets.defs.resources import DatasetResource, ServingResource
+from mlops_assets.defs.resources import DatasetsResource, ServingResource
 from serving.client import EndpointError
 
 
@@ -16,10 +16,11 @@ def build_serving_checks(spec: DatasetSpec) -> list:
         description="Calls the live endpoint (`GET /v1/health`) and confirms it serves the "
         "champion (and challenger) the deployment asset deployed. Warns when no endpoint runs.",
     )
-    def serves_target(dataset: DatasetResource, serving: ServingResource) -> dg.AssetCheckResult:
+    def serves_target(datasets: DatasetsResource, serving: ServingResource) -> dg.AssetCheckResult:
+        dataset = datasets.of(spec)
         target = dataset.document("deployment")["target"]
         try:
-            health = serving.client(timeout=10).health()
+            health = serving.client(spec.name, timeout=10).health()
         except EndpointError as exc:
             return dg.AssetCheckResult(
                 passed=False,

@@ -84,7 +84,7 @@ def build_home(tmp: Path) -> Settings:
     run_pipeline(settings)
     os.environ["MLOPS_SERVING_URL"] = "http://127.0.0.1:1"  # no endpoint while training
     from mlops_assets.commands.execution import QUIET, instance_for
-    from mlops_assets.defs.dataset import build_definitions
+    from mlops_assets.defs.platform import build_definitions
 
     build_definitions(settings).resolve_job_def("lending_train").execute_in_process(
         instance=instance_for(settings),

@@ -1,8 +1,8 @@
 """The code location: every definition under `mlops_assets/defs/`, loaded by dg's convention.
 
-`defs/dataset.py` builds the dataset's assets, checks, jobs, sensors and resources from the spec
-that `MLOPS_DATASET` names (the built-in lending simulator by default); anything scaffolded next
-to it (`dg scaffold defs dagster.asset ...`) joins the same location.
+Each registered dataset is a component instance, `defs/<name>/defs.yaml` (`mlops datasets
+list`); `defs/platform.py` holds the resources they share. Anything scaffolded next to them
+(`dg scaffold defs dagster.asset ...`) joins the same location.
 """
 
 from pathlib import Path

@@ -18,7 +18,8 @@ def load_asset(
     asset's partitions concatenated in date order (`days`: only those), an unpartitioned frame,
     or an unpartitioned document (model card, backtest report) as a dict.
 
-    `dataset`: a spec path (default: `MLOPS_DATASET`, else the built-in lending simulator's);
+    `dataset`: a registered dataset's name or a spec path (default: `MLOPS_DATASET`, else the
+    built-in lending simulator's);
     `home`: the home folder (default: `MLOPS_HOME`, else `./.mlops`). A missing asset is a
     `FileNotFoundError` naming it and where it was looked for.
     """

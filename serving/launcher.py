@@ -3,7 +3,8 @@
 `start` connects to a Ray cluster (`RAY_ADDRESS`) or starts a local one, starts Serve on
 127.0.0.1:8000 (HAProxy ingress when its binary is available, Serve's Python proxy otherwise),
 publishes the target (the registry's `champion`, plus `challenger` in a canary or shadow rollout)
-and deploys the application, then waits until it answers `GET /v1/health`.
+and deploys the application, then waits until it answers `GET /v1/health`. A platform of several
+datasets deploys one application per dataset with a champion, each under `/<name>`.
 """
 
 from __future__ import annotations
@@ -27,11 +28,12 @@ HAPROXY_ENV = {"RAY_SERVE_ENABLE_HA_PROXY": "1", "RAY_SERVE_THROUGHPUT_OPTIMIZED
 
 @dataclass(frozen=True)
 class Endpoint:
-    app_name: str
+    app_name: str  # the first (with one dataset, the only) application's
     url: str
     target: RolloutTarget
     ingress: str  # haproxy | python
     startup_seconds: float
+    applications: dict[str, str]  # every dataset served and the URL its application answers at
 
 
 def haproxy_available() -> bool:
@@ -64,18 +66,11 @@ def start(
     from ray.serve.config import HTTPOptions
     from ray.serve.schema import LoggingConfig
 
-    from serving.builder import ServeArgs, application, resolve
+    from mlops_assets.config.catalog import route_prefix
+    from serving.builder import application
 
     started = time.perf_counter()
-    resolved = resolve(
-        ServeArgs(
-            dataset_spec=str(settings.dataset_spec),
-            home=str(settings.home),
-            replicas=replicas,
-            max_replicas_per_node=max_replicas_per_node,
-        )
-    )
-    config, target = resolved.config, resolved.target
+    apps = _resolve_all(settings, replicas, max_replicas_per_node, progress)
     use_haproxy = ingress == "haproxy" or (ingress == "auto" and haproxy_available())
     if not ray.is_initialized():
         os.environ[ENDPOINT_MARKER] = f"{os.getpid()}-{time.time_ns()}"
@@ -102,23 +97,51 @@ def start(
         http_options=HTTPOptions(host=host, port=port),
         logging_config=quiet,
     )
-    progress(f"deploying {resolved.model_name} v{target.champion} ({target.rollout} rollout)")
-    serve.run(
-        application(resolved),
-        name=config["app_name"],
-        route_prefix="/",
-        blocking=False,
-        logging_config=quiet,
-    )
     url = f"http://{host}:{port}"
-    wait_until_healthy(url, timeout=120)
+    for resolved in apps:
+        target = resolved.target
+        progress(f"deploying {resolved.model_name} v{target.champion} ({target.rollout} rollout)")
+        serve.run(
+            application(resolved),
+            name=resolved.config["app_name"],
+            route_prefix=route_prefix(resolved.config["dataset"]) or "/",
+            blocking=False,
+            logging_config=quiet,
+        )
+    served = {r.config["dataset"]: url + route_prefix(r.config["dataset"]) for r in apps}
+    for app_url in served.values():
+        wait_until_healthy(app_url, timeout=120)
     return Endpoint(
-        config["app_name"],
-        url,
-        target,
+        apps[0].config["app_name"],
+        next(iter(served.values())),
+        apps[0].target,
         "haproxy" if use_haproxy else "python",
         round(time.perf_counter() - started, 1),
+        served,
     )
+
+
+def _resolve_all(settings, replicas, max_replicas_per_node, progress) -> list:
+    """What each of the settings' datasets serves; a dataset without a champion is skipped
+    when others have one."""
+    from serving.builder import ServeArgs, resolve
+
+    apps, missing = [], []
+    for spec in settings.datasets:
+        args = ServeArgs(
+            dataset_spec=str(spec),
+            home=str(settings.home),
+            replicas=replicas,
+            max_replicas_per_node=max_replicas_per_node,
+        )
+        try:
+            apps.append(resolve(args))
+        except ServingError as exc:
+            missing.append(exc)
+            progress(f"not serving {spec.stem}: {exc}")
+    if not apps:
+        raise missing[0]
+    return apps
 
 
 def stop(app: str | None = None) -> None:

@@ -187,7 +187,7 @@ def train(settings: Settings, model: dict | None = None, training: dict | None =
     """Run the train job in-process (candidate -> backtest -> gates -> champion -> deployment);
     returns the Dagster result."""
     from mlops_assets.commands.execution import QUIET, instance_for
-    from mlops_assets.defs.dataset import build_definitions
+    from mlops_assets.defs.platform import build_definitions
 
     ops = {}
     if model:

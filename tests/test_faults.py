@@ -16,7 +16,7 @@ import pytest
 from mlops_assets.commands.execution import execute, instance_for
 from mlops_assets.commands.runner import run_pipeline
 from mlops_assets.config.settings import Settings
-from mlops_assets.defs.dataset import build_definitions
+from mlops_assets.defs.platform import build_definitions
 from tests.conftest import land
 
 pytestmark = pytest.mark.slow

@@ -7,7 +7,7 @@ import polars as pl
 import pytest
 
 from mlops_assets.commands.execution import execute, instance_for
-from mlops_assets.defs.dataset import build_definitions
+from mlops_assets.defs.platform import build_definitions
 
 pytestmark = pytest.mark.slow
 

@@ -11,7 +11,7 @@ import pytest
 
 from mlops_assets.commands.execution import instance_for
 from mlops_assets.commands.runner import run_pipeline
-from mlops_assets.defs.dataset import build_definitions
+from mlops_assets.defs.platform import build_definitions
 from tests.conftest import lake_partition, land, landing_file, read_landing
 
 pytestmark = pytest.mark.stores  # the same tests on SQLite and on PostgreSQL

@@ -1,10 +1,12 @@
 """The README's commands, typed as a new user types them.
 
-`make up` in a fresh clone: the clone gets its own `.venv` (installed from the lock through `uv`,
-as the Makefile does) and its own `.mlops` home. Only the ports move, through the variables the
-README documents. The test waits for the Dagster UI, the MLflow server, the endpoint's
-`/v1/health` and one live day ingested by the sensor, then sends SIGTERM to the command's process
-group (as a service manager would) and checks that no process of the clone is left. `make up`
+"Many datasets on one platform" in a fresh clone: `mlops datasets add` of a second dataset, then
+`make up`. The clone gets its own `.venv` (installed from the lock through `uv`) and its own
+`.mlops` home. Only the ports move, through the variables the README documents. The test waits
+for the Dagster UI, the MLflow server, each dataset's `/<name>/v1/health` and one live lending day
+ingested by the sensor, reads both graphs and both registered models, then sends SIGTERM to the
+command's process group (as a service manager would) and checks that no process of the clone is
+left. `make up`
 again in the same clone resumes on its home (nothing landed or ingested twice), and Ctrl-C
 (SIGINT to the process group, as a terminal sends it) stops every process.
 
@@ -34,6 +36,7 @@ PORTS = {"MLOPS_DAGSTER_PORT": 13400, "MLOPS_MLFLOW_PORT": 15400, "MLOPS_SERVE_P
 GRAPH = """{ assetNodes { assetKey { path } groupName
              partitionStats { numMaterialized } } }"""
 BACKFILL_DAYS = 60  # `mlops up`'s default, as the README says
+SECOND = "breast_cancer"  # the dataset the README registers beside lending
 FEATURES = '{ assetNodeOrError(assetKey: {path: ["lending", "features"]}) { ... on AssetNode { partitionStats { numMaterialized } } } }'  # noqa: E501
 
 
@@ -158,21 +161,36 @@ def made_up(tmp_path_factory) -> dict:
     """`make up` typed in a fresh clone, stopped with SIGTERM once a live day is ingested: what
     it served and printed (the tests below judge it; the second resumes on the same clone)."""
     command = readme_commands("Two commands")[0]
+    *register, up = [line for line in readme_commands("Many datasets on one platform") if line]
+    assert up == command, (up, command)
     clone = tmp_path_factory.mktemp("readme") / "clone"
     subprocess.run(["git", "clone", "--quiet", str(REPO), str(clone)], check=True)
-    process, output = start(command, clone, user_environment())
-    seen: dict = {"command": command, "clone": clone}
+    env = user_environment()
+    for line in register:
+        typed = subprocess.run(line, shell=True, cwd=clone, env=env, capture_output=True, text=True)
+        assert typed.returncode == 0, f"{line}:\n{typed.stdout}{typed.stderr[-3000:]}"
+    process, output = start(command, clone, env)
+    seen: dict = {"command": command, "clone": clone, "registered": typed.stdout}
     try:
         ui = f"http://127.0.0.1:{PORTS['MLOPS_DAGSTER_PORT']}/server_info"
-        mlflow = f"http://127.0.0.1:{PORTS['MLOPS_MLFLOW_PORT']}/health"
-        health = f"http://127.0.0.1:{PORTS['MLOPS_SERVE_PORT']}/v1/health"
+        mlflow = f"http://127.0.0.1:{PORTS['MLOPS_MLFLOW_PORT']}"
+        endpoint = f"http://127.0.0.1:{PORTS['MLOPS_SERVE_PORT']}"
         wait_until(lambda: answers(ui) is not None, "Dagster UI", process, output, 600)
         ui_seconds = round(time.monotonic() - output.started, 1)
-        wait_until(lambda: answers(mlflow) is not None, "MLflow server", process, output, 120)
-        seen["served"] = wait_until(
-            lambda: answers(health), "endpoint health", process, output, 900
-        )
+        wait_until(lambda: answers(f"{mlflow}/health") is not None, "MLflow", process, output, 120)
+        seen["served"] = {
+            name: wait_until(
+                lambda name=name: answers(f"{endpoint}/{name}/v1/health"),
+                f"{name} endpoint health",
+                process,
+                output,
+                900,
+            )
+            for name in ("lending", SECOND)
+        }
+        seen["root"] = answers(f"{endpoint}/v1/health")
         endpoint_seconds = round(time.monotonic() - output.started, 1)
+        seen["models"] = answers(f"{mlflow}/api/2.0/mlflow/registered-models/search")
         daemon = "Dagster daemon"  # the backfill is done, the landing sensor is on
         wait_until(lambda: output.seconds_until(daemon), daemon, process, output, 300)
         seen["graph"] = graphql(GRAPH)["assetNodes"]
@@ -192,14 +210,21 @@ def made_up(tmp_path_factory) -> dict:
     return seen
 
 
-def test_make_up_in_a_fresh_clone_serves_and_stops_cleanly(made_up):
+def test_make_up_in_a_fresh_clone_serves_both_datasets_and_stops_cleanly(made_up):
     assert made_up["command"] == "make up"
+    listed = [line.split()[0] for line in made_up["registered"].splitlines()]
+    assert listed == [SECOND, "lending"], made_up["registered"]
     nodes = made_up["graph"]
     groups = {n["groupName"] for n in nodes}
     keys = {"/".join(n["assetKey"]["path"]): n for n in nodes}
     assert {"ingestion", "features", "training", "deployment", "decisions"} <= groups
     assert keys["lending/features"]["partitionStats"]["numMaterialized"] == BACKFILL_DAYS
-    assert made_up["served"]["model"]["version"] == 1  # the first champion, trained on it
+    assert keys[f"{SECOND}/features"]["partitionStats"]["numMaterialized"] == 19  # every day
+    for name in ("lending", SECOND):  # each its own first champion, in one MLflow
+        assert made_up["served"][name]["model"]["version"] == 1
+    models = {m["name"] for m in made_up["models"]["registered_models"]}
+    assert models == {"lending-dev", f"{SECOND}-dev"}
+    assert made_up["root"] is None  # two datasets: each under its own prefix only
     output = made_up["output"]
     assert "stopping ray-serve" in "\n".join(line for _, line in output.lines), output.tail()
     assert made_up["left"] == [], made_up["left"]

@@ -17,7 +17,7 @@ import pytest
 
 from mlops_assets.commands.execution import instance_for
 from mlops_assets.compute.features import feature_exprs
-from mlops_assets.defs.dataset import build_definitions
+from mlops_assets.defs.platform import build_definitions
 from serving.action_log import read_actions
 from serving.client import Client, EndpointError
 from serving.compiled import pipeline_scorer

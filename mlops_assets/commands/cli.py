@@ -98,11 +98,25 @@ def _run(args, settings: Settings) -> int:
     return 1 if failed or summary["daily"]["failed"] else 0
 
 
+def _datasets(args, settings: Settings) -> int:
+    from mlops_assets.commands.datasets import datasets_command
+
+    return datasets_command(args)
+
+
 def _status(args, settings: Settings) -> int:
+    """One dataset's status (a JSON object); several: each in turn (`{"datasets": [...]}`)."""
     from mlops_assets.commands.status import collect_status, format_status
 
-    status = collect_status(settings)
-    print(json.dumps(status, sort_keys=True) if args.json else format_status(status))
+    statuses = [collect_status(settings.one(spec)) for spec in settings.datasets]
+    if args.json:
+        print(
+            json.dumps(
+                statuses[0] if len(statuses) == 1 else {"datasets": statuses}, sort_keys=True
+            )
+        )
+    else:
+        print("\n\n".join(format_status(status) for status in statuses))
     return 0
 
 
@@ -178,6 +192,9 @@ def _serve(args, settings: Settings) -> int:
             max_replicas_per_node=args.max_replicas_per_node,
             proxy_location=args.proxy_location,
         )
+        if len(endpoint.applications) > 1:
+            for name, url in endpoint.applications.items():
+                print(f"serving {name} at {url} (docs at {url}/docs)", flush=True)
         print(
             f"serving v{endpoint.target.champion} ({endpoint.target.rollout} rollout) at "
             f"{endpoint.url} ({endpoint.ingress} ingress; ready in {endpoint.startup_seconds} s); "
@@ -267,6 +284,7 @@ HANDLERS = {
     "check": _check,
     "run": _run,
     "status": _status,
+    "datasets": _datasets,
     "rollback": _rollback,
     "promote": _promote,
     "release": _release,

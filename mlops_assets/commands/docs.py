@@ -70,7 +70,7 @@ def asset_table(defs: dg.Definitions) -> str:
 def builtin_table() -> str:
     """The table for the built-in lending dataset (one simulated day lands in a scratch home)."""
     from mlops_assets.config.settings import Settings
-    from mlops_assets.defs.dataset import build_definitions
+    from mlops_assets.defs.platform import build_definitions
     from mlops_assets.sources.simulator import land_day
 
     with tempfile.TemporaryDirectory() as home:

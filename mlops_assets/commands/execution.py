@@ -6,7 +6,7 @@ from __future__ import annotations
 import dagster as dg
 
 from mlops_assets.config.settings import Settings
-from mlops_assets.defs.dataset import build_definitions
+from mlops_assets.defs.platform import build_definitions
 
 # The event log keeps every event; the console shows only warnings (progress lines say the rest).
 QUIET = {"loggers": {"console": {"config": {"log_level": "WARNING"}}}}

@@ -41,11 +41,11 @@ def build_parser() -> argparse.ArgumentParser:
     return parser
 
 
-def _dataset(p: argparse.ArgumentParser) -> None:
+def _dataset(p: argparse.ArgumentParser, default: str = "the lending simulator") -> None:
     p.add_argument(
         "--dataset",
-        metavar="SPEC",
-        help="dataset spec YAML (default: the built-in lending simulator)",
+        metavar="NAME|SPEC",
+        help=f"a registered dataset's name or a spec YAML (default: {default})",
     )
 
 
@@ -70,7 +70,7 @@ def _platform_commands(sub) -> None:
     up = sub.add_parser(
         "up", help="start Dagster, MLflow, Ray Serve and the simulator; Ctrl-C stops all"
     )
-    _dataset(up)
+    _dataset(up, default="every registered dataset")
     _simulation(up)
     up.add_argument("--backfill-days", type=int, default=60, help="history to land first (60)")
     up.add_argument(
@@ -102,9 +102,20 @@ def _platform_commands(sub) -> None:
     run.set_defaults(command="run")
 
     status = sub.add_parser("status", help="what is landed, materialized, promoted")
-    _dataset(status)
+    _dataset(status, default="every registered dataset")
     status.add_argument("--json", action="store_true")
     status.set_defaults(command="status")
+
+    datasets = sub.add_parser("datasets", help="the datasets the platform runs: add, list")
+    action = datasets.add_subparsers(required=True, metavar="ACTION", dest="action")
+    add = action.add_parser(
+        "add", help="register a dataset: scaffold mlops_assets/defs/<name>/defs.yaml (dg)"
+    )
+    add.add_argument("spec", metavar="SPEC", help="the dataset spec YAML")
+    listed = action.add_parser("list", help="every registered dataset and its spec")
+    for p in (add, listed):
+        p.add_argument("--json", action="store_true", help="print JSON")
+    datasets.set_defaults(command="datasets")
 
 
 def _model_commands(sub) -> None:

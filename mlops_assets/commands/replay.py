@@ -19,9 +19,9 @@ import dagster as dg
 from mlops_assets.commands.execution import execute, instance_for
 from mlops_assets.config.settings import Settings
 from mlops_assets.config.spec import load_spec
-from mlops_assets.defs.dataset import build_definitions
 from mlops_assets.defs.jobs import daily_assets, daily_job_name, train_job_name
 from mlops_assets.defs.partitions import landed_days
+from mlops_assets.defs.platform import build_definitions
 
 
 def replay(
@@ -46,7 +46,7 @@ def replay(
     `until`: stop after the first checkpoint at which it holds on the history so far."""
     spec = load_spec(settings.dataset_spec, home=settings.home)
     defs, instance = build_definitions(settings), instance_for(settings)
-    registry = defs.resources["registry"]
+    registry = defs.resources["registries"].of(spec)
     if land is None and (
         train_day not in landed_days(spec.landing, spec.format) or train_day > last_day
     ):
@@ -93,7 +93,7 @@ def _days(spec, last_day: str, land) -> list[str]:
 
 def _sensors(defs, instance, spec, day: dt.date, history: dict, progress) -> dict:
     """Evaluate the retrain sensors as the daemon would, and run the train job they request."""
-    registry = defs.resources["registry"]
+    registry = defs.resources["registries"].of(spec)
     checkpoint = {"day": day.isoformat(), "champion": registry.champion_version()}
     for sensor_name in (f"{spec.name}_drift_sensor", f"{spec.name}_performance_sensor"):
         if sensor_name not in {s.name for s in defs.sensors}:

@@ -22,10 +22,10 @@ from mlops_assets.config.settings import Settings
 def reproduce(settings: Settings, run_id: str, progress=lambda _: None) -> dict:
     """Retrain the model of MLflow run `run_id` and compare it with the registered one."""
     from mlops_assets.compute.fitting import fit_model
-    from mlops_assets.compute.training import files_fingerprint, model_matrix
+    from mlops_assets.compute.training import files_fingerprint, model_matrix, recipe_from_params
     from mlops_assets.config.spec import load_spec
     from mlops_assets.defs.assets.training_set import build_training_set
-    from mlops_assets.defs.registry import recipe_of_run, registry_for
+    from mlops_assets.defs.registry import registry_for
     from mlops_assets.defs.resources import DatasetResource
 
     started = time.perf_counter()
@@ -43,7 +43,7 @@ def reproduce(settings: Settings, run_id: str, progress=lambda _: None) -> dict:
     dataset = DatasetResource(spec_path=str(settings.dataset_spec), home=str(settings.home))
     frame, used = build_training_set(dataset, as_of, int(record["window_days"]))
     fingerprint = files_fingerprint(used)
-    recipe = recipe_of_run(run)
+    recipe = recipe_from_params(run.data.params)
     progress(f"refitting {recipe.estimator} {recipe.params} (seed {recipe.seed})")
     columns = dataset.feature_columns()
     retrained, _ = fit_model(frame, columns, recipe)

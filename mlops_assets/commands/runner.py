@@ -14,9 +14,9 @@ from mlops_assets.compute.gates import failed_gates, failed_gates_reason
 from mlops_assets.config.settings import Settings
 from mlops_assets.config.spec import DatasetSpec, SpecError, load_spec
 from mlops_assets.defs.assets.performance import labelled
-from mlops_assets.defs.dataset import build_definitions
 from mlops_assets.defs.jobs import daily_assets, daily_job_name, train_job_name
 from mlops_assets.defs.partitions import ingestible_days, landed_days
+from mlops_assets.defs.platform import build_definitions
 from mlops_assets.defs.resources import DatasetResource
 
 

@@ -11,8 +11,8 @@ from mlops_assets.commands.execution import execute, first_failure, instance_for
 from mlops_assets.commands.runner import train_and_report
 from mlops_assets.config.settings import Settings
 from mlops_assets.config.spec import load_spec
-from mlops_assets.defs.dataset import build_definitions
 from mlops_assets.defs.jobs import sweep_job_name
+from mlops_assets.defs.platform import build_definitions
 from mlops_assets.defs.resources import DatasetResource
 
 

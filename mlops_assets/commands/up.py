@@ -1,8 +1,9 @@
 """`mlops up`: the whole platform on one machine, until Ctrl-C.
 
 Starts the MLflow server and the Dagster webserver, lands the simulator's history and
-materializes it headless (training the first champion), starts Ray Serve with the champion and
-the Dagster daemon (sensors on), then lands one simulated day every `--interval` seconds. Every
+materializes every dataset's landed days headless (training each first champion), starts Ray
+Serve with the champions (one application per dataset, under `/<name>` when there are several)
+and the Dagster daemon (sensors on), then lands one simulated day every `--interval` seconds. Every
 child runs in its own process group and is stopped on Ctrl-C or SIGTERM. Re-running on the same
 home resumes: landed days are kept, materialized days are not redone, and the sensor's cursor
 lives in the Dagster instance.
@@ -65,7 +66,7 @@ class Platform:
         s = self.settings
         s.prepare_dagster_home()
         s.logs.mkdir(parents=True, exist_ok=True)
-        say(f"home {s.home}  dataset {s.dataset_spec}")
+        say(f"home {s.home}  datasets {', '.join(p.stem for p in s.datasets)}")
         if s.uses_simulator:
             self.plan = s.simulator_plan()
             self.simulator.save(s.home)
@@ -76,8 +77,8 @@ class Platform:
                 f"simulator: {self.simulator.describe()}; "
                 f"{max(first, self.args.backfill_days)} days landed ({first} already there)"
             )
-        spec = load_spec(s.dataset_spec, home=s.home)
-        require_fit(spec, say)  # the spec read against the landed files, as `mlops check` does
+        for spec_path in s.datasets:  # each spec read against its landed files, as `mlops check`
+            require_fit(load_spec(spec_path, home=s.home), say)
         mlflow, profile = s.home / "mlflow", s.profile()
         (mlflow / "artifacts").mkdir(parents=True, exist_ok=True)
         # the profile's database (SQLite under the home, or PostgreSQL) is the server's store
@@ -123,24 +124,33 @@ class Platform:
         cancelled = cancel_queued_runs(instance_for(s))
         if cancelled:
             say(f"cancelled {cancelled} runs left queued by an earlier session (redone below)")
-        say("materializing landed days not yet done (headless, through Dagster)...")
-        trained = instance_for(s).get_latest_materialization_event(
-            dg.AssetKey([spec.name, "training_set"])
-        )
-        summary = run_pipeline(
-            s, only_new=True, train=trained is None, progress=lambda line: say("  " + line)
-        )
-        say(f"backfill done in {summary['runtime_seconds']} s")
+        for spec_path in s.datasets:
+            self._backfill(s.one(spec_path))
         self._start_serving()
         self._spawn("dagster-daemon", [_bin("dagster-daemon"), "run", *_code_location()])
         say("Dagster daemon      running (landing sensor on)")
         say(f"logs in {s.logs}; Ctrl-C stops everything")
 
+    def _backfill(self, settings: Settings) -> None:
+        """Materialize a dataset's landed days not yet done, training its first champion."""
+        spec = load_spec(settings.dataset_spec, home=settings.home)
+        say(f"{spec.name}: materializing landed days not yet done (headless, through Dagster)...")
+        trained = instance_for(settings).get_latest_materialization_event(
+            dg.AssetKey([spec.name, "training_set"])
+        )
+        summary = run_pipeline(
+            settings, only_new=True, train=trained is None, progress=lambda line: say("  " + line)
+        )
+        say(f"{spec.name}: backfill done in {summary['runtime_seconds']} s")
+
     def _start_serving(self) -> None:
+        from mlops_assets.config.catalog import route_prefix
         from mlops_assets.defs.registry import registry_for
 
-        spec = load_spec(self.settings.dataset_spec, home=self.settings.home)
-        if registry_for(self.settings, spec).champion_version() is None:
+        s = self.settings
+        specs = [load_spec(p, home=s.home) for p in s.datasets]
+        served = [spec for spec in specs if registry_for(s, spec).champion_version() is not None]
+        if not served:
             say("no champion yet (training did not promote one): Ray Serve not started")
             return
         self._spawn(
@@ -148,8 +158,10 @@ class Platform:
             [_bin("mlops"), "serve", "--port", str(self.args.serve_port)],
         )
         url = f"http://{HOST}:{self.args.serve_port}"
-        _wait_http(f"{url}/v1/health", "Ray Serve", self.children, timeout=240)
-        say(f"Ray Serve endpoint  {url}  (docs {url}/docs)")
+        for spec in served:
+            app = url + route_prefix(spec.name)
+            _wait_http(f"{app}/v1/health", "Ray Serve", self.children, timeout=240)
+            say(f"Ray Serve endpoint  {app}  (docs {app}/docs)")
 
     def _live(self) -> int:
         if not self.settings.uses_simulator:

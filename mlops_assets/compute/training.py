@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import ast
 import datetime as dt
 import hashlib
 from collections.abc import Iterable
@@ -200,3 +201,27 @@ def build_model(
                 categorical_features=[False] * len(numeric) + [True] * len(categorical),
             )
     return Pipeline([("preprocess", pre), ("model", model)])
+
+
+RUN_ONLY_PARAMS = ("rows",)  # logged with a version's parameters, not part of its recipe
+
+
+def recipe_from_params(logged: dict[str, str]) -> Recipe:
+    """How a candidate was trained, from the parameters its MLflow run logged."""
+    params = {k: _literal(v) for k, v in logged.items()}
+    half_life = params.pop("recency_half_life_days", None)
+    return Recipe(
+        estimator=params.pop("estimator", "hist_gradient_boosting"),
+        calibration=params.pop("calibration", "platt"),
+        seed=int(params.pop("seed", 0)),
+        recency_half_life_days=float(half_life) if half_life is not None else None,
+        params={k: v for k, v in params.items() if k not in RUN_ONLY_PARAMS},
+    )
+
+
+def _literal(text: str):
+    """A logged parameter back to its Python value ("200" -> 200, "None" -> None)."""
+    try:
+        return ast.literal_eval(text)
+    except (ValueError, SyntaxError):
+        return text

@@ -35,21 +35,39 @@ run_coordinator:
 
 @dataclass(frozen=True)
 class Settings:
-    """Resolved locations of the platform's state and the dataset spec in use."""
+    """Resolved locations of the platform's state, the dataset in use and the datasets served.
+
+    `dataset_spec` is the dataset a single-dataset command works on; `datasets` are those the
+    code location and `mlops up` build: the one named (`--dataset`, `MLOPS_DATASET`: a registered
+    name or a spec path), else every registered dataset (`mlops datasets list`)."""
 
     home: Path
     dataset_spec: Path
+    datasets: tuple[Path, ...] = ()
+    named: bool = False  # a dataset was named: the platform is narrowed to it
 
     @classmethod
     def resolve(cls, home: str | os.PathLike | None = None, dataset: str | None = None) -> Settings:
         """Settings from explicit arguments, then the environment, then defaults."""
+        from mlops_assets.config.catalog import registered_datasets, spec_of
+
         home_dir = Path(home or os.environ.get("MLOPS_HOME") or ".mlops").expanduser().resolve()
-        spec = dataset or os.environ.get("MLOPS_DATASET") or BUILTIN_SPEC
-        return cls(home=home_dir, dataset_spec=Path(spec).expanduser().resolve())
+        named = dataset or os.environ.get("MLOPS_DATASET")
+        if named:
+            spec = spec_of(str(named))
+            return cls(home=home_dir, dataset_spec=spec, datasets=(spec,), named=True)
+        registered = tuple(registered_datasets().values())
+        builtin = BUILTIN_SPEC.resolve()
+        spec = builtin if builtin in registered or not registered else registered[0]
+        return cls(home=home_dir, dataset_spec=spec, datasets=registered or (spec,))
 
     @property
     def uses_simulator(self) -> bool:
         return self.dataset_spec == BUILTIN_SPEC.resolve()
+
+    def one(self, spec: Path) -> Settings:
+        """These settings narrowed to the dataset `spec` (a command over each dataset)."""
+        return Settings(home=self.home, dataset_spec=spec, datasets=(spec,), named=True)
 
     @property
     def lake(self) -> Path | UPath:
@@ -77,7 +95,7 @@ class Settings:
         """Environment for child processes (webserver, daemon, run workers) of this home."""
         return {
             "MLOPS_HOME": str(self.home),
-            "MLOPS_DATASET": str(self.dataset_spec),
+            **({"MLOPS_DATASET": str(self.dataset_spec)} if self.named else {}),
             "DAGSTER_HOME": str(self.dagster_home),
             "OMP_NUM_THREADS": os.environ.get("OMP_NUM_THREADS", "1"),
             "MLOPS_ENV": os.environ.get("MLOPS_ENV", "dev"),
@@ -117,11 +135,11 @@ class Settings:
     def mlflow_dir(self) -> Path:
         return self.home / "mlflow"
 
-    def profile(self):
-        """The deployment profile (MLOPS_ENV) resolved for this home folder."""
+    def profile(self, env: str | None = None):
+        """The deployment profile `env` (default: MLOPS_ENV's) resolved for this home folder."""
         from mlops_assets.config.profiles import load_profile
 
-        return load_profile(self.home)
+        return load_profile(self.home, env)
 
     def simulator_plan(self):
         """Where the built-in simulator lands its files; only for the built-in spec."""

@@ -14,6 +14,7 @@ from __future__ import annotations
 import dagster as dg
 
 from mlops_assets.config.spec import DatasetSpec
+from mlops_assets.defs.tracking import DATASET_TAG
 
 APPLICATIONS = ("raw", "features", "decisions", "drift_report", "kpis")
 OUTCOMES = ("raw_outcomes", "performance", "impact")
@@ -106,6 +107,7 @@ def build_jobs(
             description="Train a candidate, backtest it against the champion, promote it if the "
             "gates pass, and update the endpoint.",
             hooks=train_hooks,
+            tags={DATASET_TAG: spec.name},
         ),
         dg.define_asset_job(
             sweep_job_name(spec),
@@ -114,5 +116,6 @@ def build_jobs(
             "and a run per trial); the train job with `candidate_model`'s `from_sweep` then "
             "trains the confirmed winner through the gates (`mlops sweep` runs both).",
             hooks=train_hooks,
+            tags={DATASET_TAG: spec.name},
         ),
     ]

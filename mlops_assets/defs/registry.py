@@ -5,7 +5,6 @@ points at the version that serves. Each promotion records the version it replace
 `previous_champion`, which `rollback` follows. MLflow is imported on first use (~4 s).
 """
 
-import ast
 import datetime as dt
 import json
 import re
@@ -13,7 +12,7 @@ from pathlib import Path
 
 import dagster as dg
 
-from mlops_assets.compute.training import Recipe
+from mlops_assets.compute.training import Recipe, recipe_from_params
 from serving.model import read_json_artifact, training_window
 
 # The registry and the endpoint are services: the steps that read or write them idempotently
@@ -156,7 +155,7 @@ class RegistryResource(dg.ConfigurableResource):
     def recipe(self, version: int) -> Recipe:
         """How a registered version was trained, from its MLflow run's parameters (logged by the
         candidate_model asset), so that the backtest can refit it on the candidate's folds."""
-        return recipe_of_run(self.client().get_run(self.run_id(version)))
+        return recipe_from_params(self.client().get_run(self.run_id(version)).data.params)
 
     def run_id(self, version: int) -> str:
         """The MLflow run that trained a registered version."""
@@ -230,48 +229,51 @@ def experiment_id(client, name: str, artifact_location: str | None) -> str:
     return client.create_experiment(name, artifact_location=artifact_location)
 
 
-def registry_for(settings, spec, env: str | None = None, by_reference: bool = False):
-    """The registry resource of a dataset in profile `env` (default: MLOPS_ENV's). With
-    `by_reference` (the code location's), a tracking URI that the profile takes from an
-    environment variable stays a `dg.EnvVar`, read at run time: the UI and the run config show
-    the variable's name, never its value (which may carry a password)."""
-    from mlops_assets.config.profiles import load_profile
+class RegistriesResource(dg.ConfigurableResource):
+    """The registries of every dataset in one profile (one MLflow server): `of(spec)` is a
+    dataset's, its registered model `<dataset>-<suffix>` and experiment `<dataset>-<profile>`."""
 
-    profile = load_profile(settings.home, env)
+    tracking_uri: str
+    profile: str
+    registry_suffix: str
+    artifact_location: str | None = None
+    ui_url: str | None = None
+
+    def of(self, spec) -> RegistryResource:
+        return RegistryResource(
+            tracking_uri=self.tracking_uri,
+            model_name=f"{spec.name}-{self.registry_suffix}",
+            experiment=experiment_name(spec.name, self.profile),
+            artifact_location=self.artifact_location,
+            ui_url=self.ui_url,
+        )
+
+
+def experiment_name(dataset: str, profile: str) -> str:
+    return f"{dataset}-{profile}"
+
+
+def registries_for(settings, env: str | None = None, by_reference: bool = False):
+    """The registries resource in profile `env` (default: MLOPS_ENV's). With `by_reference`
+    (the code location's), a tracking URI that the profile takes from an environment variable
+    stays a `dg.EnvVar`, read at run time: the UI and the run config show the variable's name,
+    never its value (which may carry a password)."""
+    profile = settings.profile(env)
     variable = profile.tracking_uri_env if by_reference else None
-    return RegistryResource(
+    return RegistriesResource(
         tracking_uri=dg.EnvVar(variable) if variable else profile.tracking_uri,
-        model_name=profile.registry_name(spec.name),
-        experiment=f"{spec.name}-{profile.name}",
+        profile=profile.name,
+        registry_suffix=profile.registry_suffix,
         artifact_location=profile.artifact_location,
         ui_url=settings.mlflow_url,
     )
 
 
+def registry_for(settings, spec, env: str | None = None) -> RegistryResource:
+    """The registry of a dataset in profile `env` (default: MLOPS_ENV's)."""
+    return registries_for(settings, env).of(spec)
+
+
 def redacted(uri: str) -> str:
     """`uri` with the password of its user info (`scheme://user:password@host`) masked."""
     return re.sub(r"^([a-z0-9+.-]+://[^:/@]*):[^@/]*@", r"\1:***@", uri, flags=re.IGNORECASE)
-
-
-RUN_ONLY_PARAMS = ("rows",)  # logged with a version's parameters, not part of its recipe
-
-
-def recipe_of_run(run) -> Recipe:
-    """How a candidate was trained, from its MLflow run's parameters."""
-    params = {k: _literal(v) for k, v in run.data.params.items()}
-    half_life = params.pop("recency_half_life_days", None)
-    return Recipe(
-        estimator=params.pop("estimator", "hist_gradient_boosting"),
-        calibration=params.pop("calibration", "platt"),
-        seed=int(params.pop("seed", 0)),
-        recency_half_life_days=float(half_life) if half_life is not None else None,
-        params={k: v for k, v in params.items() if k not in RUN_ONLY_PARAMS},
-    )
-
-
-def _literal(text: str):
-    """A logged parameter back to its Python value ("200" -> 200, "None" -> None)."""
-    try:
-        return ast.literal_eval(text)
-    except (ValueError, SyntaxError):
-        return text

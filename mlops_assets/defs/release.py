@@ -13,7 +13,7 @@ import dagster as dg
 
 from mlops_assets.compute.gates import failed_gates
 from mlops_assets.defs.registry import RegistryResource, registry_for
-from mlops_assets.defs.resources import DatasetResource
+from mlops_assets.defs.resources import DatasetsResource
 
 STAGES = ("dev", "test", "prod")
 
@@ -32,8 +32,12 @@ def build_release_job(spec) -> dg.JobDefinition:
     """`<dataset>_release`: `release` as a Dagster run, with its reason and operator."""
 
     @dg.op(name=f"{spec.name}__release", tags={"kind": "mlflow"})
-    def release_op(context: dg.OpExecutionContext, config: ReleaseConfig, dataset: DatasetResource):
+    def release_op(
+        context: dg.OpExecutionContext, config: ReleaseConfig, datasets: DatasetsResource
+    ):
         from mlops_assets.config.settings import Settings
+
+        dataset = datasets.of(spec)
 
         settings = Settings.resolve(dataset.home, dataset.spec_path)
         moved = release(settings, dataset.spec, config.to)

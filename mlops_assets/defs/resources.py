@@ -1,4 +1,5 @@
-"""Resources: the dataset (its spec and where its data lives), passed to assets and checks."""
+"""Resources: the datasets (their specs and where their data lives) and the endpoint, shared by
+every dataset of the code location; `DatasetsResource.of(spec)` is one dataset."""
 
 import contextlib
 import datetime as dt
@@ -15,6 +16,7 @@ from upath import UPath
 from mlops_assets.compute.features import FeatureColumns, feature_columns
 from mlops_assets.compute.ingest import IngestError, infer_schema
 from mlops_assets.compute.profile import FeatureProfile, fit_profile
+from mlops_assets.config.catalog import route_prefix
 from mlops_assets.config.spec import DatasetSpec, load_spec
 from mlops_assets.config.storage import as_location, is_local, lake_location
 from mlops_assets.defs.lake import (
@@ -222,13 +224,34 @@ def schema_basis(spec: DatasetSpec) -> dict:
     }
 
 
+class DatasetsResource(dg.ConfigurableResource):
+    """Every dataset of the platform: the home and the lake they share."""
+
+    home: str
+    lake: str = ""  # the lake's root, a folder or an fsspec URL; empty: the profile's
+
+    @cached_property
+    def _opened(self) -> dict[str, DatasetResource]:
+        return {}
+
+    def of(self, spec: DatasetSpec) -> DatasetResource:
+        """The dataset of `spec`, opened once per run (its caches serve every step)."""
+        if spec.name not in self._opened:
+            self._opened[spec.name] = DatasetResource(
+                spec_path=str(spec.source), home=self.home, lake=self.lake
+            )
+        return self._opened[spec.name]
+
+
 class ServingResource(dg.ConfigurableResource):
-    """The HTTP endpoint that serves the dataset's models (`mlops serve`, `mlops up`)."""
+    """The HTTP endpoint that serves the datasets' models (`mlops serve`, `mlops up`), each
+    dataset's application at its `route_prefix`."""
 
     url: str = "http://127.0.0.1:8000"
     api_key_env: str = "MLOPS_API_KEY"  # the variable holding the API key, if one is required
 
-    def client(self, timeout: float = 30.0):
+    def client(self, dataset: str, timeout: float = 30.0):
         from serving.client import Client
 
-        return Client(self.url, os.environ.get(self.api_key_env) or None, timeout=timeout)
+        url = f"{self.url.rstrip('/')}{route_prefix(dataset)}"
+        return Client(url, os.environ.get(self.api_key_env) or None, timeout=timeout)

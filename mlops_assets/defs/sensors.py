@@ -11,8 +11,8 @@ from mlops_assets.defs.assets.ingestion import fingerprint
 from mlops_assets.defs.assets.performance import labelled
 from mlops_assets.defs.jobs import daily_assets
 from mlops_assets.defs.partitions import landed_days
-from mlops_assets.defs.registry import RegistryResource
-from mlops_assets.defs.resources import DatasetResource
+from mlops_assets.defs.registry import RegistriesResource
+from mlops_assets.defs.resources import DatasetResource, DatasetsResource
 from mlops_assets.defs.signals import drift_signal, performance_signal
 
 
@@ -146,7 +146,9 @@ def build_retrain_sensors(spec: DatasetSpec, train_job) -> list[dg.SensorDefinit
         f"size-aware threshold (at least {monitoring.domain_auc}); guarded by cooldown, new "
         "labels and a weekly cap.",
     )
-    def drift_sensor(context, registry: RegistryResource, dataset: DatasetResource):
+    def drift_sensor(context, registries: RegistriesResource, datasets: DatasetsResource):
+        dataset = datasets.of(spec)
+        registry = registries.of(spec)
         return _evaluate(
             spec, train_job, context, "drift", "drift_report", drift_signal, registry, dataset
         )
@@ -166,7 +168,9 @@ def build_retrain_sensors(spec: DatasetSpec, train_job) -> list[dg.SensorDefinit
             f"{monitoring.auc_drop} below the AUC expected on the same rows from the calibrated "
             "scores; same guardrails.",
         )
-        def performance_sensor(context, registry: RegistryResource, dataset: DatasetResource):
+        def performance_sensor(context, registries: RegistriesResource, datasets: DatasetsResource):
+            dataset = datasets.of(spec)
+            registry = registries.of(spec)
             return _evaluate(
                 spec,
                 train_job,

@@ -37,8 +37,8 @@ from mlops_assets.defs.assets.plots import (
     write_drift_html,
 )
 from mlops_assets.defs.lake import write_bytes
-from mlops_assets.defs.registry import TRANSIENT, RegistryResource
-from mlops_assets.defs.resources import DatasetResource
+from mlops_assets.defs.registry import TRANSIENT, RegistriesResource, RegistryResource
+from mlops_assets.defs.resources import DatasetResource, DatasetsResource
 
 GROUP = "monitoring"
 
@@ -64,8 +64,12 @@ def build_drift_assets(spec: DatasetSpec, partitions: dg.PartitionsDefinition) -
         "day-to-day variation. HTML report under <home>/reports/.",
     )
     def drift_report(
-        context: dg.AssetExecutionContext, dataset: DatasetResource, registry: RegistryResource
+        context: dg.AssetExecutionContext,
+        datasets: DatasetsResource,
+        registries: RegistriesResource,
     ):
+        dataset = datasets.of(spec)
+        registry = registries.of(spec)
         started = time.perf_counter()
         day = context.partition_key
         raw = dataset.read("raw", day)

@@ -22,8 +22,13 @@ from mlops_assets.defs.assets.plots import (
     png_bytes,
     reliability_figure,
 )
-from mlops_assets.defs.registry import TRANSIENT, RegistryResource, mlflow_run_link
-from mlops_assets.defs.resources import DatasetResource
+from mlops_assets.defs.registry import (
+    TRANSIENT,
+    RegistriesResource,
+    RegistryResource,
+    mlflow_run_link,
+)
+from mlops_assets.defs.resources import DatasetsResource
 
 GROUP = "evaluation"
 
@@ -65,9 +70,11 @@ def build_evaluation_assets(spec: DatasetSpec) -> list:
     def backtest(
         context: dg.AssetExecutionContext,
         config: BacktestConfig,
-        dataset: DatasetResource,
-        registry: RegistryResource,
+        datasets: DatasetsResource,
+        registries: RegistriesResource,
     ) -> dg.MaterializeResult:
+        dataset = datasets.of(spec)
+        registry = registries.of(spec)
         started = time.perf_counter()
         if config.promote_if == "not_worse" and config.compare_with != "deployed":
             raise dg.Failure(

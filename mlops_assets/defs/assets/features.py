@@ -7,7 +7,7 @@ import dagster as dg
 from mlops_assets.compute.features import build_features
 from mlops_assets.config.spec import DatasetSpec
 from mlops_assets.defs.assets.metadata import frame_metadata
-from mlops_assets.defs.resources import DatasetResource
+from mlops_assets.defs.resources import DatasetsResource
 
 GROUP = "features"
 
@@ -27,8 +27,9 @@ def build_feature_assets(spec: DatasetSpec, partitions: dg.PartitionsDefinition)
         f"accepted days in the {spec.quality.history_days} days before, never on the day itself.",
     )
     def features(
-        context: dg.AssetExecutionContext, dataset: DatasetResource
+        context: dg.AssetExecutionContext, datasets: DatasetsResource
     ) -> dg.MaterializeResult:
+        dataset = datasets.of(spec)
         day = context.partition_key
         started = time.perf_counter()
         raw = dataset.read("raw", day)

@@ -7,7 +7,7 @@ from mlops_assets.compute.impact import cumulative_uplift, daily_arms, impact_su
 from mlops_assets.config.spec import DatasetSpec
 from mlops_assets.defs.assets.performance import labelled, outcome_day_deps
 from mlops_assets.defs.assets.plots import markdown_image, uplift_png
-from mlops_assets.defs.resources import DatasetResource
+from mlops_assets.defs.resources import DatasetsResource
 
 GROUP = "monitoring"
 
@@ -32,7 +32,8 @@ def build_impact_assets(spec: DatasetSpec, partitions: dg.PartitionsDefinition) 
         "interval, approval rates per arm, and the spec's business targets. No model score "
         "enters the comparison.",
     )
-    def impact(context: dg.AssetExecutionContext, dataset: DatasetResource):
+    def impact(context: dg.AssetExecutionContext, datasets: DatasetsResource):
+        dataset = datasets.of(spec)
         decided_on = labelled(context.partition_key, delay)
         if not dataset.exists("decisions", decided_on):
             context.log.info(f"no decisions for {decided_on}: no impact to measure")

@@ -9,7 +9,7 @@ import dagster as dg
 from mlops_assets.compute.ingest import IngestError, coerce, outcomes_schema, read_landing
 from mlops_assets.config.spec import DatasetSpec, SpecError
 from mlops_assets.defs.assets.metadata import frame_metadata
-from mlops_assets.defs.resources import DatasetResource
+from mlops_assets.defs.resources import DatasetResource, DatasetsResource
 
 GROUP = "ingestion"
 
@@ -75,7 +75,8 @@ def build_ingestion_assets(spec: DatasetSpec, partitions: dg.PartitionsDefinitio
         "columns is quarantined with its reason, and nothing downstream is written.",
         metadata={"landing_folder": dg.MetadataValue.path(str(spec.landing))},
     )
-    def raw(context: dg.AssetExecutionContext, dataset: DatasetResource) -> dg.MaterializeResult:
+    def raw(context: dg.AssetExecutionContext, datasets: DatasetsResource) -> dg.MaterializeResult:
+        dataset = datasets.of(spec)
         return _ingest(context, dataset, outcomes=False)
 
     if not spec.delayed_labels:
@@ -91,8 +92,9 @@ def build_ingestion_assets(spec: DatasetSpec, partitions: dg.PartitionsDefinitio
         metadata={"landing_folder": dg.MetadataValue.path(str(spec.outcomes))},
     )
     def raw_outcomes(
-        context: dg.AssetExecutionContext, dataset: DatasetResource
+        context: dg.AssetExecutionContext, datasets: DatasetsResource
     ) -> dg.MaterializeResult:
+        dataset = datasets.of(spec)
         return _ingest(context, dataset, outcomes=True)
 
     return [raw, raw_outcomes]

@@ -8,7 +8,7 @@ import polars as pl
 from mlops_assets.compute.ingest import DAY
 from mlops_assets.compute.monitoring import business_kpis
 from mlops_assets.config.spec import DatasetSpec
-from mlops_assets.defs.resources import DatasetResource
+from mlops_assets.defs.resources import DatasetsResource
 
 GROUP = "monitoring"
 
@@ -29,7 +29,8 @@ def build_kpi_assets(spec: DatasetSpec, partitions: dg.PartitionsDefinition) -> 
         "(realized: `impact`), and the targets "
         "in the spec's `monitoring:` section.",
     )
-    def kpis(context: dg.AssetExecutionContext, dataset: DatasetResource):
+    def kpis(context: dg.AssetExecutionContext, datasets: DatasetsResource):
+        dataset = datasets.of(spec)
         day = context.partition_key
         if not dataset.exists("decisions", day):
             context.log.info(f"no decisions for {day} (nothing deployed then): no KPIs")

@@ -14,7 +14,7 @@ from mlops_assets.compute.monitoring import (
 )
 from mlops_assets.compute.sequential import auc_shortfall, calibration_cusum, day_sums
 from mlops_assets.config.spec import DatasetSpec
-from mlops_assets.defs.resources import DatasetResource
+from mlops_assets.defs.resources import DatasetResource, DatasetsResource
 
 GROUP = "monitoring"
 
@@ -41,7 +41,8 @@ def build_performance_assets(spec: DatasetSpec, partitions: dg.PartitionsDefinit
         "trailing pool's AUC with its 99% DeLong interval against the AUC the scores expect. "
         "Partitioned by the day the outcomes landed.",
     )
-    def performance(context: dg.AssetExecutionContext, dataset: DatasetResource):
+    def performance(context: dg.AssetExecutionContext, datasets: DatasetsResource):
+        dataset = datasets.of(spec)
         decided_on = labelled(context.partition_key, delay)
         if not dataset.exists("decisions", decided_on):
             context.log.info(f"no decisions for {decided_on}: nothing to evaluate")

@@ -8,8 +8,8 @@ import dagster as dg
 
 from mlops_assets.compute.gates import failed_gates, failed_gates_reason
 from mlops_assets.config.spec import DatasetSpec
-from mlops_assets.defs.registry import RegistryResource, mlflow_run_link
-from mlops_assets.defs.resources import DatasetResource
+from mlops_assets.defs.registry import RegistriesResource, RegistryResource, mlflow_run_link
+from mlops_assets.defs.resources import DatasetsResource
 
 GROUP = "deployment"
 
@@ -42,9 +42,11 @@ def build_promotion_assets(spec: DatasetSpec) -> list:
     def champion(
         context: dg.AssetExecutionContext,
         config: ChampionConfig,
-        dataset: DatasetResource,
-        registry: RegistryResource,
+        datasets: DatasetsResource,
+        registries: RegistriesResource,
     ) -> dg.MaterializeResult:
+        dataset = datasets.of(spec)
+        registry = registries.of(spec)
         if config.action == "gates":
             card = _gated(context, dataset.document("backtest"), registry, spec)
         else:

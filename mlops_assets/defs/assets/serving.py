@@ -7,8 +7,8 @@ import polars as pl
 
 from mlops_assets.compute.ingest import DAY
 from mlops_assets.config.spec import DatasetSpec
-from mlops_assets.defs.registry import TRANSIENT, RegistryResource
-from mlops_assets.defs.resources import DatasetResource, ServingResource
+from mlops_assets.defs.registry import TRANSIENT, RegistriesResource
+from mlops_assets.defs.resources import DatasetsResource, ServingResource
 from serving.client import EndpointError
 from serving.rollout import RolloutTarget, desired_target
 
@@ -36,10 +36,12 @@ def _deployment(spec: DatasetSpec) -> dg.AssetsDefinition:
     )
     def deployment(
         context: dg.AssetExecutionContext,
-        dataset: DatasetResource,
-        registry: RegistryResource,
+        datasets: DatasetsResource,
+        registries: RegistriesResource,
         serving: ServingResource,
     ) -> dg.MaterializeResult:
+        dataset = datasets.of(spec)
+        registry = registries.of(spec)
         champion = dataset.document("champion") if dataset.exists("champion") else {}
         why = {k: champion.get(k) for k in ("action", "reason", "operator")}
         try:
@@ -51,7 +53,7 @@ def _deployment(spec: DatasetSpec) -> dg.AssetsDefinition:
                 f"{type(exc).__name__}: {str(exc)[:300]}",
                 metadata={"tracking_uri": registry.display_uri},
             ) from None
-        client = serving.client(timeout=10)
+        client = serving.client(spec.name, timeout=10)
         try:
             before = client.health()
         except EndpointError as exc:
@@ -101,10 +103,15 @@ def _decisions(spec: DatasetSpec, partitions: dg.PartitionsDefinition) -> dg.Ass
         "Before a first deployment there is nothing to decide with, and the day has none.",
     )
     def decisions(
-        context: dg.AssetExecutionContext, dataset: DatasetResource, registry: RegistryResource
+        context: dg.AssetExecutionContext,
+        datasets: DatasetsResource,
+        registries: RegistriesResource,
     ):
         from serving.model import load_model, score_and_decide
         from serving.policy import CHALLENGER, CHAMPION
+
+        dataset = datasets.of(spec)
+        registry = registries.of(spec)
 
         if not dataset.exists("deployment"):
             context.log.info("no deployed model yet: nothing decides these days")

@@ -22,8 +22,8 @@ from mlops_assets.compute.training import Recipe
 from mlops_assets.config.spec import DatasetSpec
 from mlops_assets.defs.assets.training import ModelConfig, model_recipe
 from mlops_assets.defs.provenance import code_provenance
-from mlops_assets.defs.registry import RegistryResource, mlflow_run_link
-from mlops_assets.defs.resources import DatasetResource
+from mlops_assets.defs.registry import RegistriesResource, RegistryResource, mlflow_run_link
+from mlops_assets.defs.resources import DatasetResource, DatasetsResource
 
 GROUP = "experiments"
 TABLE_COLUMNS = {  # the comparison table's columns and their types in the Dagster UI
@@ -71,11 +71,14 @@ def build_sweep_assets(spec: DatasetSpec) -> list:
     def sweep(
         context: dg.AssetExecutionContext,
         config: SweepConfig,
-        dataset: DatasetResource,
-        registry: RegistryResource,
+        datasets: DatasetsResource,
+        registries: RegistriesResource,
         mlflow: dg.ResourceParam[Any],
     ) -> dg.MaterializeResult:
         from mlops_assets.defs.sweep_runner import run_trials
+
+        dataset = datasets.of(spec)
+        registry = registries.of(spec)
 
         started = time.perf_counter()
         plan = _plan(config, spec)

@@ -20,8 +20,12 @@ from mlops_assets.defs.assets.serving_inputs import decision_rule, raw_example, 
 from mlops_assets.defs.assets.training_set import GROUP, WINDOW_DAYS, training_set_asset
 from mlops_assets.defs.lake import partition_path
 from mlops_assets.defs.provenance import git_commit
-from mlops_assets.defs.registry import TRANSIENT, RegistryResource, mlflow_run_link
-from mlops_assets.defs.resources import DatasetResource
+from mlops_assets.defs.registry import (
+    TRANSIENT,
+    RegistriesResource,
+    mlflow_run_link,
+)
+from mlops_assets.defs.resources import DatasetsResource
 from serving.model import INPUTS_ARTIFACT, WINDOW_TAG
 
 
@@ -62,10 +66,12 @@ def _candidate_model(spec: DatasetSpec) -> dg.AssetsDefinition:
     def candidate_model(
         context: dg.AssetExecutionContext,
         config: ModelConfig,
-        dataset: DatasetResource,
-        registry: RegistryResource,
+        datasets: DatasetsResource,
+        registries: RegistriesResource,
         mlflow: dg.ResourceParam[Any],
     ) -> dg.MaterializeResult:
+        dataset = datasets.of(spec)
+        registry = registries.of(spec)
         started = time.perf_counter()
         training_set = dataset.read("training_set")
         columns = dataset.feature_columns()

@@ -12,7 +12,7 @@ from mlops_assets.compute.ingest import DAY
 from mlops_assets.compute.selective import WEIGHT, effective_sample_size
 from mlops_assets.compute.training import LABEL_DAY, files_fingerprint, training_frame
 from mlops_assets.config.spec import DatasetSpec
-from mlops_assets.defs.resources import DatasetResource
+from mlops_assets.defs.resources import DatasetResource, DatasetsResource
 
 GROUP = "training"
 WINDOW_DAYS = 42  # the default window: labelled application days in the training set
@@ -61,8 +61,9 @@ def training_set_asset(spec: DatasetSpec) -> dg.AssetsDefinition:
         "log (`decisions`; a feedback loop, so not a declared dependency: the graph is acyclic).",
     )
     def training_set(
-        context: dg.AssetExecutionContext, config: TrainingSetConfig, dataset: DatasetResource
+        context: dg.AssetExecutionContext, config: TrainingSetConfig, datasets: DatasetsResource
     ) -> dg.MaterializeResult:
+        dataset = datasets.of(spec)
         days = dataset.partitions("features")
         if not days:
             raise dg.Failure("no features partitions yet: ingest landing files first")

@@ -1,8 +1,23 @@
-"""The Dagster code location: every asset, check, job and sensor of one dataset."""
+"""A dataset as a Dagster component: every asset, check, job, sensor and schedule of one spec.
+
+Each registered dataset is an instance, `mlops_assets/defs/<name>/defs.yaml`:
+
+    type: mlops_assets.components.DatasetComponent
+    attributes:
+      spec: ../../config/datasets/lending.yaml   # relative to the defs.yaml's folder
+
+`mlops datasets add SPEC` scaffolds one (`dg scaffold defs mlops_assets.components.DatasetComponent
+<name> --spec SPEC`). The resources every dataset shares (the lake, the registries, MLflow's
+run, the endpoint) are the code location's, in `defs/platform.py`.
+"""
 
 from __future__ import annotations
 
+import os
+from pathlib import Path
+
 import dagster as dg
+from pydantic import BaseModel
 
 from asset_checks.data_quality import build_data_quality_checks
 from asset_checks.model_gates import build_model_gate_checks
@@ -22,28 +37,23 @@ from mlops_assets.defs.assets.serving import build_serving_assets
 from mlops_assets.defs.assets.sweep import build_sweep_assets
 from mlops_assets.defs.assets.training import build_training_assets
 from mlops_assets.defs.jobs import build_jobs, daily_job_name, train_job_name
-from mlops_assets.defs.lake import ParquetIOManager
 from mlops_assets.defs.partitions import daily_partitions
-from mlops_assets.defs.registry import registry_for
 from mlops_assets.defs.release import build_release_job
-from mlops_assets.defs.resources import DatasetResource, ServingResource
 from mlops_assets.defs.sensors import (
     build_landing_sensor,
     build_retrain_sensors,
     build_weekly_retrain,
 )
-from mlops_assets.defs.tracking import TRACKING, end_mlflow_on_run_finished, tracking_resource
+from mlops_assets.defs.tracking import end_mlflow_on_run_finished
 
 
-def build_definitions(settings: Settings) -> dg.Definitions:
-    """Definitions for the dataset and home folder in `settings`."""
-    spec = load_spec(settings.dataset_spec, home=settings.home)
+def dataset_definitions(settings: Settings, spec_path: Path) -> dg.Definitions:
+    """The assets, checks, jobs, sensors and schedule of the dataset `spec_path` describes."""
+    spec = load_spec(spec_path, home=settings.home)
     partitions = daily_partitions(spec)
-    registry = registry_for(settings, spec, by_reference=True)
     jobs = build_jobs(spec, partitions, train_hooks={end_mlflow_on_run_finished()})
     by_name = {j.name: j for j in jobs}
     train, daily = by_name[train_job_name(spec)], by_name[daily_job_name(spec)]
-    lake = settings.lake
     return dg.Definitions(
         assets=[
             *build_ingestion_assets(spec, partitions),
@@ -70,20 +80,44 @@ def build_definitions(settings: Settings) -> dg.Definitions:
             *build_retrain_sensors(spec, train),
         ],
         schedules=[build_weekly_retrain(spec, train)],
-        resources={
-            "dataset": DatasetResource(
-                spec_path=str(settings.dataset_spec), home=str(settings.home), lake=str(lake)
-            ),
-            "registry": registry,
-            TRACKING: tracking_resource(settings, registry),
-            "serving": ServingResource(url=settings.serving_url),
-            "io_manager": ParquetIOManager(root=str(lake)),
-        },
-        # One process per run: Great Expectations is imported once, not once per step.
-        executor=dg.in_process_executor,
     )
 
 
-@dg.definitions
-def defs() -> dg.Definitions:
-    return build_definitions(Settings.resolve())
+class DatasetParams(BaseModel):
+    spec: str  # the dataset spec YAML
+
+
+class DatasetScaffolder(dg.Scaffolder[DatasetParams]):
+    """Writes `defs/<name>/defs.yaml` naming the spec (relative to that folder), once the spec
+    is read and its name is the folder's."""
+
+    @classmethod
+    def get_scaffold_params(cls) -> type[DatasetParams]:
+        return DatasetParams
+
+    def scaffold(self, request: dg.ScaffoldRequest[DatasetParams]) -> None:
+        spec_path = Path(request.params.spec).expanduser().resolve()
+        spec = load_spec(spec_path)
+        folder = Path(request.target_path)
+        if spec.name != folder.name:
+            raise ValueError(
+                f"the dataset {spec.name!r} ({spec_path}) must be scaffolded as "
+                f"defs/{spec.name}, not defs/{folder.name}"
+            )
+        relative = os.path.relpath(spec_path, folder.resolve())
+        dg.scaffold_component(request, {"spec": relative})
+
+
+@dg.scaffold_with(DatasetScaffolder)
+class DatasetComponent(dg.Component, dg.Model, dg.Resolvable):
+    """One dataset of the platform, from its spec: its lineage graph from landing files to the
+    served champion, its checks and gates, its jobs, sensors and weekly retrain."""
+
+    spec: str  # the dataset spec YAML, relative to this defs.yaml's folder
+
+    def build_defs(self, context: dg.ComponentLoadContext) -> dg.Definitions:
+        settings = Settings.resolve()
+        spec_path = (context.path / self.spec).resolve()
+        if spec_path not in settings.datasets:  # `--dataset` narrowed the platform to another
+            return dg.Definitions()
+        return dataset_definitions(settings, spec_path)
