@@ -73,8 +73,7 @@ def _run_suite(frame: pl.DataFrame, suite: dict[str, list]) -> dict[str, list[Ou
 
 def build_data_quality_checks(spec: DatasetSpec) -> list:
     """Checks on `<dataset>/raw`, `<dataset>/features` and (if labels lag) `raw_outcomes`."""
-    raw_key = dg.AssetKey([spec.name, "raw"])
-    features_key = dg.AssetKey([spec.name, "features"])
+    raw_key, features_key = (dg.AssetKey([spec.name, a]) for a in ("raw", "features"))
 
     @dg.multi_asset_check(specs=_specs(raw_key, RAW_CHECKS), name=f"{spec.name}_raw_quality")
     def raw_quality(context: dg.AssetCheckExecutionContext, datasets: DatasetsResource):

@@ -36,8 +36,7 @@ def build_model_gate_checks(spec: DatasetSpec) -> list:
 
     @dg.multi_asset_check(specs=specs, name=f"{spec.name}_model_gates")
     def model_gates(datasets: DatasetsResource, registries: RegistriesResource):
-        dataset = datasets.of(spec)
-        registry = registries.of(spec)
+        dataset, registry = datasets.of(spec), registries.of(spec)
         report = dataset.document("backtest")
         candidate = f"v{report['candidate']['version']}"
         registry.record_gates(

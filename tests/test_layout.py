@@ -42,6 +42,7 @@ def test_the_package_tree_shows_the_architecture():
     package = ROOT / "mlops_assets"
     assert {p.name for p in package.iterdir() if p.is_dir() and p.name != "__pycache__"} == {
         "defs",  # Dagster definitions, loaded by definitions.py with load_from_defs_folder
+        "components",  # component types: a dataset (an instance per defs/<name>/defs.yaml)
         "compute",  # pure computation over polars frames
         "commands",  # the CLI and the operations it runs
         "config",  # settings, profiles, dataset specs

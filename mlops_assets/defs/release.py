@@ -38,7 +38,6 @@ def build_release_job(spec) -> dg.JobDefinition:
         from mlops_assets.config.settings import Settings
 
         dataset = datasets.of(spec)
-
         settings = Settings.resolve(dataset.home, dataset.spec_path)
         moved = release(settings, dataset.spec, config.to)
         operator = config.operator or getpass.getuser()

@@ -147,8 +147,7 @@ def build_retrain_sensors(spec: DatasetSpec, train_job) -> list[dg.SensorDefinit
         "labels and a weekly cap.",
     )
     def drift_sensor(context, registries: RegistriesResource, datasets: DatasetsResource):
-        dataset = datasets.of(spec)
-        registry = registries.of(spec)
+        dataset, registry = datasets.of(spec), registries.of(spec)
         return _evaluate(
             spec, train_job, context, "drift", "drift_report", drift_signal, registry, dataset
         )
@@ -169,8 +168,7 @@ def build_retrain_sensors(spec: DatasetSpec, train_job) -> list[dg.SensorDefinit
             "scores; same guardrails.",
         )
         def performance_sensor(context, registries: RegistriesResource, datasets: DatasetsResource):
-            dataset = datasets.of(spec)
-            registry = registries.of(spec)
+            dataset, registry = datasets.of(spec), registries.of(spec)
             return _evaluate(
                 spec,
                 train_job,

@@ -68,8 +68,7 @@ def build_drift_assets(spec: DatasetSpec, partitions: dg.PartitionsDefinition) -
         datasets: DatasetsResource,
         registries: RegistriesResource,
     ):
-        dataset = datasets.of(spec)
-        registry = registries.of(spec)
+        dataset, registry = datasets.of(spec), registries.of(spec)
         started = time.perf_counter()
         day = context.partition_key
         raw = dataset.read("raw", day)

@@ -73,8 +73,7 @@ def build_evaluation_assets(spec: DatasetSpec) -> list:
         datasets: DatasetsResource,
         registries: RegistriesResource,
     ) -> dg.MaterializeResult:
-        dataset = datasets.of(spec)
-        registry = registries.of(spec)
+        dataset, registry = datasets.of(spec), registries.of(spec)
         started = time.perf_counter()
         if config.promote_if == "not_worse" and config.compare_with != "deployed":
             raise dg.Failure(

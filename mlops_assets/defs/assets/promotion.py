@@ -45,8 +45,7 @@ def build_promotion_assets(spec: DatasetSpec) -> list:
         datasets: DatasetsResource,
         registries: RegistriesResource,
     ) -> dg.MaterializeResult:
-        dataset = datasets.of(spec)
-        registry = registries.of(spec)
+        dataset, registry = datasets.of(spec), registries.of(spec)
         if config.action == "gates":
             card = _gated(context, dataset.document("backtest"), registry, spec)
         else:

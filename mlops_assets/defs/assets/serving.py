@@ -40,8 +40,7 @@ def _deployment(spec: DatasetSpec) -> dg.AssetsDefinition:
         registries: RegistriesResource,
         serving: ServingResource,
     ) -> dg.MaterializeResult:
-        dataset = datasets.of(spec)
-        registry = registries.of(spec)
+        dataset, registry = datasets.of(spec), registries.of(spec)
         champion = dataset.document("champion") if dataset.exists("champion") else {}
         why = {k: champion.get(k) for k in ("action", "reason", "operator")}
         try:
@@ -110,9 +109,7 @@ def _decisions(spec: DatasetSpec, partitions: dg.PartitionsDefinition) -> dg.Ass
         from serving.model import load_model, score_and_decide
         from serving.policy import CHALLENGER, CHAMPION
 
-        dataset = datasets.of(spec)
-        registry = registries.of(spec)
-
+        dataset, registry = datasets.of(spec), registries.of(spec)
         if not dataset.exists("deployment"):
             context.log.info("no deployed model yet: nothing decides these days")
             return

@@ -60,13 +60,12 @@ def build_sweep_assets(spec: DatasetSpec) -> list:
         deps=[dg.AssetKey([spec.name, "training_set"])],
         group_name=GROUP,
         kinds={"ray", "mlflow", "scikitlearn"},
-        description="A sweep: recipes drawn from the spec's `experiments.search`, each a Ray "
-        "Tune trial scored by the walk-forward backtest on the training set's days before its "
-        "holdout, paired with the champion's recipe on the same rows (intervals Bonferroni-"
-        "corrected over the trials). The winner passes the gates' superiority rule with the "
-        "best AUC lower bound, and is re-checked on the holdout days, which no trial saw. An "
-        "MLflow parent run (data fingerprint, commit, lock hash, seeds) with a child run per "
-        "trial; the confirmed winner is what `candidate_model` trains with `from_sweep`.",
+        description="A sweep: recipes from the spec's `experiments.search`, each a Ray Tune "
+        "trial scored by the walk-forward backtest before the training set's holdout days, "
+        "paired with the champion's recipe on the same rows (Bonferroni over the trials). The "
+        "winner passes the gates' superiority rule with the best AUC lower bound and is "
+        "re-checked on the holdout. An MLflow parent run (data fingerprint, commit, lock hash, "
+        "seeds), a child run per trial; `candidate_model` trains it with `from_sweep`.",
     )
     def sweep(
         context: dg.AssetExecutionContext,
@@ -77,9 +76,7 @@ def build_sweep_assets(spec: DatasetSpec) -> list:
     ) -> dg.MaterializeResult:
         from mlops_assets.defs.sweep_runner import run_trials
 
-        dataset = datasets.of(spec)
-        registry = registries.of(spec)
-
+        dataset, registry = datasets.of(spec), registries.of(spec)
         started = time.perf_counter()
         plan = _plan(config, spec)
         training_set = dataset.read("training_set")

@@ -70,8 +70,7 @@ def _candidate_model(spec: DatasetSpec) -> dg.AssetsDefinition:
         registries: RegistriesResource,
         mlflow: dg.ResourceParam[Any],
     ) -> dg.MaterializeResult:
-        dataset = datasets.of(spec)
-        registry = registries.of(spec)
+        dataset, registry = datasets.of(spec), registries.of(spec)
         started = time.perf_counter()
         training_set = dataset.read("training_set")
         columns = dataset.feature_columns()
