@@ -71,6 +71,8 @@ def start(
 
     started = time.perf_counter()
     apps = _resolve_all(settings, replicas, max_replicas_per_node, progress)
+    if len(apps) > 1 and not os.environ.get("RAY_ADDRESS"):
+        _share_cpus(apps, num_cpus or os.cpu_count() or 1)
     use_haproxy = ingress == "haproxy" or (ingress == "auto" and haproxy_available())
     if not ray.is_initialized():
         os.environ[ENDPOINT_MARKER] = f"{os.getpid()}-{time.time_ns()}"
@@ -119,6 +121,14 @@ def start(
         round(time.perf_counter() - started, 1),
         served,
     )
+
+
+def _share_cpus(apps: list, cpus: int) -> None:
+    """Several datasets on a local Ray: every replica asks an equal share of the machine's CPUs
+    (at most one), so that each application's replicas start (on a cluster, each asks one)."""
+    share = min(1.0, cpus / sum(app.config["replicas"] for app in apps))
+    for app in apps:
+        app.config["replica_cpus"] = round(share, 3)
 
 
 def _resolve_all(settings, replicas, max_replicas_per_node, progress) -> list:

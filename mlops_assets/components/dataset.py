@@ -20,6 +20,7 @@ import dagster as dg
 from pydantic import BaseModel
 
 from asset_checks.data_quality import build_data_quality_checks
+from asset_checks.freshness import build_freshness_checks, build_freshness_sensor
 from asset_checks.model_gates import build_model_gate_checks
 from asset_checks.serving import build_serving_checks
 from mlops_assets.config.settings import Settings
@@ -54,6 +55,7 @@ def dataset_definitions(settings: Settings, spec_path: Path) -> dg.Definitions:
     jobs = build_jobs(spec, partitions, train_hooks={end_mlflow_on_run_finished()})
     by_name = {j.name: j for j in jobs}
     train, daily = by_name[train_job_name(spec)], by_name[daily_job_name(spec)]
+    freshness = build_freshness_checks(spec)
     return dg.Definitions(
         assets=[
             *build_ingestion_assets(spec, partitions),
@@ -73,11 +75,13 @@ def dataset_definitions(settings: Settings, spec_path: Path) -> dg.Definitions:
             *build_data_quality_checks(spec),
             *build_model_gate_checks(spec),
             *build_serving_checks(spec),
+            *freshness,
         ],
         jobs=[*jobs, build_release_job(spec)],
         sensors=[
             build_landing_sensor(spec, partitions, daily),
             *build_retrain_sensors(spec, train),
+            build_freshness_sensor(spec, freshness),
         ],
         schedules=[build_weekly_retrain(spec, train)],
     )

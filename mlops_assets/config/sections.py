@@ -236,9 +236,10 @@ def parse_monitoring(section, fail) -> Monitoring:
     v = monitoring.day_effect_sd
     if isinstance(v, bool) or not isinstance(v, int | float) or v < 0:
         raise fail("monitoring.day_effect_sd", f"{v!r} must be a number >= 0")
-    v = monitoring.retrain_half_life_days
-    if isinstance(v, bool) or not isinstance(v, int | float) or v <= 0:
-        raise fail("monitoring.retrain_half_life_days", f"{v!r} must be a number > 0")
+    for key in ("retrain_half_life_days", "freshness_hours", "champion_max_days"):
+        v = getattr(monitoring, key)
+        if isinstance(v, bool) or not isinstance(v, int | float) or v <= 0:
+            raise fail(f"monitoring.{key}", f"{v!r} must be a number > 0")
     for key in ("auc_drop", "domain_auc"):
         v = getattr(monitoring, key)
         if isinstance(v, bool) or not isinstance(v, int | float) or not 0 <= v <= 1:
@@ -258,11 +259,10 @@ def parse_monitoring(section, fail) -> Monitoring:
             raise fail(f"monitoring.{key}", f"{v!r} must be a whole number >= 0")
     if monitoring.drift_pool_days < 1:
         raise fail("monitoring.drift_pool_days", "must be a whole number >= 1")
-    if (
-        not isinstance(monitoring.weekly_retrain, str)
-        or len(monitoring.weekly_retrain.split()) != 5
-    ):
-        raise fail("monitoring.weekly_retrain", "must be a cron expression with five fields")
+    for key in ("weekly_retrain", "health_cron"):
+        v = getattr(monitoring, key)
+        if not isinstance(v, str) or len(v.split()) != 5:
+            raise fail(f"monitoring.{key}", f"{v!r} must be a cron expression with five fields")
     return monitoring
 
 

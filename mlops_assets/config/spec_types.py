@@ -204,6 +204,11 @@ class Monitoring:
     min_new_labels: int = 1000  # labelled rows since the champion's window, at least
     max_retrains_per_week: int = 2
     weekly_retrain: str = "0 3 * * 1"  # cron of the regular retrain (Mondays 03:00)
+    health_cron: str = "*/15 * * * *"  # cron on which `pipeline_health` is refreshed
+    # freshness checks (warnings, and alerts): raw and decisions materialized within this many
+    # hours, the champion within this many days (a weekly retrain moves it, or re-confirms it)
+    freshness_hours: float = 26.0
+    champion_max_days: float = 8.0
     # a drift or performance retrain weights recent rows (half-life in days) and is backtested
     # on the latest `retrain_folds` x `retrain_fold_days` labelled days (the gap stays the label
     # delay), so that the gates can see a model of the new regime win

@@ -20,7 +20,10 @@ def build_health_assets(spec: DatasetSpec) -> list:
         kinds={"dagster"},
         description="The pipeline itself, read from the Dagster instance: runs, failures and "
         "runtime per job; input and output volumes (rows per day of raw, features and "
-        "decisions) over time.",
+        "decisions) over time. Refreshed on `monitoring.health_cron` (an automation condition "
+        "the daemon evaluates).",
+        automation_condition=dg.AutomationCondition.cron_tick_passed(spec.monitoring.health_cron)
+        & ~dg.AutomationCondition.in_progress(),
     )
     def pipeline_health(context: dg.AssetExecutionContext) -> dg.MaterializeResult:
         frame = _runs(context.instance, spec)
