@@ -65,6 +65,15 @@ def test_scaffolded_asset_joins_the_code_location(tmp_path):
         assert {f"{dataset}_{job}" for job in ("daily", "train", "rollback", "release")} <= jobs
         checks = {(c["asset_key"], c["name"]) for c in defs["asset_checks"]}
         assert (f"{dataset}/backtest", "calibration") in checks, sorted(checks)[:5]
+        for asset in ("raw", "decisions", "champion"):  # freshness, evaluated by a sensor
+            assert (f"{dataset}/{asset}", "freshness_check") in checks
+    sensors = {s["name"] for s in defs["sensors"]}
+    assert {"alert_on_run_failure", "alert_on_failed_checks"} <= sensors  # once, for all
+    assert {"lending_freshness_sensor", "lending_automation_sensor"} <= sensors
+    assets = {a["asset_key"]: a for a in defs["assets"]}
+    assert assets["lending/raw"]["owners"] == [{"team": "credit-risk"}]
+    assert {"key": "mlops/dataset", "value": "breast_cancer"} in assets["breast_cancer/raw"]["tags"]
+    assert "cron_tick_passed" in str(assets["lending/pipeline_health"]["automation_condition"])
 
     checked = dg(project, "check", "defs")
     assert checked.returncode == 0, checked.stderr[-2000:]

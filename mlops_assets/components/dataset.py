@@ -28,7 +28,7 @@ from mlops_assets.config.spec import load_spec
 from mlops_assets.defs.assets.drift import build_drift_assets
 from mlops_assets.defs.assets.evaluation import build_evaluation_assets
 from mlops_assets.defs.assets.features import build_feature_assets
-from mlops_assets.defs.assets.health import build_health_assets
+from mlops_assets.defs.assets.health import build_health_assets, build_health_automation
 from mlops_assets.defs.assets.impact import build_impact_assets
 from mlops_assets.defs.assets.ingestion import build_ingestion_assets
 from mlops_assets.defs.assets.kpis import build_kpi_assets
@@ -45,11 +45,12 @@ from mlops_assets.defs.sensors import (
     build_retrain_sensors,
     build_weekly_retrain,
 )
-from mlops_assets.defs.tracking import end_mlflow_on_run_finished
+from mlops_assets.defs.tracking import DATASET_TAG, end_mlflow_on_run_finished
 
 
 def dataset_definitions(settings: Settings, spec_path: Path) -> dg.Definitions:
-    """The assets, checks, jobs, sensors and schedule of the dataset `spec_path` describes."""
+    """The assets, checks, jobs, sensors and schedule of the dataset `spec_path` describes; its
+    assets carry the spec's `owners` and the tag `mlops/dataset`."""
     spec = load_spec(spec_path, home=settings.home)
     partitions = daily_partitions(spec)
     jobs = build_jobs(spec, partitions, train_hooks={end_mlflow_on_run_finished()})
@@ -82,8 +83,13 @@ def dataset_definitions(settings: Settings, spec_path: Path) -> dg.Definitions:
             build_landing_sensor(spec, partitions, daily),
             *build_retrain_sensors(spec, train),
             build_freshness_sensor(spec, freshness),
+            build_health_automation(spec),
         ],
         schedules=[build_weekly_retrain(spec, train)],
+    ).map_asset_specs(
+        func=lambda asset: asset.merge_attributes(
+            owners=list(spec.owners), tags={DATASET_TAG: spec.name}
+        )
     )
 
 

@@ -51,6 +51,16 @@ def column_list(raw, key, fail) -> tuple[str, ...]:
     return tuple(value)
 
 
+def parse_owners(value, fail) -> tuple[str, ...]:
+    """Owners of the dataset's assets, as Dagster takes them: e-mails or `team:<name>`."""
+    owners = value or []
+    if not isinstance(owners, list) or not all(
+        isinstance(o, str) and ("@" in o or (o.startswith("team:") and len(o) > 5)) for o in owners
+    ):
+        raise fail("owners", f"{value!r} must be a list of e-mail addresses or team:<name>")
+    return tuple(owners)
+
+
 def columns_or_auto(raw, key, fail) -> tuple[str, ...] | None:
     value = raw.get(key, "auto")
     if value == "auto":

@@ -22,6 +22,7 @@ from mlops_assets.config.sections import (
     parse_gates,
     parse_model,
     parse_monitoring,
+    parse_owners,
     parse_quality,
     parse_serving,
     parse_value,
@@ -62,6 +63,7 @@ _OPTIONAL = (
     "serving",
     "monitoring",
     "experiments",
+    "owners",
 )
 _SECTIONS = {
     "target": ({"column", "positive"}, {"delay_days"}),
@@ -209,5 +211,6 @@ def parse_spec(
         serving=parse_serving(sections["serving"], fail),
         monitoring=parse_monitoring(sections["monitoring"], fail),
         experiments=parse_experiments(sections["experiments"], fail),
+        owners=parse_owners(raw.get("owners"), fail),
         source=source,
     )

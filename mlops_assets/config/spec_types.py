@@ -242,6 +242,7 @@ class DatasetSpec:
     serving: Serving = field(default_factory=Serving)
     monitoring: Monitoring = field(default_factory=Monitoring)
     experiments: Experiments = field(default_factory=Experiments)
+    owners: tuple[str, ...] = ()  # of its assets, in Dagster: e-mail addresses or `team:<name>`
     source: Path | None = None
 
     @property
