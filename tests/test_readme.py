@@ -207,6 +207,10 @@ def made_up(tmp_path_factory) -> dict:
             os.killpg(process.pid, signal.SIGTERM)
         seen["left"] = outlived(clone, timeout=150)
         seen["output"] = output
+    status = subprocess.run(
+        "uv run --frozen mlops status --json", shell=True, cwd=clone, env=env, capture_output=True
+    )
+    seen["status"] = json.loads(status.stdout) if status.returncode == 0 else status.stderr
     return seen
 
 
@@ -225,6 +229,11 @@ def test_make_up_in_a_fresh_clone_serves_both_datasets_and_stops_cleanly(made_up
     models = {m["name"] for m in made_up["models"]["registered_models"]}
     assert models == {"lending-dev", f"{SECOND}-dev"}
     assert made_up["root"] is None  # two datasets: each under its own prefix only
+    statuses = {s["dataset"]: s for s in made_up["status"]["datasets"]}  # `mlops status`: all
+    assert {name: s["champion"]["version"] for name, s in statuses.items()} == {
+        "lending": 1,
+        SECOND: 1,
+    }
     output = made_up["output"]
     assert "stopping ray-serve" in "\n".join(line for _, line in output.lines), output.tail()
     assert made_up["left"] == [], made_up["left"]

@@ -78,12 +78,15 @@ def _champion(settings: Settings, spec) -> dict | None:
 def _serving(settings: Settings, spec, instance, champion: dict | None) -> dict:
     """What the endpoint answers it serves (`GET /v1/health`), beside what the deployment asset
     last recorded and the registry's champion, and whether they agree."""
+    from mlops_assets.config.catalog import route_prefix
     from serving.client import Client, EndpointError
 
     recorded = _latest(instance, spec, "deployment", ("served", "endpoint", "champion"))
     explicit = os.environ.get("MLOPS_SERVING_URL") or os.environ.get("MLOPS_SERVE_PORT")
     url = settings.serving_url if explicit else (recorded or {}).get("endpoint")
     url = url or settings.serving_url
+    if url == settings.serving_url:
+        url += route_prefix(spec.name)
     serving: dict = {"endpoint": url, "recorded": recorded, "answering": False}
     client = Client(url, os.environ.get(spec.serving.api_key_env) or None, timeout=3)
     try:

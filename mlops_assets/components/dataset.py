@@ -57,21 +57,27 @@ def dataset_definitions(settings: Settings, spec_path: Path) -> dg.Definitions:
     by_name = {j.name: j for j in jobs}
     train, daily = by_name[train_job_name(spec)], by_name[daily_job_name(spec)]
     freshness = build_freshness_checks(spec)
+    assets = [
+        *build_ingestion_assets(spec, partitions),
+        *build_feature_assets(spec, partitions),
+        *build_training_assets(spec),
+        *build_evaluation_assets(spec),
+        *build_promotion_assets(spec),
+        *build_serving_assets(spec, partitions),
+        *build_drift_assets(spec, partitions),
+        *build_kpi_assets(spec, partitions),
+        *build_performance_assets(spec, partitions),
+        *build_impact_assets(spec, partitions),
+        *build_health_assets(spec),
+        *build_sweep_assets(spec),
+    ]
     return dg.Definitions(
-        assets=[
-            *build_ingestion_assets(spec, partitions),
-            *build_feature_assets(spec, partitions),
-            *build_training_assets(spec),
-            *build_evaluation_assets(spec),
-            *build_promotion_assets(spec),
-            *build_serving_assets(spec, partitions),
-            *build_drift_assets(spec, partitions),
-            *build_kpi_assets(spec, partitions),
-            *build_performance_assets(spec, partitions),
-            *build_impact_assets(spec, partitions),
-            *build_health_assets(spec),
-            *build_sweep_assets(spec),
-        ],
+        assets=dg.map_asset_specs(
+            lambda asset: asset.merge_attributes(
+                owners=list(spec.owners), tags={DATASET_TAG: spec.name}
+            ),
+            assets,
+        ),
         asset_checks=[
             *build_data_quality_checks(spec),
             *build_model_gate_checks(spec),
@@ -86,10 +92,6 @@ def dataset_definitions(settings: Settings, spec_path: Path) -> dg.Definitions:
             build_health_automation(spec),
         ],
         schedules=[build_weekly_retrain(spec, train)],
-    ).map_asset_specs(
-        func=lambda asset: asset.merge_attributes(
-            owners=list(spec.owners), tags={DATASET_TAG: spec.name}
-        )
     )
 
 

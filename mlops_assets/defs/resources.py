@@ -250,8 +250,11 @@ class ServingResource(dg.ConfigurableResource):
     url: str = "http://127.0.0.1:8000"
     api_key_env: str = "MLOPS_API_KEY"  # the variable holding the API key, if one is required
 
+    def url_of(self, dataset: str) -> str:
+        return f"{self.url.rstrip('/')}{route_prefix(dataset)}"
+
     def client(self, dataset: str, timeout: float = 30.0):
         from serving.client import Client
 
-        url = f"{self.url.rstrip('/')}{route_prefix(dataset)}"
-        return Client(url, os.environ.get(self.api_key_env) or None, timeout=timeout)
+        key = os.environ.get(self.api_key_env) or None
+        return Client(self.url_of(dataset), key, timeout=timeout)

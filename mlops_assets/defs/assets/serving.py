@@ -52,32 +52,32 @@ def _deployment(spec: DatasetSpec) -> dg.AssetsDefinition:
                 f"{type(exc).__name__}: {str(exc)[:300]}",
                 metadata={"tracking_uri": registry.display_uri},
             ) from None
-        client = serving.client(spec.name, timeout=10)
+        client, url = serving.client(spec.name, timeout=10), serving.url_of(spec.name)
         try:
             before = client.health()
         except EndpointError as exc:
             context.log.warning(f"{exc}; `mlops serve` will serve v{target.champion}")
-            return _deployment_result(target, served=False, endpoint=serving.url, **why)
+            return _deployment_result(target, served=False, endpoint=url, **why)
         try:
             answer = client.set_target(target.model_dump())
         except EndpointError as exc:
             raise dg.Failure(
                 f"the endpoint kept serving v{before['model']['version']}: {exc}",
                 metadata={
-                    "endpoint": serving.url,
+                    "endpoint": url,
                     "target": dg.MetadataValue.json(target.model_dump()),
                 },
                 allow_retries=False,
             ) from None
         context.log.info(
-            f"{serving.url} now serves v{answer['model']['version']} "
+            f"{url} now serves v{answer['model']['version']} "
             f"(was v{before['model']['version']}; {len(answer['replicas'])} replica(s), "
             f"{answer['seconds']} s)"
         )
         return _deployment_result(
             target,
             served=True,
-            endpoint=serving.url,
+            endpoint=url,
             previous=before["model"]["version"],
             replicas=len(answer["replicas"]),
             swap_seconds=answer["seconds"],
