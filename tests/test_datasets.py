@@ -61,3 +61,20 @@ def test_routes_are_prefixed_only_when_several_datasets_are_registered(two_datas
     for name in ("anes96", "other"):
         (two_datasets / name / "defs.yaml").unlink()
     assert catalog.route_prefix("lending") == ""  # one dataset: today's paths
+
+
+def test_a_dataset_folder_must_be_named_as_its_spec(two_datasets, tmp_path, monkeypatch):
+    from types import SimpleNamespace
+
+    from mlops_assets.components import DatasetComponent
+
+    monkeypatch.setenv("MLOPS_HOME", str(tmp_path / "home"))
+    component = DatasetComponent(spec=str(BUILTIN_SPEC))
+    with pytest.raises(ValueError, match=r"registers the dataset 'lending'.*named lending"):
+        component.build_defs(SimpleNamespace(path=two_datasets / "credit"))
+    defs = component.build_defs(SimpleNamespace(path=two_datasets / "lending"))
+    assert dg_keys(defs) >= {"lending/raw", "lending/champion"}
+
+
+def dg_keys(defs) -> set[str]:
+    return {key.to_user_string() for assets in defs.assets for key in assets.keys}

@@ -24,7 +24,7 @@ from asset_checks.freshness import build_freshness_checks, build_freshness_senso
 from asset_checks.model_gates import build_model_gate_checks
 from asset_checks.serving import build_serving_checks
 from mlops_assets.config.settings import Settings
-from mlops_assets.config.spec import load_spec
+from mlops_assets.config.spec import DatasetSpec, load_spec
 from mlops_assets.defs.assets.drift import build_drift_assets
 from mlops_assets.defs.assets.evaluation import build_evaluation_assets
 from mlops_assets.defs.assets.features import build_feature_assets
@@ -48,10 +48,9 @@ from mlops_assets.defs.sensors import (
 from mlops_assets.defs.tracking import DATASET_TAG, end_mlflow_on_run_finished
 
 
-def dataset_definitions(settings: Settings, spec_path: Path) -> dg.Definitions:
-    """The assets, checks, jobs, sensors and schedule of the dataset `spec_path` describes; its
+def dataset_definitions(spec: DatasetSpec) -> dg.Definitions:
+    """The assets, checks, jobs, sensors and schedule of the dataset `spec` describes; its
     assets carry the spec's `owners` and the tag `mlops/dataset`."""
-    spec = load_spec(spec_path, home=settings.home)
     partitions = daily_partitions(spec)
     jobs = build_jobs(spec, partitions, train_hooks={end_mlflow_on_run_finished()})
     by_name = {j.name: j for j in jobs}
@@ -132,4 +131,10 @@ class DatasetComponent(dg.Component, dg.Model, dg.Resolvable):
         spec_path = (context.path / self.spec).resolve()
         if spec_path not in settings.datasets:  # `--dataset` narrowed the platform to another
             return dg.Definitions()
-        return dataset_definitions(settings, spec_path)
+        spec = load_spec(spec_path, home=settings.home)
+        if spec.name != context.path.name:  # its routes and commands go by the folder's name
+            raise ValueError(
+                f"{context.path / 'defs.yaml'} registers the dataset {spec.name!r} ({spec_path}): "
+                f"its folder must be named {spec.name}"
+            )
+        return dataset_definitions(spec)

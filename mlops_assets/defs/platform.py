@@ -9,6 +9,7 @@ import dagster as dg
 from mlops_assets.components.dataset import dataset_definitions
 from mlops_assets.config.catalog import registered_datasets
 from mlops_assets.config.settings import Settings
+from mlops_assets.config.spec import load_spec
 from mlops_assets.defs.lake import ParquetIOManager
 from mlops_assets.defs.registry import registries_for
 from mlops_assets.defs.resources import DatasetsResource, ServingResource
@@ -34,15 +35,15 @@ def platform_definitions(settings: Settings) -> dg.Definitions:
 def build_definitions(settings: Settings) -> dg.Definitions:
     """The definitions of the settings' dataset alone, with the platform's resources (what
     `mlops` commands execute in-process)."""
-    return dg.Definitions.merge(
-        dataset_definitions(settings, settings.dataset_spec), platform_definitions(settings)
-    )
+    spec = load_spec(settings.dataset_spec, home=settings.home)
+    return dg.Definitions.merge(dataset_definitions(spec), platform_definitions(settings))
 
 
 @dg.definitions
 def defs() -> dg.Definitions:
     settings = Settings.resolve()
-    one_off = [s for s in settings.datasets if s not in registered_datasets().values()]
+    registered = registered_datasets().values()
+    one_off = [load_spec(s, home=settings.home) for s in settings.datasets if s not in registered]
     return dg.Definitions.merge(
-        platform_definitions(settings), *(dataset_definitions(settings, s) for s in one_off)
+        platform_definitions(settings), *(dataset_definitions(spec) for spec in one_off)
     )
