@@ -9,6 +9,7 @@ datasets deploys one application per dataset with a champion, each under `/<name
 
 from __future__ import annotations
 
+import math
 import os
 import time
 import urllib.request
@@ -127,8 +128,8 @@ def _share_cpus(apps: list, cpus: int) -> None:
     """Several datasets on a local Ray: every replica asks an equal share of the machine's CPUs
     (at most one), so that each application's replicas start (on a cluster, each asks one)."""
     share = min(1.0, cpus / sum(app.config["replicas"] for app in apps))
-    for app in apps:
-        app.config["replica_cpus"] = round(share, 3)
+    for app in apps:  # rounded down: three replicas of 0.667 would not fit two CPUs
+        app.config["replica_cpus"] = math.floor(share * 1000) / 1000
 
 
 def _resolve_all(settings, replicas, max_replicas_per_node, progress) -> list:

@@ -170,3 +170,16 @@ def test_retrain_guardrails_cooldown_weekly_cap_and_new_labels():
     )
     assert retrain_guard(day, [day - dt.timedelta(days=d) for d in (1, 8)], 500, cap) is None
     assert "new labelled rows" in retrain_guard(day, [], 99, rules)
+
+
+def test_datasets_on_a_local_ray_share_its_cpus_without_overcommitting():
+    from types import SimpleNamespace
+
+    from serving.launcher import _share_cpus
+
+    for cpus, replicas in ((2, [2, 2]), (2, [2, 1]), (2, [1]), (8, [2, 2])):
+        apps = [SimpleNamespace(config={"replicas": n}) for n in replicas]
+        _share_cpus(apps, cpus)
+        asked = sum(a.config["replica_cpus"] * a.config["replicas"] for a in apps)
+        assert asked <= cpus and all(0 < a.config["replica_cpus"] <= 1 for a in apps)
+        assert asked > 0.99 * min(cpus, sum(replicas))  # and not much less than there is
