@@ -35,8 +35,12 @@ class EnvironmentProfile:
     dagster_storage_env: str | None = None
 
     def registry_name(self, dataset: str) -> str:
-        """The registered model name of a dataset in this profile: `<dataset>-<suffix>`."""
-        return f"{dataset}-{self.registry_suffix}"
+        return registered_model_name(dataset, self.registry_suffix)
+
+
+def registered_model_name(dataset: str, registry_suffix: str) -> str:
+    """The registered model name of a dataset in a profile: `<dataset>-<suffix>`."""
+    return f"{dataset}-{registry_suffix}"
 
 
 def load_profile(

@@ -13,6 +13,7 @@ from pathlib import Path
 import dagster as dg
 
 from mlops_assets.compute.training import Recipe, recipe_from_params
+from mlops_assets.config.profiles import registered_model_name
 from serving.model import read_json_artifact, training_window
 
 # The registry and the endpoint are services: the steps that read or write them idempotently
@@ -242,7 +243,7 @@ class RegistriesResource(dg.ConfigurableResource):
     def of(self, spec) -> RegistryResource:
         return RegistryResource(
             tracking_uri=self.tracking_uri,
-            model_name=f"{spec.name}-{self.registry_suffix}",
+            model_name=registered_model_name(spec.name, self.registry_suffix),
             experiment=experiment_name(spec.name, self.profile),
             artifact_location=self.artifact_location,
             ui_url=self.ui_url,
