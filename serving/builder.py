@@ -78,12 +78,11 @@ def application(resolved: Resolved) -> serve.Application:
 def resolve(args: ServeArgs) -> Resolved:
     """Spec, registry, target and input schema; reads MLflow, starts nothing."""
     from mlops_assets.config.settings import Settings
-    from mlops_assets.config.spec import load_spec
     from mlops_assets.defs.registry import RegistryResource, registry_for
 
     uri = tracking_uri(args)
     settings = Settings.resolve(home=args.home, dataset=args.dataset_spec)
-    spec = load_spec(settings.dataset_spec, home=settings.home)
+    spec = settings.spec
     registry = registry_for(settings, spec, env=args.profile)
     if uri:
         registry = RegistryResource(

@@ -56,6 +56,25 @@ def pytest_collection_modifyitems(items):
     items.sort(key=lambda item: rank.get(item.path.name, len(rank)))
 
 
+TIMELINE = os.environ.get("MLOPS_TEST_TIMELINE")  # a file: each test's phases and lock waits
+
+
+def timeline(what: str, started: float, stopped: float) -> None:
+    """One line of the suite's timeline (worker, start, stop, what), when it is asked for."""
+    if TIMELINE:
+        worker = os.environ.get("PYTEST_XDIST_WORKER", "main")
+        with open(TIMELINE, "a") as out:
+            out.write(f"{worker}\t{started:.1f}\t{stopped:.1f}\t{what}\n")
+
+
+def pytest_runtest_logreport(report):
+    if TIMELINE and not hasattr(report, "node"):  # on the worker, not xdist's controller
+        import time
+
+        stopped = time.time()
+        timeline(f"{report.when} {report.nodeid}", stopped - report.duration, stopped)
+
+
 @contextlib.contextmanager
 def ray_lock():
     """`make test` runs two pytest-xdist workers, one test module per unit (`--dist loadfile`);
@@ -63,9 +82,12 @@ def ray_lock():
     and this machine's two cores)."""
     import fcntl
     import tempfile
+    import time
 
     with open(Path(tempfile.gettempdir()) / "mlops-tests-ray.lock", "w") as lock:
+        waiting = time.time()
         fcntl.flock(lock, fcntl.LOCK_EX)
+        timeline("waited for the Ray lock", waiting, time.time())
         yield
 
 

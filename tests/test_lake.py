@@ -122,6 +122,8 @@ def test_the_lake_follows_the_profile_and_mlops_lake(tmp_path, monkeypatch):
     assert settings.lake == tmp_path / "home" / "lake"
     assert settings.quarantine == tmp_path / "home" / "quarantine"
     monkeypatch.setenv("MLOPS_LAKE", "s3://bucket/prefix/lake")
+    assert settings.lake == tmp_path / "home" / "lake"  # resolved once
+    settings = Settings.resolve(home=tmp_path / "home")
     assert str(settings.lake) == "s3://bucket/prefix/lake"
     assert str(settings.quarantine) == "s3://bucket/prefix/quarantine"
 

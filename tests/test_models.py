@@ -10,6 +10,7 @@ import pytest
 from mlops_assets.commands.cli import main
 from mlops_assets.commands.execution import instance_for
 from mlops_assets.compute.gates import failed_gates
+from mlops_assets.config.settings import Settings
 from tests.conftest import copy_home, ingested_base, registry, train
 
 
@@ -186,14 +187,16 @@ def test_release_copies_a_gated_champion_through_test_to_prod(home, monkeypatch)
 
     spec = load_spec(home.dataset_spec, home=home.home)
     profiles = home.home / "profiles.yaml"  # three environments on one tracking store
-    store = f"sqlite:///{home.home}/mlflow/mlflow.db"
+    store, artifacts = f"sqlite:///{home.home}/mlflow/mlflow.db", home.home / "mlflow" / "artifacts"
     profiles.write_text(
         "".join(
-            f"{env}:\n  tracking_uri: {store}\n  registry_suffix: {env}\n"
+            f"{env}:\n  tracking_uri: {store}\n  artifact_location: {artifacts}\n"
+            f"  registry_suffix: {env}\n"
             for env in ("dev", "test", "prod")
         )
     )
     monkeypatch.setenv("MLOPS_PROFILES", str(profiles))
+    home = Settings.resolve(home=home.home)  # settings are resolved once: again, on these
     with pytest.raises(ValueError, match="lending-dev has no champion"):
         release(home, spec, "test")
     assert train(home).success

@@ -180,3 +180,52 @@ def test_drift_is_monitored_from_the_first_landed_day_before_any_champion(tmp_pa
     first = run(settings, ("drift_report",), "2025-01-01")
     assert first.success  # the first day has a report, saying what it lacks
     assert "no reference yet" in metadata(first, "drift_report")["summary"]["note"]
+
+
+def test_the_event_log_holds_typed_tables_and_links_never_inline_images(trained_home):
+    """Figures live in MLflow or beside the reports and are linked; tables are Dagster tables.
+    Before: the drift report's inline PSI plot made each of its events 48 KB."""
+    from dagster._serdes import serialize_value
+
+    instance, heaviest = instance_for(trained_home), {}
+    for key in instance.get_asset_keys():
+        for record in instance.fetch_materializations(key, limit=1000).records:
+            event = serialize_value(record.event_log_entry)
+            assert "data:image" not in event, key
+            name = key.to_user_string()
+            heaviest[name] = max(heaviest.get(name, 0), len(event))
+    assert {"lending/drift_report", "lending/backtest", "lending/features"} <= set(heaviest)
+    assert max(heaviest.values()) < 9_600, heaviest  # at least 5x under 48 KB
+    backtest = instance.fetch_materializations(dg.AssetKey(["lending", "backtest"]), limit=1)
+    meta = backtest.records[0].asset_materialization.metadata
+    gates = meta["gates"]
+    assert [c.name for c in gates.schema.columns] == ["gate", "verdict", "reason"]
+    assert {r.data["gate"] for r in gates.records} >= {"absolute_floor", "calibration"}
+    assert "get-artifact?path=backtest/reliability.png" in meta["reliability"].value
+    drift = instance.fetch_materializations(dg.AssetKey(["lending", "drift_report"]), limit=1)
+    table = drift.records[0].asset_materialization.metadata["drift"]
+    assert {"column", "psi", "severity"} <= {c.name for c in table.schema.columns}
+
+
+def test_a_backfill_of_decisions_over_a_range_of_days_is_one_run(trained_home):
+    """`decisions` declares `BackfillPolicy.single_run()`: a UI backfill of a range of days is
+    one run that loads the champion once; the lake still gets one file per day."""
+    defs, instance = build_definitions(trained_home), instance_for(trained_home)
+    key = dg.AssetKey(["lending", "decisions"])
+    assert defs.resolve_assets_def(key).backfill_policy == dg.BackfillPolicy.single_run()
+    days = [f"2025-02-{d:02d}" for d in range(10, 15)]
+    result = defs.resolve_implicit_global_asset_job_def().execute_in_process(
+        instance=instance,
+        asset_selection=[key],
+        tags={
+            "dagster/asset_partition_range_start": days[0],
+            "dagster/asset_partition_range_end": days[-1],
+        },
+        raise_on_error=False,
+    )
+    assert result.success
+    events = result.get_asset_materialization_events()
+    assert sorted(e.materialization.partition for e in events) == days
+    for day in days:
+        decided = pl.read_parquet(trained_home.lake / "lending" / "decisions" / f"{day}.parquet")
+        assert decided.height > 300 and decided["_day"].cast(pl.String).unique().to_list() == [day]

@@ -16,7 +16,8 @@ def test_env_var_picks_the_profile(tmp_path, monkeypatch):
     spec = load_spec(settings.dataset_spec, home=tmp_path)
     assert registry_for(settings, spec).model_name == "lending-dev"
     monkeypatch.setenv("MLOPS_ENV", "test")
-    registry = registry_for(settings, spec)
+    assert registry_for(settings, spec).model_name == "lending-dev"  # resolved once
+    registry = registry_for(Settings.resolve(home=tmp_path), spec)
     assert registry.model_name == "lending-test"
     assert registry.tracking_uri == f"sqlite:///{tmp_path}/mlflow/mlflow.db"
     assert registry.artifact_location == f"{tmp_path}/mlflow/artifacts"
@@ -66,7 +67,7 @@ def test_a_profile_with_dagster_storage_refers_the_instance_to_it_by_variable(
     assert os.environ[STORAGE_URL_ENV] == settings.env()[STORAGE_URL_ENV] == url
     monkeypatch.setenv("MLOPS_DAGSTER_DB", "sqlite:///nope.db")
     with pytest.raises(ValueError, match="dagster_storage needs a postgresql:// URL"):
-        settings.prepare_dagster_home()
+        Settings.resolve(home=tmp_path).prepare_dagster_home()
 
 
 def test_messages_show_the_tracking_uri_without_its_password():

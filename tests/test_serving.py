@@ -17,6 +17,7 @@ import pytest
 
 from mlops_assets.commands.execution import instance_for
 from mlops_assets.compute.features import feature_exprs
+from mlops_assets.config.settings import Settings
 from mlops_assets.defs.platform import build_definitions
 from serving.action_log import read_actions
 from serving.client import Client, EndpointError
@@ -308,6 +309,8 @@ def test_with_the_tracking_server_stopped_the_endpoint_serves_and_deployment_fai
     monkeypatch.setenv("MLOPS_PROFILES", str(profiles))
     monkeypatch.setenv("MLFLOW_HTTP_REQUEST_MAX_RETRIES", "0")
     monkeypatch.setenv("MLFLOW_HTTP_REQUEST_TIMEOUT", "5")
+    # settings are resolved once: these, on the tracking server's profile
+    through_server = Settings.resolve(home=serving_home.home)
     try:
         for _ in range(120):
             try:
@@ -315,12 +318,12 @@ def test_with_the_tracking_server_stopped_the_endpoint_serves_and_deployment_fai
                 break
             except OSError:
                 time.sleep(0.5)
-        assert materialize(serving_home, "deployment").success  # through the server: fine
+        assert materialize(through_server, "deployment").success  # through the server: fine
     finally:
         os.killpg(server.pid, signal.SIGTERM)
         server.wait(timeout=30)
 
-    result = materialize(serving_home, "deployment")
+    result = materialize(through_server, "deployment")
     assert not result.success
     # a registry that does not answer may be a blip: retried twice with backoff, then it fails
     assert sum(e.is_step_up_for_retry for e in result.all_events) == 2
@@ -330,7 +333,7 @@ def test_with_the_tracking_server_stopped_the_endpoint_serves_and_deployment_fai
     _, rows = records(serving_home, n=5)
     assert client.predict(rows)["model"]["version"] == 1  # the endpoint never needed it
     # the backtest, too, retries, then fails: it never judges a candidate against "no champion"
-    result = materialize(serving_home, "backtest")
+    result = materialize(through_server, "backtest")
     assert sum(e.is_step_up_for_retry for e in result.all_events) == 2 and not result.success
     assert not any(e.is_step_success for e in result.all_events)
 

@@ -8,7 +8,6 @@ import sys
 
 from mlops_assets.commands.parser import PORTS, build_parser, resolve_port
 from mlops_assets.config.settings import Settings
-from mlops_assets.config.spec import load_spec
 from mlops_assets.sources.simulator import land_day
 from mlops_assets.sources.story import SimulatorConfig
 
@@ -57,7 +56,7 @@ def _check(args, settings: Settings) -> int:
     from mlops_assets.commands.check_report import format_report
     from mlops_assets.commands.preflight import check_dataset
 
-    report = check_dataset(load_spec(settings.dataset_spec, home=settings.home))
+    report = check_dataset(settings.spec)
     print(format_report(report))
     return 2 if report.problems else 0
 
@@ -67,7 +66,7 @@ def _run(args, settings: Settings) -> int:
     from mlops_assets.commands.runner import run_pipeline
 
     progress = (lambda line: print(line, file=sys.stderr)) if args.json else print
-    require_fit(load_spec(settings.dataset_spec, home=settings.home), progress)
+    require_fit(settings.spec, progress)
     summary = run_pipeline(settings, only_new=args.only_new, progress=progress)
     if args.json:
         print(json.dumps(summary, sort_keys=True))
@@ -133,7 +132,7 @@ def _operate(settings: Settings, action: str, **config) -> int:
     from mlops_assets.commands.execution import operate
     from mlops_assets.defs.jobs import operator_config, operator_job_name
 
-    spec = load_spec(settings.dataset_spec, home=settings.home)
+    spec = settings.spec
     config = {k: v for k, v in config.items() if v is not None}
     result = operate(
         settings, operator_job_name(spec, action), operator_config(spec, action, **config)
@@ -158,7 +157,7 @@ def _release(args, settings: Settings) -> int:
     from mlops_assets.commands.execution import operate
     from mlops_assets.defs.release import release_job_name
 
-    spec = load_spec(settings.dataset_spec, home=settings.home)
+    spec = settings.spec
     config = {"to": args.to, **({"reason": args.reason} if args.reason else {})}
     result = operate(
         settings,

@@ -18,7 +18,6 @@ import dagster as dg
 
 from mlops_assets.commands.execution import execute, instance_for
 from mlops_assets.config.settings import Settings
-from mlops_assets.config.spec import load_spec
 from mlops_assets.defs.jobs import daily_assets, daily_job_name, train_job_name
 from mlops_assets.defs.partitions import landed_days
 from mlops_assets.defs.platform import build_definitions
@@ -44,7 +43,7 @@ def replay(
     every file is landed already. `first_day` and `history`: resume a replay whose days before
     `first_day` ran already on this home, with what happened in them (a fork of a scenario).
     `until`: stop after the first checkpoint at which it holds on the history so far."""
-    spec = load_spec(settings.dataset_spec, home=settings.home)
+    spec = settings.spec
     defs, instance = build_definitions(settings), instance_for(settings)
     registry = defs.resources["registries"].of(spec)
     if land is None and (

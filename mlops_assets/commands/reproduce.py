@@ -23,13 +23,11 @@ def reproduce(settings: Settings, run_id: str, progress=lambda _: None) -> dict:
     """Retrain the model of MLflow run `run_id` and compare it with the registered one."""
     from mlops_assets.compute.fitting import fit_model
     from mlops_assets.compute.training import files_fingerprint, model_matrix, recipe_from_params
-    from mlops_assets.config.spec import load_spec
     from mlops_assets.defs.assets.training_set import build_training_set
     from mlops_assets.defs.registry import registry_for
-    from mlops_assets.defs.resources import DatasetResource
 
     started = time.perf_counter()
-    spec = load_spec(settings.dataset_spec, home=settings.home)
+    spec = settings.spec
     registry = registry_for(settings, spec)
     client = registry.client()
     run = client.get_run(run_id)
@@ -40,7 +38,7 @@ def reproduce(settings: Settings, run_id: str, progress=lambda _: None) -> dict:
     record = _training_record(run)
     as_of = dt.date.fromisoformat(record["as_of"])
     progress(f"rebuilding the training set as of {as_of} ({record['window_days']} days)")
-    dataset = DatasetResource(spec_path=str(settings.dataset_spec), home=str(settings.home))
+    dataset = settings.dataset()
     frame, used = build_training_set(dataset, as_of, int(record["window_days"]))
     fingerprint = files_fingerprint(used)
     recipe = recipe_from_params(run.data.params)

@@ -12,12 +12,11 @@ from mlops_assets.commands.days import run_days
 from mlops_assets.commands.execution import QUIET, execute, first_failure, instance_for
 from mlops_assets.compute.gates import failed_gates, failed_gates_reason
 from mlops_assets.config.settings import Settings
-from mlops_assets.config.spec import DatasetSpec, SpecError, load_spec
+from mlops_assets.config.spec import DatasetSpec, SpecError
 from mlops_assets.defs.assets.performance import labelled
 from mlops_assets.defs.jobs import daily_assets, daily_job_name, train_job_name
 from mlops_assets.defs.partitions import ingestible_days, landed_days
 from mlops_assets.defs.platform import build_definitions
-from mlops_assets.defs.resources import DatasetResource
 
 
 def run_pipeline(
@@ -31,7 +30,7 @@ def run_pipeline(
     imported once); then, with `train`, the train job once, and the monitoring a new champion
     needs. Returns a JSON-ready summary."""
     started = time.perf_counter()
-    spec = load_spec(settings.dataset_spec, home=settings.home)
+    spec = settings.spec
     days = landed_days(spec.landing, spec.format)
     if not days:
         raise SpecError(
@@ -68,7 +67,7 @@ def train_and_report(
     progress(f"{train_job_name(spec)}: training, backtesting and gating a candidate...")
     result = execute(defs, instance, train_job_name(spec), run_config=run_config)
     model: dict = {"run_id": result.run_id, "success": result.success}
-    dataset = DatasetResource(spec_path=str(settings.dataset_spec), home=str(settings.home))
+    dataset = settings.dataset()
     materialized = {e.asset_key.path[-1] for e in result.get_asset_materialization_events()}
     if "backtest" in materialized:
         report = dataset.document("backtest")

@@ -10,13 +10,12 @@ import dagster as dg
 
 from mlops_assets.commands.execution import instance_for
 from mlops_assets.config.settings import Settings
-from mlops_assets.config.spec import load_spec
 from mlops_assets.defs.partitions import landed_days
 
 
 def collect_status(settings: Settings) -> dict:
     """A JSON-ready snapshot of one dataset under one home folder."""
-    spec = load_spec(settings.dataset_spec, home=settings.home)
+    spec = settings.spec
     instance = instance_for(settings)
     landed = landed_days(spec.landing, spec.format)
     status: dict = {

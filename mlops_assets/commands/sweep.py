@@ -10,10 +10,8 @@ from collections.abc import Callable
 from mlops_assets.commands.execution import execute, first_failure, instance_for
 from mlops_assets.commands.runner import train_and_report
 from mlops_assets.config.settings import Settings
-from mlops_assets.config.spec import load_spec
 from mlops_assets.defs.jobs import sweep_job_name
 from mlops_assets.defs.platform import build_definitions
-from mlops_assets.defs.resources import DatasetResource
 
 
 def run_sweep(
@@ -26,7 +24,7 @@ def run_sweep(
     """Run `<dataset>_sweep` in this process (Ray Tune's progress table goes to stderr), then
     with `train` the train job with `from_sweep` if the sweep proposed a recipe. Returns the
     sweep's report and, if trained, the train job's summary (as `mlops run` prints it)."""
-    spec = load_spec(settings.dataset_spec, home=settings.home)
+    spec = settings.spec
     defs, instance = build_definitions(settings), instance_for(settings)
     config = {k: v for k, v in {"trials": trials, "seed": seed}.items() if v is not None}
     progress(
@@ -44,7 +42,7 @@ def run_sweep(
         raise ValueError(
             f"{sweep_job_name(spec)} failed (run {result.run_id}): {first_failure(result)[0]}"
         )
-    dataset = DatasetResource(spec_path=str(settings.dataset_spec), home=str(settings.home))
+    dataset = settings.dataset()
     summary = {"sweep": dataset.document("sweep")}
     if train and summary["sweep"]["proposed_recipe"]:
         summary["model"] = train_and_report(

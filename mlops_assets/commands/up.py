@@ -29,7 +29,6 @@ from mlops_assets.commands.execution import cancel_queued_runs, instance_for
 from mlops_assets.commands.preflight import require_fit
 from mlops_assets.commands.runner import run_pipeline
 from mlops_assets.config.settings import Settings
-from mlops_assets.config.spec import load_spec
 from mlops_assets.sources.simulator import land_day, landed_count
 from mlops_assets.sources.story import SimulatorConfig
 
@@ -77,8 +76,8 @@ class Platform:
                 f"simulator: {self.simulator.describe()}; "
                 f"{max(first, self.args.backfill_days)} days landed ({first} already there)"
             )
-        for spec_path in s.datasets:  # each spec read against its landed files, as `mlops check`
-            require_fit(load_spec(spec_path, home=s.home), say)
+        for spec in s.specs:  # each spec read against its landed files, as `mlops check`
+            require_fit(spec, say)
         mlflow, profile = s.home / "mlflow", s.profile()
         (mlflow / "artifacts").mkdir(parents=True, exist_ok=True)
         # the profile's database (SQLite under the home, or PostgreSQL) is the server's store
@@ -133,7 +132,7 @@ class Platform:
 
     def _backfill(self, settings: Settings) -> None:
         """Materialize a dataset's landed days not yet done, training its first champion."""
-        spec = load_spec(settings.dataset_spec, home=settings.home)
+        spec = settings.spec
         say(f"{spec.name}: materializing landed days not yet done (headless, through Dagster)...")
         trained = instance_for(settings).get_latest_materialization_event(
             dg.AssetKey([spec.name, "training_set"])
@@ -148,8 +147,7 @@ class Platform:
         from mlops_assets.defs.registry import registry_for
 
         s = self.settings
-        specs = [load_spec(p, home=s.home) for p in s.datasets]
-        served = [spec for spec in specs if registry_for(s, spec).champion_version() is not None]
+        served = [spec for spec in s.specs if registry_for(s, spec).champion_version() is not None]
         if not served:
             say("no champion yet (training did not promote one): Ray Serve not started")
             return

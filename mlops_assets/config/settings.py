@@ -10,11 +10,18 @@ from __future__ import annotations
 
 import os
 from dataclasses import dataclass
+from functools import cached_property
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from upath import UPath
 
 from mlops_assets.config.storage import lake_location
+
+if TYPE_CHECKING:
+    from mlops_assets.config.profiles import EnvironmentProfile
+    from mlops_assets.config.spec import DatasetSpec
+    from mlops_assets.defs.resources import DatasetResource
 
 BUILTIN_SPEC = Path(__file__).parent / "datasets" / "lending.yaml"
 
@@ -39,7 +46,11 @@ class Settings:
 
     `dataset_spec` is the dataset a single-dataset command works on; `datasets` are those the
     code location and `mlops up` build: the one named (`--dataset`, `MLOPS_DATASET`: a registered
-    name or a spec path), else every registered dataset (`mlops datasets list`)."""
+    name or a spec path), else every registered dataset (`mlops datasets list`).
+
+    Resolved once: the spec, the profile (from `MLOPS_ENV` and `MLOPS_PROFILES` as they were
+    when first asked) and the lake are read on first use and kept; a changed environment takes a
+    new `Settings.resolve()`."""
 
     home: Path
     dataset_spec: Path
@@ -69,10 +80,36 @@ class Settings:
         """These settings narrowed to the dataset `spec` (a command over each dataset)."""
         return Settings(home=self.home, dataset_spec=spec, datasets=(spec,), named=True)
 
-    @property
+    @cached_property
+    def spec(self) -> DatasetSpec:
+        """The validated spec of `dataset_spec`."""
+        from mlops_assets.config.spec import load_spec
+
+        return load_spec(self.dataset_spec, home=self.home)
+
+    @cached_property
+    def specs(self) -> tuple[DatasetSpec, ...]:
+        """The validated specs of `datasets`, in order."""
+        from mlops_assets.config.spec import load_spec
+
+        return tuple(
+            self.spec if p == self.dataset_spec else load_spec(p, home=self.home)
+            for p in self.datasets
+        )
+
+    def dataset(self) -> DatasetResource:
+        """The dataset in use, on this home's lake (a command's view; runs get theirs from the
+        `datasets` resource)."""
+        from mlops_assets.defs.resources import DatasetResource
+
+        return DatasetResource(
+            spec_path=str(self.dataset_spec), home=str(self.home), lake=str(self.lake)
+        )
+
+    @cached_property
     def lake(self) -> Path | UPath:
         """The Parquet lake: `<home>/lake`, or the profile's `lake` (a folder or fsspec URL)."""
-        return lake_location(self.home)
+        return lake_location(self.home, self.profile().lake)
 
     @property
     def quarantine(self) -> Path | UPath:
@@ -135,22 +172,27 @@ class Settings:
     def mlflow_dir(self) -> Path:
         return self.home / "mlflow"
 
-    def profile(self, env: str | None = None):
-        """The deployment profile `env` (default: MLOPS_ENV's) resolved for this home folder."""
+    def profile(self, env: str | None = None) -> EnvironmentProfile:
+        """The deployment profile `env` (default: MLOPS_ENV's, read once) for this home."""
         from mlops_assets.config.profiles import load_profile
 
-        return load_profile(self.home, env)
+        return self._profile if env is None else load_profile(self.home, env)
+
+    @cached_property
+    def _profile(self) -> EnvironmentProfile:
+        from mlops_assets.config.profiles import load_profile
+
+        return load_profile(self.home)
 
     def simulator_plan(self):
         """Where the built-in simulator lands its files; only for the built-in spec."""
-        from mlops_assets.config.spec import load_spec
         from mlops_assets.sources.simulator import plan_for
 
         if not self.uses_simulator:
             raise ValueError(
                 f"the simulator writes the built-in lending dataset only, not {self.dataset_spec}"
             )
-        return plan_for(load_spec(self.dataset_spec, home=self.home), self.ground_truth, self.lake)
+        return plan_for(self.spec, self.ground_truth, self.lake)
 
     def prepare_dagster_home(self, max_concurrent_runs: int = 2) -> Path:
         """Create the project-local DAGSTER_HOME with its dagster.yaml: run, event log and schedule

@@ -27,11 +27,8 @@ def as_location(location: str | os.PathLike) -> Path | UPath:
     return Path(path.path if path.protocol else os.fspath(location)).expanduser().resolve()
 
 
-def lake_location(home: Path) -> Path | UPath:
-    """The lake root of the profile in use (`MLOPS_ENV`), else `<home>/lake`."""
-    from mlops_assets.config.profiles import load_profile
-
-    configured = load_profile(home).lake
+def lake_location(home: Path, configured: str | None) -> Path | UPath:
+    """The lake root: the profile's `lake` (`configured`), else `<home>/lake`."""
     return as_location(configured) if configured else home / "lake"
 
 

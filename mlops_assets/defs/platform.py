@@ -9,7 +9,6 @@ import dagster as dg
 from mlops_assets.components.dataset import dataset_definitions
 from mlops_assets.config.catalog import registered_datasets
 from mlops_assets.config.settings import Settings
-from mlops_assets.config.spec import load_spec
 from mlops_assets.defs.lake import ParquetIOManager
 from mlops_assets.defs.registry import registries_for
 from mlops_assets.defs.resources import DatasetsResource, ServingResource
@@ -35,7 +34,7 @@ def platform_definitions(settings: Settings) -> dg.Definitions:
 def build_definitions(settings: Settings) -> dg.Definitions:
     """The definitions of the settings' dataset alone, with the platform's resources (what
     `mlops` commands execute in-process)."""
-    spec = load_spec(settings.dataset_spec, home=settings.home)
+    spec = settings.spec
     return dg.Definitions.merge(dataset_definitions(spec), platform_definitions(settings))
 
 
@@ -43,7 +42,7 @@ def build_definitions(settings: Settings) -> dg.Definitions:
 def defs() -> dg.Definitions:
     settings = Settings.resolve()
     registered = registered_datasets().values()
-    one_off = [load_spec(s, home=settings.home) for s in settings.datasets if s not in registered]
+    one_off = [s for s in settings.specs if s.source not in registered]
     return dg.Definitions.merge(
         platform_definitions(settings), *(dataset_definitions(spec) for spec in one_off)
     )

@@ -62,6 +62,12 @@ class RegistryResource(dg.ConfigurableResource):
         experiment = self.client().get_run(run_id).info.experiment_id
         return f"{self.ui_url.rstrip('/')}/#/experiments/{experiment}/runs/{run_id}"
 
+    def artifact_url(self, run_id: str, path: str) -> str | None:
+        """A run's artifact as the MLflow server serves it raw (None without a UI address)."""
+        if not self.ui_url:
+            return None
+        return f"{self.ui_url.rstrip('/')}/get-artifact?path={path}&run_uuid={run_id}"
+
     def log_to_run(self, run_id: str, metrics: dict, texts: dict, figures: dict) -> None:
         """Add metrics, text artifacts and matplotlib figures to an existing run (a candidate's
         run, evaluated later, possibly by another Dagster run)."""
@@ -220,6 +226,12 @@ def mlflow_run_link(registry: RegistryResource, run_id: str) -> dict:
     """Materialization metadata linking a model's MLflow run (nothing without a UI address)."""
     url = registry.run_url(run_id)
     return {"mlflow_run": dg.MetadataValue.url(url)} if url else {}
+
+
+def plot_links(registry: RegistryResource, run_id: str, plots: dict[str, str]) -> dict:
+    """Metadata linking a run's figures (`plots`: name -> artifact path) on the MLflow server."""
+    urls = {name: registry.artifact_url(run_id, path) for name, path in plots.items()}
+    return {name: dg.MetadataValue.url(url) for name, url in urls.items() if url}
 
 
 def experiment_id(client, name: str, artifact_location: str | None) -> str:

@@ -17,6 +17,7 @@ from mlops_assets.compute.features import FeatureColumns, feature_columns
 from mlops_assets.compute.ingest import IngestError, infer_schema
 from mlops_assets.compute.profile import FeatureProfile, fit_profile
 from mlops_assets.config.catalog import route_prefix
+from mlops_assets.config.profiles import load_profile
 from mlops_assets.config.spec import DatasetSpec, load_spec
 from mlops_assets.config.storage import as_location, is_local, lake_location
 from mlops_assets.defs.lake import (
@@ -44,7 +45,9 @@ class DatasetResource(dg.ConfigurableResource):
 
     @cached_property
     def lake_root(self) -> Path | UPath:
-        return as_location(self.lake) if self.lake else lake_location(Path(self.home))
+        if self.lake:
+            return as_location(self.lake)
+        return lake_location(Path(self.home), load_profile(Path(self.home)).lake)
 
     @property
     def quarantine_dir(self) -> Path | UPath:

@@ -30,12 +30,8 @@ from mlops_assets.defs.assets.drift_summary import (
     PooledWindow,
     drift_summary,
 )
-from mlops_assets.defs.assets.plots import (
-    bar_png,
-    drift_markdown,
-    markdown_image,
-    write_drift_html,
-)
+from mlops_assets.defs.assets.metadata import table as table_metadata
+from mlops_assets.defs.assets.plots import bar_png, write_drift_html
 from mlops_assets.defs.lake import write_bytes
 from mlops_assets.defs.registry import TRANSIENT, RegistriesResource, RegistryResource
 from mlops_assets.defs.resources import DatasetResource, DatasetsResource
@@ -93,12 +89,17 @@ def build_drift_assets(spec: DatasetSpec, partitions: dg.PartitionsDefinition) -
             0.25,
         )
         html = write_drift_html(dataset, day, table, auc, summary["estimate"], png, compared.basis)
-        return _result(day, table, summary, png, html, started)
+        return _result(day, table, summary, html, started)
 
     return [drift_report]
 
 
-def _result(day, table, summary, png, html, started) -> dg.MaterializeResult:
+# The UI's table: each column's verdict and effect sizes (every statistic: the lake's table and
+# the HTML report)
+TABLE = ("column", "kind", "severity", "w", "psi", "ks", "p_shape", "p_location")
+
+
+def _result(day, table, summary, html, started) -> dg.MaterializeResult:
     """The drift report's table, metadata (every number of the rule) and check result."""
     estimate = summary["estimate"]
     return dg.MaterializeResult(
@@ -118,9 +119,8 @@ def _result(day, table, summary, png, html, started) -> dg.MaterializeResult:
                 )
             },
             "expected_roc_auc": estimate.get("expected_roc_auc"),
-            "drift": dg.MetadataValue.md(drift_markdown(table)),
-            "psi_plot": dg.MetadataValue.md(markdown_image(png, "PSI per column")),
-            "report": dg.MetadataValue.path(str(html)),
+            "drift": table_metadata(table.select(TABLE).sort("w", descending=True), digits=3),
+            "report": dg.MetadataValue.path(str(html)),  # the table with its PSI plot
             "runtime_seconds": round(time.perf_counter() - started, 2),
         },
         check_results=[no_major_drift_result(summary)],

@@ -15,11 +15,10 @@ from mlops_assets.compute.gates import evaluate_gates
 from mlops_assets.compute.ingest import DAY
 from mlops_assets.compute.training import Recipe, model_matrix
 from mlops_assets.config.spec import DatasetSpec
+from mlops_assets.defs.assets.metadata import table
 from mlops_assets.defs.assets.plots import (
     close_figures,
     curve_figures,
-    markdown_image,
-    png_bytes,
     reliability_figure,
 )
 from mlops_assets.defs.registry import (
@@ -27,10 +26,16 @@ from mlops_assets.defs.registry import (
     RegistriesResource,
     RegistryResource,
     mlflow_run_link,
+    plot_links,
 )
 from mlops_assets.defs.resources import DatasetsResource
 
 GROUP = "evaluation"
+PLOTS = {  # the backtest's figures in the candidate's MLflow run, linked from the metadata
+    "reliability": "backtest/reliability.png",
+    "roc": "backtest/roc.png",
+    "precision_recall": "backtest/precision_recall.png",
+}
 
 
 class BacktestConfig(dg.Config):
@@ -105,12 +110,12 @@ def build_evaluation_assets(spec: DatasetSpec) -> list:
         report["candidate"] = candidate_model
         report["champion_version"] = versus.version
         report["champion_recipe"] = asdict(versus.recipe) if versus.recipe else None
-        figure = _log_to_mlflow(registry, spec, report, rows, versus.version)
-        png = png_bytes(figure)
+        _log_to_mlflow(registry, spec, report, rows, versus.version)
         return dg.MaterializeResult(
             value=report,
             metadata={
-                **_metadata(report, len(folds), gap, png),
+                **_metadata(report, len(folds), gap),
+                **plot_links(registry, candidate_model["run_id"], PLOTS),
                 **mlflow_run_link(registry, candidate_model["run_id"]),
                 "runtime_seconds": round(time.perf_counter() - started, 2),
             },
@@ -181,7 +186,7 @@ def _baseline(registry, candidate: int, recipe: Recipe, fit, columns, config) ->
     )
 
 
-def _metadata(report: dict, folds: int, gap: int, png: bytes) -> dict:
+def _metadata(report: dict, folds: int, gap: int) -> dict:
     """The backtest's materialization metadata: headline metrics, comparison, gates."""
     overall, comparison = report["overall"], report["comparison"] or {}
     kept = ("baseline", "rows", "positives", "days", "auc_difference", "value_difference")
@@ -198,15 +203,17 @@ def _metadata(report: dict, folds: int, gap: int, png: bytes) -> dict:
         "roc_auc": overall["candidate"]["roc_auc"],
         "ece": overall["candidate"]["ece"],
         "decision": dg.MetadataValue.json(report["decision"]),
-        "gates": dg.MetadataValue.md(
-            "\n".join(
-                f"- {'PASS' if v['passed'] else 'FAIL'} **{g}**: {v['reason']}"
-                for g, v in report["gates"].items()
+        "gates": table(
+            pl.DataFrame(
+                [
+                    {"gate": g, "verdict": "PASS" if v["passed"] else "FAIL", "reason": v["reason"]}
+                    for g, v in report["gates"].items()
+                ],
+                schema={"gate": pl.String, "verdict": pl.String, "reason": pl.String},
             )
         ),
         "underperforming_segments": dg.MetadataValue.json(report["underperforming_segments"]),
         "fairness": dg.MetadataValue.json(report["fairness"]["candidate"]),
-        "reliability": dg.MetadataValue.md(markdown_image(png, "reliability diagram")),
     }
 
 
@@ -222,7 +229,7 @@ def _comparison_version(registry: RegistryResource, candidate: int) -> int | Non
 
 def _log_to_mlflow(registry: RegistryResource, spec, report: dict, rows, champion_version):
     """The backtest's metrics, report, reliability diagram and ROC and precision-recall curves,
-    in the candidate's MLflow run; returns the reliability diagram (for the UI)."""
+    in the candidate's MLflow run (linked from the asset's metadata: `PLOTS`)."""
     reliability = {
         (
             f"champion v{champion_version} (its recipe on the same folds)" if m == "champion" else m
@@ -251,5 +258,4 @@ def _log_to_mlflow(registry: RegistryResource, spec, report: dict, rows, champio
         texts={"backtest/report.json": json.dumps(report, indent=2, default=str)},
         figures={"backtest/reliability.png": figure, **curves},
     )
-    close_figures(curves.values())
-    return figure
+    close_figures([figure, *curves.values()])

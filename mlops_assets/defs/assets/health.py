@@ -4,7 +4,7 @@ import dagster as dg
 import polars as pl
 
 from mlops_assets.config.spec import DatasetSpec
-from mlops_assets.defs.assets.plots import lines_png, markdown_image
+from mlops_assets.defs.assets.metadata import table
 
 GROUP = "monitoring"
 VOLUME_ASSETS = ("raw", "features", "decisions")
@@ -29,9 +29,9 @@ def build_health_assets(spec: DatasetSpec) -> list:
         group_name=GROUP,
         kinds={"dagster"},
         description="The pipeline itself, read from the Dagster instance: runs, failures and "
-        "runtime per job; input and output volumes (rows per day of raw, features and "
-        "decisions) over time. Refreshed on `monitoring.health_cron` (an automation condition "
-        "the daemon evaluates).",
+        "runtime per job, and the days ingested. Volumes over time are Dagster's own charts of "
+        "the `dagster/row_count` that raw, features and decisions record per day. Refreshed on "
+        "`monitoring.health_cron` (an automation condition the daemon evaluates).",
         automation_condition=dg.AutomationCondition.cron_tick_passed(spec.monitoring.health_cron)
         & ~dg.AutomationCondition.in_progress(),
     )
@@ -47,24 +47,15 @@ def build_health_assets(spec: DatasetSpec) -> list:
             )
             .sort("job")
         )
-        volumes = _volumes(context.instance, spec)
-        png = lines_png(volumes, f"{spec.name}: rows per day", "rows")
-        table = (
-            "| job | runs | failures | mean s | max s |\n|---|---:|---:|---:|---:|\n"
-            + "\n".join(
-                f"| {r['job']} | {r['runs']} | {r['failures']} | {r['mean_seconds']} | "
-                f"{r['max_seconds']} |"
-                for r in jobs.iter_rows(named=True)
-            )
-        )
         return dg.MaterializeResult(
             value=jobs,
             metadata={
                 "runs": frame.height,
                 "failures": int((frame["status"] == "FAILURE").sum()) if frame.height else 0,
-                "jobs": dg.MetadataValue.md(table),
-                "volumes": dg.MetadataValue.md(markdown_image(png, "rows per day")),
-                "days_ingested": len(volumes["raw"]),
+                "jobs": table(jobs),
+                "days_ingested": len(
+                    context.instance.get_materialized_partitions(dg.AssetKey([spec.name, "raw"]))
+                ),
             },
         )
 
@@ -89,19 +80,3 @@ def _runs(instance: dg.DagsterInstance, spec: DatasetSpec) -> pl.DataFrame:
         )
     schema = {"job": pl.String, "status": pl.String, "seconds": pl.Float64, "partition": pl.String}
     return pl.DataFrame(runs, schema=schema)
-
-
-def _volumes(instance: dg.DagsterInstance, spec: DatasetSpec) -> dict[str, dict[str, int]]:
-    """Rows per day of raw, features and decisions, from their materializations."""
-    volumes = {}
-    for asset in VOLUME_ASSETS:
-        records = instance.fetch_materializations(dg.AssetKey([spec.name, asset]), limit=5000)
-        volumes[asset] = {
-            r.asset_materialization.partition: r.asset_materialization.metadata[
-                "dagster/row_count"
-            ].value
-            for r in records.records
-            if r.asset_materialization.partition
-            and "dagster/row_count" in r.asset_materialization.metadata
-        }
-    return volumes

@@ -6,7 +6,7 @@ import polars as pl
 from mlops_assets.compute.impact import cumulative_uplift, daily_arms, impact_summary
 from mlops_assets.config.spec import DatasetSpec
 from mlops_assets.defs.assets.performance import labelled, outcome_day_deps
-from mlops_assets.defs.assets.plots import markdown_image, uplift_png
+from mlops_assets.defs.assets.plots import save_plot, uplift_png
 from mlops_assets.defs.resources import DatasetsResource
 
 GROUP = "monitoring"
@@ -59,7 +59,8 @@ def build_impact_assets(spec: DatasetSpec, partitions: dg.PartitionsDefinition) 
         }
         if curve.height:
             png = uplift_png(curve, f"{spec.name}: cumulative uplift, policy vs control")
-            metadata["uplift_plot"] = dg.MetadataValue.md(markdown_image(png, "uplift"))
+            plot = save_plot(dataset, "impact", context.partition_key, png)
+            metadata["uplift_plot"] = dg.MetadataValue.path(str(plot))
         yield dg.MaterializeResult(
             value=day, metadata={k: v for k, v in metadata.items() if v is not None}
         )

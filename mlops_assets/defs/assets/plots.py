@@ -1,8 +1,8 @@
-"""Plots for the Dagster UI (Markdown with an embedded PNG) and MLflow artifacts."""
+"""Plots: MLflow artifacts and PNG files beside the lake's reports, linked from Dagster's
+metadata (never inlined in the event log)."""
 
 from __future__ import annotations
 
-import base64
 import io
 from typing import TYPE_CHECKING
 
@@ -69,26 +69,6 @@ def bar_png(values: dict[str, float], title: str, warn: float, alert: float) -> 
     return png_bytes(fig)
 
 
-def lines_png(series: dict[str, dict[str, float]], title: str, ylabel: str) -> bytes:
-    """One line per series over ISO dates (e.g. rows per day of each asset)."""
-    import datetime as dt
-
-    plt = _pyplot()
-    fig, ax = plt.subplots(figsize=(7, 3), dpi=90)
-    for name, by_day in series.items():
-        days = sorted(by_day)
-        ax.plot(
-            [dt.date.fromisoformat(d) for d in days],
-            [by_day[d] for d in days],
-            marker=".",
-            label=name,
-        )
-    ax.set(title=title, ylabel=ylabel)
-    ax.legend()
-    fig.autofmt_xdate()
-    return png_bytes(fig)
-
-
 def uplift_png(curve: pl.DataFrame, title: str) -> bytes:
     """The cumulative uplift per day with its interval (a band), and the zero line."""
     import datetime as dt
@@ -128,29 +108,10 @@ def close_figures(figures) -> None:
         _pyplot().close(figure)
 
 
-def markdown_image(png: bytes, alt: str) -> str:
-    return f"![{alt}](data:image/png;base64,{base64.b64encode(png).decode()})"
-
-
-def drift_markdown(table: pl.DataFrame) -> str:
-    """The drift table as markdown for the UI, largest effect first."""
-    head = (
-        "| column | kind | w | p (shape) | location | p (location) | PSI | KS | new nulls "
-        "| unseen | severity |\n|---|---|---:|---:|---:|---:|---:|---:|---|---:|---|\n"
-    )
-
-    def f(v, digits=3):
-        return "" if v is None else f"{v:.{digits}f}"
-
-    def p(v):
-        return "" if v is None else f"{v:.1e}"
-
-    return head + "\n".join(
-        f"| {r['column']} | {r['kind']} | {f(r['w'])} | {p(r['p_shape'])} | {f(r['location'])} "
-        f"| {p(r['p_location'])} | {f(r['psi'])} | {f(r['ks'])} "
-        f"| {'yes' if r['new_nulls'] else ''} | {f(r['unseen_share'])} | {r['severity']} |"
-        for r in table.sort("w", descending=True).iter_rows(named=True)
-    )
+def save_plot(dataset, kind: str, day: str, png: bytes):
+    """A PNG in `reports/<dataset>/<kind>/<day>.png` beside the lake, written atomically."""
+    folder = dataset.lake_root.parent / "reports" / dataset.spec.name / kind
+    return write_bytes(png, folder / f"{day}.png")
 
 
 def write_drift_html(dataset, day, table, auc, estimate, png, basis):

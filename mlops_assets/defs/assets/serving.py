@@ -1,6 +1,7 @@
 """Serving: the endpoint follows the champion, and every landed application gets a decision."""
 
 import time
+import warnings
 
 import dagster as dg
 import polars as pl
@@ -88,19 +89,24 @@ def _deployment(spec: DatasetSpec) -> dg.AssetsDefinition:
 
 
 def _decisions(spec: DatasetSpec, partitions: dg.PartitionsDefinition) -> dg.AssetsDefinition:
-    @dg.asset(
-        key=[spec.name, "decisions"],
-        retry_policy=TRANSIENT,
-        deps=[dg.AssetKey([spec.name, "raw"]), dg.AssetKey([spec.name, "deployment"])],
-        partitions_def=partitions,
-        output_required=False,
-        group_name=DECISIONS_GROUP,
-        kinds={"polars", "parquet"},
-        description="Batch decisions for every landed application, by the deployed models and "
-        "rollout, through the same scoring and decision code as the endpoint: the same record "
-        "gets the same score, decision, control-group flag and deciding model on either path. "
-        "Before a first deployment there is nothing to decide with, and the day has none.",
-    )
+    with warnings.catch_warnings():  # `backfill_policy` is marked beta
+        warnings.simplefilter("ignore", dg.BetaWarning)
+        decisions_asset = dg.asset(
+            key=[spec.name, "decisions"],
+            retry_policy=TRANSIENT,
+            deps=[dg.AssetKey([spec.name, "raw"]), dg.AssetKey([spec.name, "deployment"])],
+            partitions_def=partitions,
+            backfill_policy=dg.BackfillPolicy.single_run(),  # a range of days is one run
+            output_required=False,
+            group_name=DECISIONS_GROUP,
+            kinds={"polars", "parquet"},
+            description="Batch decisions for every landed application, by the deployed models and "
+            "rollout, through the same scoring and decision code as the endpoint: the same record "
+            "gets the same score, decision, control-group flag and deciding model on either path. "
+            "Before a first deployment there is nothing to decide with, and the day has none.",
+        )
+
+    @decisions_asset
     def decisions(
         context: dg.AssetExecutionContext,
         datasets: DatasetsResource,
