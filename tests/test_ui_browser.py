@@ -131,8 +131,20 @@ def page_text(driver) -> str:
     return driver.find_element("tag name", "body").text
 
 
-def test_the_expanded_asset_graph_shows_every_asset_materialized(webserver, browser, tmp_path):
+def skip_community_dialog(browser) -> None:
+    """Dagster's first-visit community dialog, if it shows, skipped."""
     from selenium.common.exceptions import TimeoutException
+    from selenium.webdriver.support.ui import WebDriverWait
+
+    skip = "//button[normalize-space()='Skip']"
+    try:
+        WebDriverWait(browser, 10).until(lambda d: d.find_elements("xpath", skip))[0].click()
+        WebDriverWait(browser, 10).until(lambda d: not d.find_elements("xpath", skip))
+    except TimeoutException:
+        pass  # no dialog this time
+
+
+def test_the_expanded_asset_graph_shows_every_asset_materialized(webserver, browser, tmp_path):
     from selenium.webdriver.common.action_chains import ActionChains
     from selenium.webdriver.common.keys import Keys
     from selenium.webdriver.support.ui import WebDriverWait
@@ -145,12 +157,7 @@ def test_the_expanded_asset_graph_shows_every_asset_materialized(webserver, brow
         return all(text.count(group) >= 2 for group in GROUPS)
 
     WebDriverWait(browser, 90, poll_frequency=1).until(every_group_in_the_graph)
-    skip = "//button[normalize-space()='Skip']"  # the first-visit community dialog
-    try:
-        WebDriverWait(browser, 10).until(lambda d: d.find_elements("xpath", skip))[0].click()
-        WebDriverWait(browser, 10).until(lambda d: not d.find_elements("xpath", skip))
-    except TimeoutException:
-        pass  # no dialog this time
+    skip_community_dialog(browser)
     # Alt+E: "Expand all groups" (the graph's own shortcut); then every asset is a node
     # focus the graph on an empty spot above its middle (the middle may be a group's node)
     body = browser.find_element("tag name", "body")
@@ -173,17 +180,26 @@ def test_the_backtest_page_shows_its_gates_and_links_its_plots_in_mlflow(
     from selenium.webdriver.support.ui import WebDriverWait
 
     browser.get(f"{webserver}/assets/lending/backtest")
-    link = "//a[contains(@href, 'get-artifact?path=backtest/reliability.png')]"
+    link = "//a[contains(@href, '/artifactPath/backtest/reliability.png')]"
     WebDriverWait(browser, 90, poll_frequency=1).until(lambda d: d.find_elements("xpath", link))
+    skip_community_dialog(browser)
     text = page_text(browser)
     assert "absolute_floor" in text and "PASS" in text  # the gates, a Dagster table
+    gates = browser.find_element("xpath", "//*[normalize-space()='absolute_floor']")
+    browser.execute_script("arguments[0].scrollIntoView({block: 'center'})", gates)
     capture(browser, tmp_path, "asset-backtest.png")
-    # the reliability diagram is an MLflow artifact, not inlined in the event log: the link
-    # names the MLflow server the home was trained for; this test's server is on another port
+    # the reliability diagram is an artifact of the candidate's MLflow run, not inlined in the
+    # event log: the link opens it in the MLflow UI (the home was trained for MLflow's default
+    # address; this test's server is on another port)
     href = urllib.parse.urlsplit(browser.find_element("xpath", link).get_attribute("href"))
-    browser.get(f"{mlflow_ui}{href.path}?{href.query}")
-    image = WebDriverWait(browser, 30).until(lambda d: d.find_elements("tag name", "img"))[0]
-    assert image.get_property("naturalWidth") > 100  # the PNG decoded, not a broken image
+    browser.get(f"{mlflow_ui}{href.path}#{href.fragment}")
+
+    def the_plot(driver):  # the 450 x 360 PNG, decoded (not a logo or a broken image)
+        images = driver.find_elements("tag name", "img")
+        return [i for i in images if (i.get_property("naturalWidth") or 0) >= 400]
+
+    WebDriverWait(browser, 60, poll_frequency=1).until(the_plot)
+    capture(browser, tmp_path, "mlflow-reliability.png")
 
 
 def test_the_sweep_page_shows_its_comparison_table(webserver, browser, tmp_path):

@@ -63,10 +63,9 @@ class RegistryResource(dg.ConfigurableResource):
         return f"{self.ui_url.rstrip('/')}/#/experiments/{experiment}/runs/{run_id}"
 
     def artifact_url(self, run_id: str, path: str) -> str | None:
-        """A run's artifact as the MLflow server serves it raw (None without a UI address)."""
-        if not self.ui_url:
-            return None
-        return f"{self.ui_url.rstrip('/')}/get-artifact?path={path}&run_uuid={run_id}"
+        """A run's artifact opened in the MLflow UI (None without a UI address)."""
+        run = self.run_url(run_id)
+        return f"{run}/artifactPath/{path}" if run else None
 
     def log_to_run(self, run_id: str, metrics: dict, texts: dict, figures: dict) -> None:
         """Add metrics, text artifacts and matplotlib figures to an existing run (a candidate's
