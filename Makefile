@@ -45,6 +45,7 @@ docs: install
 
 bench: install
 	$(UV) run --frozen python bench/bench_ingest.py
+	$(UV) run --frozen python bench/bench_binning.py
 	$(UV) run --frozen python bench/bench_models.py
 	$(UV) run --frozen python bench/bench_decisions.py
 	$(UV) run --frozen python bench/bench_gates.py

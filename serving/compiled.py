@@ -3,8 +3,9 @@
 `Pipeline.predict_proba` spends ~10 ms per call on column-transformer and validation overhead,
 whatever the number of rows; a served request has a few rows. The compiled scorer folds the two
 ordinal encoders into one lookup per categorical column (polars), builds the estimator's input
-array directly, and sums the fitted trees, the same arithmetic as scikit-learn's `_raw_predict`,
-then applies the model's calibration map (`CalibratedClassifier`).
+array directly (numeric columns to their bins, `QuantileBins`), and sums the fitted trees, the
+same arithmetic as scikit-learn's `_raw_predict`, then applies the model's calibration map
+(`CalibratedClassifier`).
 It is used only after it reproduces `predict_proba` on a probe sample (to 1e-9); any other model,
 or a mismatch, keeps the pipeline's own `predict_proba`.
 """
@@ -17,6 +18,7 @@ from collections.abc import Callable
 import numpy as np
 import polars as pl
 
+from mlops_assets.compute.binning import to_bins
 from mlops_assets.compute.calibration import CalibratedClassifier
 from mlops_assets.compute.features import FeatureColumns
 from mlops_assets.compute.training import model_matrix
@@ -75,12 +77,20 @@ def _compile(pipeline, columns: FeatureColumns) -> Scorer | None:
     elif inner is not None:
         return None
     exprs += [pl.col(c).cast(pl.Float64) for c in numeric]
+    bins = preprocess.named_transformers_["numeric"]  # QuantileBins, or "passthrough"
+    binned = (
+        []
+        if bins == "passthrough"
+        else list(enumerate(bins.thresholds_, len(exprs) - len(numeric)))
+    )
     known_categories, feature_map = model._bin_mapper.make_known_categories_bitsets()
     baseline = float(model._baseline_prediction.ravel()[0])
     predictors = [iteration[0] for iteration in model._predictors]
 
     def score(features: pl.DataFrame) -> np.ndarray:
         x = features.select(exprs).to_numpy(order="c")  # nulls become NaN: the missing branch
+        for j, thresholds in binned:
+            x[:, j] = to_bins(x[:, j], thresholds)
         raw = np.full(x.shape[0], baseline)
         for predictor in predictors:
             raw += predictor.predict(x, known_categories, feature_map, 1)

@@ -146,6 +146,8 @@ def build_model(
     from sklearn.pipeline import Pipeline, make_pipeline
     from sklearn.preprocessing import OneHotEncoder, OrdinalEncoder, StandardScaler
 
+    from mlops_assets.compute.binning import QuantileBins
+
     if estimator not in ESTIMATORS:
         raise ValueError(f"estimator {estimator!r} is not one of {', '.join(ESTIMATORS)}")
     params = dict(params or {})
@@ -172,7 +174,7 @@ def build_model(
     else:
         pre = ColumnTransformer(
             [
-                ("numeric", "passthrough", numeric),
+                ("numeric", QuantileBins() if estimator != "dummy" else "passthrough", numeric),
                 (
                     "categorical",
                     OrdinalEncoder(
