@@ -6,6 +6,7 @@ Serving and batch scoring both load models through `load_model` and score throug
 
 from __future__ import annotations
 
+import functools
 import json
 import tempfile
 from collections.abc import Callable
@@ -59,6 +60,7 @@ class ServedModel:
         }
 
 
+@functools.lru_cache(maxsize=4)
 def load_model(
     tracking_uri: str, model_name: str, version: int, fixed_threshold: float | None
 ) -> ServedModel:
@@ -66,7 +68,8 @@ def load_model(
 
     The decision threshold is `fixed_threshold` when the spec fixes one, else the one the
     version's decision rule carries (a version registered before the raw-records pyfunc: the one
-    its backtest logged).
+    its backtest logged). A registered version never changes: a process loads it once (a day's
+    decisions and drift report share it; a backfill's days do too); a failure is not kept.
     """
     import mlflow
 

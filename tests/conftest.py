@@ -27,13 +27,9 @@ STORES = ("sqlite", "postgres")
 
 
 # The longest modules first (`make test` keeps this order: --no-loadscope-reorder), so that the
-# two workers end together. xdist gives a worker a next module while its current one has two
-# tests or fewer left: the first worker takes both retraining scenarios, one after the other
-# (the first replays their shared days, the second copies them); the second worker takes the
-# README's `make up` (three tests: no next module yet). Modules that start Ray (`ray_exclusive`:
-# test_readme, test_serving, test_serve_config, test_ray_cluster) alternate with modules that do
-# not, so that a worker rarely waits for the other's Ray cluster (test_sweep and test_ui_browser
-# hold the lock only while their sweep runs).
+# workers end together. The two retraining scenarios go to two workers (the second copies the
+# days the first replays for both) and the README's `make up` to the third. What starts Ray
+# holds `ray_lock` only while it runs, and the other workers run modules without Ray meanwhile.
 LONGEST_FIRST = (
     "test_retraining_none.py",
     "test_readme.py",

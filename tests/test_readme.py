@@ -27,9 +27,9 @@ from pathlib import Path
 import psutil
 import pytest
 
-from tests.conftest import processes_with
+from tests.conftest import processes_with, ray_lock
 
-pytestmark = [pytest.mark.slow, pytest.mark.usefixtures("ray_exclusive")]
+pytestmark = pytest.mark.slow
 
 REPO = Path(__file__).resolve().parents[1]
 PORTS = {"MLOPS_DAGSTER_PORT": 13400, "MLOPS_MLFLOW_PORT": 15400, "MLOPS_SERVE_PORT": 18400}
@@ -169,43 +169,45 @@ def made_up(tmp_path_factory) -> dict:
     for line in register:
         typed = subprocess.run(line, shell=True, cwd=clone, env=env, capture_output=True, text=True)
         assert typed.returncode == 0, f"{line}:\n{typed.stdout}{typed.stderr[-3000:]}"
-    process, output = start(command, clone, env)
-    seen: dict = {"command": command, "clone": clone, "registered": typed.stdout}
-    try:
-        ui = f"http://127.0.0.1:{PORTS['MLOPS_DAGSTER_PORT']}/server_info"
-        mlflow = f"http://127.0.0.1:{PORTS['MLOPS_MLFLOW_PORT']}"
-        endpoint = f"http://127.0.0.1:{PORTS['MLOPS_SERVE_PORT']}"
-        wait_until(lambda: answers(ui) is not None, "Dagster UI", process, output, 600)
-        ui_seconds = round(time.monotonic() - output.started, 1)
-        wait_until(lambda: answers(f"{mlflow}/health") is not None, "MLflow", process, output, 120)
-        seen["served"] = {
-            name: wait_until(
-                lambda name=name: answers(f"{endpoint}/{name}/v1/health"),
-                f"{name} endpoint health",
-                process,
-                output,
-                900,
+    with ray_lock():  # `make up` starts Ray Serve once its backfill is done
+        process, output = start(command, clone, env)
+        seen: dict = {"command": command, "clone": clone, "registered": typed.stdout}
+        try:
+            ui = f"http://127.0.0.1:{PORTS['MLOPS_DAGSTER_PORT']}/server_info"
+            mlflow = f"http://127.0.0.1:{PORTS['MLOPS_MLFLOW_PORT']}"
+            endpoint = f"http://127.0.0.1:{PORTS['MLOPS_SERVE_PORT']}"
+            wait_until(lambda: answers(ui) is not None, "Dagster UI", process, output, 600)
+            ui_seconds = round(time.monotonic() - output.started, 1)
+            health = f"{mlflow}/health"
+            wait_until(lambda: answers(health) is not None, "MLflow", process, output, 120)
+            seen["served"] = {
+                name: wait_until(
+                    lambda name=name: answers(f"{endpoint}/{name}/v1/health"),
+                    f"{name} endpoint health",
+                    process,
+                    output,
+                    900,
+                )
+                for name in ("lending", SECOND)
+            }
+            seen["root"] = answers(f"{endpoint}/v1/health")
+            endpoint_seconds = round(time.monotonic() - output.started, 1)
+            seen["models"] = answers(f"{mlflow}/api/2.0/mlflow/registered-models/search")
+            daemon = "Dagster daemon"  # the backfill is done, the landing sensor is on
+            wait_until(lambda: output.seconds_until(daemon), daemon, process, output, 300)
+            seen["graph"] = graphql(GRAPH)["assetNodes"]
+            backfilled = live_features()
+            wait_until(lambda: live_features() > backfilled, "live day", process, output, 300)
+            print(
+                f"\nfresh clone `{command}`: UI after {ui_seconds} s, first champion after "
+                f"{output.seconds_until('champion is now v1')} s, endpoint answering after "
+                f"{endpoint_seconds} s, first live day ingested after "
+                f"{round(time.monotonic() - output.started, 1)} s"
             )
-            for name in ("lending", SECOND)
-        }
-        seen["root"] = answers(f"{endpoint}/v1/health")
-        endpoint_seconds = round(time.monotonic() - output.started, 1)
-        seen["models"] = answers(f"{mlflow}/api/2.0/mlflow/registered-models/search")
-        daemon = "Dagster daemon"  # the backfill is done, the landing sensor is on
-        wait_until(lambda: output.seconds_until(daemon), daemon, process, output, 300)
-        seen["graph"] = graphql(GRAPH)["assetNodes"]
-        backfilled = live_features()
-        wait_until(lambda: live_features() > backfilled, "live day", process, output, 300)
-        print(
-            f"\nfresh clone `{command}`: UI after {ui_seconds} s, first champion after "
-            f"{output.seconds_until('champion is now v1')} s, endpoint answering after "
-            f"{endpoint_seconds} s, first live day ingested after "
-            f"{round(time.monotonic() - output.started, 1)} s"
-        )
-    finally:
-        with contextlib.suppress(ProcessLookupError):  # already gone: `make up` failed
-            os.killpg(process.pid, signal.SIGTERM)
-        seen["left"] = outlived(clone, timeout=150)
+        finally:
+            with contextlib.suppress(ProcessLookupError):  # already gone: `make up` failed
+                os.killpg(process.pid, signal.SIGTERM)
+            seen["left"] = outlived(clone, timeout=150)
         seen["output"] = output
     status = subprocess.run(
         "uv run --frozen mlops status --json", shell=True, cwd=clone, env=env, capture_output=True
@@ -243,14 +245,15 @@ def test_make_up_again_resumes_the_same_home_and_ctrl_c_stops_everything(made_up
     clone = made_up["clone"]
     home = clone / ".mlops"
     landed = len(list((home / "landing" / "lending").glob("*.csv")))
-    process, output = start(made_up["command"], clone, user_environment())
-    try:
-        daemon = "Dagster daemon"
-        wait_until(lambda: output.seconds_until(daemon), daemon, process, output, 600)
-    finally:
-        with contextlib.suppress(ProcessLookupError):
-            os.killpg(process.pid, signal.SIGINT)  # Ctrl-C in the terminal
-        left = outlived(clone, timeout=150)
+    with ray_lock():
+        process, output = start(made_up["command"], clone, user_environment())
+        try:
+            daemon = "Dagster daemon"
+            wait_until(lambda: output.seconds_until(daemon), daemon, process, output, 600)
+        finally:
+            with contextlib.suppress(ProcessLookupError):
+                os.killpg(process.pid, signal.SIGINT)  # Ctrl-C in the terminal
+            left = outlived(clone, timeout=150)
     printed = "\n".join(line for _, line in output.lines)
     assert f"{landed} days landed ({landed} already there)" in printed, output.tail()
     assert "stopping dagster-daemon" in printed and "stopping ray-serve" in printed, output.tail()
@@ -307,21 +310,22 @@ def test_bring_your_own_data_walkthrough_runs_as_written(tmp_path):
     ran = typed(run, timeout=900)
     assert ran.returncode == 0, ran.stderr[-3000:]
     assert "model: promoted anes96-dev v1" in ran.stdout, ran.stdout[-2000:]
-    endpoint, output = start(serve.removesuffix("&"), REPO, env)
-    try:
-        health = f"http://127.0.0.1:{PORTS['MLOPS_SERVE_PORT']}/v1/health"
-        served = wait_until(lambda: answers(health), "endpoint health", endpoint, output, 300)
-        assert served["model"] == {"name": "anes96-dev", "version": 1, "alias": "champion"}
-        scored = typed(predict, timeout=120)
-        assert scored.returncode == 0, scored.stderr
-        lines = scored.stdout.strip().splitlines()
-        assert lines[0] == "id,score,decision,model_version,decided_by,control"
-        assert [line.split(",")[0] for line in lines[1:]] == [
-            "r0062", "r0088", "r0163", "r0191", "r0210"
-        ]  # fmt: skip
-        assert {line.split(",")[2] for line in lines[1:]} <= {"mail_reminder", "skip"}
-    finally:
-        os.killpg(endpoint.pid, signal.SIGINT)
-        endpoint.wait(timeout=120)
+    with ray_lock():  # only the endpoint needs Ray
+        endpoint, output = start(serve.removesuffix("&"), REPO, env)
+        try:
+            health = f"http://127.0.0.1:{PORTS['MLOPS_SERVE_PORT']}/v1/health"
+            served = wait_until(lambda: answers(health), "endpoint health", endpoint, output, 300)
+            assert served["model"] == {"name": "anes96-dev", "version": 1, "alias": "champion"}
+            scored = typed(predict, timeout=120)
+            assert scored.returncode == 0, scored.stderr
+            lines = scored.stdout.strip().splitlines()
+            assert lines[0] == "id,score,decision,model_version,decided_by,control"
+            assert [line.split(",")[0] for line in lines[1:]] == [
+                "r0062", "r0088", "r0163", "r0191", "r0210"
+            ]  # fmt: skip
+            assert {line.split(",")[2] for line in lines[1:]} <= {"mail_reminder", "skip"}
+        finally:
+            os.killpg(endpoint.pid, signal.SIGINT)
+            endpoint.wait(timeout=120)
     assert "stopping the endpoint" in "\n".join(line for _, line in output.lines)
     assert processes_with("MLOPS_HOME", str(tmp_path / "home")) == []
