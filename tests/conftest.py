@@ -44,6 +44,15 @@ LONGEST_FIRST = (
     "test_ray_cluster.py",
     "test_monitoring.py",
     "test_ui_browser.py",
+    "test_real_data_gates.py",
+    "test_cli.py",
+    "test_custom_dataset.py",
+    "test_faults.py",
+    "test_spec_against_data.py",
+    "test_alerts.py",
+    "test_notebooks.py",
+    "test_dg_project.py",
+    "test_deploy.py",
 )
 
 
