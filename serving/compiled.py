@@ -18,7 +18,7 @@ from collections.abc import Callable
 import numpy as np
 import polars as pl
 
-from mlops_assets.compute.binning import to_bins
+from mlops_assets.compute.binning import QuantileBins, to_bins
 from mlops_assets.compute.calibration import CalibratedClassifier
 from mlops_assets.compute.features import FeatureColumns
 from mlops_assets.compute.training import model_matrix
@@ -77,11 +77,11 @@ def _compile(pipeline, columns: FeatureColumns) -> Scorer | None:
     elif inner is not None:
         return None
     exprs += [pl.col(c).cast(pl.Float64) for c in numeric]
-    bins = preprocess.named_transformers_["numeric"]  # QuantileBins, or "passthrough"
+    bins = preprocess.named_transformers_["numeric"]  # a model before QuantileBins: passthrough
     binned = (
-        []
-        if bins == "passthrough"
-        else list(enumerate(bins.thresholds_, len(exprs) - len(numeric)))
+        list(enumerate(bins.thresholds_, len(exprs) - len(numeric)))
+        if isinstance(bins, QuantileBins)
+        else []
     )
     known_categories, feature_map = model._bin_mapper.make_known_categories_bitsets()
     baseline = float(model._baseline_prediction.ravel()[0])

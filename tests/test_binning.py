@@ -63,3 +63,34 @@ def test_the_platforms_boosting_pipeline_bins_its_numeric_columns():
         (name, step) for name, step, _ in pipeline.named_steps["preprocess"].transformers
     )
     assert isinstance(numeric["numeric"], QuantileBins)
+
+
+def test_the_compiled_scorer_serves_models_with_and_without_bins():
+    """A version registered before `QuantileBins` (numeric columns passed through) keeps the
+    compiled scorer, as does one with bins."""
+    import polars as pl
+
+    from mlops_assets.compute.features import FeatureColumns
+    from mlops_assets.compute.training import build_model, model_matrix
+    from serving.compiled import compile_scorer
+
+    rng = np.random.default_rng(2)
+    columns = FeatureColumns(("income",), ("region",), ())
+    frame = pl.DataFrame(
+        {
+            "income": rng.normal(size=2_000),
+            "income__missing": np.zeros(2_000),
+            "region": rng.choice(["north", "south"], 2_000),
+        }
+    )
+    y = (rng.random(2_000) < 1 / (1 + np.exp(-frame["income"].to_numpy()))).astype(int)
+    binned = build_model(columns, params={"max_iter": 20})
+    passthrough = build_model(columns, params={"max_iter": 20})
+    passthrough.named_steps["preprocess"].transformers[0] = (
+        "numeric",
+        "passthrough",
+        ["income", "income__missing"],
+    )
+    for pipeline in (binned, passthrough):
+        pipeline.fit(model_matrix(frame, columns), y)
+        assert compile_scorer(pipeline, columns, frame.head(50)) is not None
