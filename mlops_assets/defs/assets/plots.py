@@ -108,10 +108,14 @@ def close_figures(figures) -> None:
         _pyplot().close(figure)
 
 
+def reports_folder(dataset, kind: str):
+    """`reports/<dataset>/<kind>/` beside the lake (`<home>/reports/` by default)."""
+    return dataset.lake_root.parent / "reports" / dataset.spec.name / kind
+
+
 def save_plot(dataset, kind: str, day: str, png: bytes):
-    """A PNG in `reports/<dataset>/<kind>/<day>.png` beside the lake, written atomically."""
-    folder = dataset.lake_root.parent / "reports" / dataset.spec.name / kind
-    return write_bytes(png, folder / f"{day}.png")
+    """A PNG in `reports/<dataset>/<kind>/<day>.png`, written atomically."""
+    return write_bytes(png, reports_folder(dataset, kind) / f"{day}.png")
 
 
 def write_drift_html(dataset, day, table, auc, estimate, png, basis):
@@ -120,7 +124,7 @@ def write_drift_html(dataset, day, table, auc, estimate, png, basis):
     import base64
     import html
 
-    folder = dataset.lake_root.parent / "reports" / dataset.spec.name / "drift"
+    folder = reports_folder(dataset, "drift")
     rows = "".join(
         "<tr>" + "".join(f"<td>{html.escape(str(v))}</td>" for v in row.values()) + "</tr>"
         for row in table.sort("psi", descending=True).iter_rows(named=True)
