@@ -1,5 +1,6 @@
-"""Data-quality asset checks: a Great Expectations suite on every raw, outcomes and feature
-partition. Blocking checks stop bad data from flowing on; the others warn.
+"""Data-quality asset checks: a Great Expectations checkpoint on every raw, outcomes and feature
+partition, its Data Docs page linked from each check. Blocking checks stop bad data from flowing
+on; the others warn.
 
 Checks read the partition of the run (`context.partition_key`) from the lake themselves: an
 input of an unpartitioned check on a partitioned asset would load every partition."""
@@ -7,9 +8,8 @@ input of an unpartitioned check on a partitioned asset would load every partitio
 import time
 
 import dagster as dg
-import polars as pl
 
-from asset_checks.expectations import Expect, Outcome, validate
+from asset_checks.expectations import Validation, validate
 from asset_checks.suites import (
     FEATURE_CHECKS,
     OUTCOME_CHECKS,
@@ -19,7 +19,6 @@ from asset_checks.suites import (
     outcome_suite,
     raw_suite,
 )
-from mlops_assets.compute.ingest import DAY, DTYPES
 from mlops_assets.config.spec import DatasetSpec
 from mlops_assets.defs.resources import DatasetsResource
 
@@ -34,14 +33,14 @@ def _specs(key: dg.AssetKey, checks: dict) -> list[dg.AssetCheckSpec]:
 def _results(
     key: dg.AssetKey,
     checks: dict,
-    outcomes: dict[str, list[Outcome]],
+    validation: Validation,
     extra: dict[str, dict],
     started: float,
 ):
     """One AssetCheckResult per check: passed when all of its expectations passed."""
     runtime = round(time.perf_counter() - started, 3)
     for name, (blocking, _) in checks.items():
-        results = outcomes.get(name, [])
+        results = validation.outcomes.get(name, [])
         failed = [o for o in results if not o.success]
         lines = "\n".join(f"- {o.summary()}" for o in results) or "- (no expectations)"
         metadata = {
@@ -49,6 +48,7 @@ def _results(
             "failed": len(failed),
             "results": dg.MetadataValue.md(lines),
             "suite_runtime_seconds": runtime,
+            "data_docs": dg.MetadataValue.url(validation.docs_url),
             **extra.get(name, {}),
         }
         if failed:
@@ -62,15 +62,6 @@ def _results(
         )
 
 
-def _run_suite(frame: pl.DataFrame, suite: dict[str, list]) -> dict[str, list[Outcome]]:
-    flat = [(name, e) for name, expects in suite.items() for e in expects]
-    outcomes = validate(frame, [e for _, e in flat])
-    grouped: dict[str, list[Outcome]] = {name: [] for name in suite}
-    for (name, _), outcome in zip(flat, outcomes, strict=True):
-        grouped[name].append(outcome)
-    return grouped
-
-
 def build_data_quality_checks(spec: DatasetSpec) -> list:
     """Checks on `<dataset>/raw`, `<dataset>/features` and (if labels lag) `raw_outcomes`."""
     raw_key, features_key = (dg.AssetKey([spec.name, a]) for a in ("raw", "features"))
@@ -82,13 +73,9 @@ def build_data_quality_checks(spec: DatasetSpec) -> list:
         raw = dataset.read("raw", context.partition_key)
         schema = dataset.schema()
         profile = dataset.history_profile(context.partition_key)
-        outcomes = _run_suite(raw, raw_suite(dataset.spec, schema, profile))
-        expected = {**{c: DTYPES[k] for c, k in schema.items()}, DAY: pl.Date()}
-        mistyped = [
-            f"{c}: {t} (expected {expected[c]})"
-            for c, t in raw.schema.items()
-            if c in expected and t != expected[c]
-        ]
+        validation = validate(
+            raw, raw_suite(dataset.spec, schema, profile), dataset.home, context.partition_key
+        )
         history = {
             "history_days": len(profile.days),
             "history_note": "learned from history"
@@ -96,9 +83,6 @@ def build_data_quality_checks(spec: DatasetSpec) -> list:
             else f"passes until {dataset.spec.quality.min_history_days} accepted days "
             f"of history exist ({len(profile.days)} now)",
         }
-        outcomes["schema"].append(
-            Outcome(Expect("ColumnTypesMatchSchema"), not mistyped, {"mistyped": mistyped})
-        )
         extra = {
             "volume": {
                 "rows": raw.height,
@@ -108,7 +92,7 @@ def build_data_quality_checks(spec: DatasetSpec) -> list:
             "value_ranges": history,
             "category_sets": history,
         }
-        yield from _results(raw_key, RAW_CHECKS, outcomes, extra, started)
+        yield from _results(raw_key, RAW_CHECKS, validation, extra, started)
 
     @dg.multi_asset_check(
         specs=_specs(features_key, FEATURE_CHECKS), name=f"{spec.name}_feature_quality"
@@ -130,7 +114,7 @@ def build_data_quality_checks(spec: DatasetSpec) -> list:
         yield from _results(
             features_key,
             FEATURE_CHECKS,
-            _run_suite(features, suite),
+            validate(features, suite, dataset.home, day),
             {"row_count": {"raw_rows": raw_rows}},
             started,
         )
@@ -146,8 +130,10 @@ def build_data_quality_checks(spec: DatasetSpec) -> list:
             dataset = datasets.of(spec)
             started = time.perf_counter()
             raw_outcomes = dataset.read("raw_outcomes", context.partition_key)
-            outcomes = _run_suite(raw_outcomes, outcome_suite(dataset.spec))
-            yield from _results(outcomes_key, OUTCOME_CHECKS, outcomes, {}, started)
+            validation = validate(
+                raw_outcomes, outcome_suite(dataset.spec), dataset.home, context.partition_key
+            )
+            yield from _results(outcomes_key, OUTCOME_CHECKS, validation, {}, started)
 
         checks.append(outcome_quality)
     return checks

@@ -1,22 +1,39 @@
-"""A thin layer over Great Expectations 1.x: build expectations, validate a polars frame.
+"""Great Expectations 1.x as its users know it: a file Data Context under the home (`<home>/gx`),
+one saved suite, validation definition and checkpoint per checked asset, validation results
+kept, and Data Docs built for every validation (linked from the checks' metadata).
 
-Great Expectations takes ~10 s to import, so it is imported on first use, once per process.
-Expectations are described as plain `Expect` tuples (a GX class name and its arguments), so that
-suites can be built and inspected without importing GX.
+Suites are described as plain `Expect` tuples (a GX class name and its arguments), so that they
+can be built and inspected without importing GX (~10 s: imported on first use, once per
+process). What a suite learns from history is a `Param`: a `$PARAMETER` in the saved suite, its
+value passed when the checkpoint runs, so that the saved suite changes only with the spec.
 """
 
 from __future__ import annotations
 
+import datetime as dt
+import fcntl
+import hashlib
+import os
 from dataclasses import dataclass, field
 from functools import cache
+from pathlib import Path
 from typing import Any
 
 import polars as pl
 
 
 @dataclass(frozen=True)
+class Param:
+    """A value known only when the suite runs (e.g. learned from history)."""
+
+    name: str
+    value: Any
+
+
+@dataclass(frozen=True)
 class Expect:
-    """One expectation: the GX class name (e.g. `ExpectColumnValuesToBeUnique`) and kwargs."""
+    """One expectation: the GX class name (e.g. `ExpectColumnValuesToBeUnique`) and kwargs,
+    some of which may be `Param`s."""
 
     kind: str
     kwargs: dict[str, Any] = field(default_factory=dict)
@@ -25,6 +42,35 @@ class Expect:
     def label(self) -> str:
         column = self.kwargs.get("column")
         return f"{self.kind}({column})" if column else self.kind
+
+    def saved(self) -> dict[str, Any]:
+        """The kwargs as the saved suite holds them: each `Param` as a `$PARAMETER`."""
+        return {
+            k: {"$PARAMETER": v.name} if isinstance(v, Param) else v for k, v in self.kwargs.items()
+        }
+
+    def key(self) -> str:
+        """Equal for equal expectations (a GX suite keeps one of them)."""
+        return repr((self.kind, self.saved()))
+
+
+@dataclass(frozen=True)
+class Suite:
+    """The checks of one asset (check name -> expectations), saved in GX under `name`."""
+
+    name: str
+    checks: dict[str, list[Expect]]
+
+    def expectations(self) -> list[Expect]:
+        return [e for expects in self.checks.values() for e in expects]
+
+    def parameters(self) -> dict[str, Any]:
+        return {
+            v.name: v.value
+            for e in self.expectations()
+            for v in e.kwargs.values()
+            if isinstance(v, Param)
+        }
 
 
 @dataclass(frozen=True)
@@ -40,6 +86,14 @@ class Outcome:
         return f"{'ok' if self.success else 'FAILED'} {self.expect.label}: {detail}"
 
 
+@dataclass(frozen=True)
+class Validation:
+    """A suite's outcomes on one frame (check name -> outcomes) and its Data Docs page."""
+
+    outcomes: dict[str, list[Outcome]]
+    docs_url: str
+
+
 _OBSERVED_KEYS = (
     "observed_value",
     "details",
@@ -49,49 +103,170 @@ _OBSERVED_KEYS = (
 )
 
 
-@cache
-def _batch_definition():
+SITE = "local_site"
+_VIEW = {"module_name": "asset_checks.data_docs", "class_name": "PageView"}
+DATA_DOCS_SITE = {  # GX's default local site, with views that keep their compiled templates
+    "class_name": "SiteBuilder",
+    "show_how_to_buttons": False,
+    "store_backend": {
+        "class_name": "TupleFilesystemStoreBackend",
+        "base_directory": "uncommitted/data_docs/local_site/",
+    },
+    "site_index_builder": {
+        "class_name": "DefaultSiteIndexBuilder",
+        "view": {**_VIEW, "class_name": "IndexPageView"},
+        # the index lists the latest validations (GX reads each listed result at every build);
+        # every validation keeps its page
+        "validation_results_limit": 20,
+    },
+    "site_section_builders": {
+        "expectations": {"view": _VIEW},
+        "validations": {"view": _VIEW},
+        "profiling": "False",  # no profiler runs here
+    },
+}
+
+
+def gx_folder(home: Path) -> Path:
+    return home / "gx"
+
+
+def data_docs_folder(home: Path) -> Path:
+    """The static Data Docs site (`mlops up` serves it over HTTP)."""
+    return gx_folder(home) / "uncommitted" / "data_docs" / "local_site"
+
+
+def validate(frame: pl.DataFrame, suite: Suite, home: Path, run_name: str) -> Validation:
+    """Run `suite`'s checkpoint on `frame` (saving the suite first if it changed), keep the
+    result under `run_name` (e.g. the partition) and build its Data Docs page."""
     import great_expectations as gx
-    from great_expectations.data_context.types.base import ProgressBarsConfig
 
-    context = gx.get_context(mode="ephemeral")
-    context.variables.progress_bars = ProgressBarsConfig(globally=False)
-    source = context.data_sources.add_pandas("mlops")
-    return source.add_dataframe_asset("frame").add_batch_definition_whole_dataframe("whole")
+    home = Path(home).resolve()
+    checkpoint = _checkpoint(home, suite)
+    result = checkpoint.run(
+        batch_parameters={"dataframe": frame.to_pandas(use_pyarrow_extension_array=True)},
+        expectation_parameters=suite.parameters(),
+        run_id=gx.RunIdentifier(run_name=run_name, run_time=dt.datetime.now(dt.UTC)),
+    )
+    (key, validation), *_ = result.run_results.items()
+    by_index = {r.expectation_config.meta["index"]: r for r in validation.results}
+    index_of = _indices(suite.expectations())
+    outcomes: dict[str, list[Outcome]] = {name: [] for name in suite.checks}
+    for name, expects in suite.checks.items():
+        for expect in expects:
+            outcomes[name].append(_outcome(expect, by_index[index_of[expect.key()]]))
+    (site,) = _context(home).get_docs_sites_urls(resource_identifier=key, site_name=SITE)
+    return Validation(outcomes, docs_link(site["site_url"], home))
 
 
-def validate(frame: pl.DataFrame, expectations: list[Expect]) -> list[Outcome]:
-    """Run `expectations` as one GX suite on `frame`; outcomes in the same order."""
-    if not expectations:
-        return []
+def docs_link(url: str, home: Path) -> str:
+    """A Data Docs page's URL: through `MLOPS_DATA_DOCS_URL` when a server publishes the site
+    (`mlops up`), else the file itself."""
+    base = os.environ.get("MLOPS_DATA_DOCS_URL")
+    local = data_docs_folder(Path(home).resolve()).as_uri()
+    return url.replace(local, base.rstrip("/"), 1) if base else url
+
+
+def _indices(expectations: list[Expect]) -> dict[str, int]:
+    """A suite keeps one of several equal expectations: each distinct one gets an index (kept in
+    its `meta`) through which the results map back."""
+    index_of: dict[str, int] = {}
+    for e in expectations:
+        index_of.setdefault(e.key(), len(index_of))
+    return index_of
+
+
+def _outcome(expect: Expect, r) -> Outcome:
+    observed = {k: _plain(r.result[k]) for k in _OBSERVED_KEYS if k in r.result}
+    if "partial_unexpected_list" in observed:
+        observed["partial_unexpected_list"] = observed["partial_unexpected_list"][:5]
+    if r.exception_info and r.exception_info.get("raised_exception"):
+        observed["error"] = r.exception_info.get("exception_message")
+    return Outcome(expect, bool(r.success), observed)
+
+
+def _fingerprint(suite: Suite) -> str:
+    keys = [e.key() for e in suite.expectations()]
+    return hashlib.sha256(repr(keys).encode()).hexdigest()[:16]
+
+
+def _checkpoint(home: Path, suite: Suite):
+    """The saved checkpoint of `suite`: created, or updated when the suite's expectations changed
+    (not its parameters), under a file lock against other runs."""
+    import great_expectations as gx
+
+    context = _context(home)
+    fingerprint = _fingerprint(suite)
+    with open(gx_folder(home) / ".lock", "w") as lock:
+        fcntl.flock(lock, fcntl.LOCK_EX)
+        if suite.name in {c.name for c in context.checkpoints.all()}:
+            checkpoint = context.checkpoints.get(suite.name)
+            if checkpoint.validation_definitions[0].suite.meta.get("fingerprint") == fingerprint:
+                return checkpoint
+        definition = context.validation_definitions.add_or_update(
+            gx.ValidationDefinition(
+                name=suite.name,
+                data=_batch_definition(context, suite.name),
+                suite=context.suites.add_or_update(_gx_suite(suite, fingerprint)),
+            )
+        )
+        return context.checkpoints.add_or_update(
+            gx.Checkpoint(
+                name=suite.name,
+                validation_definitions=[definition],
+                actions=[gx.checkpoint.UpdateDataDocsAction(name="data_docs", site_names=[SITE])],
+                # BASIC: the fields read here, without SUMMARY's value counts (~35% faster)
+                result_format="BASIC",
+            )
+        )
+
+
+def _gx_suite(suite: Suite, fingerprint: str):
     import great_expectations as gx
     import great_expectations.expectations as gxe
 
-    batch_definition = _batch_definition()  # also makes the ephemeral context current
-    suite = gx.ExpectationSuite(name="partition")
-    # A suite keeps one of several equal expectations, and unsaved ones have no id: tag each
-    # distinct expectation with its index and map the results back through it.
-    index_of: dict[str, int] = {}
-    for e in expectations:
-        if repr(e) not in index_of:
-            index_of[repr(e)] = len(index_of)
-            suite.add_expectation(
-                getattr(gxe, e.kind)(**e.kwargs, meta={"index": index_of[repr(e)]})
-            )
-    batch = batch_definition.get_batch(batch_parameters={"dataframe": frame.to_pandas()})
-    # BASIC: the fields read below, without SUMMARY's value counts (~35% faster per suite)
-    result = batch.validate(suite, result_format="BASIC")
-    by_index = {r.expectation_config.meta["index"]: r for r in result.results}
-    outcomes = []
-    for expect in expectations:
-        r = by_index[index_of[repr(expect)]]
-        observed = {k: _plain(r.result[k]) for k in _OBSERVED_KEYS if k in r.result}
-        if "partial_unexpected_list" in observed:
-            observed["partial_unexpected_list"] = observed["partial_unexpected_list"][:5]
-        if r.exception_info and r.exception_info.get("raised_exception"):
-            observed["error"] = r.exception_info.get("exception_message")
-        outcomes.append(Outcome(expect, bool(r.success), observed))
-    return outcomes
+    saved = gx.ExpectationSuite(name=suite.name, meta={"fingerprint": fingerprint})
+    index_of = _indices(suite.expectations())
+    for e in suite.expectations():
+        index = index_of.pop(e.key(), None)
+        if index is not None:
+            saved.add_expectation(getattr(gxe, e.kind)(**e.saved(), meta={"index": index}))
+    return saved
+
+
+def _batch_definition(context, name: str):
+    """The whole-frame batch of the dataframe asset `name` (a frame passed at run time)."""
+    sources = context.data_sources.all()
+    source = sources.get("partitions") or context.data_sources.add_pandas("partitions")
+    asset = next((a for a in source.assets if a.name == name), None)
+    asset = asset or source.add_dataframe_asset(name)
+    return next(iter(asset.batch_definitions), None) or (
+        asset.add_batch_definition_whole_dataframe("partition")
+    )
+
+
+@cache
+def _context(home: Path):
+    """The file Data Context under `home`, created on first use (progress bars and analytics
+    off, its `local_site` the Data Docs site of `DATA_DOCS_SITE`; other sites are kept)."""
+    import great_expectations as gx
+    from great_expectations.data_context.types.base import ProgressBarsConfig
+
+    gx_folder(home).mkdir(parents=True, exist_ok=True)
+    with open(gx_folder(home) / ".lock", "w") as lock:
+        fcntl.flock(lock, fcntl.LOCK_EX)
+        context = gx.get_context(mode="file", project_root_dir=str(home))
+        settings = {
+            "progress_bars": ProgressBarsConfig(globally=False),
+            "data_docs_sites": {**(context.variables.data_docs_sites or {}), SITE: DATA_DOCS_SITE},
+            "analytics_enabled": False,
+        }
+        if any(getattr(context.variables, k) != v for k, v in settings.items()):
+            for name, value in settings.items():
+                setattr(context.variables, name, value)
+            context.variables.save()
+            context = gx.get_context(mode="file", project_root_dir=str(home))
+    return context
 
 
 def _plain(value: Any) -> Any:

@@ -1,22 +1,25 @@
 """Expectation suites for each partition, built from the spec, the schema and the history.
 
-Each suite is a mapping check name -> expectations; a check passes when all of its
-expectations pass. Checks that learn from history pass (and say so) until there are
-`quality.min_history_days` accepted days.
+Each suite maps check name -> expectations; a check passes when all of its expectations pass.
+What is learned from history (volume, ranges, category sets, row counts) is a `Param` of the
+saved suite. Checks that learn from history pass (and say so) until there are
+`quality.min_history_days` accepted days: until then the asset's suite is `<name>.first_days`.
 """
 
 from __future__ import annotations
 
+import hashlib
 import math
+import re
 
-from asset_checks.expectations import Expect
+from asset_checks.expectations import Expect, Param, Suite
 from mlops_assets.compute.features import MISSING, FeatureColumns, output_columns
 from mlops_assets.compute.ingest import DAY
 from mlops_assets.compute.profile import FeatureProfile
 from mlops_assets.config.spec import DatasetSpec
 
 RAW_CHECKS = {
-    "schema": (True, "Columns and types match the dataset's pinned schema."),
+    "schema": (True, "Columns (in order) and value types match the dataset's pinned schema."),
     "missing_values": (
         True,
         "Null share per column within quality.max_null_fraction; no null ids or labels.",
@@ -44,18 +47,31 @@ OUTCOME_CHECKS = {
 }
 
 
+def _learned(what: str, column: str, value) -> Param:
+    """A parameter named for GX's parser (an identifier), unique even for odd column names."""
+    name = re.sub(r"\W", "_", column)
+    if name != column:
+        name += "_" + hashlib.sha256(column.encode()).hexdigest()[:6]
+    return Param(f"{what}_{name}", value)
+
+
 def has_history(profile: FeatureProfile, spec: DatasetSpec) -> bool:
     return len(profile.days) >= spec.quality.min_history_days
 
 
-def raw_suite(
-    spec: DatasetSpec, schema: dict[str, str], profile: FeatureProfile
-) -> dict[str, list]:
+def raw_suite(spec: DatasetSpec, schema: dict[str, str], profile: FeatureProfile) -> Suite:
     """Expectations for one raw partition."""
     q = spec.quality
     strict = {spec.id_column, spec.target.column}
+    types = {**schema, DAY: "date"}  # the schema's kinds are Python's type names
     suite: dict[str, list[Expect]] = {
-        "schema": [Expect("ExpectTableColumnsToMatchOrderedList", {"column_list": [*schema, DAY]})],
+        "schema": [
+            Expect("ExpectTableColumnsToMatchOrderedList", {"column_list": list(types)}),
+            *(
+                Expect("ExpectColumnValuesToBeOfType", {"column": c, "type_": kind})
+                for c, kind in types.items()
+            ),
+        ],
         "missing_values": [
             Expect(
                 "ExpectColumnValuesToNotBeNull",
@@ -71,21 +87,26 @@ def raw_suite(
         "category_sets": [],
     }
     if not has_history(profile, spec):
-        return suite
+        return Suite(f"{spec.name}.raw.first_days", suite)
     mean = profile.mean_daily_rows
     suite["volume"] = [
         Expect(
             "ExpectTableRowCountToBeBetween",
             {
-                "min_value": math.floor(mean / q.volume_tolerance),
-                "max_value": math.ceil(mean * q.volume_tolerance),
+                "min_value": Param("min_rows", math.floor(mean / q.volume_tolerance)),
+                "max_value": Param("max_rows", math.ceil(mean * q.volume_tolerance)),
             },
         )
     ]
     suite["value_ranges"] = [
         Expect(
             "ExpectColumnValuesToBeBetween",
-            {"column": c, "min_value": s.min, "max_value": s.max, "mostly": q.range_mostly},
+            {
+                "column": c,
+                "min_value": _learned("min", c, s.min),
+                "max_value": _learned("max", c, s.max),
+                "mostly": q.range_mostly,
+            },
         )
         for c, s in profile.numeric.items()
         if s.min is not None
@@ -95,14 +116,14 @@ def raw_suite(
             "ExpectColumnValuesToBeInSet",
             {
                 "column": c,
-                "value_set": sorted(v for v in shares if v != MISSING),
+                "value_set": _learned("values", c, sorted(v for v in shares if v != MISSING)),
                 "mostly": q.range_mostly,
             },
         )
         for c, shares in profile.categories.items()
         if schema.get(c) == "str"
     ]
-    return suite
+    return Suite(f"{spec.name}.raw", suite)
 
 
 def feature_suite(
@@ -111,10 +132,11 @@ def feature_suite(
     profile: FeatureProfile,
     raw_rows: int,
     labelled: bool,
-) -> dict[str, list]:
-    """Expectations for one features partition."""
+) -> Suite:
+    """Expectations for one features partition (numeric columns are filled once a day of
+    history exists)."""
     filled = columns.categorical + (columns.numeric if profile.days else ())
-    return {
+    checks = {
         "schema": [
             Expect(
                 "ExpectTableColumnsToMatchOrderedList",
@@ -126,14 +148,15 @@ def feature_suite(
             Expect("ExpectColumnValuesToBeInSet", {"column": f"{c}__missing", "value_set": [0, 1]})
             for c in columns.numeric
         ],
-        "row_count": [Expect("ExpectTableRowCountToEqual", {"value": raw_rows})],
+        "row_count": [Expect("ExpectTableRowCountToEqual", {"value": Param("raw_rows", raw_rows)})],
     }
+    return Suite(f"{spec.name}.features{'' if profile.days else '.first_day'}", checks)
 
 
-def outcome_suite(spec: DatasetSpec) -> dict[str, list]:
+def outcome_suite(spec: DatasetSpec) -> Suite:
     """Expectations for one outcomes partition."""
     key, target = spec.id_column, spec.target.column
-    return {
+    checks = {
         "schema": [
             Expect("ExpectTableColumnsToMatchOrderedList", {"column_list": [key, target, DAY]})
         ],
@@ -142,3 +165,4 @@ def outcome_suite(spec: DatasetSpec) -> dict[str, list]:
         ],
         "duplicate_ids": [Expect("ExpectColumnValuesToBeUnique", {"column": key})],
     }
+    return Suite(f"{spec.name}.raw_outcomes", checks)

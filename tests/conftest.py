@@ -202,6 +202,18 @@ def stop_started(process, variable: str, value: str, sig: int) -> None:
     assert not processes_with(variable, value)
 
 
+def check_metadata(home: Path, asset: str, check: str) -> dict:
+    """The metadata of the latest evaluation of `asset`'s (e.g. "lending/raw") check `check`."""
+    import dagster as dg
+
+    from mlops_assets.commands.execution import instance_for
+
+    key = dg.AssetCheckKey(dg.AssetKey(asset.split("/")), check)
+    storage = instance_for(Settings.resolve(home=home)).event_log_storage
+    record = storage.get_latest_asset_check_execution_by_key([key])[key]
+    return record.event.dagster_event.asset_check_evaluation_data.metadata
+
+
 def lake_partition(settings: Settings, asset: str, day: str) -> Path:
     return settings.lake / "lending" / asset / f"{day}.parquet"
 

@@ -4,6 +4,8 @@ import datetime as dt
 import hashlib
 import json
 import shutil
+import urllib.parse
+from pathlib import Path
 
 import dagster as dg
 import polars as pl
@@ -12,7 +14,7 @@ import pytest
 from mlops_assets.commands.execution import instance_for
 from mlops_assets.commands.runner import run_pipeline
 from mlops_assets.defs.platform import build_definitions
-from tests.conftest import lake_partition, land, landing_file, read_landing
+from tests.conftest import check_metadata, lake_partition, land, landing_file, read_landing
 
 pytestmark = pytest.mark.stores  # the same tests on SQLite and on PostgreSQL
 
@@ -49,6 +51,22 @@ def test_clean_days_flow_from_raw_to_features_with_every_check_green(settings):
     assert materialized(settings, "features") == {f"2025-01-0{d}" for d in range(1, 10)}
     features = pl.read_parquet(lake_partition(settings, "features", "2025-01-09"))
     assert features["income"].null_count() == 0 and "employment_years__missing" in features.columns
+
+
+def test_each_check_links_its_great_expectations_data_docs_page(settings):
+    land(settings, range(6))
+    run_pipeline(settings, train=False)
+    docs = check_metadata(settings.home, "lending/raw", "volume")["data_docs"].url
+    page = Path(urllib.parse.urlparse(docs).path)
+    assert docs.startswith("file://") and "2025-01-06" in docs and page.exists()
+    html = page.read_text()  # GX's page: the suite's expectations with their learned values
+    assert "lending.raw" in html and "values must be of type" in html and "rows." in html
+    suites = settings.home / "gx" / "expectations" / "lending"
+    # until quality.min_history_days, the learned checks pass: a suite of their own; then all
+    assert {p.name for p in suites.iterdir()} >= {"raw.json", "raw", "features.json"}
+    saved = json.loads((suites / "raw.json").read_text())["expectations"]
+    volume = next(e for e in saved if e["type"] == "expect_table_row_count_to_be_between")
+    assert volume["kwargs"]["min_value"] == {"$PARAMETER": "min_rows"}
 
 
 def test_rematerializing_a_day_gives_identical_parquet_bytes(settings):

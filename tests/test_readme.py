@@ -27,12 +27,17 @@ from pathlib import Path
 import psutil
 import pytest
 
-from tests.conftest import processes_with, ray_lock
+from tests.conftest import check_metadata, processes_with, ray_lock
 
 pytestmark = pytest.mark.slow
 
 REPO = Path(__file__).resolve().parents[1]
-PORTS = {"MLOPS_DAGSTER_PORT": 13400, "MLOPS_MLFLOW_PORT": 15400, "MLOPS_SERVE_PORT": 18400}
+PORTS = {
+    "MLOPS_DAGSTER_PORT": 13400,
+    "MLOPS_MLFLOW_PORT": 15400,
+    "MLOPS_SERVE_PORT": 18400,
+    "MLOPS_DOCS_PORT": 13450,
+}
 GRAPH = """{ assetNodes { assetKey { path } groupName
              partitionStats { numMaterialized } } }"""
 BACKFILL_DAYS = 60  # `mlops up`'s default, as the README says
@@ -196,6 +201,8 @@ def made_up(tmp_path_factory) -> dict:
             daemon = "Dagster daemon"  # the backfill is done, the landing sensor is on
             wait_until(lambda: output.seconds_until(daemon), daemon, process, output, 300)
             seen["graph"] = graphql(GRAPH)["assetNodes"]
+            docs = check_metadata(clone / ".mlops", "lending/raw", "schema")["data_docs"].url
+            seen["data_docs"] = (docs, answers(docs))  # GX's page, on the Data Docs server
             backfilled = live_features()
             wait_until(lambda: live_features() > backfilled, "live day", process, output, 300)
             print(
@@ -231,6 +238,9 @@ def test_make_up_in_a_fresh_clone_serves_both_datasets_and_stops_cleanly(made_up
     models = {m["name"] for m in made_up["models"]["registered_models"]}
     assert models == {"lending-dev", f"{SECOND}-dev"}
     assert made_up["root"] is None  # two datasets: each under its own prefix only
+    docs, page = made_up["data_docs"]
+    assert docs.startswith(f"http://127.0.0.1:{PORTS['MLOPS_DOCS_PORT']}/validations/lending/raw/")
+    assert page == {}, docs  # an HTML page answered
     statuses = {s["dataset"]: s for s in made_up["status"]["datasets"]}  # `mlops status`: all
     assert {name: s["champion"]["version"] for name, s in statuses.items()} == {
         "lending": 1,

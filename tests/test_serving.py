@@ -293,6 +293,8 @@ def test_with_the_tracking_server_stopped_the_endpoint_serves_and_deployment_fai
     import sys
     from pathlib import Path
 
+    from mlops_assets.commands.servers import MLFLOW_SERVER_ENV
+
     port = 15500
     server = subprocess.Popen(
         [
@@ -303,6 +305,7 @@ def test_with_the_tracking_server_stopped_the_endpoint_serves_and_deployment_fai
         stdout=subprocess.DEVNULL,
         stderr=subprocess.DEVNULL,
         start_new_session=True,
+        env={**os.environ, **MLFLOW_SERVER_ENV},
     )
     profiles = tmp_path / "profiles.yaml"
     profiles.write_text(f"dev:\n  tracking_uri: http://127.0.0.1:{port}\n  registry_suffix: dev\n")

@@ -15,11 +15,12 @@ from pathlib import Path
 import pytest
 
 from mlops_assets.commands.docs import GROUPS  # the lifecycle's order of groups
+from mlops_assets.commands.servers import MLFLOW_SERVER_ENV, data_docs_server
 from tests.conftest import ray_lock
 
 pytestmark = pytest.mark.slow
 
-PORT, MLFLOW_PORT = 13300, 13350
+PORT, MLFLOW_PORT, DOCS_PORT = 13300, 13350, 13360
 IMAGES = Path(__file__).parents[1] / "docs" / "img"
 
 
@@ -39,7 +40,7 @@ def serve(command: list[str], settings, health: str, log_name: str):
     log = open(settings.home / log_name, "w")  # noqa: SIM115 (closed below)
     process = subprocess.Popen(
         command,
-        env={**os.environ, **settings.env()},
+        env={**os.environ, **settings.env(), **MLFLOW_SERVER_ENV},
         stdout=log,
         stderr=subprocess.STDOUT,
         start_new_session=True,
@@ -82,6 +83,14 @@ def mlflow_ui(swept_home):
         *("--default-artifact-root", str(mlflow / "artifacts"), "--workers", "1"),
     ]
     yield from serve(command, swept_home, f"http://127.0.0.1:{MLFLOW_PORT}/health", "mlflow.log")
+
+
+@pytest.fixture(scope="module")
+def data_docs(swept_home):
+    """The home's Great Expectations Data Docs site, served as `mlops up` serves it."""
+    command = data_docs_server(swept_home.home, DOCS_PORT)
+    index = f"http://127.0.0.1:{DOCS_PORT}/index.html"
+    yield from serve(command, swept_home, index, "data-docs.log")
 
 
 @pytest.fixture(scope="module")
@@ -200,6 +209,27 @@ def test_the_backtest_page_shows_its_gates_and_links_its_plots_in_mlflow(
 
     WebDriverWait(browser, 60, poll_frequency=1).until(the_plot)
     capture(browser, tmp_path, "mlflow-reliability.png")
+
+
+def test_a_checks_data_docs_page_opens_from_its_metadata(webserver, data_docs, browser, tmp_path):
+    from selenium.webdriver.support.ui import WebDriverWait
+
+    browser.get(f"{webserver}/assets/lending/raw?view=checks")
+    link = "//a[contains(@href, '/data_docs/local_site/validations/lending/raw/')]"
+    WebDriverWait(browser, 90, poll_frequency=1).until(lambda d: d.find_elements("xpath", link))
+    skip_community_dialog(browser)
+    capture(browser, tmp_path, "asset-checks.png")
+    # the home was checked without a Data Docs server, so the link is the page's file (under
+    # `mlops up` it is the site's URL); a browser opens no file from a web page: this test's
+    # server publishes the same site, as `mlops up` does
+    href = browser.find_element("xpath", link).get_attribute("href")
+    browser.get(data_docs + href.split("/local_site", 1)[1])
+    WebDriverWait(browser, 60, poll_frequency=1).until(
+        lambda d: "Expectation Validation Result" in page_text(d)
+    )
+    text = page_text(browser)
+    assert "lending.raw" in text and "values must be of type" in text, text[:2000]
+    capture(browser, tmp_path, "gx-data-docs.png")
 
 
 def test_the_sweep_page_shows_its_comparison_table(webserver, browser, tmp_path):

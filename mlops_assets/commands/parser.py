@@ -14,6 +14,7 @@ PORTS = (  # `mlops up` flag, the environment variable that moves it, default, w
     ("--dagster-port", "MLOPS_DAGSTER_PORT", 3000, "Dagster UI port"),
     ("--mlflow-port", "MLOPS_MLFLOW_PORT", 5000, "MLflow server port"),
     ("--serve-port", "MLOPS_SERVE_PORT", 8000, "Ray Serve endpoint port"),
+    ("--docs-port", "MLOPS_DOCS_PORT", 3001, "Great Expectations Data Docs site port"),
 )
 
 

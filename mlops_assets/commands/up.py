@@ -11,15 +11,11 @@ lives in the Dagster instance.
 
 from __future__ import annotations
 
-import contextlib
 import datetime as dt
 import os
 import signal
-import socket
 import subprocess
-import sys
 import time
-import urllib.request
 from pathlib import Path
 
 import dagster as dg
@@ -28,11 +24,19 @@ from mlops_assets import definitions as code_location
 from mlops_assets.commands.execution import cancel_queued_runs, instance_for
 from mlops_assets.commands.preflight import require_fit
 from mlops_assets.commands.runner import run_pipeline
+from mlops_assets.commands.servers import (
+    HOST,
+    MLFLOW_SERVER_ENV,
+    bin_path,
+    data_docs_server,
+    kill_session,
+    require_free,
+    signal_group,
+    wait_http,
+)
 from mlops_assets.config.settings import Settings
 from mlops_assets.sources.simulator import land_day, landed_count
 from mlops_assets.sources.story import SimulatorConfig
-
-HOST = "127.0.0.1"
 
 
 class Platform:
@@ -44,13 +48,14 @@ class Platform:
         self.stopping = False
 
     def run(self) -> int:
-        for port in (self.args.dagster_port, self.args.mlflow_port, self.args.serve_port):
-            _require_free(port)
+        for port in ("dagster_port", "mlflow_port", "serve_port", "docs_port"):
+            require_free(getattr(self.args, port))
         # every child (webserver, daemon, run workers) updates this endpoint on promotion, and
         # links MLflow runs and Dagster runs through these UIs
         os.environ["MLOPS_SERVING_URL"] = f"http://{HOST}:{self.args.serve_port}"
         os.environ["MLOPS_MLFLOW_URL"] = f"http://{HOST}:{self.args.mlflow_port}"
         os.environ["MLOPS_DAGSTER_URL"] = f"http://{HOST}:{self.args.dagster_port}"
+        os.environ["MLOPS_DATA_DOCS_URL"] = f"http://{HOST}:{self.args.docs_port}"
         for sig in (signal.SIGINT, signal.SIGTERM):
             signal.signal(sig, self._on_signal)
         try:
@@ -87,7 +92,7 @@ class Platform:
         self._spawn(
             "mlflow",
             [
-                _bin("mlflow"),
+                bin_path("mlflow"),
                 "server",
                 "--host",
                 HOST,
@@ -100,11 +105,12 @@ class Platform:
             ],
             # by environment, not on the command line (which `ps` shows): it may carry a password
             MLFLOW_BACKEND_STORE_URI=store,
+            **MLFLOW_SERVER_ENV,
         )
         self._spawn(
             "dagster-webserver",
             [
-                _bin("dagster-webserver"),
+                bin_path("dagster-webserver"),
                 "-h",
                 HOST,
                 "-p",
@@ -112,21 +118,23 @@ class Platform:
                 *_code_location(),
             ],
         )
-        _wait_http(f"http://{HOST}:{self.args.mlflow_port}/health", "MLflow", self.children)
+        wait_http(f"http://{HOST}:{self.args.mlflow_port}/health", "MLflow", self.children)
         say(f"MLflow server       http://{HOST}:{self.args.mlflow_port}")
-        _wait_http(
+        wait_http(
             f"http://{HOST}:{self.args.dagster_port}/server_info",
             "Dagster webserver",
             self.children,
         )
         say(f"Dagster UI          http://{HOST}:{self.args.dagster_port}")
+        self._spawn("data-docs", data_docs_server(s.home, self.args.docs_port))
+        say(f"Data Docs (GX)      http://{HOST}:{self.args.docs_port}")
         cancelled = cancel_queued_runs(instance_for(s))
         if cancelled:
             say(f"cancelled {cancelled} runs left queued by an earlier session (redone below)")
         for spec_path in s.datasets:
             self._backfill(s.one(spec_path))
         self._start_serving()
-        self._spawn("dagster-daemon", [_bin("dagster-daemon"), "run", *_code_location()])
+        self._spawn("dagster-daemon", [bin_path("dagster-daemon"), "run", *_code_location()])
         say("Dagster daemon      running (landing sensor on)")
         say(f"logs in {s.logs}; Ctrl-C stops everything")
 
@@ -153,12 +161,12 @@ class Platform:
             return
         self._spawn(
             "ray-serve",
-            [_bin("mlops"), "serve", "--port", str(self.args.serve_port)],
+            [bin_path("mlops"), "serve", "--port", str(self.args.serve_port)],
         )
         url = f"http://{HOST}:{self.args.serve_port}"
         for spec in served:
             app = url + route_prefix(spec.name)
-            _wait_http(f"{app}/v1/health", "Ray Serve", self.children, timeout=240)
+            wait_http(f"{app}/v1/health", "Ray Serve", self.children, timeout=240)
             say(f"Ray Serve endpoint  {app}  (docs {app}/docs)")
 
     def _live(self) -> int:
@@ -218,66 +226,20 @@ class Platform:
         for name, process in reversed(self.children):
             if process.poll() is None:
                 say(f"stopping {name}")
-                _signal_group(process, signal.SIGTERM)
+                signal_group(process, signal.SIGTERM)
         deadline = time.monotonic() + 45
         for _, process in self.children:
             try:
                 process.wait(timeout=max(0.1, deadline - time.monotonic()))
             except subprocess.TimeoutExpired:
-                _signal_group(process, signal.SIGKILL)
+                signal_group(process, signal.SIGKILL)
                 process.wait()
-            _kill_session(process.pid)  # what it started and left behind (HAProxy reloads)
+            kill_session(process.pid)  # what it started and left behind (HAProxy reloads)
         self.children.clear()
 
 
 def say(line: str) -> None:
     print(f"[mlops {time.strftime('%H:%M:%S')}] {line}", flush=True)
-
-
-def _bin(name: str) -> str:
-    return str(Path(sys.executable).parent / name)
-
-
-def _require_free(port: int) -> None:
-    with socket.socket() as sock:
-        if sock.connect_ex((HOST, port)) == 0:
-            raise OSError(
-                f"port {port} on {HOST} is already in use: is another `mlops up` "
-                "running? Stop it, or choose another port (--dagster-port/--mlflow-port/"
-                "--serve-port)"
-            )
-
-
-def _wait_http(url: str, what: str, children, timeout: float = 180) -> None:
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        for name, process in children:
-            if process.poll() is not None:
-                raise RuntimeError(f"{name} exited with status {process.returncode} on start")
-        try:
-            with urllib.request.urlopen(url, timeout=2) as response:
-                if response.status == 200:
-                    return
-        except OSError:
-            pass
-        time.sleep(0.5)
-    raise TimeoutError(f"{what} did not answer at {url} within {timeout:.0f} s")
-
-
-def _kill_session(session: int) -> None:
-    """SIGKILL every process left in a child's session (each child starts its own): members of
-    other process groups in it, or started while it stopped, outlive a signal to its group."""
-    import psutil
-
-    for proc in psutil.process_iter():
-        with contextlib.suppress(psutil.Error, OSError):
-            if os.getsid(proc.pid) == session:
-                proc.kill()
-
-
-def _signal_group(process: subprocess.Popen, sig: int) -> None:
-    with contextlib.suppress(ProcessLookupError):
-        os.killpg(process.pid, sig)
 
 
 WORKSPACE = Path(code_location.__file__).resolve().parents[1] / "workspace.yaml"
