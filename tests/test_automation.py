@@ -31,3 +31,23 @@ def test_pipeline_health_is_requested_once_per_cron_tick(tmp_path):
         cursor = result.cursor
         counts.append(requested(result))
     assert counts == [0, 0, 1, 0, 1]  # ticks at 9:15 and 9:30, each requested once
+
+
+def test_monitoring_follows_a_parent_materialized_on_its_own(tmp_path):
+    """A day's `decisions` re-materialized outside the daily job (a UI backfill) brings the
+    latest day's `kpis` up to date: the condition is Dagster's `eager`."""
+    defs = build_definitions(Settings.resolve(home=tmp_path))
+    kpis, decisions = (dg.AssetKey(["lending", name]) for name in ("kpis", "decisions"))
+    now = dt.datetime(2026, 1, 5, 9, 1, tzinfo=dt.UTC)
+    day = defs.resolve_assets_def(kpis).partitions_def.get_partition_keys(current_time=now)[-1]
+    instance = dg.DagsterInstance.ephemeral()
+    quiet = dg.evaluate_automation_conditions(defs=defs, instance=instance, evaluation_time=now)
+    instance.report_runless_asset_event(dg.AssetMaterialization(decisions, partition=day))
+    after = dg.evaluate_automation_conditions(
+        defs=defs,
+        instance=instance,
+        cursor=quiet.cursor,
+        evaluation_time=now + dt.timedelta(minutes=1),
+    )
+    assert quiet.get_num_requested(kpis) == 0
+    assert after.get_requested_partitions(kpis) == {day}

@@ -156,3 +156,41 @@ def test_the_schema_is_pinned_once_on_an_object_store(tmp_path, monkeypatch):
     assert racer.schema(first=first.head(5)) == columns
     assert dataset.schema_path.read_bytes() == pinned
     assert not (tmp_path / "home" / "lake").exists()
+
+
+def test_outputs_go_through_dagsters_upath_io_manager(tmp_path):
+    """Frames per partition (a single run over a range of days: one file per day), documents as
+    JSON, loaded back through Dagster."""
+    import datetime as dt
+
+    from mlops_assets.compute.ingest import DAY
+    from mlops_assets.defs.lake import ParquetIOManager
+
+    daily = dg.DailyPartitionsDefinition(start_date="2025-01-01")
+
+    @dg.asset(key_prefix="lending", partitions_def=daily)
+    def decided(context: dg.AssetExecutionContext) -> pl.DataFrame:
+        days = [dt.date.fromisoformat(k) for k in context.partition_keys]
+        return pl.DataFrame({DAY: days, "x": list(range(len(days)))})
+
+    @dg.asset(key_prefix="lending")
+    def card() -> dict:
+        return {"version": 1}
+
+    io_manager = ParquetIOManager(root=str(tmp_path / "lake"))
+    assert isinstance(io_manager.create_io_manager(None), dg.UPathIOManager)
+    defs = dg.Definitions(assets=[decided, card], resources={"io_manager": io_manager})
+    days = {
+        "dagster/asset_partition_range_start": DAYS[0],
+        "dagster/asset_partition_range_end": DAYS[2],
+    }
+    assert dg.materialize([decided], resources={"io_manager": io_manager}, tags=days).success
+    assert dg.materialize([card], resources={"io_manager": io_manager}).success
+
+    assert files(tmp_path / "lake") == [
+        "lending/card/data.json",
+        *(f"lending/decided/{d}.parquet" for d in DAYS),
+    ]
+    assert defs.load_asset_value(["lending", "card"]) == {"version": 1}
+    second = defs.load_asset_value(["lending", "decided"], partition_key=DAYS[1])
+    assert second["x"].to_list() == [1]

@@ -28,7 +28,7 @@ from mlops_assets.config.spec import DatasetSpec, load_spec
 from mlops_assets.defs.assets.drift import build_drift_assets
 from mlops_assets.defs.assets.evaluation import build_evaluation_assets
 from mlops_assets.defs.assets.features import build_feature_assets
-from mlops_assets.defs.assets.health import build_health_assets, build_health_automation
+from mlops_assets.defs.assets.health import build_health_assets
 from mlops_assets.defs.assets.impact import build_impact_assets
 from mlops_assets.defs.assets.ingestion import build_ingestion_assets
 from mlops_assets.defs.assets.kpis import build_kpi_assets
@@ -37,6 +37,7 @@ from mlops_assets.defs.assets.promotion import build_promotion_assets
 from mlops_assets.defs.assets.serving import build_serving_assets
 from mlops_assets.defs.assets.sweep import build_sweep_assets
 from mlops_assets.defs.assets.training import build_training_assets
+from mlops_assets.defs.automation import build_automation_sensor
 from mlops_assets.defs.jobs import build_jobs, daily_job_name, train_job_name
 from mlops_assets.defs.partitions import daily_partitions
 from mlops_assets.defs.release import build_release_job
@@ -88,7 +89,7 @@ def dataset_definitions(spec: DatasetSpec) -> dg.Definitions:
             build_landing_sensor(spec, partitions, daily),
             *build_retrain_sensors(spec, train),
             build_freshness_sensor(spec, freshness),
-            build_health_automation(spec),
+            build_automation_sensor(spec),
         ],
         schedules=[build_weekly_retrain(spec, train)],
     )

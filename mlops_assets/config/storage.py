@@ -36,6 +36,29 @@ def is_local(path: Path | UPath) -> bool:
     return isinstance(path, Path)
 
 
+def scan_options(location: UPath) -> dict[str, str] | None:
+    """polars' own storage options for reading objects under `location` lazily: the endpoint and
+    credentials its fsspec filesystem was given (polars reads the `AWS_*` variables itself).
+    None beyond S3: polars infers them for other stores."""
+    if location.protocol not in ("s3", "s3a"):
+        return None
+    fs = location.fs
+    endpoint = (
+        fs.endpoint_url
+        or fs.client_kwargs.get("endpoint_url")
+        or os.environ.get("AWS_ENDPOINT_URL_S3")
+        or os.environ.get("AWS_ENDPOINT_URL")
+    )
+    options = {
+        "aws_endpoint_url": endpoint,
+        "aws_allow_http": "true" if endpoint and endpoint.startswith("http://") else None,
+        "aws_access_key_id": fs.key,
+        "aws_secret_access_key": fs.secret,
+        "aws_session_token": fs.token,
+    }
+    return {k: v for k, v in options.items() if v} or None
+
+
 def readable(path: Path | UPath) -> Path | bytes:
     """What polars reads: a local file itself, an object's bytes (one GET)."""
     return path if is_local(path) else path.fs.cat_file(path.path)

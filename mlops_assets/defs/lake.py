@@ -1,4 +1,5 @@
-"""The Parquet lake: one file per asset partition, written atomically, read back as polars.
+"""The Parquet lake: one file per asset partition, written atomically, read back as polars;
+Dagster's `UPathIOManager` writes the assets' outputs.
 
 `<root>/<asset key path>/<partition>.parquet` (or `data.parquet` when unpartitioned). The root is
 a local folder or any fsspec URL (`mlops_assets.config.storage`); per backend:
@@ -11,8 +12,8 @@ a local folder or any fsspec URL (`mlops_assets.config.storage`); per backend:
 | idempotent     | same frame, same bytes; a re-materialization overwrites (both)              |
 | schema pinned  | `fcntl` lock beside `_schema.json`| conditional PUT (`If-None-Match: *`):   |
 | once           |                                   | first learner wins, others read it      |
-| partitions     | `scan_parquet` on the files       | existing objects fetched in one         |
-| read           |                                   | concurrent `cat`, scanned in memory     |
+| partitions     | `scan_parquet` on the files       | one listing, then `scan_parquet` on the |
+| read           |                                   | objects: range requests, column pushdown|
 | quarantine     | `<root>/../quarantine/<dataset>/`, beside the lake (both)                   |
 """
 
@@ -29,7 +30,7 @@ import polars as pl
 from upath import UPath
 
 from mlops_assets.compute.ingest import DAY
-from mlops_assets.config.storage import as_location, is_local, readable
+from mlops_assets.config.storage import as_location, is_local, readable, scan_options
 
 # s3fs's chunksize: an object under min(5 GiB, 2 * chunksize) goes in one PutObject (5 GiB is
 # S3's limit for one PUT), never as a multipart upload
@@ -102,6 +103,8 @@ def _write_atomically(path: Path, data: bytes) -> Path:
 
 
 SUFFIXES = (".parquet", ".json")  # frames, and small documents (model cards, reports)
+# object stores polars reads itself (object_store): lazily, with range requests
+POLARS_STORES = ("s3", "s3a", "gs", "gcs", "az", "abfs", "abfss", "adl", "http", "https")
 
 
 def read_frame(root: Path | UPath, key: dg.AssetKey, partition: str | None) -> pl.DataFrame:
@@ -128,58 +131,104 @@ def read_document(root: Path | UPath, key: dg.AssetKey) -> dict:
 def read_partitions(
     root: Path | UPath, key: dg.AssetKey, partitions: Iterable[str]
 ) -> pl.LazyFrame:
-    """Lazily scan the partitions of `key` that exist (missing ones are skipped)."""
+    """Lazily scan the partitions of `key` that exist (missing ones are skipped). On an object
+    store polars reads the objects itself, with range requests: only the columns (and row
+    groups) a query needs are fetched."""
     paths = [partition_path(root, key, k) for k in partitions]
+    options = None
     if is_local(root):
         sources = [p for p in paths if p.exists()]
-    elif paths:  # one concurrent fetch; a missing object is left out
-        fetched = root.fs.cat([p.path for p in paths], on_error="omit")
-        sources = [fetched[p.path] for p in paths if p.path in fetched]
-    else:
-        sources = []
+    else:  # one listing of the asset's folder tells which partitions exist
+        present = set(_listing(root.joinpath(*key.path)))
+        existing = [p for p in paths if p.path in present]
+        if root.protocol in POLARS_STORES:
+            sources, options = [str(p) for p in existing], scan_options(root)
+        else:  # a store polars cannot read itself (memory://, ...): fetched through fsspec
+            fetched = root.fs.cat([p.path for p in existing]) if existing else {}
+            sources = [fetched[p.path] for p in existing]
     if not sources:
         return pl.LazyFrame()
-    return pl.concat([pl.scan_parquet(s) for s in sources], how="diagonal_relaxed")
+    scans = [pl.scan_parquet(s, storage_options=options) for s in sources]
+    return pl.concat(scans, how="diagonal_relaxed")
 
 
-class ParquetIOManager(dg.ConfigurableIOManager):
-    """Stores polars frames as Parquet files in the lake (several partitions load concatenated),
-    and small JSON documents (dicts: model cards, reports) as JSON files."""
+def _listing(folder: UPath) -> list[str]:
+    try:
+        return folder.fs.ls(folder.path, detail=False)
+    except FileNotFoundError:
+        return []
 
-    root: str
 
-    def handle_output(self, context: dg.OutputContext, obj: pl.DataFrame | dict | None) -> None:
-        if obj is None or not context.has_asset_key:  # an op's result (a release) stays in the run
-            return
-        partition = context.partition_key if context.has_partition_key else None
-        root = as_location(self.root)
-        if isinstance(obj, dict):
-            path = write_json(obj, partition_path(root, context.asset_key, partition, ".json"))
-        elif isinstance(obj, pl.DataFrame) and context.has_asset_partitions and partition is None:
-            # a single run over a range of days: one file per day, split on the `_day` column
-            for day in context.asset_partition_keys:
-                path = write_frame(
-                    obj.filter(pl.col(DAY) == dt.date.fromisoformat(day)),
-                    partition_path(root, context.asset_key, day),
-                )
-        elif isinstance(obj, pl.DataFrame):
-            path = write_frame(obj, partition_path(root, context.asset_key, partition))
-        else:
+class LakeIOManager(dg.UPathIOManager):
+    """Dagster's `UPathIOManager` over the lake: polars frames as Parquet, one file per partition
+    (`<root>/<asset key>/<partition>.parquet`, `data.parquet` unpartitioned), written atomically.
+    Two additions: small JSON documents (dicts: model cards, reports) as `data.json`, and a single
+    run over a range of days (`BackfillPolicy.single_run`) written one file per day."""
+
+    extension = ".parquet"
+
+    def __init__(self, root: Path | UPath):
+        super().__init__(base_path=root)
+        self.root = root
+
+    def get_asset_relative_path(self, context: dg.InputContext | dg.OutputContext) -> UPath:
+        key = UPath(*context.asset_key.path)
+        return key if context.has_asset_partitions else key / "data"
+
+    def make_directory(self, path: UPath) -> None:
+        """Nothing: a local write makes its folder, and an object store has none."""
+
+    def dump_to_path(self, context: dg.OutputContext, obj: pl.DataFrame, path: UPath) -> None:
+        if not isinstance(obj, pl.DataFrame):
             raise TypeError(
                 f"{context.asset_key.to_user_string()}: expected a polars DataFrame or a dict, "
                 f"got {type(obj).__name__}"
             )
+        write_frame(obj, path)
+
+    def load_from_path(self, context: dg.InputContext, path: UPath) -> pl.DataFrame:
+        return pl.read_parquet(readable(path))
+
+    def handle_output(self, context: dg.OutputContext, obj: pl.DataFrame | dict | None) -> None:
+        if obj is None or not context.has_asset_key:  # an op's result (a release) stays in the run
+            return
+        key = context.asset_key
+        if isinstance(obj, dict):
+            partition = context.partition_key if context.has_partition_key else None
+            path = write_json(obj, partition_path(self.root, key, partition, ".json"))
+        elif isinstance(obj, pl.DataFrame) and len(_partitions(context)) > 1:
+            for day in context.asset_partition_keys:  # split on the `_day` column
+                path = write_frame(
+                    obj.filter(pl.col(DAY) == dt.date.fromisoformat(day)),
+                    partition_path(self.root, key, day),
+                )
+        else:
+            super().handle_output(context, obj)
+            return
         context.add_output_metadata({"path": dg.MetadataValue.path(str(path))})
 
     def load_input(self, context: dg.InputContext) -> pl.DataFrame | dict:
         """For `defs.load_asset_value` and ad-hoc reads; assets read through `DatasetResource`,
-        with the same functions."""
-        root, key = as_location(self.root), context.asset_key
+        with the same functions. Several partitions load as one frame, scanned lazily."""
+        key = context.asset_key
         if not context.has_asset_partitions:
-            if partition_path(root, key, None, ".json").exists():
-                return read_document(root, key)
-            return read_frame(root, key, None)
+            if partition_path(self.root, key, None, ".json").exists():
+                return read_document(self.root, key)
+            return read_frame(self.root, key, None)
         keys = context.asset_partition_keys
         if len(keys) == 1:
-            return read_frame(root, key, keys[0])
-        return read_partitions(root, key, keys).collect()
+            return read_frame(self.root, key, keys[0])
+        return read_partitions(self.root, key, keys).collect()
+
+
+def _partitions(context: dg.OutputContext) -> list[str]:
+    return list(context.asset_partition_keys) if context.has_asset_partitions else []
+
+
+class ParquetIOManager(dg.ConfigurableIOManagerFactory):
+    """The lake's IO manager, configured by its root (a folder or an fsspec URL)."""
+
+    root: str
+
+    def create_io_manager(self, context: dg.InitResourceContext) -> LakeIOManager:
+        return LakeIOManager(as_location(self.root))

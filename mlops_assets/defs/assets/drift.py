@@ -32,6 +32,7 @@ from mlops_assets.defs.assets.drift_summary import (
 )
 from mlops_assets.defs.assets.metadata import table as table_metadata
 from mlops_assets.defs.assets.plots import bar_png, write_drift_html
+from mlops_assets.defs.automation import monitoring_automation
 from mlops_assets.defs.lake import write_bytes
 from mlops_assets.defs.registry import TRANSIENT, RegistriesResource, RegistryResource
 from mlops_assets.defs.resources import DatasetResource, DatasetsResource
@@ -45,6 +46,7 @@ def build_drift_assets(spec: DatasetSpec, partitions: dg.PartitionsDefinition) -
 
     @dg.asset(
         key=drift_key,
+        automation_condition=monitoring_automation(spec),
         retry_policy=TRANSIENT,
         deps=[dg.AssetKey([spec.name, "raw"]), dg.AssetKey([spec.name, "deployment"])],
         partitions_def=partitions,

@@ -10,16 +10,6 @@ GROUP = "monitoring"
 VOLUME_ASSETS = ("raw", "features", "decisions")
 
 
-def build_health_automation(spec: DatasetSpec) -> dg.AutomationConditionSensorDefinition:
-    """The sensor that evaluates `pipeline_health`'s automation condition (on by default)."""
-    return dg.AutomationConditionSensorDefinition(
-        f"{spec.name}_automation_sensor",
-        target=dg.AssetSelection.assets([spec.name, "pipeline_health"]),
-        default_status=dg.DefaultSensorStatus.RUNNING,
-        minimum_interval_seconds=30,
-    )
-
-
 def build_health_assets(spec: DatasetSpec) -> list:
     """`<dataset>/pipeline_health`."""
 

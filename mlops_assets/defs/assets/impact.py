@@ -7,6 +7,7 @@ from mlops_assets.compute.impact import cumulative_uplift, daily_arms, impact_su
 from mlops_assets.config.spec import DatasetSpec
 from mlops_assets.defs.assets.performance import labelled, outcome_day_deps
 from mlops_assets.defs.assets.plots import save_plot, uplift_png
+from mlops_assets.defs.automation import monitoring_automation
 from mlops_assets.defs.resources import DatasetsResource
 
 GROUP = "monitoring"
@@ -20,6 +21,7 @@ def build_impact_assets(spec: DatasetSpec, partitions: dg.PartitionsDefinition) 
 
     @dg.asset(
         key=[spec.name, "impact"],
+        automation_condition=monitoring_automation(spec),
         deps=outcome_day_deps(spec, ("decisions",)),
         partitions_def=partitions,
         output_required=False,

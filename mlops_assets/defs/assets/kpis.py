@@ -8,6 +8,7 @@ import polars as pl
 from mlops_assets.compute.ingest import DAY
 from mlops_assets.compute.monitoring import business_kpis
 from mlops_assets.config.spec import DatasetSpec
+from mlops_assets.defs.automation import monitoring_automation
 from mlops_assets.defs.resources import DatasetsResource
 
 GROUP = "monitoring"
@@ -18,6 +19,7 @@ def build_kpi_assets(spec: DatasetSpec, partitions: dg.PartitionsDefinition) -> 
 
     @dg.asset(
         key=[spec.name, "kpis"],
+        automation_condition=monitoring_automation(spec),
         deps=[dg.AssetKey([spec.name, "decisions"])],
         partitions_def=partitions,
         output_required=False,

@@ -14,6 +14,7 @@ from mlops_assets.compute.monitoring import (
 )
 from mlops_assets.compute.sequential import auc_shortfall, calibration_cusum, day_sums
 from mlops_assets.config.spec import DatasetSpec
+from mlops_assets.defs.automation import monitoring_automation
 from mlops_assets.defs.resources import DatasetResource, DatasetsResource
 
 GROUP = "monitoring"
@@ -27,6 +28,7 @@ def build_performance_assets(spec: DatasetSpec, partitions: dg.PartitionsDefinit
 
     @dg.asset(
         key=[spec.name, "performance"],
+        automation_condition=monitoring_automation(spec),
         deps=outcome_day_deps(spec, ("decisions", "raw")),
         partitions_def=partitions,
         output_required=False,
