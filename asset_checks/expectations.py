@@ -10,12 +10,12 @@ value passed when the checkpoint runs, so that the saved suite changes only with
 
 from __future__ import annotations
 
+import contextlib
 import datetime as dt
 import fcntl
 import hashlib
 import os
 from dataclasses import dataclass, field
-from functools import cache
 from pathlib import Path
 from typing import Any
 
@@ -65,12 +65,12 @@ class Suite:
         return [e for expects in self.checks.values() for e in expects]
 
     def parameters(self) -> dict[str, Any]:
-        return {
-            v.name: v.value
-            for e in self.expectations()
-            for v in e.kwargs.values()
-            if isinstance(v, Param)
-        }
+        """The values of the suite's `Param`s; one name with two values is an error."""
+        values: dict[str, Any] = {}
+        for p in (v for e in self.expectations() for v in e.kwargs.values()):
+            if isinstance(p, Param) and values.setdefault(p.name, p.value) != p.value:
+                raise ValueError(f"suite {self.name}: parameter {p.name} has two values")
+        return values
 
 
 @dataclass(frozen=True)
@@ -142,12 +142,13 @@ def validate(frame: pl.DataFrame, suite: Suite, home: Path, run_name: str) -> Va
     import great_expectations as gx
 
     home = Path(home).resolve()
-    checkpoint = _checkpoint(home, suite)
-    result = checkpoint.run(
-        batch_parameters={"dataframe": frame.to_pandas(use_pyarrow_extension_array=True)},
-        expectation_parameters=suite.parameters(),
-        run_id=gx.RunIdentifier(run_name=run_name, run_time=dt.datetime.now(dt.UTC)),
-    )
+    with _locked(home):  # the saved suite stays the one this run checked (GX checks it is fresh)
+        context, checkpoint = _checkpoint(home, suite)
+        result = checkpoint.run(
+            batch_parameters={"dataframe": frame.to_pandas(use_pyarrow_extension_array=True)},
+            expectation_parameters=suite.parameters(),
+            run_id=gx.RunIdentifier(run_name=run_name, run_time=dt.datetime.now(dt.UTC)),
+        )
     (key, validation), *_ = result.run_results.items()
     by_index = {r.expectation_config.meta["index"]: r for r in validation.results}
     index_of = _indices(suite.expectations())
@@ -155,16 +156,20 @@ def validate(frame: pl.DataFrame, suite: Suite, home: Path, run_name: str) -> Va
     for name, expects in suite.checks.items():
         for expect in expects:
             outcomes[name].append(_outcome(expect, by_index[index_of[expect.key()]]))
-    (site,) = _context(home).get_docs_sites_urls(resource_identifier=key, site_name=SITE)
-    return Validation(outcomes, docs_link(site["site_url"], home))
+    (site,) = context.get_docs_sites_urls(resource_identifier=key, site_name=SITE)
+    page = site["site_url"] or (data_docs_folder(home) / "index.html").as_uri()  # None: not built
+    return Validation(outcomes, docs_link(page, home))
 
 
 def docs_link(url: str, home: Path) -> str:
     """A Data Docs page's URL: through `MLOPS_DATA_DOCS_URL` when a server publishes the site
     (`mlops up`), else the file itself."""
     base = os.environ.get("MLOPS_DATA_DOCS_URL")
-    local = data_docs_folder(Path(home).resolve()).as_uri()
-    return url.replace(local, base.rstrip("/"), 1) if base else url
+    site = data_docs_folder(Path(home).resolve())
+    for local in (f"file://{site}", site.as_uri()):  # GX's own form (not percent-encoded), ours
+        if base and url.startswith(local):
+            return base.rstrip("/") + url[len(local) :]
+    return url
 
 
 def _indices(expectations: list[Expect]) -> dict[str, int]:
@@ -191,34 +196,31 @@ def _fingerprint(suite: Suite) -> str:
 
 
 def _checkpoint(home: Path, suite: Suite):
-    """The saved checkpoint of `suite`: created, or updated when the suite's expectations changed
-    (not its parameters), under a file lock against other runs."""
+    """The context and the saved checkpoint of `suite`: created, or updated when the suite's
+    expectations changed (not its parameters). Call under `_locked`."""
     import great_expectations as gx
 
-    context = _context(home)
     fingerprint = _fingerprint(suite)
-    with open(gx_folder(home) / ".lock", "w") as lock:
-        fcntl.flock(lock, fcntl.LOCK_EX)
-        if suite.name in {c.name for c in context.checkpoints.all()}:
-            checkpoint = context.checkpoints.get(suite.name)
-            if checkpoint.validation_definitions[0].suite.meta.get("fingerprint") == fingerprint:
-                return checkpoint
-        definition = context.validation_definitions.add_or_update(
-            gx.ValidationDefinition(
-                name=suite.name,
-                data=_batch_definition(context, suite.name),
-                suite=context.suites.add_or_update(_gx_suite(suite, fingerprint)),
-            )
+    context = _context(home)
+    if suite.name in {c.name for c in context.checkpoints.all()}:
+        checkpoint = context.checkpoints.get(suite.name)
+        if checkpoint.validation_definitions[0].suite.meta.get("fingerprint") == fingerprint:
+            return context, checkpoint
+    definition = context.validation_definitions.add_or_update(
+        gx.ValidationDefinition(
+            name=suite.name,
+            data=_batch_definition(context, suite.name),
+            suite=context.suites.add_or_update(_gx_suite(suite, fingerprint)),
         )
-        return context.checkpoints.add_or_update(
-            gx.Checkpoint(
-                name=suite.name,
-                validation_definitions=[definition],
-                actions=[gx.checkpoint.UpdateDataDocsAction(name="data_docs", site_names=[SITE])],
-                # BASIC: the fields read here, without SUMMARY's value counts (~35% faster)
-                result_format="BASIC",
-            )
-        )
+    )
+    checkpoint = gx.Checkpoint(
+        name=suite.name,
+        validation_definitions=[definition],
+        actions=[gx.checkpoint.UpdateDataDocsAction(name="data_docs", site_names=[SITE])],
+        # BASIC: the fields read here, without SUMMARY's value counts (~35% faster)
+        result_format="BASIC",
+    )
+    return context, context.checkpoints.add_or_update(checkpoint)
 
 
 def _gx_suite(suite: Suite, fingerprint: str):
@@ -245,28 +247,45 @@ def _batch_definition(context, name: str):
     )
 
 
-@cache
+_CONTEXTS: dict[Path, tuple[int, Any]] = {}
+
+
 def _context(home: Path):
-    """The file Data Context under `home`, created on first use (progress bars and analytics
-    off, its `local_site` the Data Docs site of `DATA_DOCS_SITE`; other sites are kept)."""
+    """The file Data Context under `home` (progress bars and analytics off, its `local_site` the
+    site of `DATA_DOCS_SITE`, other sites kept), created on first use; reloaded when another
+    process changed its configuration (data assets are added there). Call under `_locked`."""
     import great_expectations as gx
     from great_expectations.data_context.types.base import ProgressBarsConfig
 
+    config = gx_folder(home) / "great_expectations.yml"
+    stamp = config.stat().st_mtime_ns if config.exists() else 0
+    if home in _CONTEXTS and _CONTEXTS[home][0] == stamp:
+        return _CONTEXTS[home][1]
+    context = gx.get_context(mode="file", project_root_dir=str(home))
+    variables = context.variables
+    bars = variables.progress_bars  # a dict once loaded, a ProgressBarsConfig when set
+    bars_on = bars.get("globally") if isinstance(bars, dict) else getattr(bars, "globally", None)
+    if (
+        bars_on is not False
+        or (variables.data_docs_sites or {}).get(SITE) != DATA_DOCS_SITE
+        or variables.analytics_enabled is not False
+    ):
+        variables.progress_bars = ProgressBarsConfig(globally=False)
+        variables.data_docs_sites = {**(variables.data_docs_sites or {}), SITE: DATA_DOCS_SITE}
+        variables.analytics_enabled = False
+        variables.save()
+        context = gx.get_context(mode="file", project_root_dir=str(home))
+    _CONTEXTS[home] = (config.stat().st_mtime_ns, context)
+    return context
+
+
+@contextlib.contextmanager
+def _locked(home: Path):
+    """The home's GX context to itself: runs of other processes change it too."""
     gx_folder(home).mkdir(parents=True, exist_ok=True)
     with open(gx_folder(home) / ".lock", "w") as lock:
         fcntl.flock(lock, fcntl.LOCK_EX)
-        context = gx.get_context(mode="file", project_root_dir=str(home))
-        settings = {
-            "progress_bars": ProgressBarsConfig(globally=False),
-            "data_docs_sites": {**(context.variables.data_docs_sites or {}), SITE: DATA_DOCS_SITE},
-            "analytics_enabled": False,
-        }
-        if any(getattr(context.variables, k) != v for k, v in settings.items()):
-            for name, value in settings.items():
-                setattr(context.variables, name, value)
-            context.variables.save()
-            context = gx.get_context(mode="file", project_root_dir=str(home))
-    return context
+        yield
 
 
 def _plain(value: Any) -> Any:

@@ -3,7 +3,9 @@
 Each suite maps check name -> expectations; a check passes when all of its expectations pass.
 What is learned from history (volume, ranges, category sets, row counts) is a `Param` of the
 saved suite. Checks that learn from history pass (and say so) until there are
-`quality.min_history_days` accepted days: until then the asset's suite is `<name>.first_days`.
+`quality.min_history_days` accepted days: until then the raw suite is `<name>.raw.first_days`
+(the features suite of the very first day, whose numeric columns no history fills yet:
+`<name>.features.first_day`).
 """
 
 from __future__ import annotations
@@ -49,10 +51,10 @@ OUTCOME_CHECKS = {
 
 def _learned(what: str, column: str, value) -> Param:
     """A parameter named for GX's parser (an identifier), unique even for odd column names."""
-    name = re.sub(r"\W", "_", column)
+    name = re.sub(r"[^0-9A-Za-z_]", "_", column)  # GX's parser takes ASCII names only
     if name != column:
         name += "_" + hashlib.sha256(column.encode()).hexdigest()[:6]
-    return Param(f"{what}_{name}", value)
+    return Param(f"{what}_of_{name}", value)
 
 
 def has_history(profile: FeatureProfile, spec: DatasetSpec) -> bool:
@@ -93,8 +95,8 @@ def raw_suite(spec: DatasetSpec, schema: dict[str, str], profile: FeatureProfile
         Expect(
             "ExpectTableRowCountToBeBetween",
             {
-                "min_value": Param("min_rows", math.floor(mean / q.volume_tolerance)),
-                "max_value": Param("max_rows", math.ceil(mean * q.volume_tolerance)),
+                "min_value": Param("volume_min", math.floor(mean / q.volume_tolerance)),
+                "max_value": Param("volume_max", math.ceil(mean * q.volume_tolerance)),
             },
         )
     ]
@@ -148,7 +150,9 @@ def feature_suite(
             Expect("ExpectColumnValuesToBeInSet", {"column": f"{c}__missing", "value_set": [0, 1]})
             for c in columns.numeric
         ],
-        "row_count": [Expect("ExpectTableRowCountToEqual", {"value": Param("raw_rows", raw_rows)})],
+        "row_count": [
+            Expect("ExpectTableRowCountToEqual", {"value": Param("raw_row_count", raw_rows)})
+        ],
     }
     return Suite(f"{spec.name}.features{'' if profile.days else '.first_day'}", checks)
 

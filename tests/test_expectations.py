@@ -6,6 +6,7 @@ from pathlib import Path
 from urllib.parse import urlparse
 
 import polars as pl
+import pytest
 
 from asset_checks.expectations import Expect, Param, Suite, data_docs_folder, docs_link, validate
 
@@ -81,3 +82,30 @@ def test_a_published_site_is_linked_over_http(tmp_path, monkeypatch):
     assert docs_link(local, tmp_path) == local
     monkeypatch.setenv("MLOPS_DATA_DOCS_URL", "http://127.0.0.1:3001/")
     assert docs_link(local, tmp_path) == "http://127.0.0.1:3001/validations/x.html"
+
+
+def test_a_process_follows_the_suites_another_process_added(tmp_path):
+    """Runs of several processes share the home's context: one whose context was loaded before
+    another added a suite (and its data asset) reloads it instead of failing or undoing it."""
+    from asset_checks import expectations
+
+    features = Suite("people.features", {"volume": rows_suite(2, 4).checks["volume"]})
+    validate(FRAME, rows_suite(2, 4), tmp_path, run_name="day-1")
+    ours = expectations._CONTEXTS.pop(tmp_path.resolve())
+    validate(FRAME, features, tmp_path, run_name="day-1")  # another process's context
+    expectations._CONTEXTS[tmp_path.resolve()] = ours  # this process's, loaded before
+
+    outcomes = Suite("people.outcomes", features.checks)  # a suite of its own, added by this one
+    assert validate(FRAME, outcomes, tmp_path, run_name="day-2").outcomes["volume"][0].success
+    assert validate(FRAME, features, tmp_path, run_name="day-2").outcomes["volume"][0].success
+    config = (tmp_path / "gx" / "great_expectations.yml").read_text()
+    assert all(f"people.{name}:" in config for name in ("raw", "features", "outcomes")), config
+
+
+def test_a_parameter_with_two_values_is_an_error():
+    twice = Suite(
+        "people.raw",
+        {"volume": [Expect("A", {"v": Param("rows", 1)}), Expect("B", {"v": Param("rows", 2)})]},
+    )
+    with pytest.raises(ValueError, match="parameter rows has two values"):
+        twice.parameters()

@@ -66,7 +66,7 @@ def test_each_check_links_its_great_expectations_data_docs_page(settings):
     assert {p.name for p in suites.iterdir()} >= {"raw.json", "raw", "features.json"}
     saved = json.loads((suites / "raw.json").read_text())["expectations"]
     volume = next(e for e in saved if e["type"] == "expect_table_row_count_to_be_between")
-    assert volume["kwargs"]["min_value"] == {"$PARAMETER": "min_rows"}
+    assert volume["kwargs"]["min_value"] == {"$PARAMETER": "volume_min"}
 
 
 def test_rematerializing_a_day_gives_identical_parquet_bytes(settings):

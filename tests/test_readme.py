@@ -202,7 +202,8 @@ def made_up(tmp_path_factory) -> dict:
             wait_until(lambda: output.seconds_until(daemon), daemon, process, output, 300)
             seen["graph"] = graphql(GRAPH)["assetNodes"]
             docs = check_metadata(clone / ".mlops", "lending/raw", "schema")["data_docs"].url
-            seen["data_docs"] = (docs, answers(docs))  # GX's page, on the Data Docs server
+            with urllib.request.urlopen(docs, timeout=10) as page:  # on the Data Docs server
+                seen["data_docs"] = (docs, page.read().decode())
             backfilled = live_features()
             wait_until(lambda: live_features() > backfilled, "live day", process, output, 300)
             print(
@@ -240,7 +241,7 @@ def test_make_up_in_a_fresh_clone_serves_both_datasets_and_stops_cleanly(made_up
     assert made_up["root"] is None  # two datasets: each under its own prefix only
     docs, page = made_up["data_docs"]
     assert docs.startswith(f"http://127.0.0.1:{PORTS['MLOPS_DOCS_PORT']}/validations/lending/raw/")
-    assert page == {}, docs  # an HTML page answered
+    assert "Expectation Validation Result" in page and "lending.raw" in page, docs  # GX's page
     statuses = {s["dataset"]: s for s in made_up["status"]["datasets"]}  # `mlops status`: all
     assert {name: s["champion"]["version"] for name, s in statuses.items()} == {
         "lending": 1,

@@ -15,11 +15,13 @@ MONITORING = ("drift_report", "kpis", "performance", "impact")
 
 
 def monitoring_automation(spec: DatasetSpec) -> dg.AutomationCondition:
-    """Eager after its parents (latest day only, none running or missing); a new deployment
-    alone does not redo a day's drift report."""
-    return dg.AutomationCondition.eager().ignore(
-        dg.AssetSelection.assets([spec.name, "deployment"])
+    """Eager after its parents (latest day only, none running or missing) once their blocking
+    checks passed (a day held back by a failed check stays held back); a new deployment alone
+    does not redo a day's drift report."""
+    condition = dg.AutomationCondition.eager() & (
+        dg.AutomationCondition.all_deps_blocking_checks_passed()
     )
+    return condition.ignore(dg.AssetSelection.assets([spec.name, "deployment"]))
 
 
 def build_automation_sensor(spec: DatasetSpec) -> dg.AutomationConditionSensorDefinition:
