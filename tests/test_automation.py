@@ -3,6 +3,7 @@
 platform's definitions (what the dataset's automation sensor runs under the daemon)."""
 
 import datetime as dt
+from pathlib import Path
 
 import dagster as dg
 
@@ -51,3 +52,11 @@ def test_monitoring_follows_a_parent_materialized_on_its_own(tmp_path):
     )
     assert quiet.get_num_requested(kpis) == 0
     assert after.get_requested_partitions(kpis) == {day}
+
+
+def test_a_dataset_whose_labels_do_not_lag_automates_the_monitoring_it_has(tmp_path):
+    spec = Path(__file__).parent / "data" / "anes96" / "anes96.yaml"  # outcomes with the rows
+    defs = build_definitions(Settings.resolve(home=tmp_path, dataset=str(spec)))
+    sensor = defs.resolve_sensor_def("anes96_automation_sensor")
+    targeted = sensor.asset_selection.resolve(defs.resolve_asset_graph())
+    assert {key.path[-1] for key in targeted} == {"pipeline_health", "drift_report", "kpis"}

@@ -10,6 +10,7 @@ they read files and statistics that no condition can.
 import dagster as dg
 
 from mlops_assets.config.spec import DatasetSpec
+from mlops_assets.defs.jobs import daily_assets
 
 MONITORING = ("drift_report", "kpis", "performance", "impact")
 
@@ -26,11 +27,10 @@ def monitoring_automation(spec: DatasetSpec) -> dg.AutomationCondition:
 
 def build_automation_sensor(spec: DatasetSpec) -> dg.AutomationConditionSensorDefinition:
     """The sensor that evaluates the dataset's automation conditions (on by default)."""
+    monitoring = daily_assets(spec, only=MONITORING)  # performance, impact: labels that lag
     return dg.AutomationConditionSensorDefinition(
         f"{spec.name}_automation_sensor",
-        target=dg.AssetSelection.assets(
-            *([spec.name, name] for name in ("pipeline_health", *MONITORING))
-        ),
+        target=dg.AssetSelection.assets(dg.AssetKey([spec.name, "pipeline_health"]), *monitoring),
         default_status=dg.DefaultSensorStatus.RUNNING,
         minimum_interval_seconds=30,
     )
