@@ -133,7 +133,7 @@ def gx_folder(home: Path) -> Path:
 
 def data_docs_folder(home: Path) -> Path:
     """The static Data Docs site (`mlops up` serves it over HTTP)."""
-    return gx_folder(home) / "uncommitted" / "data_docs" / "local_site"
+    return gx_folder(home) / DATA_DOCS_SITE["store_backend"]["base_directory"]
 
 
 def validate(frame: pl.DataFrame, suite: Suite, home: Path, run_name: str) -> Validation:
@@ -202,10 +202,9 @@ def _checkpoint(home: Path, suite: Suite):
 
     fingerprint = _fingerprint(suite)
     context = _context(home)
-    if suite.name in {c.name for c in context.checkpoints.all()}:
-        checkpoint = context.checkpoints.get(suite.name)
-        if checkpoint.validation_definitions[0].suite.meta.get("fingerprint") == fingerprint:
-            return context, checkpoint
+    saved = next((c for c in context.checkpoints.all() if c.name == suite.name), None)
+    if saved and saved.validation_definitions[0].suite.meta.get("fingerprint") == fingerprint:
+        return context, saved
     definition = context.validation_definitions.add_or_update(
         gx.ValidationDefinition(
             name=suite.name,

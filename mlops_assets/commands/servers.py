@@ -11,6 +11,8 @@ import time
 import urllib.request
 from pathlib import Path
 
+from mlops_assets.commands.parser import PORTS
+
 HOST = "127.0.0.1"
 # MLflow's job runner (GenAI scorers, prompt optimization; unused here) starts eight processes
 # with the server, ~40 s of CPU on this machine
@@ -35,8 +37,7 @@ def require_free(port: int) -> None:
         if sock.connect_ex((HOST, port)) == 0:
             raise OSError(
                 f"port {port} on {HOST} is already in use: is another `mlops up` "
-                "running? Stop it, or choose another port (--dagster-port/--mlflow-port/"
-                "--serve-port/--docs-port)"
+                f"running? Stop it, or choose another port ({'/'.join(f for f, *_ in PORTS)})"
             )
 
 

@@ -196,7 +196,11 @@ class LakeIOManager(dg.UPathIOManager):
         if isinstance(obj, dict):
             partition = context.partition_key if context.has_partition_key else None
             path = write_json(obj, partition_path(self.root, key, partition, ".json"))
-        elif isinstance(obj, pl.DataFrame) and len(_partitions(context)) > 1:
+        elif (
+            isinstance(obj, pl.DataFrame)
+            and context.has_asset_partitions
+            and len(context.asset_partition_keys) > 1
+        ):
             for day in context.asset_partition_keys:  # split on the `_day` column
                 path = write_frame(
                     obj.filter(pl.col(DAY) == dt.date.fromisoformat(day)),
@@ -219,10 +223,6 @@ class LakeIOManager(dg.UPathIOManager):
         if len(keys) == 1:
             return read_frame(self.root, key, keys[0])
         return read_partitions(self.root, key, keys).collect()
-
-
-def _partitions(context: dg.OutputContext) -> list[str]:
-    return list(context.asset_partition_keys) if context.has_asset_partitions else []
 
 
 class ParquetIOManager(dg.ConfigurableIOManagerFactory):
