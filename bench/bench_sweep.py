@@ -44,6 +44,7 @@ from mlops_assets.compute.gates import evaluate_gates, failed_gates  # noqa: E40
 from mlops_assets.compute.ingest import DAY  # noqa: E402
 from mlops_assets.compute.metrics import decision_threshold  # noqa: E402
 from mlops_assets.compute.sweep import (  # noqa: E402
+    SweepData,
     choose_winner,
     draw_recipes,
     recheck_on_holdout,
@@ -62,20 +63,16 @@ COLUMNS = FeatureColumns(bench_gates.NUMERIC, bench_gates.CATEGORICAL, ("age_ban
 
 
 def prepare(seed: int, rows: int, trials: int, spec):
-    """The seed's labelled days, its holdout's first day, its drawn recipes, and the sweep's
-    data: a function that backtests the default recipe on the folds before the holdout."""
+    """The seed's labelled days, its holdout's first day, the sweep's data (the folds before the
+    holdout) and its drawn recipes; the baseline is the default recipe."""
     frame = bench_gates.labelled_days(0, LABELLED_DAYS, seed=seed, rows=rows)
     searched, holdout_first = split_holdout(frame, spec.experiments.holdout_days)
-    folds = sweep_folds(searched, spec, 3, 7, 7)
-
-    def baseline():
-        return score_baseline(searched, folds, COLUMNS, spec, Recipe(), trials)
-
-    return frame, holdout_first, baseline, draw_recipes(spec.experiments, trials, seed)
+    data = SweepData(searched, sweep_folds(searched, spec, 3, 7, 7), COLUMNS, spec, trials)
+    return frame, holdout_first, data, draw_recipes(spec.experiments, trials, seed)
 
 
 def efficiency(args, spec) -> None:
-    _, _, baseline, recipes = prepare(0, args.rows, args.trials, spec)
+    _, _, data, recipes = prepare(0, args.rows, args.trials, spec)
     cores = os.cpu_count()
     print(
         f"parallel efficiency: the baseline and {args.trials} trials at {args.rows} rows a day, "
@@ -84,13 +81,15 @@ def efficiency(args, spec) -> None:
     ratios = []
     for repeat in range(args.repeats):
         started = time.perf_counter()
-        data = baseline()
+        baseline = score_baseline(data, Recipe())
         for recipe in recipes:
-            score_recipe(data, recipe)
+            score_recipe(data, recipe, baseline)
         sequential = time.perf_counter() - started
         started = time.perf_counter()
         with tempfile.TemporaryDirectory() as storage:
-            _, results = run_trials(baseline, recipes, Path(storage), "bench")
+            _, results = run_trials(
+                data, lambda: score_baseline(data, Recipe()), recipes, Path(storage), "bench"
+            )
         tune = time.perf_counter() - started
         busy = sum(r["seconds"] for r in results)  # the trials' own time, inside Tune
         ratios.append(sequential / (cores * tune))
@@ -102,9 +101,9 @@ def efficiency(args, spec) -> None:
 
 
 def winner_against_truth(seed: int, args, spec) -> dict:
-    frame, holdout_first, baseline, recipes = prepare(seed, args.rows, args.trials, spec)
-    data = baseline()
-    results = [score_recipe(data, r) for r in recipes]
+    frame, holdout_first, data, recipes = prepare(seed, args.rows, args.trials, spec)
+    baseline = score_baseline(data, Recipe())
+    results = [score_recipe(data, r, baseline) for r in recipes]
     naive = max(range(len(results)), key=lambda i: results[i]["value_per_application"])
     winner = choose_winner(results, spec.gates.margin)
     outcome, final = "no winner", Recipe()

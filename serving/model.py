@@ -43,7 +43,12 @@ class ServedModel:
 
     def score(self, raw: pl.DataFrame) -> np.ndarray:
         """Probability of the positive class for each raw record."""
-        return self.scorer(raw.select(feature_exprs(self.profile, self.columns)))
+        return self.scorer(raw.select(self.feature_exprs))
+
+    @functools.cached_property
+    def feature_exprs(self) -> list[pl.Expr]:
+        """The model inputs' expressions, built once per model (not per request)."""
+        return feature_exprs(self.profile, self.columns)
 
     def describe(self) -> dict:
         return {

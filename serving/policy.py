@@ -92,7 +92,7 @@ def decide(
             "control": control,
             "threshold": threshold,
             "champion_score": champion.scores,
-            "challenger_score": challenger.scores if challenger else pl.repeat(None, n, eager=True),
+            "challenger_score": challenger.scores if challenger else [None] * n,
         },
         schema=DECISION_COLUMNS,
     )

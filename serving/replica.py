@@ -45,7 +45,8 @@ class ModelServer(StandardRoutes, OutcomeRoute):
             config["input_schema"], config["required_inputs"], config["max_records"]
         )
         self._score.set_max_batch_size(config["max_batch_size"])
-        self._score.set_batch_wait_timeout_s(config["batch_wait_ms"] / 1000)
+        self._batch_wait_s = config["batch_wait_ms"] / 1000
+        self._in_flight = 0  # requests of this replica between parsing and their answer
 
         self.spec = load_spec(config["spec_path"], home=config["home"])
         self.replica = serve.get_replica_context().replica_id.unique_id
@@ -87,7 +88,13 @@ class ModelServer(StandardRoutes, OutcomeRoute):
             f"{request_id}-{i}" if given is None else str(given)
             for i, given in enumerate(given_ids)
         ]
-        decided = await self._score((frame, ids, request_id))
+        # a batch waits for others only while others are in flight: a lone request goes at once
+        self._in_flight += 1
+        self._score.set_batch_wait_timeout_s(self._batch_wait_s if self._in_flight > 1 else 0.0)
+        try:
+            decided = await self._score((frame, ids, request_id))
+        finally:
+            self._in_flight -= 1
         fields = ("id", "score", "decision", "model_version", "decided_by", "control")
         predictions = [dict(zip(fields, row, strict=True)) for row in decided["rows"]]
         return decided["champion"], request_id, predictions

@@ -110,7 +110,9 @@ def nodes(serving_home, ray_exclusive):
 
 SWEEP_ON_THE_CLUSTER = """
 import json, sys
-from mlops_assets.compute.sweep import draw_recipes, score_baseline, split_holdout, sweep_folds
+from mlops_assets.compute.sweep import (
+    SweepData, draw_recipes, score_baseline, split_holdout, sweep_folds
+)
 from mlops_assets.config.settings import Settings
 from mlops_assets.config.spec import load_spec
 from mlops_assets.defs.resources import DatasetResource
@@ -122,9 +124,10 @@ dataset = DatasetResource(spec_path=str(spec.source), home=str(settings.home))
 frame, _ = split_holdout(dataset.read("training_set"), spec.experiments.holdout_days)
 recipes = draw_recipes(spec.experiments, 2, seed=0)
 folds = sweep_folds(frame, spec, 3, 7, 7)
-columns = dataset.feature_columns()
+data = SweepData(frame, folds, dataset.feature_columns(), spec, comparisons=2)
 _, results = run_trials(
-    lambda: score_baseline(frame, folds, columns, spec, recipes[1], 2),
+    data,
+    lambda: score_baseline(data, recipes[1]),
     recipes,
     __import__("pathlib").Path(sys.argv[1]),
     "nodes",

@@ -523,7 +523,12 @@ def test_mlflow_models_serve_answers_as_the_endpoint(serving_home, client):
             *("models", "serve", "-m", "models:/lending-dev@champion", "--env-manager", "local"),
             *("-h", "127.0.0.1", "-p", str(port)),
         ],
-        env={**os.environ, "MLFLOW_TRACKING_URI": registry(serving_home).tracking_uri},
+        env={
+            **os.environ,
+            "MLFLOW_TRACKING_URI": registry(serving_home).tracking_uri,
+            # its uvicorn, when the tests run without `uv run` (which puts it on the PATH)
+            "PATH": f"{Path(sys.executable).parent}{os.pathsep}{os.environ['PATH']}",
+        },
         stdout=subprocess.DEVNULL,
         stderr=subprocess.PIPE,
         start_new_session=True,

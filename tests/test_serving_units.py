@@ -183,3 +183,38 @@ def test_datasets_on_a_local_ray_share_its_cpus_without_overcommitting():
         asked = sum(a.config["replica_cpus"] * a.config["replicas"] for a in apps)
         assert asked <= cpus and all(0 < a.config["replica_cpus"] <= 1 for a in apps)
         assert asked > 0.99 * min(cpus, sum(replicas))  # and not much less than there is
+
+
+def test_a_lone_request_is_scored_at_once_and_concurrent_ones_wait_to_batch():
+    """The replica's batch waits `batch_wait_ms` for more only while other requests are in
+    flight (its `@serve.batch` queue stands in here, recording the wait each request set)."""
+    import asyncio
+
+    from serving.replica import ModelServer
+
+    class Batch:
+        def __init__(self):
+            self.waits = []
+
+        def set_batch_wait_timeout_s(self, seconds):
+            self.wait = seconds
+
+        async def __call__(self, request):
+            self.waits.append(self.wait)
+            await asyncio.sleep(0.01)  # the batch being scored: others arrive meanwhile
+            return {
+                "champion": None,
+                "rows": [(i, 0.1, "a", 1, "champion", False) for i in request[1]],
+            }
+
+    server = ModelServer.__new__(ModelServer)
+    server._batch_wait_s, server._in_flight, server._score = 0.002, 0, Batch()
+    frame = pl.DataFrame({"income": [1.0]})
+
+    async def concurrently():
+        await asyncio.gather(server._decide(frame, [None]), server._decide(frame, [None]))
+
+    asyncio.run(server._decide(frame, ["lone"]))
+    asyncio.run(concurrently())
+    assert server._score.waits == [0.0, 0.0, 0.002]
+    assert server._in_flight == 0

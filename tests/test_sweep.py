@@ -6,7 +6,13 @@ from __future__ import annotations
 
 import pytest
 
-from mlops_assets.compute.sweep import choose_winner, comparison_table, draw_recipes
+from mlops_assets.compute.sweep import (
+    choose_winner,
+    comparison_table,
+    draw_recipes,
+    longest_first,
+)
+from mlops_assets.compute.training import Recipe
 from mlops_assets.config.settings import BUILTIN_SPEC, Settings
 from mlops_assets.config.spec import SpecError, load_spec, parse_spec
 from tests.conftest import copy_home, registry, serving_base
@@ -193,3 +199,15 @@ def test_a_sweep_winner_refused_by_the_gates_leaves_the_champion(
     assert summary["sweep"]["proposed_recipe"] is not None
     assert "absolute_floor" in summary["model"]["not_promoted"]
     assert registry(settings).champion_version() == champion
+
+
+def test_trials_start_with_the_likely_slowest_recipes():
+    recipes = [
+        Recipe("logistic_regression", {"C": 1.0}),
+        Recipe("hist_gradient_boosting", {"learning_rate": 0.2}),
+        Recipe("logistic_regression", {"C": 0.1}),
+        Recipe("hist_gradient_boosting", {"learning_rate": 0.03}),
+    ]
+    order = longest_first(recipes)
+    assert order[:2] == [3, 1]  # boosting, the slower learning rate first
+    assert sorted(order[2:]) == [0, 2]

@@ -70,9 +70,15 @@ class SweepData:
     folds: list[Fold]
     columns: FeatureColumns
     spec: DatasetSpec
-    baseline: np.ndarray  # the baseline recipe's pooled out-of-time scores on the folds
     comparisons: int  # trials compared with the baseline (Bonferroni)
-    baseline_result: dict | None = None  # the baseline's own row of the comparison
+
+
+@dataclass(frozen=True)
+class Baseline:
+    """The baseline recipe on the folds: what every trial is paired with."""
+
+    rows: pl.DataFrame  # the folds' test rows: label, day, and its out-of-time `candidate` score
+    result: dict  # its own row of the comparison
 
 
 def split_holdout(frame: pl.DataFrame, holdout_days: int) -> tuple[pl.DataFrame, dt.date | None]:
@@ -98,28 +104,66 @@ def sweep_folds(
     return found
 
 
-def score_baseline(frame, folds, columns, spec, recipe: Recipe, comparisons: int) -> SweepData:
-    """The baseline recipe's backtest on the folds: the data every trial is paired with, and
-    the baseline's own row of the comparison (`baseline_result`)."""
-    started = time.perf_counter()
-    report, rows = run_backtest(frame, folds, recipe_fitter(columns, recipe), spec)
-    data = SweepData(frame, folds, columns, spec, rows["candidate"].to_numpy(), comparisons)
-    return replace(data, baseline_result=_result(data, recipe, report, rows, started))
+def score_baseline(data: SweepData, recipe: Recipe) -> Baseline:
+    """The baseline recipe's backtest on the folds; its own row is paired with itself."""
+    result, rows = _backtest(data, recipe)
+    baseline = Baseline(rows, result)
+    own = pair_with_baseline(result, rows["candidate"].to_numpy(), baseline, data)
+    return replace(baseline, result=own)
 
 
-def score_recipe(data: SweepData, recipe: Recipe) -> dict:
-    """One trial: the recipe's walk-forward backtest, paired with the baseline on the same rows
-    at the same horizon (AUC by DeLong, value per application by a bootstrap over days, both
+def backtest_recipe(data: SweepData, recipe: Recipe) -> tuple[dict, np.ndarray]:
+    """One trial's own work, which needs no baseline: the recipe's walk-forward backtest. Its
+    summary, and its pooled out-of-time scores for `pair_with_baseline`."""
+    result, rows = _backtest(data, recipe)
+    return result, rows["candidate"].to_numpy()
+
+
+def score_recipe(data: SweepData, recipe: Recipe, baseline: Baseline) -> dict:
+    """One trial, paired with the baseline (as the trials on Ray Tune are, one after the other)."""
+    return pair_with_baseline(*backtest_recipe(data, recipe), baseline, data)
+
+
+def pair_with_baseline(result: dict, scores, baseline: Baseline, data: SweepData) -> dict:
+    """A trial's summary with its differences from the baseline on the same rows at the same
+    horizon (AUC by DeLong, value per application by a bootstrap over days, both
     Bonferroni-corrected over the trials)."""
-    started = time.perf_counter()
-    fit = recipe_fitter(data.columns, recipe)
-    report, rows = run_backtest(data.frame, data.folds, fit, data.spec)
-    if rows.height != len(data.baseline):
+    if len(scores) != baseline.rows.height:
         raise ValueError("the trial's rows differ from the baseline's: not the same folds")
-    return _result(data, recipe, report, rows, started)
+    rows = baseline.rows
+    y, days = rows[LABEL].to_numpy(), resampling_units(rows, rows[DAY].to_numpy())
+    base = rows["candidate"].to_numpy()
+    threshold = decision_threshold(data.spec)["threshold"]
+    auc = auc_difference(y, scores, base, clusters_of(days), comparisons=data.comparisons)
+    value = mean_difference(
+        days,
+        row_values(y, scores, threshold, data.spec.value),
+        row_values(y, base, threshold, data.spec.value),
+        comparisons=data.comparisons,
+    )
+    return {
+        **result,
+        "auc_difference": auc.as_dict() if auc else None,
+        "value_difference": value.as_dict(),
+    }
 
 
-def _result(data: SweepData, recipe: Recipe, report: dict, rows, started: float) -> dict:
+def longest_first(recipes: list[Recipe]) -> list[int]:
+    """The recipes' indices, the likely slowest to fit first, so that parallel trials end
+    together (boosting before linear models, slower learning rates first)."""
+
+    def cost(i: int) -> tuple:
+        recipe = recipes[i]
+        return (recipe.estimator != "logistic_regression", -recipe.params.get("learning_rate", 1))
+
+    return sorted(range(len(recipes)), key=cost, reverse=True)
+
+
+def _backtest(data: SweepData, recipe: Recipe) -> tuple[dict, pl.DataFrame]:
+    started = time.perf_counter()
+    report, rows = run_backtest(
+        data.frame, data.folds, recipe_fitter(data.columns, recipe), data.spec
+    )
     calibration = report["calibration"]
     return {
         "estimator": recipe.estimator,
@@ -128,24 +172,8 @@ def _result(data: SweepData, recipe: Recipe, report: dict, rows, started: float)
         "value_per_application": report["decision"]["value_per_application"]["candidate"],
         "observed_to_expected": calibration["observed_to_expected"]["estimate"],
         "calibration_slope": calibration["slope"]["estimate"],
-        **paired_difference(rows, data.baseline, data.spec, data.comparisons),
         "seconds": round(time.perf_counter() - started, 2),
-    }
-
-
-def paired_difference(rows: pl.DataFrame, baseline: np.ndarray, spec, comparisons: int) -> dict:
-    """`rows["candidate"]` minus `baseline` on the same rows: AUC and value per application."""
-    y, days = rows[LABEL].to_numpy(), resampling_units(rows, rows[DAY].to_numpy())
-    candidate = rows["candidate"].to_numpy()
-    threshold = decision_threshold(spec)["threshold"]
-    auc = auc_difference(y, candidate, baseline, clusters_of(days), comparisons=comparisons)
-    value = mean_difference(
-        days,
-        row_values(y, candidate, threshold, spec.value),
-        row_values(y, baseline, threshold, spec.value),
-        comparisons=comparisons,
-    )
-    return {"auc_difference": auc.as_dict() if auc else None, "value_difference": value.as_dict()}
+    }, rows
 
 
 def choose_winner(results: list[dict], margin: float) -> int | None:

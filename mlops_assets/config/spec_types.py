@@ -174,7 +174,7 @@ class Serving:
     max_replicas: int | None = None  # autoscale between `replicas` and this on queued requests
     max_replicas_per_node: int | None = None  # spread replicas over the Ray cluster's nodes
     max_batch_size: int = 64  # requests scored together by one replica
-    batch_wait_ms: float = 2.0  # how long a replica waits to fill a batch
+    batch_wait_ms: float = 2.0  # how long a batch waits for more while others are in flight
     api_key_env: str = "MLOPS_API_KEY"  # if this variable is set, requests need X-API-Key
 
 

@@ -12,32 +12,42 @@ import os
 # the working directory to every worker and start each through `uv run` (serving/launcher.py)
 os.environ.setdefault("RAY_ENABLE_UV_RUN_RUNTIME_ENV", "0")
 
+import base64  # noqa: E402
 from collections.abc import Callable  # noqa: E402
 from concurrent.futures import ThreadPoolExecutor  # noqa: E402
 from pathlib import Path  # noqa: E402
 
+import numpy as np  # noqa: E402
 from ray import tune  # noqa: E402
 
-from mlops_assets.compute.sweep import SweepData, score_recipe  # noqa: E402
+from mlops_assets.compute.sweep import (  # noqa: E402
+    Baseline,
+    SweepData,
+    backtest_recipe,
+    longest_first,
+    pair_with_baseline,
+)
 from mlops_assets.compute.training import Recipe  # noqa: E402
 
 
 def run_trials(
-    prepare: Callable[[], SweepData],
+    data: SweepData,
+    baseline: Callable[[], Baseline],
     recipes: list[Recipe],
     storage: Path,
     name: str,
     on_result: Callable[[int, dict], None] = lambda i, r: None,
     num_cpus: int | None = None,
-) -> tuple[SweepData, list[dict]]:
-    """Score every recipe (`compute.sweep.score_recipe`) as a Tune trial on the data that
-    `prepare()` returns (the baseline's backtest), which runs in a thread while Ray starts.
-    Returns that data and the results in the recipes' order, each with the node it ran on. A
-    failed trial raises with its error."""
+) -> tuple[Baseline, list[dict]]:
+    """Backtest every recipe (`compute.sweep.backtest_recipe`) as a Tune trial on `data`, the
+    likely slowest first; `baseline()` runs in a thread meanwhile (while Ray starts and the first
+    trials run), and each trial is paired with it as it finishes. Returns the baseline and the
+    paired results in the recipes' order, each with the node it ran on. A failed trial raises
+    with its error."""
     import ray
 
     with ThreadPoolExecutor(1) as pool:
-        prepared = pool.submit(prepare)
+        pending = pool.submit(baseline)
         started_here = not ray.is_initialized()
         if started_here:
             local = not os.environ.get("RAY_ADDRESS")
@@ -47,61 +57,72 @@ def run_trials(
                 include_dashboard=False,
                 logging_level="WARNING",
             )
+        finished = _Finished(
+            lambda result, scores: pair_with_baseline(result, scores, pending.result(), data),
+            on_result,
+        )
         try:
-            data = prepared.result()
-            grid = _tuner(data, recipes, storage, name, on_result).fit()
+            grid = _tuner(data, recipes, storage, name, finished).fit()
         finally:
             if started_here:
                 ray.shutdown()
-    results: dict[int, dict] = {}
     for result in grid:
         if result.error:
             raise RuntimeError(f"trial {result.config['trial'] + 1} failed: {result.error}")
-        results[result.config["trial"]] = json.loads(result.metrics["result"])
-    return data, [results[i] for i in range(len(recipes))]
+    return pending.result(), [finished.results[i] for i in range(len(recipes))]
 
 
-def _tuner(data, recipes, storage: Path, name: str, on_result) -> tune.Tuner:
+def _tuner(data, recipes, storage: Path, name: str, finished: tune.Callback) -> tune.Tuner:
     trainable = tune.with_resources(
         tune.with_parameters(_trial, data=data, recipes=recipes), {"cpu": 1}
     )
     return tune.Tuner(
         trainable,
-        param_space={"trial": tune.grid_search(list(range(len(recipes))))},
+        param_space={"trial": tune.grid_search(longest_first(recipes))},  # in this order
         tune_config=tune.TuneConfig(reuse_actors=True),
         run_config=tune.RunConfig(
             name=name,
             storage_path=str(storage),
             verbose=1,
-            callbacks=[_Finished(on_result)],
+            callbacks=[finished],
             failure_config=tune.FailureConfig(fail_fast=True),
         ),
     )
 
 
 def _trial(config: dict, data: SweepData, recipes: list[Recipe]) -> None:
-    """One Tune trial: score its recipe; report the headline figures (Tune's table) and the
-    whole result as JSON."""
+    """One Tune trial: backtest its recipe; report the headline figures (Tune's table), the
+    summary as JSON and the out-of-time scores (float64, base64) for the driver's pairing."""
     import ray
 
-    result = score_recipe(data, recipes[config["trial"]])
+    result, scores = backtest_recipe(data, recipes[config["trial"]])
     result["node"] = ray.get_runtime_context().get_node_id()
-    auc, value = result["auc_difference"] or {}, result["value_difference"]
     tune.report(
         {
             "roc_auc": result["roc_auc"],
-            "auc_diff_low": auc.get("low"),
-            "value_diff_low": value["low"],
+            "value_per_app": result["value_per_application"],
             "result": json.dumps(result),
+            "scores": base64.b64encode(scores.astype("<f8").tobytes()).decode(),
         }
     )
 
 
 class _Finished(tune.Callback):
-    """Hands each finished trial's result to `on_result`, in the driver, as it finishes."""
+    """Pairs each finished trial with the baseline (`pair`), in the driver, as it finishes;
+    keeps the result and hands it to `on_result`."""
 
-    def __init__(self, on_result: Callable[[int, dict], None]):
-        self.on_result = on_result
+    def __init__(self, pair: Callable, on_result: Callable[[int, dict], None]):
+        self.pair, self.on_result = pair, on_result
+        self.results: dict[int, dict] = {}
+
+    def __getstate__(self) -> dict:
+        """Tune pickles its callbacks to restore an experiment, which a sweep never does: the
+        pending baseline and the MLflow client stay in the driver."""
+        return {"results": {}}
 
     def on_trial_complete(self, iteration, trials, trial, **info):
-        self.on_result(trial.config["trial"], json.loads(trial.last_result["result"]))
+        reported = trial.last_result
+        scores = np.frombuffer(base64.b64decode(reported["scores"]), dtype="<f8")
+        i = trial.config["trial"]
+        self.results[i] = self.pair(json.loads(reported["result"]), scores)
+        self.on_result(i, self.results[i])

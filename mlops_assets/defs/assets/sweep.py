@@ -10,6 +10,7 @@ import dagster as dg
 
 from mlops_assets.compute.ingest import DAY
 from mlops_assets.compute.sweep import (
+    SweepData,
     choose_winner,
     comparison_table,
     draw_recipes,
@@ -98,15 +99,16 @@ def build_sweep_assets(spec: DatasetSpec) -> list:
         mlflow.set_tag("baseline", baseline_name)
         client = registry.client()
         context.log.info(f"scoring the baseline ({baseline_name}) while Ray starts")
-        data, results = run_trials(
-            lambda: score_baseline(searched, folds, columns, spec, baseline_recipe, len(recipes)),
+        data = SweepData(searched, folds, columns, spec, comparisons=len(recipes))
+        baseline, results = run_trials(
+            data,
+            lambda: score_baseline(data, baseline_recipe),
             recipes,
             storage=Path(dataset.home) / "ray_results",
             name=f"{spec.name}-sweep-{context.run.run_id[:8]}",
             on_result=lambda i, r: _log_trial(client, parent, i + 1, r, recipes[i]),
         )
-        baseline = data.baseline_result
-        _log_trial(client, parent, 0, baseline, baseline_recipe, baseline_name)
+        _log_trial(client, parent, 0, baseline.result, baseline_recipe, baseline_name)
         winner = choose_winner(results, spec.gates.margin)
         holdout = None
         if winner is not None and holdout_first is not None:
@@ -114,7 +116,7 @@ def build_sweep_assets(spec: DatasetSpec) -> list:
                 training_set, holdout_first, columns, spec, recipes[winner], baseline_recipe
             )
         proposed = winner is not None and (holdout is None or holdout["confirmed"])
-        table = comparison_table(baseline, results, winner)
+        table = comparison_table(baseline.result, results, winner)
         report = {
             "mlflow_run_id": parent.run_id,
             "baseline": {"recipe": asdict(baseline_recipe), "name": baseline_name},
