@@ -3,7 +3,7 @@
 GX's views compile every Jinja template again for every page they render: measured, two thirds
 of the time a validation's page takes. These views are GX's own, sharing Jinja's compiled
 templates through a bytecode cache. The Data Docs site of the home's context names them
-(`expectations.DATA_DOCS_SITE`); GX imports this module when it builds a page.
+(`data_docs_site.DATA_DOCS_SITE`); GX imports this module when it builds a page.
 """
 
 import jinja2

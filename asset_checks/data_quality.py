@@ -65,6 +65,7 @@ def _results(
 def build_data_quality_checks(spec: DatasetSpec) -> list:
     """Checks on `<dataset>/raw`, `<dataset>/features` and (if labels lag) `raw_outcomes`."""
     raw_key, features_key = (dg.AssetKey([spec.name, a]) for a in ("raw", "features"))
+    keep = spec.quality.keep_validations  # results (and pages) kept per suite
 
     @dg.multi_asset_check(specs=_specs(raw_key, RAW_CHECKS), name=f"{spec.name}_raw_quality")
     def raw_quality(context: dg.AssetCheckExecutionContext, datasets: DatasetsResource):
@@ -73,9 +74,8 @@ def build_data_quality_checks(spec: DatasetSpec) -> list:
         raw = dataset.read("raw", context.partition_key)
         schema = dataset.schema()
         profile = dataset.history_profile(context.partition_key)
-        validation = validate(
-            raw, raw_suite(dataset.spec, schema, profile), dataset.home, context.partition_key
-        )
+        suite = raw_suite(dataset.spec, schema, profile)
+        validation = validate(raw, suite, dataset.home, context.partition_key, keep)
         history = {
             "history_days": len(profile.days),
             "history_note": "learned from history"
@@ -114,7 +114,9 @@ def build_data_quality_checks(spec: DatasetSpec) -> list:
         yield from _results(
             features_key,
             FEATURE_CHECKS,
-            validate(features, suite, dataset.home, day),
+            validate(
+                features, suite, dataset.home, day, keep=dataset.spec.quality.keep_validations
+            ),
             {"row_count": {"raw_rows": raw_rows}},
             started,
         )
@@ -130,9 +132,8 @@ def build_data_quality_checks(spec: DatasetSpec) -> list:
             dataset = datasets.of(spec)
             started = time.perf_counter()
             raw_outcomes = dataset.read("raw_outcomes", context.partition_key)
-            validation = validate(
-                raw_outcomes, outcome_suite(dataset.spec), dataset.home, context.partition_key
-            )
+            suite = outcome_suite(dataset.spec)
+            validation = validate(raw_outcomes, suite, dataset.home, context.partition_key, keep)
             yield from _results(outcomes_key, OUTCOME_CHECKS, validation, {}, started)
 
         checks.append(outcome_quality)

@@ -14,12 +14,13 @@ import contextlib
 import datetime as dt
 import fcntl
 import hashlib
-import os
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
 import polars as pl
+
+from asset_checks.data_docs_site import DATA_DOCS_SITE, SITE, data_docs_folder, docs_link, gx_folder
 
 
 @dataclass(frozen=True)
@@ -103,42 +104,12 @@ _OBSERVED_KEYS = (
 )
 
 
-SITE = "local_site"
-_VIEW = {"module_name": "asset_checks.data_docs", "class_name": "PageView"}
-DATA_DOCS_SITE = {  # GX's default local site, with views that keep their compiled templates
-    "class_name": "SiteBuilder",
-    "show_how_to_buttons": False,
-    "store_backend": {
-        "class_name": "TupleFilesystemStoreBackend",
-        "base_directory": "uncommitted/data_docs/local_site/",
-    },
-    "site_index_builder": {
-        "class_name": "DefaultSiteIndexBuilder",
-        "view": {**_VIEW, "class_name": "IndexPageView"},
-        # the index lists the latest validations (GX reads each listed result at every build);
-        # every validation keeps its page
-        "validation_results_limit": 20,
-    },
-    "site_section_builders": {
-        "expectations": {"view": _VIEW},
-        "validations": {"view": _VIEW},
-        "profiling": "False",  # no profiler runs here
-    },
-}
-
-
-def gx_folder(home: Path) -> Path:
-    return home / "gx"
-
-
-def data_docs_folder(home: Path) -> Path:
-    """The static Data Docs site (`mlops up` serves it over HTTP)."""
-    return gx_folder(home) / DATA_DOCS_SITE["store_backend"]["base_directory"]
-
-
-def validate(frame: pl.DataFrame, suite: Suite, home: Path, run_name: str) -> Validation:
+def validate(
+    frame: pl.DataFrame, suite: Suite, home: Path, run_name: str, keep: int = 0
+) -> Validation:
     """Run `suite`'s checkpoint on `frame` (saving the suite first if it changed), keep the
-    result under `run_name` (e.g. the partition) and build its Data Docs page."""
+    result under `run_name` (e.g. the partition) and build its Data Docs page. Only the latest
+    `keep` results of the suite stay (0: all): GX removes a page with its result."""
     import great_expectations as gx
 
     home = Path(home).resolve()
@@ -149,6 +120,7 @@ def validate(frame: pl.DataFrame, suite: Suite, home: Path, run_name: str) -> Va
             expectation_parameters=suite.parameters(),
             run_id=gx.RunIdentifier(run_name=run_name, run_time=dt.datetime.now(dt.UTC)),
         )
+        _forget_old_results(context, suite.name, keep)
     (key, validation), *_ = result.run_results.items()
     by_index = {r.expectation_config.meta["index"]: r for r in validation.results}
     index_of = _indices(suite.expectations())
@@ -159,17 +131,6 @@ def validate(frame: pl.DataFrame, suite: Suite, home: Path, run_name: str) -> Va
     (site,) = context.get_docs_sites_urls(resource_identifier=key, site_name=SITE)
     page = site["site_url"] or (data_docs_folder(home) / "index.html").as_uri()  # None: not built
     return Validation(outcomes, docs_link(page, home))
-
-
-def docs_link(url: str, home: Path) -> str:
-    """A Data Docs page's URL: through `MLOPS_DATA_DOCS_URL` when a server publishes the site
-    (`mlops up`), else the file itself."""
-    base = os.environ.get("MLOPS_DATA_DOCS_URL")
-    site = data_docs_folder(Path(home).resolve())
-    for local in (f"file://{site}", site.as_uri()):  # GX's own form (not percent-encoded), ours
-        if base and url.startswith(local):
-            return base.rstrip("/") + url[len(local) :]
-    return url
 
 
 def _indices(expectations: list[Expect]) -> dict[str, int]:
@@ -188,6 +149,20 @@ def _outcome(expect: Expect, r) -> Outcome:
     if r.exception_info and r.exception_info.get("raised_exception"):
         observed["error"] = r.exception_info.get("exception_message")
     return Outcome(expect, bool(r.success), observed)
+
+
+def _forget_old_results(context, suite_name: str, keep: int) -> None:
+    """Remove all but the latest `keep` validation results of the suite from the store: GX lists
+    every kept result at each Data Docs build, and the next build removes their pages."""
+    if keep <= 0:
+        return
+    store = context.validation_results_store
+    kept = sorted(
+        (k for k in store.list_keys() if k.expectation_suite_identifier.name == suite_name),
+        key=lambda k: k.run_id.run_time,
+    )
+    for key in kept[:-keep]:
+        store.remove_key(key)
 
 
 def _fingerprint(suite: Suite) -> str:

@@ -26,8 +26,8 @@ os.environ.setdefault("OMP_NUM_THREADS", "1")
 import numpy as np  # noqa: E402
 import polars as pl  # noqa: E402
 
+from asset_checks.data_docs_site import DATA_DOCS_SITE  # noqa: E402
 from asset_checks.expectations import (  # noqa: E402
-    DATA_DOCS_SITE,
     Expect,
     Param,
     Suite,

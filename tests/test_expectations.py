@@ -8,7 +8,8 @@ from urllib.parse import urlparse
 import polars as pl
 import pytest
 
-from asset_checks.expectations import Expect, Param, Suite, data_docs_folder, docs_link, validate
+from asset_checks.data_docs_site import data_docs_folder, docs_link
+from asset_checks.expectations import Expect, Param, Suite, validate
 
 FRAME = pl.DataFrame({"age": [30, None, 52], "income": [1.5, 2.0, None], "city": ["a", "b", None]})
 
@@ -56,6 +57,23 @@ def test_every_validation_has_its_data_docs_page(tmp_path):
     assert validation.docs_url.startswith(data_docs_folder(tmp_path).as_uri())
     assert "2025-01-02" in validation.docs_url and "people.raw" in html
     assert (data_docs_folder(tmp_path) / "index.html").exists()
+
+
+def test_only_the_latest_results_and_their_pages_stay(tmp_path):
+    other = Suite("people.features", {"volume": rows_suite(2, 4).checks["volume"]})
+    validate(FRAME, other, tmp_path, run_name="2025-01-01", keep=1)
+    pages = [
+        validate(FRAME, rows_suite(2, 4), tmp_path, run_name=f"2025-01-0{day}", keep=2).docs_url
+        for day in range(1, 5)
+    ]
+    results = tmp_path / "gx" / "uncommitted" / "validations"
+    kept = sorted(
+        p.relative_to(results).parts[2] for p in (results / "people" / "raw").rglob("*.json")
+    )
+    assert kept == ["2025-01-03", "2025-01-04"]  # the latest two of this suite
+    assert len(list((results / "people" / "features").rglob("*.json"))) == 1  # another suite's
+    assert all("people.raw" in page(url) for url in pages[-2:])  # the kept ones' pages open
+    assert not Path(urlparse(pages[0]).path).exists()  # GX removed the forgotten one's page
 
 
 def test_value_types_are_expectations_that_fail_on_a_mistyped_column(tmp_path):

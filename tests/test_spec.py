@@ -81,6 +81,7 @@ def test_builtin_spec_lands_under_the_home_folder(tmp_path):
         ("segments", ["a", "a"], "'segments': lists a column twice"),
         ("quality", {"max_null_fraction": 2}, "'quality.max_null_fraction'"),
         ("quality", {"typo": 1}, "'quality.typo': unknown key"),
+        ("quality", {"keep_validations": -1}, "'quality.keep_validations'"),
         ("start_date", "yesterday", "'start_date'"),
         ("serving", {"rollout": "blue_green"}, "'serving.rollout': 'blue_green' is not one of"),
         ("serving", {"canary_share": 1.5}, "'serving.canary_share'"),

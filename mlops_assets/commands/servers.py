@@ -21,7 +21,7 @@ MLFLOW_SERVER_ENV = {"MLFLOW_SERVER_ENABLE_JOB_EXECUTION": "false"}
 
 def data_docs_server(home: Path, port: int) -> list[str]:
     """The command that serves the home's Great Expectations Data Docs site on loopback."""
-    from asset_checks.expectations import data_docs_folder
+    from asset_checks.data_docs_site import data_docs_folder
 
     site = data_docs_folder(home)
     site.mkdir(parents=True, exist_ok=True)

@@ -132,6 +132,9 @@ def parse_quality(section, fail) -> Quality:
         v = getattr(q, key)
         if isinstance(v, bool) or not isinstance(v, int) or v < 1:
             raise fail(f"quality.{key}", f"{v!r} must be a whole number >= 1")
+    v = q.keep_validations
+    if isinstance(v, bool) or not isinstance(v, int) or v < 0:
+        raise fail("quality.keep_validations", f"{v!r} must be a whole number >= 0 (0: all)")
     return q
 
 

@@ -90,6 +90,7 @@ class Quality:
     history_days: int = 28  # trailing days used to learn ranges, categories and feature stats
     min_history_days: int = 3  # below this, history-based checks pass and say so
     range_mostly: float = 0.99  # share of values that must lie in the learned range / set
+    keep_validations: int = 90  # Great Expectations results (and pages) kept per suite; 0: all
 
 
 @dataclass(frozen=True)

@@ -97,18 +97,17 @@ def build_sweep_assets(spec: DatasetSpec) -> list:
         parent = mlflow.active_run().info
         _track_parent(mlflow, context, dataset, training_set, {**plan, "folds": len(folds)})
         mlflow.set_tag("baseline", baseline_name)
-        client = registry.client()
-        context.log.info(f"scoring the baseline ({baseline_name}) while Ray starts")
         data = SweepData(searched, folds, columns, spec, comparisons=len(recipes))
+        context.log.info(f"scoring the baseline ({baseline_name}) while Ray starts the trials")
         baseline, results = run_trials(
             data,
             lambda: score_baseline(data, baseline_recipe),
             recipes,
             storage=Path(dataset.home) / "ray_results",
             name=f"{spec.name}-sweep-{context.run.run_id[:8]}",
-            on_result=lambda i, r: _log_trial(client, parent, i + 1, r, recipes[i]),
+            on_result=lambda i, r: _log_trial(registry.client(), parent, i + 1, r, recipes[i]),
         )
-        _log_trial(client, parent, 0, baseline.result, baseline_recipe, baseline_name)
+        _log_trial(registry.client(), parent, 0, baseline.result, baseline_recipe, baseline_name)
         winner = choose_winner(results, spec.gates.margin)
         holdout = None
         if winner is not None and holdout_first is not None:
