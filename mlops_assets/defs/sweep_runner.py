@@ -66,10 +66,11 @@ def run_trials(
         finally:
             if started_here:
                 ray.shutdown()
+    scored = pending.result()  # a failed baseline raises its own error, not a trial's
     for result in grid:
         if result.error:
             raise RuntimeError(f"trial {result.config['trial'] + 1} failed: {result.error}")
-    return pending.result(), [finished.results[i] for i in range(len(recipes))]
+    return scored, [finished.results[i] for i in range(len(recipes))]
 
 
 def _tuner(data, recipes, storage: Path, name: str, finished: tune.Callback) -> tune.Tuner:
