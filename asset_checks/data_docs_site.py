@@ -19,7 +19,7 @@ DATA_DOCS_SITE = {  # GX's default local site, with views that keep their compil
         "class_name": "DefaultSiteIndexBuilder",
         "view": {**_VIEW, "class_name": "IndexPageView"},
         # the index lists the latest validations (GX reads each listed result at every build);
-        # every validation keeps its page
+        # each kept result keeps its page (`quality.keep_validations`)
         "validation_results_limit": 20,
     },
     "site_section_builders": {

@@ -114,9 +114,7 @@ def build_data_quality_checks(spec: DatasetSpec) -> list:
         yield from _results(
             features_key,
             FEATURE_CHECKS,
-            validate(
-                features, suite, dataset.home, day, keep=dataset.spec.quality.keep_validations
-            ),
+            validate(features, suite, dataset.home, day, keep),
             {"row_count": {"raw_rows": raw_rows}},
             started,
         )

@@ -81,7 +81,6 @@ def build_sweep_assets(spec: DatasetSpec) -> list:
         started = time.perf_counter()
         plan = _plan(config, spec)
         training_set = dataset.read("training_set")
-        columns = dataset.feature_columns()
         baseline_recipe, baseline_name = _baseline(registry, spec)
         try:
             recipes = [
@@ -97,7 +96,8 @@ def build_sweep_assets(spec: DatasetSpec) -> list:
         parent = mlflow.active_run().info
         _track_parent(mlflow, context, dataset, training_set, {**plan, "folds": len(folds)})
         mlflow.set_tag("baseline", baseline_name)
-        data = SweepData(searched, folds, columns, spec, comparisons=len(recipes))
+        data = SweepData(searched, folds, dataset.feature_columns(), spec, len(recipes))
+        client = registry.client()
         context.log.info(f"scoring the baseline ({baseline_name}) while Ray starts the trials")
         baseline, results = run_trials(
             data,
@@ -105,14 +105,14 @@ def build_sweep_assets(spec: DatasetSpec) -> list:
             recipes,
             storage=Path(dataset.home) / "ray_results",
             name=f"{spec.name}-sweep-{context.run.run_id[:8]}",
-            on_result=lambda i, r: _log_trial(registry.client(), parent, i + 1, r, recipes[i]),
+            on_result=lambda i, r: _log_trial(client, parent, i + 1, r, recipes[i]),
         )
-        _log_trial(registry.client(), parent, 0, baseline.result, baseline_recipe, baseline_name)
+        _log_trial(client, parent, 0, baseline.result, baseline_recipe, baseline_name)
         winner = choose_winner(results, spec.gates.margin)
         holdout = None
         if winner is not None and holdout_first is not None:
             holdout = recheck_on_holdout(
-                training_set, holdout_first, columns, spec, recipes[winner], baseline_recipe
+                training_set, holdout_first, data.columns, spec, recipes[winner], baseline_recipe
             )
         proposed = winner is not None and (holdout is None or holdout["confirmed"])
         table = comparison_table(baseline.result, results, winner)
