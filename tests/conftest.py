@@ -65,11 +65,14 @@ TIMELINE = os.environ.get("MLOPS_TEST_TIMELINE")  # a file: each test's phases a
 
 
 def timeline(what: str, started: float, stopped: float) -> None:
-    """One line of the suite's timeline (worker, start, stop, what), when it is asked for."""
+    """One line of the suite's timeline (worker, start, stop, what, the worker's CPU seconds
+    so far: its own and its finished children's), when it is asked for."""
     if TIMELINE:
         worker = os.environ.get("PYTEST_XDIST_WORKER", "main")
+        used = psutil.Process().cpu_times()
+        cpu = used.user + used.system + used.children_user + used.children_system
         with open(TIMELINE, "a") as out:
-            out.write(f"{worker}\t{started:.1f}\t{stopped:.1f}\t{what}\n")
+            out.write(f"{worker}\t{started:.1f}\t{stopped:.1f}\t{what}\t{cpu:.1f}\n")
 
 
 def pytest_runtest_logreport(report):
