@@ -280,10 +280,11 @@ def built_once(tmp_path_factory, name: str, build) -> Path:
 def copy_home(source: Path, target: Path) -> Settings:
     """A copy of a home folder at `target` that refers to itself only: the SQLite stores (MLflow's
     artifact locations, Dagster's event metadata) and some text files hold absolute paths,
-    rewritten to the copy's."""
+    rewritten to the copy's. Ray Tune's experiment state of a sweep (`ray_results`, pickles that
+    name the home; a sweep never restores it) is not copied."""
     import sqlite3
 
-    shutil.copytree(source, target)
+    shutil.copytree(source, target, ignore=shutil.ignore_patterns("ray_results"))
     old, new = str(source), str(target)
     for db in target.rglob("*.db"):
         with contextlib.closing(sqlite3.connect(db)) as conn, conn:

@@ -15,7 +15,7 @@ from mlops_assets.compute.sweep import (
 from mlops_assets.compute.training import Recipe
 from mlops_assets.config.settings import BUILTIN_SPEC, Settings
 from mlops_assets.config.spec import SpecError, load_spec, parse_spec
-from tests.conftest import copy_home, registry, serving_base
+from tests.conftest import copy_home, ray_lock, registry, serving_base
 
 
 def spec_with(tmp_path, **sections):
@@ -123,19 +123,28 @@ def weak_champion(tmp_path_factory) -> Settings:
     return settings
 
 
+@pytest.fixture(scope="module")
+def swept(weak_champion) -> tuple[Settings, dict]:
+    """`weak_champion` after `mlops sweep --trials 4` without its training step (Ray started and
+    stopped for it): each test trains the sweep's winner on a copy."""
+    from mlops_assets.commands.sweep import run_sweep
+
+    with ray_lock():
+        return weak_champion, run_sweep(weak_champion, trials=4, train=False)
+
+
 @pytest.mark.slow
-def test_mlops_sweep_tracks_every_trial_and_its_winner_goes_through_the_gates(
-    weak_champion, tmp_path, ray_exclusive
-):
+def test_mlops_sweep_tracks_every_trial_and_its_winner_goes_through_the_gates(swept, tmp_path):
     import dagster as dg
 
     from mlops_assets.commands.execution import instance_for
-    from mlops_assets.commands.sweep import format_sweep, run_sweep
+    from mlops_assets.commands.sweep import format_sweep, train_sweep_winner
 
-    settings = copy_home(weak_champion.home, tmp_path / "home")
+    swept_home, summary = swept
+    settings = copy_home(swept_home.home, tmp_path / "home")
     models = registry(settings)
     before = {v.version for v in models.client().search_model_versions("name='lending-dev'")}
-    summary = run_sweep(settings, trials=4)
+    summary = {**summary, "model": train_sweep_winner(settings)}
     report = summary["sweep"]
     print(format_sweep(summary))
 
@@ -178,26 +187,23 @@ def test_mlops_sweep_tracks_every_trial_and_its_winner_goes_through_the_gates(
 
 
 @pytest.mark.slow
-def test_a_sweep_winner_refused_by_the_gates_leaves_the_champion(
-    weak_champion, tmp_path, ray_exclusive
-):
-    """The same sweep under a spec whose AUC floor no model reaches: its winner is trained
+def test_a_sweep_winner_refused_by_the_gates_leaves_the_champion(swept, tmp_path):
+    """The same sweep's winner under a spec whose AUC floor no model reaches: it is trained
     and refused, as any candidate would be."""
     import yaml
 
-    from mlops_assets.commands.sweep import run_sweep
+    from mlops_assets.commands.sweep import train_sweep_winner
 
-    settings = copy_home(weak_champion.home, tmp_path / "home")
-    models = registry(settings)
-    champion = models.champion_version()
+    swept_home, summary = swept
+    settings = copy_home(swept_home.home, tmp_path / "home")
+    champion = registry(settings).champion_version()
     raw = yaml.safe_load(BUILTIN_SPEC.read_text())
     raw["gates"] = {"min_auc": 0.99}
     strict = settings.home / "strict.yaml"
     strict.write_text(yaml.safe_dump(raw))
     settings = Settings.resolve(home=settings.home, dataset=str(strict))
-    summary = run_sweep(settings, trials=4)
     assert summary["sweep"]["proposed_recipe"] is not None
-    assert "absolute_floor" in summary["model"]["not_promoted"]
+    assert "absolute_floor" in train_sweep_winner(settings)["not_promoted"]
     assert registry(settings).champion_version() == champion
 
 

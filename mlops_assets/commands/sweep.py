@@ -42,18 +42,24 @@ def run_sweep(
         raise ValueError(
             f"{sweep_job_name(spec)} failed (run {result.run_id}): {first_failure(result)[0]}"
         )
-    dataset = settings.dataset()
-    summary = {"sweep": dataset.document("sweep")}
+    summary = {"sweep": settings.dataset().document("sweep")}
     if train and summary["sweep"]["proposed_recipe"]:
-        summary["model"] = train_and_report(
-            defs,
-            instance,
-            spec,
-            settings,
-            progress,
-            run_config={"ops": {f"{spec.name}__candidate_model": {"config": {"from_sweep": True}}}},
-        )
+        summary["model"] = train_sweep_winner(settings, progress, defs, instance)
     return summary
+
+
+def train_sweep_winner(settings: Settings, progress=lambda _: None, defs=None, instance=None):
+    """The train job on the recipe the last sweep proposed (`from_sweep`): the same gates as
+    any candidate. Returns its summary (as `mlops run` prints it)."""
+    spec = settings.spec
+    return train_and_report(
+        defs or build_definitions(settings),
+        instance or instance_for(settings),
+        spec,
+        settings,
+        progress,
+        run_config={"ops": {f"{spec.name}__candidate_model": {"config": {"from_sweep": True}}}},
+    )
 
 
 def format_sweep(summary: dict) -> str:

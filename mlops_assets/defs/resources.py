@@ -76,7 +76,7 @@ class DatasetResource(dg.ConfigurableResource):
         if first is None:
             raise IngestError(f"no schema pinned yet for {self.spec.name} ({self.schema_path})")
         with self._schema_lock():  # concurrent runs learn it once
-            pinned = self._pinned()
+            pinned = self._pinned(fresh=True)
             if pinned and pinned.get("spec") == self._basis:
                 return pinned["columns"]
             columns = infer_schema(first, self.spec)
@@ -91,7 +91,8 @@ class DatasetResource(dg.ConfigurableResource):
                 self.schema_path.rename(self.schema_path.with_name(f"_schema.{stamp}.json"))
             document = {"columns": columns, "spec": self._basis, "learned_at": now.isoformat()}
             if write_json(document, self.schema_path, exclusive=True) is None:
-                return self._pinned()["columns"]  # another learner pinned it first
+                return self._pinned(fresh=True)["columns"]  # another learner pinned it first
+            self._schema_document["pinned"] = document
         return columns
 
     @contextlib.contextmanager
@@ -111,8 +112,19 @@ class DatasetResource(dg.ConfigurableResource):
             fcntl.flock(lock, fcntl.LOCK_EX)
             yield
 
-    def _pinned(self) -> dict | None:
-        return json.loads(self.schema_path.read_text()) if self.schema_path.exists() else None
+    def _pinned(self, fresh: bool = False) -> dict | None:
+        """The pinned schema document, read once per run (it changes only with the spec): every
+        step asks for it, and each read is a request on an object store."""
+        if fresh or self._schema_document.get("pinned") is None:
+            path = self.schema_path
+            self._schema_document["pinned"] = (
+                json.loads(path.read_text()) if path.exists() else None
+            )
+        return self._schema_document["pinned"]
+
+    @cached_property
+    def _schema_document(self) -> dict[str, dict | None]:
+        return {}
 
     @property
     def _basis(self) -> dict:
@@ -157,9 +169,9 @@ class DatasetResource(dg.ConfigurableResource):
         A day counts once its features partition exists: features are written only after the
         raw partition's blocking checks passed, so rejected days never shape "normal".
         """
-        end = dt.date.fromisoformat(day)
-        window = [end - dt.timedelta(days=k) for k in range(self.spec.quality.history_days, 0, -1)]
-        return [d.isoformat() for d in window if self.exists("features", d.isoformat())]
+        first = dt.date.fromisoformat(day) - dt.timedelta(days=self.spec.quality.history_days)
+        # one listing, not a request per day of the window (on an object store)
+        return [d for d in self.partitions("features") if first.isoformat() <= d < day]
 
     @cached_property
     def _profiles(self) -> dict[str, FeatureProfile]:
