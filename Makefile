@@ -11,7 +11,7 @@ UV := $(shell command -v uv 2>/dev/null || echo "python3 -m uv")
 export UV_COMPILE_BYTECODE := 1
 export OMP_NUM_THREADS ?= 1
 
-.PHONY: up test test-fast lint style bench install uv docs
+.PHONY: up test test-fast lint style bench bench-mlserver-env install uv docs
 
 uv:
 	@command -v uv >/dev/null 2>&1 || python3 -m uv --version >/dev/null 2>&1 \
@@ -33,14 +33,21 @@ lint: style
 
 # `dg check defs` runs once, in the suite (tests/test_dg_project.py: on a copy of the project with
 # a scaffolded asset, a superset of the definitions). pytest's exit status 5 (no test collected)
-# fails the target like any other non-zero status. Three workers on two cores: a quarter of the
-# suite's time is spent waiting on servers it started (measured with MLOPS_TEST_TIMELINE and
-# vmstat), and a third worker fills it.
+# fails the target like any other non-zero status. Three workers on two cores: waits on the
+# servers a test started are filled by the third; a fourth was no faster (the CPU is busy, see
+# README, Development).
 test: style
 	$(UV) run --frozen pytest -n 3 --dist loadfile --no-loadscope-reorder --durations=15
 
 test-fast: install
 	$(UV) run --frozen pytest -m "not slow"
+
+# MLServer, a peer in bench/bench_serving.py: its pins cannot share uv.lock (bench/peers/mlserver.in
+# says why), so it gets an environment of its own, with this project installed without dependencies
+bench-mlserver-env: uv
+	$(UV) venv --allow-existing --python 3.11 .venv-mlserver
+	$(UV) pip install --python .venv-mlserver/bin/python -r bench/peers/mlserver.txt
+	$(UV) pip install --python .venv-mlserver/bin/python --no-deps -e .
 
 docs: install
 	$(UV) run --frozen python -m mlops_assets.commands.docs

@@ -14,6 +14,10 @@ concurrency 32. Systems, each started, measured and stopped in turn:
 - FastAPI + uvicorn: one process, no batching (same parsing and scorer as ours);
 - `mlflow models serve` on the same registry version (the same raw records: the registered
   model is the raw-records pyfunc, `serving/raw_model.py`);
+- MLServer with its MLflow runtime on the same registry version (`/invocations`, its defaults:
+  one inference worker), from an environment of its own: its pins cannot share uv.lock
+  (`bench/peers/mlserver.in`; `make bench-mlserver-env` builds `.venv-mlserver`; skipped,
+  saying so, when it is missing);
 - ours: `serving.launcher` (HAProxy ingress, 2 replicas, `@serve.batch`, action log on);
 - ours with the champion/challenger router (shadow: both models score every record).
 
@@ -61,7 +65,12 @@ def main() -> None:
     parser.add_argument(
         "--home", help="a home with a champion, used on a copy (default: build one)"
     )
-    parser.add_argument("--port", type=int, default=8100, help="first of four ports (8100)")
+    parser.add_argument("--port", type=int, default=8100, help="first of seven ports (8100)")
+    parser.add_argument(
+        "--mlserver-env",
+        default=str(HERE.parent / ".venv-mlserver"),
+        help="MLServer's environment (make bench-mlserver-env)",
+    )
     args = parser.parse_args()
     with tempfile.TemporaryDirectory() as tmp:
         if args.home:  # a copy: benchmark traffic must not reach the home's action log
@@ -69,7 +78,7 @@ def main() -> None:
             settings = Settings.resolve(home=Path(tmp) / "home")
         else:
             settings = build_home(Path(tmp))
-        run(settings, args.port)
+        run(settings, args.port, Path(args.mlserver_env))
 
 
 def build_home(tmp: Path) -> Settings:
@@ -94,7 +103,7 @@ def build_home(tmp: Path) -> Settings:
     return settings
 
 
-def run(settings: Settings, port: int) -> None:
+def run(settings: Settings, port: int, mlserver_env: Path) -> None:
     spec = load_spec(settings.dataset_spec, home=settings.home)
     registry = registry_for(settings, spec)
     champion = registry.champion_version()
@@ -173,6 +182,9 @@ def run(settings: Settings, port: int) -> None:
         mlflow_bodies,
         ready=f"http://127.0.0.1:{port + 2}/ping",
     )
+    mlserver = measure_mlserver(mlserver_env, registry, champion, mlflow_bodies, port + 4)
+    if mlserver:
+        results["MLServer (MLflow runtime)"] = mlserver
     results["ours"], cpu, results["ours (router: shadow)"] = measure_ours(
         settings, registry, champion, challenger, bodies, port + 3
     )
@@ -321,6 +333,31 @@ def measure_process(label, command, env, url, bodies, ready) -> dict:
     return out
 
 
+def measure_mlserver(env: Path, registry, champion: int, bodies, port: int) -> dict | None:
+    """MLServer serving the registry version through its MLflow runtime, on `port` (gRPC and
+    metrics on the next two), with its defaults otherwise."""
+    if not (env / "bin" / "mlserver").exists():
+        print(f"\nMLServer: skipped, no environment at {env} (make bench-mlserver-env)")
+        return None
+    with tempfile.TemporaryDirectory() as folder:
+        ports = {"http_port": port, "grpc_port": port + 1, "metrics_port": port + 2}
+        (Path(folder) / "settings.json").write_text(json.dumps({"host": "127.0.0.1", **ports}))
+        model = {
+            "name": "champion",
+            "implementation": "mlserver_mlflow.MLflowRuntime",
+            "parameters": {"uri": f"models:/{registry.model_name}/{champion}"},
+        }
+        (Path(folder) / "model-settings.json").write_text(json.dumps(model))
+        return measure_process(
+            "MLServer (MLflow runtime)",
+            [str(env / "bin" / "mlserver"), "start", folder],
+            {"MLFLOW_TRACKING_URI": registry.tracking_uri},
+            f"http://127.0.0.1:{port}/invocations",
+            bodies,
+            ready=f"http://127.0.0.1:{port}/v2/models/champion/ready",
+        )
+
+
 def measure_ours(settings, registry, champion, challenger, bodies, port):
     from serving import launcher
     from serving.client import Client, EndpointError
@@ -405,7 +442,10 @@ def show(label: str, out: dict) -> None:
 def report(results: dict, cpu: dict) -> None:
     ours = results["ours"]
     print("\n== ratios (single records, concurrency 32) ==")
-    for name in ("naive Ray Serve", "FastAPI + uvicorn", "mlflow models serve"):
+    peers = ("naive Ray Serve", "FastAPI + uvicorn", "mlflow models serve")
+    for name in (*peers, "MLServer (MLflow runtime)"):
+        if name not in results:
+            continue
         ratio = ours["single c32"]["req_per_s"] / results[name]["single c32"]["req_per_s"]
         print(f"  ours / {name}: {ratio:.2f}x")
     limit = results["in-process"]["single c32"]["req_per_s"]
