@@ -1,5 +1,6 @@
 """The lake's functions on a local folder and on an fsspec URL (`memory://`), without Dagster."""
 
+import datetime as dt
 import json
 import uuid
 
@@ -114,6 +115,19 @@ def test_partitions_listing_and_quarantine_beside_the_lake(root, tmp_path, monke
     assert '"reason": "bad file"' in target.with_name(target.name + ".reason.json").read_text()
 
 
+def test_the_accepted_history_is_the_trailing_window_of_days_with_features(root, tmp_path):
+    from mlops_assets.config.settings import BUILTIN_SPEC
+    from mlops_assets.defs.resources import DatasetResource
+
+    dataset = DatasetResource(spec_path=str(BUILTIN_SPEC), home=str(tmp_path), lake=str(root))
+    window = dataset.spec.quality.history_days
+    days = [str(dt.date(2025, 1, 1) + dt.timedelta(days=i)) for i in range(window + 3)]
+    for day in days[:-2] + days[-1:]:  # the day before the last: rejected, no features
+        write_frame(frame(0), root / "lending" / "features" / f"{day}.parquet")
+    assert dataset.accepted_history(days[-1]) == days[2:-2]  # the window's days, before the day
+    assert dataset.accepted_history(days[0]) == []
+
+
 def test_the_lake_follows_the_profile_and_mlops_lake(tmp_path, monkeypatch):
     from mlops_assets.config.settings import Settings
 
@@ -145,15 +159,18 @@ def test_the_schema_is_pinned_once_on_an_object_store(tmp_path, monkeypatch):
     other = DatasetResource(spec_path=str(settings.dataset_spec), home=str(settings.home))
     assert other.schema(first=first.head(5)) == columns and other.schema() == columns
     assert dataset.schema_path.read_bytes() == pinned  # learned once, not rewritten
-    # a learner that found no schema, then lost the race: its conditional put keeps the first
-    unseen = iter([None, None])
-    monkeypatch.setattr(
-        DatasetResource,
-        "_pinned",
-        lambda self: next(unseen, None) or json.loads(self.schema_path.read_text()),
-    )
+    # a learner that found no schema (before and under the lock), then lost the race: its
+    # conditional put keeps the first, and it reads that one again
+    reads = []
+
+    def pinned_after_two_misses(self, fresh=False):
+        reads.append(fresh)
+        return json.loads(self.schema_path.read_text()) if len(reads) > 2 else None
+
+    monkeypatch.setattr(DatasetResource, "_pinned", pinned_after_two_misses)
     racer = DatasetResource(spec_path=str(settings.dataset_spec), home=str(settings.home))
     assert racer.schema(first=first.head(5)) == columns
+    assert reads == [False, True, True]
     assert dataset.schema_path.read_bytes() == pinned
     assert not (tmp_path / "home" / "lake").exists()
 
