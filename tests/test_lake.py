@@ -128,6 +128,31 @@ def test_the_accepted_history_is_the_trailing_window_of_days_with_features(root,
     assert dataset.accepted_history(days[0]) == []
 
 
+def test_a_run_reads_the_pinned_schema_once(tmp_path, monkeypatch):
+    """Every step of a run asks for the schema; a dataset opened for the run reads its document
+    once (a request each on an object store), a dataset opened later reads it again."""
+    from mlops_assets.compute.ingest import read_landing
+    from mlops_assets.config.settings import Settings
+    from mlops_assets.defs.resources import DatasetResource
+    from tests.conftest import land, landing_file
+
+    monkeypatch.delenv("MLOPS_LAKE", raising=False)
+    settings = Settings.resolve(home=tmp_path / "home")
+    land(settings, range(1), rows=50)
+    first = read_landing(landing_file(settings, 0), "csv")
+
+    def opened() -> DatasetResource:
+        return DatasetResource(spec_path=str(settings.dataset_spec), home=str(settings.home))
+
+    run = opened()
+    columns = run.schema(first=first)
+    document = json.loads(run.schema_path.read_text())
+    renamed = {**document, "columns": {f"{c}_renamed": k for c, k in columns.items()}}
+    run.schema_path.write_text(json.dumps(renamed))
+    assert run.schema() == columns  # this run's schema
+    assert opened().schema() == renamed["columns"]  # the next run reads the document again
+
+
 def test_the_lake_follows_the_profile_and_mlops_lake(tmp_path, monkeypatch):
     from mlops_assets.config.settings import Settings
 

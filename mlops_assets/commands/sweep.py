@@ -7,6 +7,8 @@ import contextlib
 import sys
 from collections.abc import Callable
 
+import dagster as dg
+
 from mlops_assets.commands.execution import execute, first_failure, instance_for
 from mlops_assets.commands.runner import train_and_report
 from mlops_assets.config.settings import Settings
@@ -48,7 +50,12 @@ def run_sweep(
     return summary
 
 
-def train_sweep_winner(settings: Settings, progress=lambda _: None, defs=None, instance=None):
+def train_sweep_winner(
+    settings: Settings,
+    progress: Callable[[str], None] = lambda _: None,
+    defs: dg.Definitions | None = None,
+    instance: dg.DagsterInstance | None = None,
+) -> dict:
     """The train job on the recipe the last sweep proposed (`from_sweep`): the same gates as
     any candidate. Returns its summary (as `mlops run` prints it)."""
     spec = settings.spec
