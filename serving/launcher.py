@@ -18,11 +18,6 @@ from typing import Any
 
 from serving.rollout import RolloutTarget, ServingError
 
-# Ray's hook for drivers started under `uv run` ships the project to the workers from the
-# working directory, and refuses to start when that is not the project's root (`mlops up` runs
-# `mlops serve` in the home folder). The workers run in this same environment: no shipping needed.
-os.environ.setdefault("RAY_ENABLE_UV_RUN_RUNTIME_ENV", "0")
-
 ENDPOINT_MARKER = "MLOPS_ENDPOINT_ID"  # in the environment of every process the endpoint starts
 HAPROXY_ENV = {"RAY_SERVE_ENABLE_HA_PROXY": "1", "RAY_SERVE_THROUGHPUT_OPTIMIZED": "1"}
 

@@ -1,5 +1,6 @@
 """Serving's pure parts: request validation, the decision policy, the action log, the compiled
-scorer. No Ray here; `test_serving.py` runs the real endpoint."""
+scorer, and what Ray reads when our code imports it. No Ray runs here; `test_serving.py` runs the
+real endpoint."""
 
 import json
 
@@ -218,3 +219,23 @@ def test_a_lone_request_is_scored_at_once_and_concurrent_ones_wait_to_batch():
     asyncio.run(concurrently())
     assert server._score.waits == [0.0, 0.0, 0.002]
     assert server._in_flight == 0
+
+
+@pytest.mark.parametrize("first", ["serving.app", "mlops_assets.defs.sweep_runner"])
+def test_ray_imported_by_our_code_ships_nothing_to_its_workers(first):
+    """Ray's hook for drivers under `uv run` (on by default, read when Ray is imported) would
+    ship the working directory to every worker and build a virtualenv for them: our packages turn
+    it off before they import Ray, whichever imports Ray first."""
+    import os
+    import subprocess
+    import sys
+
+    env = {k: v for k, v in os.environ.items() if k != "RAY_ENABLE_UV_RUN_RUNTIME_ENV"}
+    probe = (
+        f"import {first}; from ray._private import ray_constants as c; "
+        "print(c.RAY_ENABLE_UV_RUN_RUNTIME_ENV)"
+    )
+    printed = subprocess.run(
+        [sys.executable, "-c", probe], env=env, capture_output=True, text=True, check=True
+    ).stdout
+    assert printed.strip() == "False", printed

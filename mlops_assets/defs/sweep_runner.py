@@ -5,29 +5,24 @@ sweep runs (Ray Tune takes seconds to import)."""
 
 from __future__ import annotations
 
+import base64
 import json
 import os
+from collections.abc import Callable
+from concurrent.futures import ThreadPoolExecutor
+from pathlib import Path
 
-# Before Ray is imported (it reads this then): without it, a driver under `uv run` has Ray ship
-# the working directory to every worker and start each through `uv run` (serving/launcher.py)
-os.environ.setdefault("RAY_ENABLE_UV_RUN_RUNTIME_ENV", "0")
+import numpy as np
+from ray import tune
 
-import base64  # noqa: E402
-from collections.abc import Callable  # noqa: E402
-from concurrent.futures import ThreadPoolExecutor  # noqa: E402
-from pathlib import Path  # noqa: E402
-
-import numpy as np  # noqa: E402
-from ray import tune  # noqa: E402
-
-from mlops_assets.compute.sweep import (  # noqa: E402
+from mlops_assets.compute.sweep import (
     Baseline,
     SweepData,
     backtest_recipe,
     longest_first,
     pair_with_baseline,
 )
-from mlops_assets.compute.training import Recipe  # noqa: E402
+from mlops_assets.compute.training import Recipe
 
 
 def run_trials(
