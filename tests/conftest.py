@@ -349,6 +349,32 @@ def serving_base(tmp_path_factory) -> Path:
     return built_once(tmp_path_factory, "serving", build)
 
 
+def swept_base(tmp_path_factory) -> Path:
+    """`serving_base` whose champion is v2, three stumps (promoted by an operator, without
+    gates), after `mlops sweep --trials 4` without training its winner (Ray started and stopped
+    for it): a sweep can beat such a champion. The sweep's summary is `sweep.json` beside it."""
+    import json
+
+    def build(settings: Settings) -> None:
+        from mlops_assets.commands.execution import operate
+        from mlops_assets.commands.sweep import run_sweep
+        from mlops_assets.defs.jobs import operator_config, operator_job_name
+
+        copy_home(serving_base(tmp_path_factory), settings.home)
+        spec = settings.spec
+        why = "a weak champion for the sweep tests"
+        operate(
+            settings,
+            operator_job_name(spec, "promote"),
+            operator_config(spec, "promote", version=2, reason=why),
+        )
+        with ray_lock():
+            summary = run_sweep(settings, trials=4, train=False)
+        (settings.home.parent / "sweep.json").write_text(json.dumps(summary))
+
+    return built_once(tmp_path_factory, "swept", build)
+
+
 @pytest.fixture(scope="module")
 def trained_home(tmp_path_factory) -> Settings:
     """A module's own copy of 45 simulated days of 400 applications, ingested, trained (v1

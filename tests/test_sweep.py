@@ -4,6 +4,9 @@ through the gates)."""
 
 from __future__ import annotations
 
+import json
+from pathlib import Path
+
 import pytest
 
 from mlops_assets.compute.sweep import (
@@ -14,8 +17,8 @@ from mlops_assets.compute.sweep import (
 )
 from mlops_assets.compute.training import Recipe
 from mlops_assets.config.settings import BUILTIN_SPEC, Settings
-from mlops_assets.config.spec import SpecError, load_spec, parse_spec
-from tests.conftest import copy_home, ray_lock, registry, serving_base
+from mlops_assets.config.spec import SpecError, parse_spec
+from tests.conftest import copy_home, registry, swept_base
 
 
 def spec_with(tmp_path, **sections):
@@ -106,31 +109,12 @@ def test_the_comparison_table_marks_the_winner_after_the_baseline_row():
 
 
 @pytest.fixture(scope="module")
-def weak_champion(tmp_path_factory) -> Settings:
-    """A copy of the serving home whose champion is v2, three stumps (promoted by an operator,
-    without gates): a sweep can beat it."""
-    from mlops_assets.commands.execution import operate
-    from mlops_assets.defs.jobs import operator_config, operator_job_name
-
-    settings = copy_home(serving_base(tmp_path_factory), tmp_path_factory.mktemp("sweep") / "home")
-    spec = load_spec(settings.dataset_spec, home=settings.home)
-    operate(
-        settings,
-        operator_job_name(spec, "promote"),
-        operator_config(spec, "promote", version=2, reason="a weak champion for the sweep test"),
-    )
-    assert registry(settings).champion_version() == 2
-    return settings
-
-
-@pytest.fixture(scope="module")
-def swept(weak_champion) -> tuple[Settings, dict]:
-    """`weak_champion` after `mlops sweep --trials 4` without its training step (Ray started and
-    stopped for it): each test trains the sweep's winner on a copy."""
-    from mlops_assets.commands.sweep import run_sweep
-
-    with ray_lock():
-        return weak_champion, run_sweep(weak_champion, trials=4, train=False)
+def swept(tmp_path_factory) -> tuple[Path, dict]:
+    """The session's swept home (`conftest.swept_base`: champion v2, three stumps, after a
+    4-trial sweep without its training step) and the sweep's summary: each test trains the
+    sweep's winner on a copy."""
+    base = swept_base(tmp_path_factory)
+    return base, json.loads((base.parent / "sweep.json").read_text())
 
 
 @pytest.mark.slow
@@ -141,7 +125,7 @@ def test_mlops_sweep_tracks_every_trial_and_its_winner_goes_through_the_gates(sw
     from mlops_assets.commands.sweep import format_sweep, train_sweep_winner
 
     swept_home, summary = swept
-    settings = copy_home(swept_home.home, tmp_path / "home")
+    settings = copy_home(swept_home, tmp_path / "home")
     models = registry(settings)
     before = {v.version for v in models.client().search_model_versions("name='lending-dev'")}
     summary = {**summary, "model": train_sweep_winner(settings)}
@@ -195,7 +179,7 @@ def test_a_sweep_winner_refused_by_the_gates_leaves_the_champion(swept, tmp_path
     from mlops_assets.commands.sweep import train_sweep_winner
 
     swept_home, summary = swept
-    settings = copy_home(swept_home.home, tmp_path / "home")
+    settings = copy_home(swept_home, tmp_path / "home")
     champion = registry(settings).champion_version()
     raw = yaml.safe_load(BUILTIN_SPEC.read_text())
     raw["gates"] = {"min_auc": 0.99}

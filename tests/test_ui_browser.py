@@ -1,7 +1,8 @@
 """The Dagster and MLflow UIs in a real browser: headless Debian Chromium, driven by Selenium
 through the system chromedriver (no browser download), against servers on loopback over a home
-whose history is materialized (45 days ingested, a champion trained, decided and monitored, a
-4-trial sweep). `MLOPS_UPDATE_SCREENSHOT=1` writes the README's screenshots."""
+whose history is materialized (45 days ingested, trained, decided and monitored; then the sweep
+tests' home: two more candidates refused, the stumps promoted by an operator, a 4-trial sweep).
+`MLOPS_UPDATE_SCREENSHOT=1` writes the README's screenshots."""
 
 import os
 import shutil
@@ -16,7 +17,7 @@ import pytest
 
 from mlops_assets.commands.docs import GROUPS  # the lifecycle's order of groups
 from mlops_assets.commands.servers import MLFLOW_SERVER_ENV, data_docs_server
-from tests.conftest import ray_lock
+from tests.conftest import copy_home, swept_base
 
 pytestmark = pytest.mark.slow
 
@@ -25,13 +26,10 @@ IMAGES = Path(__file__).parents[1] / "docs" / "img"
 
 
 @pytest.fixture(scope="module")
-def swept_home(trained_home):
-    """`trained_home` after a 4-trial sweep (its winner, if any, not trained)."""
-    from mlops_assets.commands.sweep import run_sweep
-
-    with ray_lock():
-        run_sweep(trained_home, trials=4, train=False)
-    return trained_home
+def swept_home(tmp_path_factory):
+    """A copy of the session's swept home (`conftest.swept_base`: a 4-trial sweep, its winner
+    not trained)."""
+    return copy_home(swept_base(tmp_path_factory), tmp_path_factory.mktemp("swept") / "home")
 
 
 def serve(command: list[str], settings, health: str, log_name: str):
