@@ -174,10 +174,14 @@ def _checkpoint(home: Path, suite: Suite):
     """The context and the saved checkpoint of `suite`: created, or updated when the suite's
     expectations changed (not its parameters). Call under `_locked`."""
     import great_expectations as gx
+    from great_expectations.exceptions import DataContextError
 
     fingerprint = _fingerprint(suite)
     context = _context(home)
-    saved = next((c for c in context.checkpoints.all() if c.name == suite.name), None)
+    try:  # the one checkpoint read (`all()` reads every suite's)
+        saved = context.checkpoints.get(suite.name)
+    except DataContextError:  # not saved yet
+        saved = None
     if saved and saved.validation_definitions[0].suite.meta.get("fingerprint") == fingerprint:
         return context, saved
     definition = context.validation_definitions.add_or_update(
