@@ -109,7 +109,8 @@ def nodes(serving_home, ray_exclusive):
 
 
 SWEEP_ON_THE_CLUSTER = """
-import json, sys
+import json, os, sys, time
+import ray
 from mlops_assets.compute.sweep import (
     SweepData, draw_recipes, score_baseline, split_holdout, sweep_folds
 )
@@ -125,6 +126,13 @@ frame, _ = split_holdout(dataset.read("training_set"), spec.experiments.holdout_
 recipes = draw_recipes(spec.experiments, 2, seed=0)
 folds = sweep_folds(frame, spec, 3, 7, 7)
 data = SweepData(frame, folds, dataset.feature_columns(), spec, comparisons=2)
+# both nodes' CPUs free in the scheduler's view first: a worker node that has registered may
+# not have reported its resources yet, and a trial then waits for the head's CPU (one run, CI)
+ray.init(address=os.environ["RAY_ADDRESS"], logging_level="WARNING")
+deadline = time.monotonic() + 60
+while ray.available_resources().get("CPU", 0) < 2:
+    assert time.monotonic() < deadline, ray.available_resources()
+    time.sleep(0.5)
 _, results = run_trials(
     data,
     lambda: score_baseline(data, recipes[1]),
