@@ -53,6 +53,7 @@ from serving.rollout import RolloutTarget  # noqa: E402
 from serving.schema import RequestSchema  # noqa: E402
 
 HERE = Path(__file__).parent
+MLSERVER = "MLServer (MLflow runtime)"  # its label in the results
 LOADS = {  # name -> (records per request, concurrency, requests)
     "single c32": (1, 32, 3000),
     "single seq": (1, 1, 300),
@@ -184,7 +185,7 @@ def run(settings: Settings, port: int, mlserver_env: Path) -> None:
     )
     mlserver = measure_mlserver(mlserver_env, registry, champion, mlflow_bodies, port + 4)
     if mlserver:
-        results["MLServer (MLflow runtime)"] = mlserver
+        results[MLSERVER] = mlserver
     results["ours"], cpu, results["ours (router: shadow)"] = measure_ours(
         settings, registry, champion, challenger, bodies, port + 3
     )
@@ -349,7 +350,7 @@ def measure_mlserver(env: Path, registry, champion: int, bodies, port: int) -> d
         }
         (Path(folder) / "model-settings.json").write_text(json.dumps(model))
         return measure_process(
-            "MLServer (MLflow runtime)",
+            MLSERVER,
             [str(env / "bin" / "mlserver"), "start", folder],
             {"MLFLOW_TRACKING_URI": registry.tracking_uri},
             f"http://127.0.0.1:{port}/invocations",
@@ -442,9 +443,8 @@ def show(label: str, out: dict) -> None:
 def report(results: dict, cpu: dict) -> None:
     ours = results["ours"]
     print("\n== ratios (single records, concurrency 32) ==")
-    peers = ("naive Ray Serve", "FastAPI + uvicorn", "mlflow models serve")
-    for name in (*peers, "MLServer (MLflow runtime)"):
-        if name not in results:
+    for name in ("naive Ray Serve", "FastAPI + uvicorn", "mlflow models serve", MLSERVER):
+        if name not in results:  # MLServer without its environment
             continue
         ratio = ours["single c32"]["req_per_s"] / results[name]["single c32"]["req_per_s"]
         print(f"  ours / {name}: {ratio:.2f}x")
