@@ -8,8 +8,10 @@ import polars as pl
 import pytest
 
 from mlops_assets.compute.selective import (
+    OUTCOME_KNOWN,
     WEIGHT,
     effective_sample_size,
+    mark_known_outcomes,
     observable,
     population_rows,
 )
@@ -43,6 +45,28 @@ def test_declined_rows_outside_control_are_dropped_and_control_rows_weigh_one_ov
     share = spec.serving.control_share
     assert out[WEIGHT].to_list() == [1.0, pytest.approx(1 / share), 1.0, 1.0]
     assert out.columns == ["application_id", "label", WEIGHT]
+
+
+def test_a_decision_made_after_its_outcome_landed_censors_nothing(spec):
+    # a backfill over history: the first champion decides the days it was trained on, whose
+    # outcomes the legacy policy had already let land
+    rows = pl.LazyFrame({"application_id": ["a", "b", "c"], "label": [1, 0, 1]})
+    decided = pl.DataFrame(
+        {
+            "id": ["a", "b", "c"],
+            "decision": ["decline", "decline", "approve"],
+            "control": [False, True, True],
+            "score": [0.5, 0.5, 0.5],
+            "threshold": [0.1] * 3,
+        }
+    )
+    logged = mark_known_outcomes(decided, pl.Series(["a", "b"]))
+    assert logged[OUTCOME_KNOWN].to_list() == [True, True, False]
+    out = observable(rows, logged.lazy(), spec, "application_id").collect()
+    # a and b keep their landed outcomes at weight 1; c, a live control row, stands for 20
+    assert out["application_id"].to_list() == ["a", "b", "c"]
+    assert out[WEIGHT].to_list() == [1.0, 1.0, pytest.approx(1 / spec.serving.control_share)]
+    assert not mark_known_outcomes(decided, None)[OUTCOME_KNOWN].any()
 
 
 def test_weighted_observed_rows_estimate_the_whole_population_and_naive_ones_do_not(spec):

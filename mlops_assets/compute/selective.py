@@ -9,7 +9,8 @@ logged decision:
 Each observed row is weighted by the inverse of that probability: the weighted observed rows
 estimate the whole applicant population without bias. A row declined outside the control group is
 unobservable; an outcome that a source holds for it anyway is never used. Days with no logged
-decision were decided before the platform (the legacy policy): their rows weigh 1.
+decision were decided before the platform (the legacy policy): their rows weigh 1, and so do rows
+decided after their outcome had landed (`OUTCOME_KNOWN`: a backfill over history censored nothing).
 """
 
 from __future__ import annotations
@@ -19,14 +20,29 @@ import polars as pl
 
 WEIGHT = "_weight"  # 1 / P(outcome observed | the logged decision)
 UNIT = "_unit"  # the observed row a copy in `population_rows` stands for
+OUTCOME_KNOWN = "outcome_known"  # decision log: the row's outcome had landed when it was decided
 _LOGGED = ("decision", "control", "score", "threshold")
+
+
+def mark_known_outcomes(decided: pl.DataFrame, landed_ids: pl.Series | None) -> pl.DataFrame:
+    """The decision log `decided` with `OUTCOME_KNOWN`: whether each row's id is among
+    `landed_ids`, the outcomes that had landed before it was decided (None: none had). Such a
+    decision, made after the fact (e.g. the first champion deciding the days it was trained on),
+    made no outcome unobservable."""
+    known = (
+        pl.col("id").is_in(landed_ids.cast(pl.String).implode())
+        if landed_ids is not None and landed_ids.len()
+        else pl.lit(False)
+    )
+    return decided.with_columns(known.alias(OUTCOME_KNOWN))
 
 
 def observable(rows: pl.LazyFrame, decisions: pl.LazyFrame | None, spec, id_column: str | None):
     """`rows` (with labels) whose outcome the business could observe, with `WEIGHT`.
 
-    `decisions`: the platform's decision log (`id` and `_LOGGED`) for the rows' days, or None.
-    Without selective labels every row is observable and weighs 1.
+    `decisions`: the platform's decision log (`id` and `_LOGGED`, and `OUTCOME_KNOWN` when
+    logged) for the rows' days, or None. Without selective labels every row is observable and
+    weighs 1; so is a row whose outcome had landed before its decision.
     """
     if (
         not spec.decision.selective_labels
@@ -35,23 +51,25 @@ def observable(rows: pl.LazyFrame, decisions: pl.LazyFrame | None, spec, id_colu
     ):
         return rows.with_columns(pl.lit(1.0).alias(WEIGHT))
     share = spec.serving.control_share
+    logged = [*_LOGGED, OUTCOME_KNOWN] if OUTCOME_KNOWN in decisions.lazy().collect_schema() else []
+    censoring = ~pl.col(OUTCOME_KNOWN).fill_null(False) if logged else pl.lit(True)
     policy_declines = pl.col("score") >= pl.col("threshold")
     declined = pl.col("decision") == spec.decision.action
     joined = rows.with_columns(pl.col(id_column).cast(pl.String).alias("_decided_id")).join(
-        decisions.lazy().select(pl.col("id").alias("_decided_id"), *_LOGGED),
+        decisions.lazy().select(pl.col("id").alias("_decided_id"), *(logged or _LOGGED)),
         on="_decided_id",
         how="left",
         maintain_order="left",
     )
     return (
-        joined.filter((~(declined & ~pl.col("control"))).fill_null(True))
+        joined.filter((~(declined & ~pl.col("control") & censoring)).fill_null(True))
         .with_columns(
-            pl.when(pl.col("control") & policy_declines)
+            pl.when(pl.col("control") & policy_declines & censoring)
             .then(1.0 / share)
             .otherwise(1.0)
             .alias(WEIGHT)
         )
-        .drop("_decided_id", *_LOGGED)
+        .drop("_decided_id", *(logged or _LOGGED))
     )
 
 

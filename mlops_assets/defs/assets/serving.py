@@ -7,6 +7,7 @@ import dagster as dg
 import polars as pl
 
 from mlops_assets.compute.ingest import DAY
+from mlops_assets.compute.selective import OUTCOME_KNOWN, mark_known_outcomes
 from mlops_assets.config.spec import DatasetSpec
 from mlops_assets.defs.registry import TRANSIENT, RegistriesResource
 from mlops_assets.defs.resources import DatasetsResource, ServingResource
@@ -103,7 +104,9 @@ def _decisions(spec: DatasetSpec, partitions: dg.PartitionsDefinition) -> dg.Ass
             description="Batch decisions for every landed application, by the deployed models and "
             "rollout, through the same scoring and decision code as the endpoint: the same record "
             "gets the same score, decision, control-group flag and deciding model on either path. "
-            "Before a first deployment there is nothing to decide with, and the day has none.",
+            "Before a first deployment there is nothing to decide with, and the day has none. "
+            f"`{OUTCOME_KNOWN}` marks a row whose outcome had landed before it was decided (a "
+            "backfill over history): that decision made no outcome unobservable.",
         )
 
     @decisions_asset
@@ -134,7 +137,10 @@ def _decisions(spec: DatasetSpec, partitions: dg.PartitionsDefinition) -> dg.Ass
             if spec.id_column
             else [f"{d}-{i}" for i, d in enumerate(raw[DAY].cast(pl.String))]
         )
-        decided = score_and_decide(models, raw, ids, target, spec.decision).with_columns(raw[DAY])
+        decided = mark_known_outcomes(
+            score_and_decide(models, raw, ids, target, spec.decision).with_columns(raw[DAY]),
+            _landed_outcome_ids(dataset, spec, min(context.partition_keys)),
+        )
         action = decided["decision"] == spec.decision.action
         yield dg.MaterializeResult(
             value=decided,
@@ -146,12 +152,24 @@ def _decisions(spec: DatasetSpec, partitions: dg.PartitionsDefinition) -> dg.Ass
                 "rollout": target.rollout,
                 f"{spec.decision.action}_rate": round(float(action.mean()), 4),
                 "control_rows": int(decided["control"].sum()),
+                "outcome_known_rows": int(decided[OUTCOME_KNOWN].sum()),
                 "mean_score": round(float(decided["score"].mean()), 4),
                 "runtime_seconds": round(time.perf_counter() - started, 2),
             },
         )
 
     return decisions
+
+
+def _landed_outcome_ids(dataset, spec: DatasetSpec, first_day: str) -> pl.Series | None:
+    """Ids of the outcomes in the lake that landed on or after `first_day`, the earliest day
+    that can hold outcomes of the days being decided (selective, delayed labels with ids)."""
+    if not (spec.decision.selective_labels and spec.delayed_labels and spec.id_column):
+        return None
+    days = [d for d in dataset.partitions("raw_outcomes") if d >= first_day]
+    if not days:
+        return None
+    return dataset.scan("raw_outcomes", days).select(spec.id_column).collect().to_series()
 
 
 def _deployment_result(

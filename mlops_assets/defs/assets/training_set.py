@@ -9,7 +9,7 @@ import polars as pl
 
 from mlops_assets.compute.features import LABEL
 from mlops_assets.compute.ingest import DAY
-from mlops_assets.compute.selective import WEIGHT, effective_sample_size
+from mlops_assets.compute.selective import OUTCOME_KNOWN, WEIGHT, effective_sample_size
 from mlops_assets.compute.training import LABEL_DAY, files_fingerprint, training_frame
 from mlops_assets.config.spec import DatasetSpec
 from mlops_assets.defs.resources import DatasetResource, DatasetsResource
@@ -40,8 +40,23 @@ def build_training_set(
     if spec.delayed_labels:
         used += dataset.partition_files("raw_outcomes", outcome_days)
     if spec.decision.selective_labels:
-        used += dataset.partition_files("decisions", decision_days)
+        used += dataset.partition_files("decisions", _censoring_days(dataset, decision_days, frame))
     return frame, used
+
+
+def _censoring_days(dataset: DatasetResource, days: list[str], frame: pl.DataFrame) -> list[str]:
+    """The decision partitions a training set depends on: days of its rows whose log holds a
+    decision made before the outcome landed (a backfill over history censored nothing; a model
+    reproduced after one is still trained from the same files)."""
+    present = {str(d) for d in frame[DAY].unique()} if frame.height else set()
+    labelled = [d for d in days if d in present]
+    if not labelled:
+        return []
+    logs = dataset.scan("decisions", labelled)
+    if OUTCOME_KNOWN not in logs.collect_schema():
+        return labelled
+    live = logs.filter(~pl.col(OUTCOME_KNOWN)).select(pl.col(DAY).cast(pl.String).unique())
+    return sorted(set(labelled) & set(live.collect().to_series().to_list()))
 
 
 def training_set_asset(spec: DatasetSpec) -> dg.AssetsDefinition:
