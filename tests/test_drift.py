@@ -1,5 +1,7 @@
 """Drift statistics: against scipy on the same data, and on synthetic shifts of known columns."""
 
+import dataclasses
+
 import numpy as np
 import polars as pl
 import pytest
@@ -9,7 +11,13 @@ from mlops_assets.compute import drift, frames
 from mlops_assets.compute.domain import domain_auc_threshold, domain_classifier_auc
 from mlops_assets.compute.drift import Thresholds, column_drift, fit_reference
 from mlops_assets.compute.reference_store import load_reference, reference_bytes
-from mlops_assets.compute.two_sample import jensen_shannon, ks_statistic, rank_test, wasserstein
+from mlops_assets.compute.two_sample import (
+    jensen_shannon,
+    ks_statistic,
+    rank_test,
+    rao_scott,
+    wasserstein,
+)
 
 rng = np.random.default_rng(3)
 
@@ -266,6 +274,41 @@ def test_at_high_volume_day_to_day_variation_rejects_a_sampling_test_but_not_the
     window = pl.concat(days_with_day_effects(3, 20_000, 7, first=100))
     shifted = window.with_columns(pl.col("x") + 0.3)
     assert column_drift(aware, shifted, days=3).filter(pl.col("column") == "x")["drifted"][0]
+
+
+def test_a_mean_moving_day_to_day_is_one_direction_and_the_shape_tests_tail_allows_for_it():
+    rows = pl.concat(days_with_day_effects(28, 20_000, 4))
+    reference = fit_reference(rows, ["x"], ["c"])
+    assert reference.numeric["x"].shape_directions < 2.5  # the mean moves: about one direction
+    assert reference.categorical_directions["c"] > 1.5  # four shares jitter independently
+    restored = load_reference(reference_bytes(reference))
+    assert restored.numeric["x"].shape_directions == reference.numeric["x"].shape_directions
+    assert restored.categorical_directions == reference.categorical_directions
+    evenly = dataclasses.replace(
+        reference, numeric={"x": dataclasses.replace(reference.numeric["x"], shape_directions=0)}
+    )
+    second, first = [], []  # p-values of quiet single days, second- and first-order
+    for w in range(60):
+        day = days_with_day_effects(1, 20_000, 300 + w, first=100)[0]
+        second.append(column_drift(reference, day).filter(pl.col("column") == "x")["p_shape"][0])
+        first.append(column_drift(evenly, day).filter(pl.col("column") == "x")["p_shape"][0])
+    assert np.mean(np.array(first) < 0.01) >= 0.05  # the same variation spread evenly: too light
+    assert np.mean(np.array(second) < 0.01) < np.mean(np.array(first) < 0.01)
+    assert np.mean(np.array(second) < 0.01) <= 0.034  # 2 of 60 at most, at a 1% test
+
+
+def test_rao_scott_is_the_first_order_scale_when_the_variation_is_spread_evenly():
+    assert rao_scott(30.0, 9, 18.0, 0) == pytest.approx((10.0, 9.0))  # 30 / (1 + 18 / 9)
+    assert rao_scott(30.0, 9, 18.0, 9) == pytest.approx((10.0, 9.0))
+    assert rao_scott(30.0, 9, 0.0, 1) == pytest.approx((30.0, 9.0))  # no variation: plain
+    # all of it in one direction (19 chi2(1) + chi2(8)): its tail, within 25% of the exact one
+    statistic, nu = rao_scott(120.0, 9, 18.0, 1)
+    draws = stats.chi2.rvs(1, size=2_000_000, random_state=0) * 19 + stats.chi2.rvs(
+        8, size=2_000_000, random_state=1
+    )
+    exact = np.mean(draws > 120.0)
+    assert stats.chi2.sf(statistic, nu) == pytest.approx(exact, rel=0.25)
+    assert stats.chi2.sf(120.0 / 3.0, 9) < exact / 5  # the first-order scale: far too light
 
 
 def test_a_ten_point_share_shift_at_350_rows_a_day_is_found_in_a_three_day_pool():

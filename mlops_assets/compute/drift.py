@@ -32,6 +32,7 @@ import polars as pl
 from mlops_assets.compute import frames
 from mlops_assets.compute.day_variance import (
     MIN_DAYS,
+    between_day_directions,
     between_day_location,
     between_day_w2,
     day_index_of,
@@ -78,6 +79,7 @@ class NumericReference:
     std: float
     rows_nonnull: int = 0
     shape_between: float = 0.0  # between-day variance of one day's w^2 over the bins
+    shape_directions: float = 0.0  # over how many directions it spreads (0: evenly)
     location_between: float = 0.0  # between-day variance of one day's rank effect
 
 
@@ -88,10 +90,12 @@ class Reference:
     categorical: dict[str, dict[str, int]] = field(default_factory=dict)
     days: int = 1  # days the reference pools (1: unknown)
     categorical_between: dict[str, float] = field(default_factory=dict)  # as shape_between
+    categorical_directions: dict[str, float] = field(default_factory=dict)  # as shape_directions
 
-    def between(self, days: int, one_day_variance: float, per_day_df: int = 1) -> dict:
+    def between(self, days: int, one_day_variance: float, per_day_df: float = 1) -> dict:
         """What day-to-day variation adds between a window of `days` days and this reference,
-        and the degrees of freedom of its estimate (over the reference's days)."""
+        and the degrees of freedom of its estimate (over the reference's days, `per_day_df`
+        from each: the directions the variation spreads over)."""
         if self.days < MIN_DAYS or one_day_variance <= 0:
             return {"between": 0.0, "between_df": np.inf}
         return {
@@ -124,9 +128,9 @@ def fit_reference(frame: Frame, numeric: list[str], categorical: list[str]) -> R
         )
         if reference.days >= MIN_DAYS and len(values):
             per_day = split_by_day(column.to_numpy(), day_index, reference.days)
-            summary.shape_between = between_day_w2(
-                np.array([_bin_counts(v, summary.edges, 0)[:-1] for v in per_day])
-            )
+            day_counts = np.array([_bin_counts(v, summary.edges, 0)[:-1] for v in per_day])
+            summary.shape_between = between_day_w2(day_counts)
+            summary.shape_directions = between_day_directions(day_counts)
             summary.location_between = between_day_location(values, per_day)
         reference.numeric[name] = summary
     for name in categorical:
@@ -144,6 +148,7 @@ def fit_reference(frame: Frame, numeric: list[str], categorical: list[str]) -> R
             table = np.zeros((reference.days, len(keys)))
             np.add.at(table, (day_index[seen], codes.to_numpy()[seen]), 1)
             reference.categorical_between[name] = between_day_w2(table)
+            reference.categorical_directions[name] = between_day_directions(table)
     return reference
 
 
@@ -186,7 +191,10 @@ def column_drift(
                 "column": name,
                 "kind": "numeric",
                 **shape_test(
-                    ref_counts, current, **reference.between(days, ref.shape_between, bins)
+                    ref_counts,
+                    current,
+                    **reference.between(days, ref.shape_between, ref.shape_directions or bins),
+                    directions=ref.shape_directions,
                 ),
                 **null_test(ref.shares[-1], reference.rows, n - len(values), n),
                 "location": location,
@@ -202,14 +210,16 @@ def column_drift(
         expected, observed = aligned_counts(
             seen, {k: v for k, v in current.items() if k != MISSING}
         )
+        directions = reference.categorical_directions.get(name, 0.0)
         between = reference.between(
-            days, reference.categorical_between.get(name, 0.0), len(seen) - 1
+            days, reference.categorical_between.get(name, 0.0), directions or len(seen) - 1
         )
         rows.append(
             {
                 "column": name,
                 "kind": "categorical",
-                **shape_test(expected[:-1], observed[:-1], **between),  # unseen: below
+                # unseen categories: below
+                **shape_test(expected[:-1], observed[:-1], **between, directions=directions),
                 **null_test(nulls_ref / max(reference.rows, 1), reference.rows, nulls_cur, n),
                 "js": jensen_shannon(expected, observed),
                 **unseen_test(seen, int(observed[-1]), int(observed.sum())),

@@ -19,6 +19,7 @@ def reference_bytes(reference: Reference) -> bytes:
         "categorical": reference.categorical,
         "days": reference.days,
         "categorical_between": reference.categorical_between,
+        "categorical_directions": reference.categorical_directions,
     }
     for i, (column, ref) in enumerate(reference.numeric.items()):
         for part in ("edges", "shares", "values"):
@@ -29,6 +30,7 @@ def reference_bytes(reference: Reference) -> bytes:
             "std": ref.std,
             "rows_nonnull": ref.rows_nonnull,
             "shape_between": ref.shape_between,
+            "shape_directions": ref.shape_directions,
             "location_between": ref.location_between,
         }
     arrays["meta"] = np.frombuffer(json.dumps(meta).encode(), dtype=np.uint8)
@@ -49,6 +51,8 @@ def load_reference(payload: bytes) -> Reference:
             categorical=meta["categorical"],
             days=meta.get("days", 1),  # a summary from before day-to-day variation: none
             categorical_between=meta.get("categorical_between", {}),
+            # a summary from before the directions were measured: spread evenly
+            categorical_directions=meta.get("categorical_directions", {}),
         )
         for column, info in meta["numeric"].items():
             i = info["index"]
@@ -62,6 +66,7 @@ def load_reference(payload: bytes) -> Reference:
                     "rows_nonnull", round(meta["rows"] * (1 - float(data[f"{i}_shares"][-1])))
                 ),
                 shape_between=info.get("shape_between", 0.0),
+                shape_directions=info.get("shape_directions", 0.0),
                 location_between=info.get("location_between", 0.0),
             )
     return reference

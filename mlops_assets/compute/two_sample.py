@@ -5,10 +5,12 @@ Mann-Whitney of location with a tie correction) and the distances reported besid
 Wasserstein, Jensen-Shannon). `compute.drift` applies them to every column.
 
 `between` is the part of a statistic's variance that comes from real day-to-day variation, not
-from sampling rows (see `compute.drift`): the chi-square is then a scaled chi-square (first-order
-Rao-Scott), tested with an F distribution whose denominator degrees of freedom are those of the
-estimate of that scale; the rank test's variance gains `between`, with Satterthwaite's degrees of
-freedom and a t distribution. `between` 0: the plain tests.
+from sampling rows (see `compute.day_variance`): the chi-square is then a weighted sum of
+chi-squares, matched to one by its first three moments (the variation may lie in few of its
+directions, `rao_scott`), tested with an F distribution whose denominator degrees of freedom are
+those of the estimate of the variation; the rank test's variance gains
+`between`, with Satterthwaite's degrees of freedom and a t distribution. `between` 0: the plain
+tests.
 """
 
 from __future__ import annotations
@@ -31,11 +33,13 @@ def shape_test(
     current_counts: np.ndarray,
     between: float = 0.0,
     between_df: float = np.inf,
+    directions: float = 0.0,
 ) -> dict:
     """Chi-square test of the 2 x k table (bins expected to hold fewer than `MIN_EXPECTED`
     current rows pooled), Cohen's w of the current shares against the reference's, less its
     expectation under no drift, and PSI on smoothed shares. `between`: the w^2 that day-to-day
-    variation adds between the two samples, estimated on `between_df` degrees of freedom."""
+    variation adds between the two samples, estimated on `between_df` degrees of freedom and
+    spread over `directions` of the k - 1 (0: evenly over all)."""
     r, c = np.asarray(reference_counts, float), np.asarray(current_counts, float)
     m, n = r.sum(), c.sum()
     if n == 0 or m == 0:
@@ -51,12 +55,15 @@ def shape_test(
         table = np.vstack([pooled_r, pooled_c])
         fitted = np.outer(table.sum(axis=1), table.sum(axis=0)) / table.sum()
         chi2 = float(np.sum((table - fitted) ** 2 / fitted))
-        added = (n * m / (n + m)) * between / (k - 1)  # E[chi2] / (k - 1) - 1 under no drift
-        df = satterthwaite(1.0, added, between_df)
+        added = (n * m / (n + m)) * between  # E[chi2] - (k - 1) under no drift
+        statistic, dof = rao_scott(chi2, k - 1, added, directions)
+        # the scale's own uncertainty, in the directions where the variation lies
+        spread = min(directions, k - 1) if directions > 0 else k - 1
+        df = satterthwaite(1.0, added / spread, between_df)
         p_shape = (
-            float(stats.f.sf(chi2 / (1 + added) / (k - 1), k - 1, df))
+            float(stats.f.sf(statistic / dof, dof, df))
             if np.isfinite(df)
-            else float(stats.chi2.sf(chi2, k - 1))
+            else float(stats.chi2.sf(statistic, dof))
         )
     return {
         "rows": int(n),
@@ -64,6 +71,19 @@ def shape_test(
         "p_shape": p_shape,
         "psi": float(np.sum((q - p) * np.log(q / p))),
     }
+
+
+def rao_scott(chi2: float, dof: int, added: float, directions: float) -> tuple[float, float]:
+    """A chi-square on `dof` degrees of freedom whose mean rises by `added` over `directions` of
+    them (0: all) as a chi2(nu) statistic and its nu. Under no drift it is a weighted sum of
+    chi2(1)s (weights 1 + added / directions in those directions, 1 in the rest); Pearson's
+    match of its first three moments keeps the tail (one heavy direction: a far heavier tail than
+    a scale alone gives). Spread evenly it is the first-order scale: chi2 / (1 + added / dof)."""
+    spread = min(directions, dof) if directions > 0 else dof
+    heavy = added / spread  # what each of the `spread` directions gains
+    moments = [dof + spread * ((1 + heavy) ** j - 1) for j in (1, 2, 3)]  # sums of weights^j
+    nu = moments[1] ** 3 / moments[2] ** 2
+    return nu + np.sqrt(nu / moments[1]) * (chi2 - moments[0]), nu
 
 
 def pool_small_bins(r: np.ndarray, c: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
