@@ -18,10 +18,15 @@ champion pass or fail the calibration gate on fresh rows (6 days of 1,000, 7 of 
 probabilities scaled by 0.7 or 1.3 (risk under- or over-stated by 30%) should fail it.
 
     uv run python bench/bench_gates.py [--trials 200] [--selective] [--only promotion|calibration]
+        [--explore SHARE] [--explore-band BAND]
 
 `--selective`: the rows as the platform sees them under selective labels (the deployed model,
 the champion or the weaker recipe, decides them with a 5% control group; only approved rows have
 outcomes, weighted back to the population by `population_rows`), for promotion and calibration.
+`--explore`: with it, the deciding model also approves this share of the applications whose score
+lies in [threshold, BAND x threshold) (`serving.explore_share`, `explore_band`: exploration near
+the threshold, with known chances), and the bench prints what that costs in value per application
+under the true default probabilities.
 
 Prints each rate with its trial count, rows and a 95% Wilson interval.
 """
@@ -32,6 +37,7 @@ import argparse
 import datetime as dt
 import os
 import time
+from dataclasses import replace
 
 os.environ.setdefault("OMP_NUM_THREADS", "1")
 
@@ -120,14 +126,38 @@ def calibration_passes(rows: pl.DataFrame, scores: np.ndarray, spec) -> bool:
     return evaluate_gates(report, spec.gates)["calibration"]["passed"]
 
 
-def selective(rows: pl.DataFrame, champion, spec, seed: int) -> pl.DataFrame:
-    """The rows as the platform sees them under selective labels: decided by the champion with
-    the control group, only approved ones observed, weighted back to the population."""
+def deciding_log(rows: pl.DataFrame, champion, spec) -> pl.DataFrame:
+    """The decision log of `rows` decided by `champion` under the spec's control group and
+    exploration."""
+    s = spec.serving
+    policy = Policy(
+        "decline",
+        "approve",
+        control_share=s.control_share,
+        explore_share=s.explore_share,
+        explore_band=s.explore_band,
+    )
     threshold = decision_threshold(spec)["threshold"]
-    policy = Policy("decline", "approve", control_share=spec.serving.control_share)
-    log = decide(
+    return decide(
         rows["application_id"].to_list(), Scored(1, threshold, champion(rows)), None, policy
     )
+
+
+def exploration_cost(rows: pl.DataFrame, champion, spec) -> float:
+    """Value per application that exploration gives up: the explored applications approved
+    instead of declined, in expectation under their true default probabilities."""
+    p, v = rows["true_default_probability"].to_numpy(), spec.value
+    approve = p * v.otherwise_positive + (1 - p) * v.otherwise_negative
+    decline = p * v.action_positive + (1 - p) * v.action_negative
+    explored = deciding_log(rows, champion, spec)["explored"].to_numpy()
+    return float(np.sum((decline - approve)[explored]) / len(p))
+
+
+def selective(rows: pl.DataFrame, champion, spec, seed: int) -> pl.DataFrame:
+    """The rows as the platform sees them under selective labels: decided by the champion with
+    the control group (and exploration), only approved ones observed, weighted back to the
+    population."""
+    log = deciding_log(rows, champion, spec)
     approved = rows.filter(log["decision"] == "approve")
     weighted = observable(approved.lazy(), log.lazy(), spec, "application_id").collect()
     return population_rows(weighted, seed)
@@ -149,8 +179,12 @@ def main() -> None:
     parser.add_argument(
         "--only", choices=("promotion", "calibration"), help="one of the two gates' tables"
     )
+    parser.add_argument("--explore", type=float, default=0.0, help="serving.explore_share")
+    parser.add_argument("--explore-band", type=float, default=1.5, help="serving.explore_band")
     args = parser.parse_args()
     spec = load_spec(BUILTIN_SPEC, home="/tmp/unused")  # its paths are never read here
+    serving = replace(spec.serving, explore_share=args.explore, explore_band=args.explore_band)
+    spec = replace(spec, serving=serving)
     columns = FeatureColumns(NUMERIC, CATEGORICAL, ("age_band",))
     started = time.perf_counter()
     first, second = labelled_days(0, 28, seed=1), labelled_days(0, 28, seed=2)
@@ -181,6 +215,12 @@ def promotion_rates(args, spec, columns, champion, equal, first, holdout) -> Non
     print(f"better: the full model vs the champion's recipe {name}: true gap {gap:+.4f}")
     print(
         f"\npromotion gate ({spec.gates.margin} margin, 95% intervals), {args.trials} trials each"
+        + (
+            f"; exploring {spec.serving.explore_share:g} of [threshold, "
+            f"{spec.serving.explore_band:g} x threshold)"
+            if args.selective and spec.serving.explore_share
+            else ""
+        )
     )
     print(
         f"{'comparison rows':>16} {'days':>5} {'equal promoted (95% CI)':>26} "
@@ -189,11 +229,13 @@ def promotion_rates(args, spec, columns, champion, equal, first, holdout) -> Non
     # 1-7 days of 2,000 rows: rows are resampled; 21 days (as in a backtest): days are
     for days, per_day in ((1, 2000), (3, 2000), (7, 2000), (21, 700)):
         false = true = 0
+        costs = []
         for t in range(args.trials):
             rows = labelled_days(1000 + 30 * t, days, seed=10_000 + 100 * days + t, rows=per_day)
             challenger, incumbent = (equal, champion) if t % 2 == 0 else (champion, equal)
             if args.selective:
                 false += promoted(selective(rows, incumbent, spec, t), challenger, incumbent, spec)
+                costs.append(exploration_cost(rows, incumbent, spec))
                 if days >= 7:
                     true += promoted(selective(rows, weak, spec, t), champion, weak, spec)
                 continue
@@ -201,8 +243,13 @@ def promotion_rates(args, spec, columns, champion, equal, first, holdout) -> Non
             if days >= 7:
                 true += promoted(rows, champion, weak, spec)
         better = rate(true, args.trials) if days >= 7 else "-"
+        cost = (
+            f"  exploration costs {np.mean(costs):.2f} per application"
+            if costs and spec.serving.explore_share
+            else ""
+        )
         print(
-            f"{days * per_day:>16,} {days:>5} {rate(false, args.trials):>26} {better:>24}",
+            f"{days * per_day:>16,} {days:>5} {rate(false, args.trials):>26} {better:>24}{cost}",
             flush=True,
         )
 

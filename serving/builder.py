@@ -125,7 +125,12 @@ def target_for(registry, serving, alias: str) -> RolloutTarget:
         version = registry.client().get_model_version_by_alias(registry.model_name, alias).version
     except MlflowException as exc:
         raise ServingError(f"{registry.model_name} has no version with alias {alias!r}") from exc
-    return RolloutTarget(champion=int(version), control_share=serving.control_share)
+    return RolloutTarget(
+        champion=int(version),
+        control_share=serving.control_share,
+        explore_share=serving.explore_share,
+        explore_band=serving.explore_band,
+    )
 
 
 def app_name(dataset: str) -> str:

@@ -200,6 +200,8 @@ def score_and_decide(
             target.rollout,
             target.canary_share,
             target.control_share,
+            target.explore_share,
+            target.explore_band,
         ),
     )
 

@@ -1,8 +1,9 @@
 """Decisions from scores: the one function that online serving and batch scoring share.
 
-Which records form the exploration control group, and which ones the challenger decides in a
-canary rollout, is a pure function of the record's id (a salted hash mapped to [0, 1)), so the
-same application gets the same treatment online, in batch, and on every retry.
+Which records form the exploration control group, which ones near the threshold are explored,
+and which ones the challenger decides in a canary rollout, is a pure function of the record's id
+(a salted hash mapped to [0, 1)), so the same application gets the same treatment online, in
+batch, and on every retry.
 """
 
 from __future__ import annotations
@@ -25,6 +26,8 @@ DECISION_COLUMNS = {
     "threshold": pl.Float64,
     "champion_score": pl.Float64,
     "challenger_score": pl.Float64,
+    "explored": pl.Boolean,
+    "observed_probability": pl.Float64,
 }
 
 
@@ -37,6 +40,10 @@ class Policy:
     rollout: str = "champion"  # champion | canary | shadow
     canary_share: float = 0.0
     control_share: float = 0.0
+    # exploration near the threshold: this share of the records the policy would give `action`
+    # with a score under `explore_band` x threshold get `otherwise` (their outcomes are observed)
+    explore_share: float = 0.0
+    explore_band: float = 1.0
 
 
 @dataclass(frozen=True)
@@ -60,7 +67,10 @@ def unit_hash(ids: Sequence[str], salt: str) -> np.ndarray:
 def decide(
     ids: Sequence[str], champion: Scored, challenger: Scored | None, policy: Policy
 ) -> pl.DataFrame:
-    """One row per id: the deciding model, its score, the decision and the control flag.
+    """One row per id: the deciding model, its score, the decision, the control and exploration
+    flags, and `observed_probability`, the probability that the policy gives the record
+    `otherwise` (1 under the threshold; above it the control share, and near it the exploration
+    too): with selective labels, the chance that its outcome is observed.
 
     `champion_score` and `challenger_score` keep both scores whenever a challenger scored (canary
     and shadow), so monitoring can compare the two on the same traffic.
@@ -79,7 +89,16 @@ def decide(
     threshold = np.where(
         by_challenger, challenger.threshold if challenger else 0.0, champion.threshold
     )
-    decision = np.where(control | (score < threshold), policy.otherwise, policy.action)
+    above = score >= threshold
+    near = above & (score < threshold * policy.explore_band)
+    explored = (
+        near & ~control & (unit_hash(ids, "explore") < policy.explore_share)
+        if policy.explore_share > 0
+        else np.zeros(n, dtype=bool)
+    )
+    decision = np.where(control | explored | ~above, policy.otherwise, policy.action)
+    share = policy.control_share
+    observed = np.where(above, share + (1 - share) * policy.explore_share * near, 1.0)
     return pl.DataFrame(
         {
             "id": list(ids),
@@ -93,6 +112,8 @@ def decide(
             "threshold": threshold,
             "champion_score": champion.scores,
             "challenger_score": challenger.scores if challenger else [None] * n,
+            "explored": explored,
+            "observed_probability": observed,
         },
         schema=DECISION_COLUMNS,
     )

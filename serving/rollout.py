@@ -17,6 +17,8 @@ class RolloutTarget(BaseModel):
     rollout: str = Field("champion", pattern="^(champion|canary|shadow)$")
     canary_share: float = Field(0.0, ge=0, le=1)
     control_share: float = Field(0.0, ge=0, le=1)
+    explore_share: float = Field(0.0, ge=0, le=1)
+    explore_band: float = Field(1.0, ge=1)
 
 
 def desired_target(registry, serving) -> RolloutTarget:
@@ -33,4 +35,6 @@ def desired_target(registry, serving) -> RolloutTarget:
         rollout=serving.rollout,
         canary_share=serving.canary_share,
         control_share=serving.control_share,
+        explore_share=serving.explore_share,
+        explore_band=serving.explore_band,
     )

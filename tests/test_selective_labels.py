@@ -69,14 +69,23 @@ def test_a_decision_made_after_its_outcome_landed_censors_nothing(spec):
     assert not mark_known_outcomes(decided, None)[OUTCOME_KNOWN].any()
 
 
-def test_weighted_observed_rows_estimate_the_whole_population_and_naive_ones_do_not(spec):
-    """On a day decided by a policy that declines the riskiest third, the inverse-propensity
-    weighted default rate of the observed rows matches every applicant's; the approved rows
-    alone understate it."""
+@pytest.mark.parametrize("explore_share", [0.0, 0.3])
+def test_weighted_observed_rows_estimate_the_whole_population_and_naive_ones_do_not(
+    spec, explore_share
+):
+    """On a day decided by a policy that declines the riskiest third (and explores near its
+    threshold, or not), the inverse-propensity weighted default rate of the observed rows
+    matches every applicant's; the approved rows alone understate it."""
     apps, truth = labelled_truth(0, dt.date(2025, 1, 1), 40_000, 7, Scenario())
     p = truth["true_default_probability"].to_numpy()
     threshold = float(np.quantile(p, 0.67))
-    policy = Policy("decline", "approve", control_share=spec.serving.control_share)
+    policy = Policy(
+        "decline",
+        "approve",
+        control_share=spec.serving.control_share,
+        explore_share=explore_share,
+        explore_band=1.5,
+    )
     decisions = decide(apps["application_id"].to_list(), Scored(1, threshold, p), None, policy)
     observed = truth.filter(decisions["decision"] == "approve")
     out = observable(observed.lazy(), decisions.lazy(), spec, "application_id").collect()

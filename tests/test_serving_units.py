@@ -117,6 +117,45 @@ def test_decision_rule_threshold_and_control_group():
     assert decide(ids, scored(3, 0.5, scores), None, policy).equals(decided)
 
 
+def test_exploration_approves_its_share_near_the_threshold_only_and_logs_the_chances():
+    ids = [f"id-{i}" for i in range(20_000)]
+    scores = np.linspace(0, 1, len(ids))
+    policy = Policy("decline", "approve", control_share=0.05, explore_share=0.3, explore_band=1.4)
+    decided = decide(ids, scored(3, 0.5, scores), None, policy)
+    explored = decided.filter(pl.col("explored"))
+    assert (explored["decision"] == "approve").all() and not explored["control"].any()
+    assert explored["score"].min() >= 0.5 and explored["score"].max() < 0.7
+    near = decided.filter((pl.col("score") >= 0.5) & (pl.col("score") < 0.7) & ~pl.col("control"))
+    assert abs(near["explored"].mean() - 0.3) < 0.03
+    chance = decided["observed_probability"].to_numpy()
+    assert (chance[scores < 0.5] == 1.0).all()
+    assert np.allclose(chance[(scores >= 0.5) & (scores < 0.7)], 0.05 + 0.95 * 0.3)
+    assert np.allclose(chance[scores >= 0.7], 0.05)
+    # the same ids are explored on every call; without exploration nothing is
+    assert decide(ids, scored(3, 0.5, scores), None, policy).equals(decided)
+    plain = decide(ids, scored(3, 0.5, scores), None, Policy("decline", "approve"))
+    assert not plain["explored"].any() and (plain["observed_probability"] <= 1).all()
+
+
+def test_the_specs_exploration_reaches_every_decision_through_the_rollout_target():
+    from types import SimpleNamespace
+
+    from mlops_assets.config.spec_types import Serving
+    from serving.model import score_and_decide
+    from serving.rollout import desired_target
+
+    registry = SimpleNamespace(champion_version=lambda: 4, challenger_version=lambda: None)
+    target = desired_target(registry, Serving(explore_share=0.3, explore_band=2.0))
+    assert (target.explore_share, target.explore_band) == (0.3, 2.0)
+    model = SimpleNamespace(version=4, threshold=0.4, score=lambda raw: np.linspace(0, 1, 5000))
+    rule = SimpleNamespace(action="decline", otherwise="approve")
+    ids = [f"id-{i}" for i in range(5000)]
+    decided = score_and_decide({"champion": model}, pl.DataFrame(), ids, target, rule)
+    explored = decided.filter(pl.col("explored"))
+    assert explored.height > 0 and explored["score"].max() < 0.8  # within 2 x the threshold
+    assert (explored["decision"] == "approve").all()
+
+
 def test_canary_sends_its_share_to_the_challenger_with_the_challengers_threshold():
     ids = [f"id-{i}" for i in range(10_000)]
     policy = Policy("decline", "approve", rollout="canary", canary_share=0.2)

@@ -85,6 +85,8 @@ def test_builtin_spec_lands_under_the_home_folder(tmp_path):
         ("start_date", "yesterday", "'start_date'"),
         ("serving", {"rollout": "blue_green"}, "'serving.rollout': 'blue_green' is not one of"),
         ("serving", {"canary_share": 1.5}, "'serving.canary_share'"),
+        ("serving", {"explore_share": -0.1}, "'serving.explore_share'"),
+        ("serving", {"explore_band": 0.8}, "'serving.explore_band': 0.8 must be a number >= 1"),
         ("serving", {"replicas": 0}, "'serving.replicas'"),
         ("serving", {"port": 8000}, "'serving.port': unknown key"),
         ("monitoring", {"auc_drop": -0.1}, "'monitoring.auc_drop'"),

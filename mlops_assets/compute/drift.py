@@ -183,6 +183,7 @@ def column_drift(
         else:
             ks, w = ks_statistic(ref.values, values), wasserstein(ref.values, values)
         bins = len(ref_counts) - 1
+        spread = reference.between(days, ref.shape_between, ref.shape_directions or bins)
         location, p_location = rank_test(
             ref, values, **reference.between(days, ref.location_between)
         )
@@ -190,12 +191,7 @@ def column_drift(
             {
                 "column": name,
                 "kind": "numeric",
-                **shape_test(
-                    ref_counts,
-                    current,
-                    **reference.between(days, ref.shape_between, ref.shape_directions or bins),
-                    directions=ref.shape_directions,
-                ),
+                **shape_test(ref_counts, current, **spread, directions=ref.shape_directions),
                 **null_test(ref.shares[-1], reference.rows, n - len(values), n),
                 "location": location,
                 "p_location": p_location,
@@ -218,11 +214,10 @@ def column_drift(
             {
                 "column": name,
                 "kind": "categorical",
-                # unseen categories: below
                 **shape_test(expected[:-1], observed[:-1], **between, directions=directions),
                 **null_test(nulls_ref / max(reference.rows, 1), reference.rows, nulls_cur, n),
                 "js": jensen_shannon(expected, observed),
-                **unseen_test(seen, int(observed[-1]), int(observed.sum())),
+                **unseen_test(seen, int(observed[-1]), int(observed.sum())),  # the last bin
             }
         )
     return _verdicts(pl.DataFrame(rows, schema=_SCHEMA), alpha, thresholds)

@@ -3,9 +3,10 @@
 With `decision.selective_labels`, an application's outcome exists only when it got the
 `otherwise` action (approve): the policy approved it, or it was in the control group, which is
 approved whatever its score. So the probability that a row's outcome is observed follows from the
-logged decision:
+logged decision (its `observed_probability`, or from the score for a log without it):
 - the deciding model's score was below its threshold (the policy approves): 1;
-- the policy would have declined it: the control share (only control rows are approved).
+- the policy would have declined it: the control share (only control rows are approved), plus,
+  near the threshold, what exploration approves (`serving.explore_share`).
 Each observed row is weighted by the inverse of that probability: the weighted observed rows
 estimate the whole applicant population without bias. A row declined outside the control group is
 unobservable; an outcome that a source holds for it anyway is never used. Days with no logged
@@ -21,6 +22,7 @@ import polars as pl
 WEIGHT = "_weight"  # 1 / P(outcome observed | the logged decision)
 UNIT = "_unit"  # the observed row a copy in `population_rows` stands for
 OUTCOME_KNOWN = "outcome_known"  # decision log: the row's outcome had landed when it was decided
+OBSERVED = "observed_probability"  # decision log: P(the policy gives the row `otherwise`)
 _LOGGED = ("decision", "control", "score", "threshold")
 
 
@@ -50,13 +52,19 @@ def observable(rows: pl.LazyFrame, decisions: pl.LazyFrame | None, spec, id_colu
         or "id" not in decisions.lazy().collect_schema()  # nothing decided yet: legacy days
     ):
         return rows.with_columns(pl.lit(1.0).alias(WEIGHT))
-    share = spec.serving.control_share
-    logged = [*_LOGGED, OUTCOME_KNOWN] if OUTCOME_KNOWN in decisions.lazy().collect_schema() else []
-    censoring = ~pl.col(OUTCOME_KNOWN).fill_null(False) if logged else pl.lit(True)
-    policy_declines = pl.col("score") >= pl.col("threshold")
+    schema = decisions.lazy().collect_schema()
+    logged = [*_LOGGED, *(c for c in (OUTCOME_KNOWN, OBSERVED) if c in schema)]
+    censoring = ~pl.col(OUTCOME_KNOWN).fill_null(False) if OUTCOME_KNOWN in schema else pl.lit(True)
+    probability = (  # of being observed; a log from before it was logged: from the score
+        pl.col(OBSERVED)
+        if OBSERVED in schema
+        else pl.when(pl.col("score") >= pl.col("threshold"))
+        .then(spec.serving.control_share)
+        .otherwise(1.0)
+    )
     declined = pl.col("decision") == spec.decision.action
     joined = rows.with_columns(pl.col(id_column).cast(pl.String).alias("_decided_id")).join(
-        decisions.lazy().select(pl.col("id").alias("_decided_id"), *(logged or _LOGGED)),
+        decisions.lazy().select(pl.col("id").alias("_decided_id"), *logged),
         on="_decided_id",
         how="left",
         maintain_order="left",
@@ -64,12 +72,12 @@ def observable(rows: pl.LazyFrame, decisions: pl.LazyFrame | None, spec, id_colu
     return (
         joined.filter((~(declined & ~pl.col("control") & censoring)).fill_null(True))
         .with_columns(
-            pl.when(pl.col("control") & policy_declines & censoring)
-            .then(1.0 / share)
+            pl.when(censoring & pl.col("decision").is_not_null())
+            .then(1.0 / probability)
             .otherwise(1.0)
             .alias(WEIGHT)
         )
-        .drop("_decided_id", *(logged or _LOGGED))
+        .drop("_decided_id", *logged)
     )
 
 

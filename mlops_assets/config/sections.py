@@ -219,10 +219,13 @@ def parse_serving(section, fail) -> Serving:
         raise fail("serving.max_replicas", f"must be at least replicas ({serving.replicas})")
     if serving.rollout not in ROLLOUTS:
         raise fail("serving.rollout", f"{serving.rollout!r} is not one of {', '.join(ROLLOUTS)}")
-    for key in ("canary_share", "control_share"):
+    for key in ("canary_share", "control_share", "explore_share"):
         v = getattr(serving, key)
         if isinstance(v, bool) or not isinstance(v, int | float) or not 0 <= v <= 1:
             raise fail(f"serving.{key}", f"{v!r} must be a number within [0, 1]")
+    v = serving.explore_band
+    if isinstance(v, bool) or not isinstance(v, int | float) or v < 1:
+        raise fail("serving.explore_band", f"{v!r} must be a number >= 1 (times the threshold)")
     for key in ("max_records", "replicas", "max_batch_size"):
         v = getattr(serving, key)
         if isinstance(v, bool) or not isinstance(v, int) or v < 1:

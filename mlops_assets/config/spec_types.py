@@ -170,6 +170,10 @@ class Serving:
     rollout: str = "champion"  # champion | canary | shadow
     canary_share: float = 0.1  # canary: share of records the challenger decides
     control_share: float = 0.05  # exploration: share that gets `decision.otherwise` regardless
+    # exploration near the threshold (selective labels): this share of the applications whose
+    # score lies in [threshold, explore_band x threshold) get `decision.otherwise` too (0: off)
+    explore_share: float = 0.0
+    explore_band: float = 1.5
     max_records: int = 1000  # records per request; more is 413
     replicas: int = 2  # one per core on a laptop; each holds the models in memory
     max_replicas: int | None = None  # autoscale between `replicas` and this on queued requests
