@@ -262,6 +262,8 @@ class ModelServer(StandardRoutes, OutcomeRoute):
             "rollout": self.target.rollout,
             "canary_share": self.target.canary_share,
             "control_share": self.target.control_share,
+            "explore_share": self.target.explore_share,
+            "explore_band": self.target.explore_band,
             "generation": self.generation,
             "replica": self.replica,
         }

@@ -69,6 +69,25 @@ def test_a_decision_made_after_its_outcome_landed_censors_nothing(spec):
     assert not mark_known_outcomes(decided, None)[OUTCOME_KNOWN].any()
 
 
+def test_days_logged_before_exploration_weigh_from_their_score_beside_newer_ones(spec):
+    # an upgraded home: one day's log has no `observed_probability`, the next day's has
+    rows = pl.LazyFrame({"application_id": ["a", "b", "c", "d"], "label": [1, 0, 1, 0]})
+    old = pl.DataFrame(
+        {
+            "id": ["a", "b"],
+            "decision": ["approve", "approve"],
+            "control": [True, False],
+            "score": [0.5, 0.05],
+            "threshold": [0.1, 0.1],
+        }
+    )
+    new = old.with_columns(id=pl.Series(["c", "d"]), observed_probability=pl.Series([0.335, 1.0]))
+    logs = pl.concat([old, new], how="diagonal_relaxed")
+    out = observable(rows, logs.lazy(), spec, "application_id").collect()
+    share = spec.serving.control_share
+    assert out[WEIGHT].to_list() == pytest.approx([1 / share, 1.0, 1 / 0.335, 1.0])
+
+
 @pytest.mark.parametrize("explore_share", [0.0, 0.3])
 def test_weighted_observed_rows_estimate_the_whole_population_and_naive_ones_do_not(
     spec, explore_share
@@ -128,3 +147,47 @@ def test_selective_labels_need_a_control_group_and_delayed_labels(spec, tmp_path
     with pytest.raises(SpecError, match="decision.selective_labels.*true or false"):
         parse_spec(raw, tmp_path)
     assert spec.decision.selective_labels  # the built-in lending spec sets it
+
+
+def test_a_naive_monitor_sees_the_models_approvals_and_not_exploration(spec):
+    from mlops_assets.compute.monitoring import LABEL, realized_performance
+
+    rows = pl.DataFrame(
+        {
+            "score": [0.05, 0.08, 0.12, 0.3, 0.02, 0.15],
+            "control": [False, False, False, True, True, False],
+            "explored": [False, False, True, False, False, True],
+            LABEL: [0, 1, 1, 1, 0, 0],
+        }
+    )
+    out = realized_performance(rows, spec)
+    assert out["approved_by_model"]["rows"] == 2 and out["control"]["rows"] == 2
+    assert out["observed"]["rows"] == 6
+    assert realized_performance(rows.drop("explored"), spec)["approved_by_model"]["rows"] == 4
+
+
+def test_re_deciding_a_day_keeps_what_its_first_decisions_censored(spec):
+    from mlops_assets.defs.assets.serving import _known_before_deciding
+
+    class Lake:  # the two assets the decisions asset reads, in memory
+        frames = {
+            ("raw_outcomes", "2025-01-08"): pl.DataFrame({"application_id": ["a1", "a2"]}),
+            ("raw_outcomes", "2025-01-09"): pl.DataFrame({"application_id": ["b1"]}),
+            # 01-01 was decided before: a1's outcome had landed then (legacy), a2's had not
+            ("decisions", "2025-01-01"): pl.DataFrame(
+                {"id": ["a1", "a2", "a3"], OUTCOME_KNOWN: [True, False, False]}
+            ),
+        }
+
+        def partitions(self, asset):
+            return sorted(day for name, day in self.frames if name == asset)
+
+        def exists(self, asset, day):
+            return (asset, day) in self.frames
+
+        def scan(self, asset, days):
+            return pl.concat([self.frames[(asset, d)] for d in days]).lazy()
+
+    known = _known_before_deciding(Lake(), spec, ["2025-01-01", "2025-01-02"])
+    # a2 landed since, censored by the first decision; b1 landed before 01-02 was ever decided
+    assert sorted(known.to_list()) == ["a1", "b1"]

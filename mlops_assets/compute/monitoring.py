@@ -31,13 +31,18 @@ def observed_outcomes(decided: pl.DataFrame, labels: pl.DataFrame, spec: Dataset
     ).filter(pl.col(LABEL).is_not_null())
 
 
+def _explored(rows: pl.DataFrame) -> pl.Expr:
+    """Rows approved by exploration near the threshold (a log from before it: none)."""
+    return pl.col("explored").fill_null(False) if "explored" in rows.columns else pl.lit(False)
+
+
 def realized_performance(rows: pl.DataFrame, spec: DatasetSpec) -> dict:
     """Metrics of observed rows (`observed_outcomes`): all, control group, approved only, the
     gap, realized profit and loss, and per segment."""
     groups = {
         "observed": rows,
         "control": rows.filter(pl.col("control")),
-        "approved_by_model": rows.filter(~pl.col("control")),
+        "approved_by_model": rows.filter(~pl.col("control") & ~_explored(rows)),
     }
     out = {name: _metrics(frame) for name, frame in groups.items()}
     auc_control, auc_approved = out["control"]["roc_auc"], out["approved_by_model"]["roc_auc"]

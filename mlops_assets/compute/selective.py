@@ -55,13 +55,13 @@ def observable(rows: pl.LazyFrame, decisions: pl.LazyFrame | None, spec, id_colu
     schema = decisions.lazy().collect_schema()
     logged = [*_LOGGED, *(c for c in (OUTCOME_KNOWN, OBSERVED) if c in schema)]
     censoring = ~pl.col(OUTCOME_KNOWN).fill_null(False) if OUTCOME_KNOWN in schema else pl.lit(True)
-    probability = (  # of being observed; a log from before it was logged: from the score
-        pl.col(OBSERVED)
-        if OBSERVED in schema
-        else pl.when(pl.col("score") >= pl.col("threshold"))
+    # the chance of being observed; a day logged before it was: from the score (no exploration)
+    from_score = (
+        pl.when(pl.col("score") >= pl.col("threshold"))
         .then(spec.serving.control_share)
         .otherwise(1.0)
     )
+    probability = pl.col(OBSERVED).fill_null(from_score) if OBSERVED in schema else from_score
     declined = pl.col("decision") == spec.decision.action
     joined = rows.with_columns(pl.col(id_column).cast(pl.String).alias("_decided_id")).join(
         decisions.lazy().select(pl.col("id").alias("_decided_id"), *logged),

@@ -139,7 +139,7 @@ def _decisions(spec: DatasetSpec, partitions: dg.PartitionsDefinition) -> dg.Ass
         )
         decided = mark_known_outcomes(
             score_and_decide(models, raw, ids, target, spec.decision).with_columns(raw[DAY]),
-            _landed_outcome_ids(dataset, spec, min(context.partition_keys)),
+            _known_before_deciding(dataset, spec, context.partition_keys),
         )
         action = decided["decision"] == spec.decision.action
         yield dg.MaterializeResult(
@@ -161,15 +161,30 @@ def _decisions(spec: DatasetSpec, partitions: dg.PartitionsDefinition) -> dg.Ass
     return decisions
 
 
-def _landed_outcome_ids(dataset, spec: DatasetSpec, first_day: str) -> pl.Series | None:
-    """Ids of the outcomes in the lake that landed on or after `first_day`, the earliest day
-    that can hold outcomes of the days being decided (selective, delayed labels with ids)."""
+def _known_before_deciding(dataset, spec: DatasetSpec, days: list[str]) -> pl.Series | None:
+    """Ids of the days being decided whose outcome landed before any platform decision (selective,
+    delayed labels with ids): the outcomes in the lake that landed on or after the first day,
+    except on a day decided before, where its log says (re-deciding a day after a promotion
+    does not undo what its first decisions censored)."""
     if not (spec.decision.selective_labels and spec.delayed_labels and spec.id_column):
         return None
-    days = [d for d in dataset.partitions("raw_outcomes") if d >= first_day]
-    if not days:
+    landed_days = [d for d in dataset.partitions("raw_outcomes") if d >= min(days)]
+    if not landed_days:
         return None
-    return dataset.scan("raw_outcomes", days).select(spec.id_column).collect().to_series()
+    landed = dataset.scan("raw_outcomes", landed_days).select(pl.col(spec.id_column))
+    landed = landed.collect().to_series().cast(pl.String)
+    decided = [d for d in days if dataset.exists("decisions", d)]
+    if not decided:
+        return landed
+    logs = dataset.scan("decisions", decided)
+    known = (
+        pl.col(OUTCOME_KNOWN).fill_null(False)
+        if OUTCOME_KNOWN in logs.collect_schema()
+        else pl.lit(False)
+    )
+    logs = logs.select("id", known.alias("known")).collect()
+    first_time = landed.filter(~landed.is_in(logs["id"].implode()))
+    return pl.concat([first_time, logs.filter("known")["id"]])
 
 
 def _deployment_result(

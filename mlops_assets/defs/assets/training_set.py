@@ -55,7 +55,8 @@ def _censoring_days(dataset: DatasetResource, days: list[str], frame: pl.DataFra
     logs = dataset.scan("decisions", labelled)
     if OUTCOME_KNOWN not in logs.collect_schema():
         return labelled
-    live = logs.filter(~pl.col(OUTCOME_KNOWN)).select(pl.col(DAY).cast(pl.String).unique())
+    live = logs.filter(~pl.col(OUTCOME_KNOWN).fill_null(False))  # an older log: it censors
+    live = live.select(pl.col(DAY).cast(pl.String).unique())
     return sorted(set(labelled) & set(live.collect().to_series().to_list()))
 
 
