@@ -51,11 +51,10 @@ def split_by_day(values: np.ndarray, day_index: np.ndarray, days: int) -> list[n
     return [np.sort(v[~np.isnan(v)]) for v in days_values]
 
 
-def between_day_w2(day_counts: np.ndarray) -> float:
-    """Between-day variance tau^2 of one day's shares over k bins, in w^2 units: each day's w^2
-    against the other days (smoothed as `shape_test`), less its sampling expectation
-    (k - 1)(1/n + 1/m), averaged, and scaled from "one day against D - 1" to "one day against
-    the long run" (divided by 1 + 1/(D - 1))."""
+def _each_day_against_the_others(day_counts: np.ndarray):
+    """Each day's smoothed shares q over the k bins against the other days' p (as `shape_test`
+    smooths them), with the day's rows n and the others' m; None with fewer than `MIN_DAYS`
+    usable days or one bin."""
     counts = np.asarray(day_counts, dtype=float)
     days, k = counts.shape
     n = counts.sum(axis=1)
@@ -63,11 +62,23 @@ def between_day_w2(day_counts: np.ndarray) -> float:
     m = others.sum(axis=1)
     keep = (n > 0) & (m > 0)
     if days < MIN_DAYS or keep.sum() < MIN_DAYS or k < 2:
+        return None
+    counts, others, n, m = counts[keep], others[keep], n[keep], m[keep]
+    p = (others + SMOOTHING) / (m[:, None] + SMOOTHING * k)
+    q = (counts + SMOOTHING) / (n[:, None] + SMOOTHING * k)
+    return q, p, n, m
+
+
+def between_day_w2(day_counts: np.ndarray) -> float:
+    """Between-day variance tau^2 of one day's shares over k bins, in w^2 units: each day's w^2
+    against the other days (smoothed as `shape_test`), less its sampling expectation
+    (k - 1)(1/n + 1/m), averaged, and scaled from "one day against D - 1" to "one day against
+    the long run" (divided by 1 + 1/(D - 1))."""
+    days = _each_day_against_the_others(day_counts)
+    if days is None:
         return 0.0
-    counts, others, n, m = counts[keep], others[keep], n[keep, None], m[keep, None]
-    p = (others + SMOOTHING) / (m + SMOOTHING * k)
-    q = (counts + SMOOTHING) / (n + SMOOTHING * k)
-    excess = np.sum((q - p) ** 2 / p, axis=1) - (k - 1) * (1 / n[:, 0] + 1 / m[:, 0])
+    q, p, n, m = days
+    excess = np.sum((q - p) ** 2 / p, axis=1) - (q.shape[1] - 1) * (1 / n + 1 / m)
     return float(max(0.0, excess.mean()) / (1 + 1 / (len(excess) - 1)))
 
 
@@ -76,22 +87,13 @@ def between_day_directions(day_counts: np.ndarray) -> float:
     tr(B^2) of the between-day covariance B of one day's standardized shares (each day against
     the other days, less its sampling covariance, negative eigenvalues dropped). 1: the days
     move one way (a mean shifting); k - 1: evenly; 0: no variation beyond sampling."""
-    counts = np.asarray(day_counts, dtype=float)
-    days, k = counts.shape
-    n = counts.sum(axis=1)
-    others = counts.sum(axis=0) - counts
-    m = others.sum(axis=1)
-    keep = (n > 0) & (m > 0)
-    if days < MIN_DAYS or keep.sum() < MIN_DAYS or k < 2:
+    days = _each_day_against_the_others(day_counts)
+    if days is None:
         return 0.0
-    counts, others, n, m = counts[keep], others[keep], n[keep], m[keep]
-    p = (others + SMOOTHING) / (m[:, None] + SMOOTHING * k)
-    q = (counts + SMOOTHING) / (n[:, None] + SMOOTHING * k)
-    z = (q - p) / np.sqrt(p)
-    root = np.sqrt(p)
-    sampling = (1 / n + 1 / m)[:, None, None] * (
-        np.eye(k)[None] - root[:, :, None] * root[:, None, :]
-    )
+    q, p, n, m = days
+    z, root = (q - p) / np.sqrt(p), np.sqrt(p)
+    identity = np.eye(q.shape[1])[None]
+    sampling = (1 / n + 1 / m)[:, None, None] * (identity - root[:, :, None] * root[:, None, :])
     covariance = (np.einsum("di,dj->ij", z, z) - sampling.sum(axis=0)) / len(z)
     eigenvalues = np.linalg.eigvalsh((covariance + covariance.T) / 2)
     eigenvalues = eigenvalues[eigenvalues > 0]

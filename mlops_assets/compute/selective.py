@@ -46,13 +46,11 @@ def observable(rows: pl.LazyFrame, decisions: pl.LazyFrame | None, spec, id_colu
     logged) for the rows' days, or None. Without selective labels every row is observable and
     weighs 1; so is a row whose outcome had landed before its decision.
     """
-    if (
-        not spec.decision.selective_labels
-        or decisions is None
-        or "id" not in decisions.lazy().collect_schema()  # nothing decided yet: legacy days
-    ):
+    if not spec.decision.selective_labels or decisions is None:
         return rows.with_columns(pl.lit(1.0).alias(WEIGHT))
     schema = decisions.lazy().collect_schema()
+    if "id" not in schema:  # nothing decided yet: legacy days
+        return rows.with_columns(pl.lit(1.0).alias(WEIGHT))
     logged = [*_LOGGED, *(c for c in (OUTCOME_KNOWN, OBSERVED) if c in schema)]
     censoring = ~pl.col(OUTCOME_KNOWN).fill_null(False) if OUTCOME_KNOWN in schema else pl.lit(True)
     # the chance of being observed; a day logged before it was: from the score (no exploration)
