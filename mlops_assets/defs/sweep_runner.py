@@ -57,7 +57,8 @@ def run_trials(
             on_result,
         )
         try:
-            grid = _tuner(data, recipes, storage, name, finished).fit()
+            spread = sum(node["Alive"] for node in ray.nodes()) > 1
+            grid = _tuner(data, recipes, storage, name, finished, reuse_actors=not spread).fit()
         finally:
             if started_here:
                 ray.shutdown()
@@ -68,14 +69,19 @@ def run_trials(
     return scored, [finished.results[i] for i in range(len(recipes))]
 
 
-def _tuner(data, recipes, storage: Path, name: str, finished: tune.Callback) -> tune.Tuner:
+def _tuner(
+    data, recipes, storage: Path, name: str, finished: tune.Callback, reuse_actors: bool
+) -> tune.Tuner:
+    """Actors are reused on one node (no import per trial); not across nodes: Tune hands a
+    trial whose actor is still starting on another node to a finished trial's actor, so a
+    cluster's trials would crowd onto the first node that frees a CPU."""
     trainable = tune.with_resources(
         tune.with_parameters(_trial, data=data, recipes=recipes), {"cpu": 1}
     )
     return tune.Tuner(
         trainable,
         param_space={"trial": tune.grid_search(longest_first(recipes))},  # in this order
-        tune_config=tune.TuneConfig(reuse_actors=True),
+        tune_config=tune.TuneConfig(reuse_actors=reuse_actors),
         run_config=tune.RunConfig(
             name=name,
             storage_path=str(storage),
