@@ -22,7 +22,9 @@ FORK_DAY = DRIFT_DAY - 1 - (DRIFT_DAY - 1 - TRAIN_DAY) % STEP  # the last checkp
 START = dt.date(2025, 1, 1)
 
 
-def replayed(tmp_path_factory, scenario: str, until=None) -> tuple[Settings, dict]:
+def replayed(
+    tmp_path_factory, scenario: str, until=None, last_day: int = DAYS - 1
+) -> tuple[Settings, dict]:
     """Each day lands just before it runs, so its outcomes exist only for the applications that
     the platform's decisions approved (selective labels, the control group included). `until`:
     stop the replay at the first checkpoint where it holds (see `commands.replay.replay`)."""
@@ -30,7 +32,7 @@ def replayed(tmp_path_factory, scenario: str, until=None) -> tuple[Settings, dic
     settings = copy_home(fork, tmp_path_factory.mktemp(scenario) / "home")
     history = json.loads((fork.parent / "history.json").read_text())
     history = _replay(
-        settings, scenario, first_day=FORK_DAY + 1, last_day=DAYS - 1, history=history, until=until
+        settings, scenario, first_day=FORK_DAY + 1, last_day=last_day, history=history, until=until
     )
     return settings, history
 
