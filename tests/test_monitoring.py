@@ -229,3 +229,28 @@ def test_a_backfill_of_decisions_over_a_range_of_days_is_one_run(trained_home):
     for day in days:
         decided = pl.read_parquet(trained_home.lake / "lending" / "decisions" / f"{day}.parquet")
         assert decided.height > 300 and decided["_day"].cast(pl.String).unique().to_list() == [day]
+
+
+def test_re_deciding_a_day_keeps_its_logged_decisions_and_decides_only_new_ones(trained_home):
+    """A logged decision is what happened (it made the outcome observable or not): a day
+    materialized again keeps its logged rows as they are and decides only the applications no
+    log holds. Here the log lost its last 50 rows and one logged decision was flipped."""
+    path = trained_home.lake / "lending" / "decisions" / "2025-02-01.parquet"
+    first = pl.read_parquet(path)
+    flip = (
+        pl.when(pl.col("decision") == "decline")
+        .then(pl.lit("approve"))
+        .otherwise(pl.lit("decline"))
+    )
+    edited = first.head(-50).with_columns(
+        pl.when(pl.int_range(pl.len()) == 0).then(flip).otherwise("decision").alias("decision")
+    )
+    edited.write_parquet(path)
+    result = run(trained_home, ("decisions",), "2025-02-01")
+    assert result.success
+    again = pl.read_parquet(path)
+    assert again["id"].to_list() == first["id"].to_list()
+    assert again["decision"][0] != first["decision"][0]  # kept as logged, not decided again
+    columns = ["id", "score", "decision", "control", "model_version"]
+    assert again.tail(50).select(columns).equals(first.tail(50).select(columns))
+    assert metadata(result, "decisions")["decided_now"] == 50

@@ -164,30 +164,3 @@ def test_a_naive_monitor_sees_the_models_approvals_and_not_exploration(spec):
     assert out["approved_by_model"]["rows"] == 2 and out["control"]["rows"] == 2
     assert out["observed"]["rows"] == 6
     assert realized_performance(rows.drop("explored"), spec)["approved_by_model"]["rows"] == 4
-
-
-def test_re_deciding_a_day_keeps_what_its_first_decisions_censored(spec):
-    from mlops_assets.defs.assets.serving import _known_before_deciding
-
-    class Lake:  # the two assets the decisions asset reads, in memory
-        frames = {
-            ("raw_outcomes", "2025-01-08"): pl.DataFrame({"application_id": ["a1", "a2"]}),
-            ("raw_outcomes", "2025-01-09"): pl.DataFrame({"application_id": ["b1"]}),
-            # 01-01 was decided before: a1's outcome had landed then (legacy), a2's had not
-            ("decisions", "2025-01-01"): pl.DataFrame(
-                {"id": ["a1", "a2", "a3"], OUTCOME_KNOWN: [True, False, False]}
-            ),
-        }
-
-        def partitions(self, asset):
-            return sorted(day for name, day in self.frames if name == asset)
-
-        def exists(self, asset, day):
-            return (asset, day) in self.frames
-
-        def scan(self, asset, days):
-            return pl.concat([self.frames[(asset, d)] for d in days]).lazy()
-
-    known = _known_before_deciding(Lake(), spec, ["2025-01-01", "2025-01-02"])
-    # a2 landed since, censored by the first decision; b1 landed before 01-02 was ever decided
-    assert sorted(known.to_list()) == ["a1", "b1"]

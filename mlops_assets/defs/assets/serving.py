@@ -106,7 +106,9 @@ def _decisions(spec: DatasetSpec, partitions: dg.PartitionsDefinition) -> dg.Ass
             "gets the same score, decision, control-group flag and deciding model on either path. "
             "Before a first deployment there is nothing to decide with, and the day has none. "
             f"`{OUTCOME_KNOWN}` marks a row whose outcome had landed before it was decided (a "
-            "backfill over history): that decision made no outcome unobservable.",
+            "backfill over history): that decision made no outcome unobservable. A logged "
+            "decision is what happened: re-materializing a day keeps its logged rows as they "
+            "are and decides only applications it has not decided.",
         )
 
     @decisions_asset
@@ -132,27 +134,42 @@ def _decisions(spec: DatasetSpec, partitions: dg.PartitionsDefinition) -> dg.Ass
             for role, version in ((CHAMPION, target.champion), (CHALLENGER, target.challenger))
             if version is not None
         }
+        logged = _logged(dataset, context.partition_keys)
+        if logged is not None:  # only what no log holds: by id, or (without ids) by day
+            logged_ids = logged["id"] if spec.id_column else logged[DAY].unique()
+            key = raw[spec.id_column].cast(pl.String) if spec.id_column else raw[DAY]
+            raw = raw.filter(~key.is_in(logged_ids.implode()))
         ids = (
             raw[spec.id_column].cast(pl.String).to_list()
             if spec.id_column
             else [f"{d}-{i}" for i, d in enumerate(raw[DAY].cast(pl.String))]
         )
-        decided = mark_known_outcomes(
-            score_and_decide(models, raw, ids, target, spec.decision).with_columns(raw[DAY]),
-            _known_before_deciding(dataset, spec, context.partition_keys),
+        decided = (
+            mark_known_outcomes(
+                score_and_decide(models, raw, ids, target, spec.decision).with_columns(raw[DAY]),
+                _known_before_deciding(dataset, spec, context.partition_keys),
+            )
+            if raw.height or logged is None
+            else None
         )
+        if logged is not None:
+            parts = [logged] if decided is None else [logged, decided]
+            decided = pl.concat(parts, how="diagonal_relaxed").sort(DAY, maintain_order=True)
         action = decided["decision"] == spec.decision.action
         yield dg.MaterializeResult(
             value=decided,
             metadata={
                 "dagster/row_count": decided.height,
+                "decided_now": raw.height,  # the rest were logged before and kept
                 "days": len(context.partition_keys),
                 "champion": f"v{target.champion}",
                 "challenger": f"v{target.challenger}" if target.challenger else "none",
                 "rollout": target.rollout,
                 f"{spec.decision.action}_rate": round(float(action.mean()), 4),
                 "control_rows": int(decided["control"].sum()),
-                "outcome_known_rows": int(decided[OUTCOME_KNOWN].sum()),
+                "outcome_known_rows": int(decided[OUTCOME_KNOWN].fill_null(False).sum())
+                if OUTCOME_KNOWN in decided.columns
+                else 0,
                 "mean_score": round(float(decided["score"].mean()), 4),
                 "runtime_seconds": round(time.perf_counter() - started, 2),
             },
@@ -161,30 +178,23 @@ def _decisions(spec: DatasetSpec, partitions: dg.PartitionsDefinition) -> dg.Ass
     return decisions
 
 
+def _logged(dataset, days: list[str]) -> pl.DataFrame | None:
+    """The decision logs already written for `days` (None: none is)."""
+    decided = [d for d in days if dataset.exists("decisions", d)]
+    return dataset.frame("decisions", decided) if decided else None
+
+
 def _known_before_deciding(dataset, spec: DatasetSpec, days: list[str]) -> pl.Series | None:
-    """Ids of the days being decided whose outcome landed before any platform decision (selective,
-    delayed labels with ids): the outcomes in the lake that landed on or after the first day,
-    except on a day decided before, where its log says (re-deciding a day after a promotion
-    does not undo what its first decisions censored)."""
+    """Ids whose outcome landed before any platform decision (selective, delayed labels with
+    ids): the outcomes in the lake that landed on or after the first of the days being decided.
+    (A row logged before keeps its logged mark: logged rows are never decided again.)"""
     if not (spec.decision.selective_labels and spec.delayed_labels and spec.id_column):
         return None
     landed_days = [d for d in dataset.partitions("raw_outcomes") if d >= min(days)]
     if not landed_days:
         return None
     landed = dataset.scan("raw_outcomes", landed_days).select(pl.col(spec.id_column))
-    landed = landed.collect().to_series().cast(pl.String)
-    decided = [d for d in days if dataset.exists("decisions", d)]
-    if not decided:
-        return landed
-    logs = dataset.scan("decisions", decided)
-    known = (
-        pl.col(OUTCOME_KNOWN).fill_null(False)
-        if OUTCOME_KNOWN in logs.collect_schema()
-        else pl.lit(False)
-    )
-    logs = logs.select("id", known.alias("known")).collect()
-    first_time = landed.filter(~landed.is_in(logs["id"].implode()))
-    return pl.concat([first_time, logs.filter("known")["id"]])
+    return landed.collect().to_series().cast(pl.String)
 
 
 def _deployment_result(
