@@ -117,7 +117,7 @@ def _decisions(spec: DatasetSpec, partitions: dg.PartitionsDefinition) -> dg.Ass
         datasets: DatasetsResource,
         registries: RegistriesResource,
     ):
-        from serving.model import load_model, score_and_decide
+        from serving.model import load_model
         from serving.policy import CHALLENGER, CHAMPION
 
         dataset, registry = datasets.of(spec), registries.of(spec)
@@ -134,33 +134,13 @@ def _decisions(spec: DatasetSpec, partitions: dg.PartitionsDefinition) -> dg.Ass
             for role, version in ((CHAMPION, target.champion), (CHALLENGER, target.challenger))
             if version is not None
         }
-        logged = _logged(dataset, context.partition_keys)
-        if logged is not None:  # only what no log holds: by id, or (without ids) by day
-            logged_ids = logged["id"] if spec.id_column else logged[DAY].unique()
-            key = raw[spec.id_column].cast(pl.String) if spec.id_column else raw[DAY]
-            raw = raw.filter(~key.is_in(logged_ids.implode()))
-        ids = (
-            raw[spec.id_column].cast(pl.String).to_list()
-            if spec.id_column
-            else [f"{d}-{i}" for i, d in enumerate(raw[DAY].cast(pl.String))]
-        )
-        decided = (
-            mark_known_outcomes(
-                score_and_decide(models, raw, ids, target, spec.decision).with_columns(raw[DAY]),
-                _known_before_deciding(dataset, spec, context.partition_keys),
-            )
-            if raw.height or logged is None
-            else None
-        )
-        if logged is not None:
-            parts = [logged] if decided is None else [logged, decided]
-            decided = pl.concat(parts, how="diagonal_relaxed").sort(DAY, maintain_order=True)
+        decided, decided_now = _decide(dataset, spec, models, target, raw, context.partition_keys)
         action = decided["decision"] == spec.decision.action
         yield dg.MaterializeResult(
             value=decided,
             metadata={
                 "dagster/row_count": decided.height,
-                "decided_now": raw.height,  # the rest were logged before and kept
+                "decided_now": decided_now,  # the rest were logged before and kept
                 "days": len(context.partition_keys),
                 "champion": f"v{target.champion}",
                 "challenger": f"v{target.challenger}" if target.challenger else "none",
@@ -178,10 +158,34 @@ def _decisions(spec: DatasetSpec, partitions: dg.PartitionsDefinition) -> dg.Ass
     return decisions
 
 
-def _logged(dataset, days: list[str]) -> pl.DataFrame | None:
-    """The decision logs already written for `days` (None: none is)."""
-    decided = [d for d in days if dataset.exists("decisions", d)]
-    return dataset.frame("decisions", decided) if decided else None
+def _decide(dataset, spec: DatasetSpec, models, target, raw: pl.DataFrame, days: list[str]):
+    """The days' decision log: rows logged before, kept as they are, then decisions for the
+    applications no log holds (by id; without ids, whole days). Returns it and how many rows
+    were decided now."""
+    from serving.model import score_and_decide
+
+    logged_days = [d for d in days if dataset.exists("decisions", d)]
+    logged = dataset.frame("decisions", logged_days) if logged_days else None
+    if logged is not None:
+        logged_keys = logged["id"] if spec.id_column else logged[DAY].unique()
+        key = raw[spec.id_column].cast(pl.String) if spec.id_column else raw[DAY]
+        raw = raw.filter(~key.is_in(logged_keys.implode()))
+    if logged is not None and raw.height == 0:
+        return logged, 0
+    ids = (
+        raw[spec.id_column].cast(pl.String).to_list()
+        if spec.id_column
+        else [f"{d}-{i}" for i, d in enumerate(raw[DAY].cast(pl.String))]
+    )
+    decided = mark_known_outcomes(
+        score_and_decide(models, raw, ids, target, spec.decision).with_columns(raw[DAY]),
+        _known_before_deciding(dataset, spec, days),
+    )
+    if logged is not None:
+        decided = pl.concat([logged, decided], how="diagonal_relaxed").sort(
+            DAY, maintain_order=True
+        )
+    return decided, raw.height
 
 
 def _known_before_deciding(dataset, spec: DatasetSpec, days: list[str]) -> pl.Series | None:
