@@ -224,6 +224,26 @@ def test_a_model_understating_risk_fails_calibration():
     assert report["calibration"]["observed_to_expected"]["low"] > 1.2
 
 
+def test_outside_the_band_but_better_than_the_deployed_champion_passes_calibration():
+    """After a drift a fresh model's folds lie outside the band and the deployed champion
+    further out: against the deployed champion as it is, lower log loss beyond noise passes;
+    against a refitted recipe, or a deployed champion that is calibrated, it does not."""
+    spec = load_spec(BUILTIN_SPEC, home="/tmp/unused")
+
+    def understated(share):
+        return lambda rows: share * rows["truth"].to_numpy()
+
+    verdicts = {}
+    for candidate, champion in ((0.75, 0.4), (0.75, 1.0)):
+        gates, report = backtest(understated(candidate), champion=understated(champion))
+        assert not gates["calibration"]["passed"]  # a refitted recipe: the band alone
+        report["comparison"]["against"] = "deployed"
+        verdicts[champion] = evaluate_gates(report, spec.gates)["calibration"]
+    assert verdicts[0.4]["passed"], verdicts[0.4]["reason"]
+    assert "beat the deployed champion's" in verdicts[0.4]["reason"]
+    assert not verdicts[1.0]["passed"], verdicts[1.0]["reason"]
+
+
 def test_a_model_that_declines_one_group_more_fails_fairness():
     def harsher_on_young(rows):
         p = rows["truth"].to_numpy()

@@ -180,15 +180,23 @@ def paired_comparison(rows: pl.DataFrame, values: dict, threshold: float, spec) 
     cand, champ = rows["candidate"].to_numpy(), rows["champion"].to_numpy()
     auc = auc_difference(y, cand, champ, clusters_of(days))
     value = mean_difference(days, values["candidate"], values["champion"])
+    log_loss = mean_difference(days, _row_log_loss(y, cand), _row_log_loss(y, champ))
     return {
         "rows": rows.height,
         "positives": int(y.sum()),
         "days": int(rows[DAY].n_unique()),
         "auc_difference": auc.as_dict() if auc else None,
         "value_difference": value.as_dict(),
+        "log_loss_difference": log_loss.as_dict(6),
         "fairness": _fairness_rises(rows, list(spec.protected), threshold),
         "segments": _segment_differences(rows, list(spec.segments), spec.gates.min_segment_rows),
     }
+
+
+def _row_log_loss(y: np.ndarray, p: np.ndarray) -> np.ndarray:
+    """Each row's log loss (a proper score: calibration and ranking both count)."""
+    p = np.clip(np.asarray(p, dtype=float), 1e-12, 1 - 1e-12)
+    return -(y * np.log(p) + (1 - y) * np.log(1 - p))
 
 
 def _fairness_rises(rows: pl.DataFrame, columns: list[str], threshold: float) -> dict:

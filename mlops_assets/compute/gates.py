@@ -46,7 +46,9 @@ def evaluate_gates(report: dict, gates: Gates, rule: str = "better") -> dict[str
             f"floor {gates.min_auc}",
             {**evidence, "auc": auc},
         ),
-        "calibration": _calibration(report["calibration"], gates.calibration_tolerance),
+        "calibration": _calibration(
+            report["calibration"], gates.calibration_tolerance, report.get("comparison")
+        ),
     }
     comparison = report.get("comparison")
     if comparison is None:
@@ -132,7 +134,11 @@ def _beats_champion(comparison: dict, gates: Gates, rule: str, counts: dict, whe
     )
 
 
-def _calibration(evidence: dict, tolerance: float) -> dict:
+def _calibration(evidence: dict, tolerance: float, comparison: dict | None = None) -> dict:
+    """Calibrated within `tolerance`; or, against the deployed champion as it is, better
+    probabilities than it has on the same rows: its log loss lower beyond noise. (A drift the
+    monitors caught leaves a fresh model's backtest folds, trained before it, outside the band,
+    and the deployed champion further off still: replacing it is then the lesser error.)"""
     ratio, slope = evidence["observed_to_expected"], evidence["slope"]
     low, high = 1 / (1 + tolerance), 1 + tolerance
     off = [
@@ -140,21 +146,31 @@ def _calibration(evidence: dict, tolerance: float) -> dict:
         for name, i in (("observed/expected", ratio), ("slope", slope))
         if i["low"] > high or i["high"] < low
     ]
-    return _verdict(
-        not off,
+    reason = (
         f"observed/expected positives {ratio['estimate']:.3f} [{ratio['low']:.3f}, "
         f"{ratio['high']:.3f}], calibration slope {slope['estimate']:.3f} [{slope['low']:.3f}, "
         f"{slope['high']:.3f}] on {evidence['rows']} rows ({evidence['positives']} positives): "
         f"fails only when an interval lies wholly outside [{low:.3f}, {high:.3f}]"
-        + (f"; off: {', '.join(off)}" if off else ""),
-        evidence,
     )
+    if not off:
+        return _verdict(True, reason, evidence)
+    log_loss = (comparison or {}).get("log_loss_difference")
+    deployed = (comparison or {}).get("against") == "deployed"
+    if deployed and log_loss is not None and log_loss["high"] < 0:
+        return _verdict(
+            True,
+            f"{reason}; off: {', '.join(off)}, but its probabilities beat the deployed "
+            f"champion's on the same rows: log loss candidate - champion "
+            f"{_interval(log_loss, digits=6)} (upper bound below 0)",
+            {**evidence, "log_loss_difference": log_loss},
+        )
+    return _verdict(False, f"{reason}; off: {', '.join(off)}", evidence)
 
 
-def _interval(i: dict | None, signed: bool = True) -> str:
+def _interval(i: dict | None, signed: bool = True, digits: int = 4) -> str:
     if i is None:
         return "n/a (one class only)"
-    f = "+.4f" if signed else ".4f"
+    f = f"+.{digits}f" if signed else f".{digits}f"
     return f"{i['estimate']:{f}} [{i['low']:{f}}, {i['high']:{f}}]"
 
 

@@ -102,6 +102,7 @@ def build_evaluation_assets(spec: DatasetSpec) -> list:
         report, rows = run_backtest(training_set, folds, fit, spec, versus.fit, versus.after)
         if report["comparison"] is not None:
             report["comparison"]["baseline"] = versus.description
+            report["comparison"]["against"] = config.compare_with
             report["comparison"]["training_windows_end"] = {
                 "candidate": candidate_model["training_window"].split("..")[-1],
                 "champion": str(registry.training_window_end(versus.version)),
@@ -190,6 +191,7 @@ def _metadata(report: dict, folds: int, gap: int) -> dict:
     """The backtest's materialization metadata: headline metrics, comparison, gates."""
     overall, comparison = report["overall"], report["comparison"] or {}
     kept = ("baseline", "rows", "positives", "days", "auc_difference", "value_difference")
+    kept += ("log_loss_difference", "against")
     return {
         "folds": folds,
         "gap_days": gap,
