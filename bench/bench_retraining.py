@@ -1,12 +1,14 @@
 """Benchmark: detection delay and the value of closed-loop retraining under concept drift.
 
 uv run python bench/bench_retraining.py [--rows 1000] [--days 70] [--drift-day 40]
-    [--scenario concept_drift] [--seeds 1]
+    [--scenario concept_drift] [--seeds 1] [--no-schedules]
 
 Lands a simulator scenario (default `concept_drift`) day by day, each day just before the
 platform's daily chain runs it (selective labels: outcomes land only for the applications that
 the platform's decisions approved, the control group included). Trains the first champion on day
-drift_day - 6 and evaluates the retrain sensors after it (`mlops_assets.commands.replay`). Prints
+drift_day - 6 and evaluates the retrain sensors after it every day, and runs the weekly retrain
+on its schedule's ticks as the daemon would (`--no-schedules`: the sensors alone;
+`mlops_assets.commands.replay`). Prints
 the detection delay (days from drift onset to the first retrain request), what each retrain did,
 the count of signal-driven retrains, and the value per application of the final champion, of the
 first champion, and of the simulator's oracle (true probabilities) on the last `delay_days`
@@ -43,6 +45,9 @@ def main() -> None:
     parser.add_argument("--drift-day", type=int, default=40)
     parser.add_argument("--scenario", default="concept_drift", help="or none, data_drift, both")
     parser.add_argument("--seeds", type=int, default=1, help="simulator seeds 7, 8, ...")
+    parser.add_argument(
+        "--no-schedules", action="store_true", help="no weekly retrain: the sensors alone"
+    )
     args = parser.parse_args()
     runs = [run(args, seed) for seed in range(7, 7 + args.seeds)]
     if len(runs) > 1:
@@ -78,6 +83,7 @@ def run(args, seed: int) -> dict:
             last_day=(start + dt.timedelta(days=args.days - 1)).isoformat(),
             progress=lambda line: print("  " + line, flush=True),
             land=land,
+            schedules=not args.no_schedules,
         )
         drift_date = start + dt.timedelta(days=args.drift_day)
         signals = [r for r in history["retrains"] if r["trigger"] in ("drift", "performance")]

@@ -60,3 +60,16 @@ def test_a_dataset_whose_labels_do_not_lag_automates_the_monitoring_it_has(tmp_p
     sensor = defs.resolve_sensor_def("anes96_automation_sensor")
     targeted = sensor.asset_selection.resolve(defs.resolve_asset_graph())
     assert {key.path[-1] for key in targeted} == {"pipeline_health", "drift_report", "kpis"}
+
+
+def test_a_replay_runs_the_weekly_retrain_on_its_ticks_only(tmp_path):
+    """`commands.replay` with `schedules` runs the weekly retrain on the days its cron ticks,
+    as the daemon would (Mondays 03:00 UTC by default)."""
+    from mlops_assets.commands.replay import tick_on
+
+    defs = build_definitions(Settings.resolve(home=tmp_path))
+    weekly = defs.resolve_schedule_def("lending_weekly_retrain")
+    week = [dt.date(2025, 2, 17) + dt.timedelta(days=d) for d in range(7)]  # Monday first
+    ticks = {day: tick_on(weekly, day) for day in week}
+    assert ticks[week[0]] == dt.datetime(2025, 2, 17, 3, tzinfo=dt.UTC)
+    assert all(ticks[day] is None for day in week[1:])

@@ -33,10 +33,11 @@ def replay(
     first_day: str | None = None,
     history: dict | None = None,
     until: Callable[[dict], bool] | None = None,
+    schedules: bool = False,
 ) -> dict:
     """Run the daily chain for each landed day up to `last_day`, train the first champion on
     `train_day`, and every `step` days after it (1: daily, as the daemon would) evaluate the
-    retrain sensors.
+    retrain sensors; with `schedules`, also run the weekly retrain on its ticks after it.
 
     `land`: called with each day from the spec's `start_date` before the day runs, to land its
     files then (a business that reacts to the platform's decisions, as the simulator's); None:
@@ -67,6 +68,8 @@ def replay(
                 raise RuntimeError(f"the first model as of {train_day} was not promoted")
             history["first_champion"] = registry.champion_version()
         offset = (dt.date.fromisoformat(day) - dt.date.fromisoformat(train_day)).days
+        if schedules and offset > 0:
+            _weekly_retrain(defs, instance, spec, dt.date.fromisoformat(day), history, progress)
         if offset > 0 and (offset % step == 0 or day == last_day):
             history["checkpoints"].append(
                 _sensors(defs, instance, spec, dt.date.fromisoformat(day), history, progress)
@@ -122,6 +125,42 @@ def _sensors(defs, instance, spec, day: dt.date, history: dict, progress) -> dic
             )
     progress(f"{day}: champion v{registry.champion_version()}")
     return checkpoint
+
+
+def tick_on(schedule: dg.ScheduleDefinition, day: dt.date) -> dt.datetime | None:
+    """The schedule's first tick on `day` (UTC), or None."""
+    from dagster._utils.schedules import cron_string_iterator  # no public API lists the ticks
+
+    midnight = dt.datetime.combine(day, dt.time(), tzinfo=dt.UTC)
+    tick = next(cron_string_iterator(midnight.timestamp(), schedule.cron_schedule, "UTC"))
+    return tick if tick.date() == day else None
+
+
+def _weekly_retrain(defs, instance, spec, day: dt.date, history: dict, progress) -> None:
+    """Run the weekly retrain schedule's request if it ticks on `day`, as the daemon would."""
+    schedule = defs.resolve_schedule_def(f"{spec.name}_weekly_retrain")
+    tick = tick_on(schedule, day)
+    if tick is None:
+        return
+    with dg.build_schedule_context(instance=instance, scheduled_execution_time=tick) as context:
+        requests = schedule.evaluate_tick(context).run_requests or []
+    registry = defs.resources["registries"].of(spec)
+    for request in requests:
+        tags = {**schedule.tags, **request.tags}
+        outcome = _train(defs, instance, spec, day.isoformat(), tags, request.run_config)
+        history["retrains"].append(
+            {
+                "day": day.isoformat(),
+                "trigger": tags.get("mlops/trigger", "schedule"),
+                "reason": "weekly retrain",
+                "promoted": outcome.success,
+                "champion": registry.champion_version(),
+            }
+        )
+        progress(
+            f"{day}: weekly retrain -> champion v{registry.champion_version()}"
+            f" ({'promoted' if outcome.success else 'not promoted'})"
+        )
 
 
 def _train(defs, instance, spec, as_of: str, tags: dict, run_config: dict):
