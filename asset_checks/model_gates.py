@@ -20,7 +20,9 @@ DESCRIPTIONS = {  # every interval is 95%, from the same backtest rows (see comp
     "-gates.non_inferiority_margin, the value is not worse beyond noise and the training data "
     "is newer.",
     "calibration": "Neither observed/expected positives nor the calibration slope lies wholly "
-    "outside [1/(1+t), 1+t], t = gates.calibration_tolerance.",
+    "outside [1/(1+t), 1+t], t = gates.calibration_tolerance; or, against the deployed "
+    "champion as it is (retrains), the paired log-loss difference lies wholly below 0: its "
+    "probabilities beat the champion's on the same rows.",
     "fairness": "No equalized-odds spread (action rate among negatives, among positives) over a "
     "protected column's groups rises beyond gates.fairness_tolerance above the champion's.",
     "segments": "No segment's ROC AUC falls beyond gates.segment_tolerance below the champion's "
