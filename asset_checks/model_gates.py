@@ -15,7 +15,8 @@ DESCRIPTIONS = {  # every interval is 95%, from the same backtest rows (see comp
     "gates.min_auc (also for a first model).",
     "beats_champion": "On the same rows, at the same horizon, the AUC gain over the champion's "
     "recipe exceeds gates.margin at its lower bound, and the value per application is not worse "
-    "beyond noise (bootstrap over days). Weekly retrain (`promote_if: not_worse`): against the "
+    "beyond noise (bootstrap over days). Weekly and signal-driven retrains (`promote_if: "
+    "not_worse`): against the "
     "deployed champion on rows after its window, the AUC difference's lower bound exceeds "
     "-gates.non_inferiority_margin, the value is not worse beyond noise and the training data "
     "is newer.",

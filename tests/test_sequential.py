@@ -13,7 +13,7 @@ from mlops_assets.compute.sequential import (
     day_sums,
 )
 from mlops_assets.config.spec_types import Gates, Monitoring
-from mlops_assets.defs.sensors import weekly_retrain_config
+from mlops_assets.defs.sensors import signal_retrain_config, weekly_retrain_config
 from mlops_assets.defs.signals import performance_signal
 
 K = 1.5
@@ -171,10 +171,15 @@ def test_the_weekly_rule_promotes_an_equal_model_on_newer_data_and_keeps_the_oth
         evaluate_gates(report(tie, "2025-03-01", "2025-02-22"), Gates(), "best")
 
 
-def test_the_weekly_retrain_compares_with_the_deployed_champion():
+def test_weekly_and_signal_retrains_compare_with_the_deployed_champion_when_not_worse():
     from mlops_assets.config.settings import BUILTIN_SPEC
     from mlops_assets.config.spec import load_spec
 
     spec = load_spec(BUILTIN_SPEC, home="/tmp/unused")
     config = weekly_retrain_config(spec)["ops"]["lending__backtest"]["config"]
     assert config == {"compare_with": "deployed", "promote_if": "not_worse"}
+    # a signal-driven retrain too, on the latest labelled days, recency-weighted
+    signal = signal_retrain_config(spec)["ops"]
+    assert signal["lending__backtest"]["config"]["promote_if"] == "not_worse"
+    assert signal["lending__backtest"]["config"]["compare_with"] == "deployed"
+    assert signal["lending__candidate_model"]["config"]["recency_half_life_days"] > 0

@@ -108,7 +108,10 @@ def retrain_guard(
 def signal_retrain_config(spec: DatasetSpec) -> dict:
     """Run config of a drift- or performance-driven retrain: recency-weighted training, and a
     backtest on the latest labelled days (`monitoring.retrain_*`) against the deployed champion
-    as it is (monitoring showed it is off); the gates are unchanged."""
+    as it is, promoted when not worse (non-inferiority on newer data, as the weekly retrain):
+    the signal is a test at a stated false-alarm rate that the champion is off, so the question
+    is whether the fresh model is at least as good, not better by a margin in ranking (a
+    concept drift mostly moves calibration and value, which the other gates read)."""
     m = spec.monitoring
     return {
         "ops": {
@@ -120,6 +123,7 @@ def signal_retrain_config(spec: DatasetSpec) -> dict:
                     "folds": m.retrain_folds,
                     "fold_days": m.retrain_fold_days,
                     "compare_with": "deployed",
+                    "promote_if": "not_worse",
                 }
             },
         }
