@@ -214,6 +214,8 @@ def test_a_backfill_of_decisions_over_a_range_of_days_is_one_run(trained_home):
     key = dg.AssetKey(["lending", "decisions"])
     assert defs.resolve_assets_def(key).backfill_policy == dg.BackfillPolicy.single_run()
     days = [f"2025-02-{d:02d}" for d in range(10, 15)]
+    for day in days:  # undecided, so that the run decides them (a logged day is kept as it is)
+        (trained_home.lake / "lending" / "decisions" / f"{day}.parquet").unlink()
     result = defs.resolve_implicit_global_asset_job_def().execute_in_process(
         instance=instance,
         asset_selection=[key],
@@ -226,6 +228,7 @@ def test_a_backfill_of_decisions_over_a_range_of_days_is_one_run(trained_home):
     assert result.success
     events = result.get_asset_materialization_events()
     assert sorted(e.materialization.partition for e in events) == days
+    assert metadata(result, "decisions")["decided_now"] > 1500  # five days of ~400
     for day in days:
         decided = pl.read_parquet(trained_home.lake / "lending" / "decisions" / f"{day}.parquet")
         assert decided.height > 300 and decided["_day"].cast(pl.String).unique().to_list() == [day]
@@ -254,3 +257,4 @@ def test_re_deciding_a_day_keeps_its_logged_decisions_and_decides_only_new_ones(
     columns = ["id", "score", "decision", "control", "model_version"]
     assert again.tail(50).select(columns).equals(first.tail(50).select(columns))
     assert metadata(result, "decisions")["decided_now"] == 50
+    first.write_parquet(path)  # the module's home as it was

@@ -159,8 +159,8 @@ def test_the_weekly_rule_promotes_an_equal_model_on_newer_data_and_keeps_the_oth
     weekly = evaluate_gates(report(tie, "2025-03-01", "2025-02-22"), Gates(), "not_worse")
     assert all(v["passed"] for v in weekly.values()), weekly
     assert "non-inferiority on newer data" in weekly["beats_champion"]["reason"]
-    signal = evaluate_gates(report(tie, "2025-03-01", "2025-02-22"), Gates(), "better")
-    assert not signal["beats_champion"]["passed"]
+    superiority = evaluate_gates(report(tie, "2025-03-01", "2025-02-22"), Gates(), "better")
+    assert not superiority["beats_champion"]["passed"]
     stale = evaluate_gates(report(tie, "2025-02-22", "2025-02-22"), Gates(), "not_worse")
     assert "not newer" in stale["beats_champion"]["reason"]
     assert not stale["beats_champion"]["passed"]

@@ -37,7 +37,8 @@ def replay(
 ) -> dict:
     """Run the daily chain for each landed day up to `last_day`, train the first champion on
     `train_day`, and every `step` days after it (1: daily, as the daemon would) evaluate the
-    retrain sensors; with `schedules`, also run the weekly retrain on its ticks after it.
+    retrain sensors; with `schedules`, also run the weekly retrain on its ticks after it (as
+    of the day before each tick).
 
     `land`: called with each day from the spec's `start_date` before the day runs, to land its
     files then (a business that reacts to the platform's decisions, as the simulator's); None:
@@ -128,18 +129,22 @@ def _sensors(defs, instance, spec, day: dt.date, history: dict, progress) -> dic
 
 
 def tick_on(schedule: dg.ScheduleDefinition, day: dt.date) -> dt.datetime | None:
-    """The schedule's first tick on `day` (UTC), or None."""
+    """The schedule's first tick on `day` (in its execution timezone), or None."""
+    from zoneinfo import ZoneInfo
+
     from dagster._utils.schedules import cron_string_iterator  # no public API lists the ticks
 
-    midnight = dt.datetime.combine(day, dt.time(), tzinfo=dt.UTC)
-    tick = next(cron_string_iterator(midnight.timestamp(), schedule.cron_schedule, "UTC"))
+    zone = schedule.execution_timezone or "UTC"
+    midnight = dt.datetime.combine(day, dt.time(), tzinfo=ZoneInfo(zone))
+    tick = next(cron_string_iterator(midnight.timestamp(), schedule.cron_schedule, zone))
     return tick if tick.date() == day else None
 
 
 def _weekly_retrain(defs, instance, spec, day: dt.date, history: dict, progress) -> None:
-    """Run the weekly retrain schedule's request if it ticks on `day`, as the daemon would."""
+    """Run the weekly retrain schedule's request if it ticks on the day after `day`, as the
+    daemon would then: with what landed up to `day` (the tick comes before that day's files)."""
     schedule = defs.resolve_schedule_def(f"{spec.name}_weekly_retrain")
-    tick = tick_on(schedule, day)
+    tick = tick_on(schedule, day + dt.timedelta(days=1))
     if tick is None:
         return
     with dg.build_schedule_context(instance=instance, scheduled_execution_time=tick) as context:

@@ -114,7 +114,8 @@ def train_and_report(
 
 def _decide(defs, instance, spec: DatasetSpec, progress) -> dict:
     """Batch decisions for every day with a raw partition, in one run over the range, by the
-    deployed models (the daily chain's `decisions`, which decides nothing before a champion)."""
+    deployed models (the daily chain's `decisions`, which decides nothing before a champion and
+    keeps the rows a day has logged already)."""
     days = sorted(instance.get_materialized_partitions(dg.AssetKey([spec.name, "raw"])))
     if not days:
         return {"days": 0}
@@ -141,9 +142,9 @@ def _decide(defs, instance, spec: DatasetSpec, progress) -> dict:
 
 
 def _monitor(defs, instance, spec: DatasetSpec, progress) -> dict:
-    """After a promotion: the latest decided day's drift report and KPIs against the new
-    champion, and the realized performance of the latest `monitoring.trailing_days` outcome
-    days whose decisions exist."""
+    """After a promotion: the latest decided day's drift report against the new champion and
+    its KPIs (of the decisions logged for it), and the realized performance of the latest
+    `monitoring.trailing_days` outcome days whose decisions exist."""
     decided = sorted(instance.get_materialized_partitions(dg.AssetKey([spec.name, "decisions"])))
     latest = decided[-1]
     daily = daily_job_name(spec)

@@ -23,7 +23,8 @@ def non_inferior(
 ) -> bool:
     """The candidate, trained on newer data, is not worse than the deployed champion: the AUC
     difference's lower bound exceeds -`margin` and the value per application is not worse
-    beyond noise (a regular retrain of the same recipe: equal quality, fresher data)."""
+    beyond noise (the weekly retrain of the same recipe: equal quality, fresher data; a
+    signal-driven retrain: the champion was shown to be off)."""
     return (
         newer_data
         and auc_difference is not None
