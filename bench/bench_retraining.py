@@ -110,6 +110,8 @@ def run(args, seed: int) -> dict:
                 f"  retrain {r['day']} ({r['trigger']}): "
                 f"{'promoted' if r['promoted'] else 'not promoted'}, champion v{r['champion']}"
             )
+            for gate, reason in r.get("refused_by", {}).items():
+                print(f"    refused by {gate}: {reason}")
         share = value_table(settings, plan, history)
     return {"delay": delay, "signals": len(signals), "share": share}
 
