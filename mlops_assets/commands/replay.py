@@ -112,7 +112,7 @@ def _sensors(defs, instance, spec, day: dt.date, history: dict, progress) -> dic
         for request in result.run_requests or []:
             as_of = day.isoformat()
             outcome = _train(defs, instance, spec, as_of, request.tags, request.run_config)
-            retrain = _retrain(day, request.tags["mlops/trigger"], request.tags, outcome, registry)
+            retrain = _retrain(day, request.tags, outcome, registry)
             history["retrains"].append(retrain)
             progress(
                 f"{day}: {retrain['trigger']} retrain -> champion v{retrain['champion']}"
@@ -147,18 +147,19 @@ def _weekly_retrain(defs, instance, spec, day: dt.date, history: dict, progress)
     for request in requests:
         tags = {**schedule.tags, **request.tags}
         outcome = _train(defs, instance, spec, day.isoformat(), tags, request.run_config)
-        history["retrains"].append(_retrain(day, "schedule", tags, outcome, registry))
+        history["retrains"].append(_retrain(day, tags, outcome, registry))
         progress(
             f"{day}: weekly retrain -> champion v{registry.champion_version()}"
             f" ({'promoted' if outcome.success else 'not promoted'})"
         )
 
 
-def _retrain(day: dt.date, trigger: str, tags: dict, outcome, registry) -> dict:
-    """What a retrain did: promoted or not, and the reasons of the gates that refused it."""
+def _retrain(day: dt.date, tags: dict, outcome, registry) -> dict:
+    """What a retrain run (its `tags`) did: promoted or not, and the reasons of the gates that
+    refused it."""
     return {
         "day": day.isoformat(),
-        "trigger": trigger,
+        "trigger": tags["mlops/trigger"],
         "reason": tags.get("mlops/reason", "weekly retrain"),
         "promoted": outcome.success,
         "champion": registry.champion_version(),

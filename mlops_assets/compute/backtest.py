@@ -29,6 +29,7 @@ from mlops_assets.compute.metrics import (
     decision_threshold,
     equalized_odds,
     reliability_table,
+    row_log_loss,
     row_values,
     segment_metrics,
 )
@@ -180,7 +181,7 @@ def paired_comparison(rows: pl.DataFrame, values: dict, threshold: float, spec) 
     cand, champ = rows["candidate"].to_numpy(), rows["champion"].to_numpy()
     auc = auc_difference(y, cand, champ, clusters_of(days))
     value = mean_difference(days, values["candidate"], values["champion"])
-    log_loss = mean_difference(days, _row_log_loss(y, cand), _row_log_loss(y, champ))
+    log_loss = mean_difference(days, row_log_loss(y, cand), row_log_loss(y, champ))
     return {
         "rows": rows.height,
         "positives": int(y.sum()),
@@ -191,12 +192,6 @@ def paired_comparison(rows: pl.DataFrame, values: dict, threshold: float, spec) 
         "fairness": _fairness_rises(rows, list(spec.protected), threshold),
         "segments": _segment_differences(rows, list(spec.segments), spec.gates.min_segment_rows),
     }
-
-
-def _row_log_loss(y: np.ndarray, p: np.ndarray) -> np.ndarray:
-    """Each row's log loss (a proper score: calibration and ranking both count)."""
-    p = np.clip(np.asarray(p, dtype=float), 1e-12, 1 - 1e-12)
-    return -(y * np.log(p) + (1 - y) * np.log(1 - p))
 
 
 def _fairness_rises(rows: pl.DataFrame, columns: list[str], threshold: float) -> dict:

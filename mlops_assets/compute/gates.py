@@ -155,9 +155,9 @@ def _calibration(evidence: dict, tolerance: float, comparison: dict | None = Non
     )
     if not off:
         return _verdict(True, reason, evidence)
-    log_loss = (comparison or {}).get("log_loss_difference")
-    deployed = (comparison or {}).get("against") == "deployed"
-    if deployed and log_loss is not None and log_loss["high"] < 0:
+    comparison = comparison or {}
+    log_loss = comparison.get("log_loss_difference")
+    if comparison.get("against") == "deployed" and log_loss and log_loss["high"] < 0:
         return _verdict(
             True,
             f"{reason}; off: {', '.join(off)}, but its probabilities beat the deployed "

@@ -23,10 +23,17 @@ def classification_metrics(y: np.ndarray, p: np.ndarray, bins: int = 10) -> dict
         "mean_score": round(float(p.mean()), 6) if len(y) else None,
         "roc_auc": round(float(roc_auc_score(y, p)), 6) if both else None,
         "pr_auc": round(float(average_precision_score(y, p)), 6) if both else None,
-        "log_loss": round(float(-np.mean(y * np.log(p) + (1 - y) * np.log(1 - p))), 6),
+        "log_loss": round(float(row_log_loss(y, p).mean()), 6),
         "brier": round(float(np.mean((p - y) ** 2)), 6),
         "ece": round(expected_calibration_error(y, p, bins), 6),
     }
+
+
+def row_log_loss(y: np.ndarray, p: np.ndarray) -> np.ndarray:
+    """Each row's log loss, scores clipped to [EPS, 1 - EPS] (a proper score: calibration and
+    ranking both count)."""
+    y, p = np.asarray(y, dtype=float), np.clip(np.asarray(p, dtype=float), EPS, 1 - EPS)
+    return -(y * np.log(p) + (1 - y) * np.log(1 - p))
 
 
 def reliability_table(y: np.ndarray, p: np.ndarray, bins: int = 10) -> pl.DataFrame:

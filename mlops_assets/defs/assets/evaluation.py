@@ -190,8 +190,16 @@ def _baseline(registry, candidate: int, recipe: Recipe, fit, columns, config) ->
 def _metadata(report: dict, folds: int, gap: int) -> dict:
     """The backtest's materialization metadata: headline metrics, comparison, gates."""
     overall, comparison = report["overall"], report["comparison"] or {}
-    kept = ("baseline", "rows", "positives", "days", "auc_difference", "value_difference")
-    kept += ("log_loss_difference", "against")
+    kept = (
+        "baseline",
+        "against",
+        "rows",
+        "positives",
+        "days",
+        "auc_difference",
+        "value_difference",
+        "log_loss_difference",
+    )
     return {
         "folds": folds,
         "gap_days": gap,
