@@ -58,7 +58,7 @@ from mlops_assets.compute.intervals import (  # noqa: E402
     clusters_of,
     wilson,
 )
-from mlops_assets.compute.metrics import decision_threshold, row_values  # noqa: E402
+from mlops_assets.compute.metrics import decision_threshold  # noqa: E402
 from mlops_assets.compute.selective import observable, population_rows  # noqa: E402
 from mlops_assets.compute.training import Recipe, model_matrix
 from mlops_assets.config.settings import BUILTIN_SPEC
@@ -98,17 +98,13 @@ def promoted(rows: pl.DataFrame, candidate, champion, spec) -> bool:
         candidate=pl.Series(candidate(rows)), champion=pl.Series(champion(rows))
     )
     y, threshold = rows[LABEL].to_numpy(), decision_threshold(spec)["threshold"]
-    values = {
-        m: row_values(y, rows[m].to_numpy(), threshold, spec.value)
-        for m in ("candidate", "champion")
-    }
     report = {
         "candidate_auc": auc_interval(
             y, rows["candidate"].to_numpy(), clusters_of(rows[DAY].to_numpy())
         ).as_dict(),
         "overall": {"candidate": {"rows": rows.height}},
         "calibration": weighted_calibration_evidence(rows, "candidate"),
-        "comparison": paired_comparison(rows, values, threshold, spec),
+        "comparison": paired_comparison(rows, threshold, spec),
     }
     return evaluate_gates(report, spec.gates)["beats_champion"]["passed"]
 

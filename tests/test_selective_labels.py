@@ -7,13 +7,19 @@ import numpy as np
 import polars as pl
 import pytest
 
+from mlops_assets.compute.features import LABEL
+from mlops_assets.compute.ingest import DAY
+from mlops_assets.compute.intervals import mean_difference
+from mlops_assets.compute.metrics import row_values
 from mlops_assets.compute.selective import (
     OUTCOME_KNOWN,
+    UNIT,
     WEIGHT,
     effective_sample_size,
     mark_known_outcomes,
     observable,
     population_rows,
+    value_difference,
 )
 from mlops_assets.config.settings import Settings
 from mlops_assets.config.spec import SpecError, load_spec, parse_spec
@@ -114,6 +120,47 @@ def test_weighted_observed_rows_estimate_the_whole_population_and_naive_ones_do_
     assert abs(weighted - population) < 0.01
     assert y.mean() < population - 0.03  # the naive estimate is biased low
     assert effective_sample_size(w) < len(w)
+
+
+def test_the_value_difference_covers_approvals_seen_only_through_the_control_group(spec):
+    """A candidate approves 150 applications a day that the champion declines, each defaulting
+    at the break-even rate (so the true value difference is 0): only the control group's ~7 of
+    them have outcomes, weighted 20. Often none of those defaulted; a bootstrap of the observed
+    rows then puts its lower bound above 0 (the candidate looks better), the platform's interval
+    rarely does."""
+    v, threshold = spec.value, 0.2
+    gain = v.otherwise_negative - v.action_negative
+    break_even = gain / (gain + v.action_positive - v.otherwise_positive)
+    rng = np.random.default_rng(0)
+    trials, above = 200, {"bootstrap": 0, "platform": 0}
+    for _ in range(trials):
+        n = 2000
+        differ = np.arange(n) < 150
+        p = np.where(differ, break_even, 0.05)
+        y = rng.random(n) < p
+        control = rng.random(n) < spec.serving.control_share
+        seen = ~differ | control  # the champion declines the 150: seen only in the control group
+        rows = population_rows(
+            pl.DataFrame(
+                {
+                    LABEL: y[seen].astype(int),
+                    DAY: [dt.date(2025, 1, 1)] * int(seen.sum()),
+                    "candidate": np.full(seen.sum(), 0.05),
+                    "champion": np.where(differ[seen], 0.5, 0.05),
+                    WEIGHT: np.where(differ[seen], 1 / spec.serving.control_share, 1.0),
+                }
+            )
+        )
+        cand, champ = rows["candidate"].to_numpy(), rows["champion"].to_numpy()
+        units = rows[UNIT].to_numpy()
+        labels = rows[LABEL].to_numpy()
+        naive = mean_difference(
+            units, row_values(labels, cand, threshold, v), row_values(labels, champ, threshold, v)
+        )
+        above["bootstrap"] += naive.low > 0
+        above["platform"] += value_difference(rows, cand, champ, threshold, v, units).low > 0
+    assert above["bootstrap"] / trials > 0.2
+    assert above["platform"] / trials <= 0.05
 
 
 def test_population_rows_repeat_each_row_by_its_weight():

@@ -40,6 +40,7 @@ from mlops_assets.compute.selective import (
     population_rows,
     resampling_units,
     unique_rows,
+    value_difference,
 )
 from mlops_assets.config.spec import DatasetSpec
 
@@ -152,8 +153,7 @@ def run_backtest(
     report["underperforming_segments"] = _underperforming(report, tolerance=0.05)
     if champion_fit is not None:
         after = pl.Series(rows[DAY] > (compare_after or dt.date.min))
-        kept = {m: v[after.to_numpy()] for m, v in values.items()}
-        report["comparison"] = paired_comparison(rows.filter(after), kept, threshold, spec)
+        report["comparison"] = paired_comparison(rows.filter(after), threshold, spec)
     return report, rows
 
 
@@ -172,15 +172,16 @@ def weighted_calibration_evidence(rows: pl.DataFrame, model: str) -> dict:
     )
 
 
-def paired_comparison(rows: pl.DataFrame, values: dict, threshold: float, spec) -> dict:
-    """Candidate minus champion on the same rows: AUC (DeLong), value per application (bootstrap
-    over days), the fairness spreads and each large segment's AUC (Bonferroni-corrected)."""
+def paired_comparison(rows: pl.DataFrame, threshold: float, spec) -> dict:
+    """Candidate minus champion on the same rows: AUC (DeLong), value per application
+    (`selective.value_difference`), log loss (bootstrap over days), the fairness spreads and each
+    large segment's AUC (Bonferroni-corrected)."""
     if rows.height == 0 or rows[LABEL].n_unique() < 2:
         return {"rows": rows.height, "positives": int(rows[LABEL].sum()), "days": 0}
     y, days = rows[LABEL].to_numpy(), resampling_units(rows, rows[DAY].to_numpy())
     cand, champ = rows["candidate"].to_numpy(), rows["champion"].to_numpy()
     auc = auc_difference(y, cand, champ, clusters_of(days))
-    value = mean_difference(days, values["candidate"], values["champion"])
+    value = value_difference(rows, cand, champ, threshold, spec.value, days)
     log_loss = mean_difference(days, row_log_loss(y, cand), row_log_loss(y, champ))
     return {
         "rows": rows.height,

@@ -18,9 +18,9 @@ from mlops_assets.compute.features import LABEL, FeatureColumns
 from mlops_assets.compute.fitting import recipe_fitter
 from mlops_assets.compute.gates import superior
 from mlops_assets.compute.ingest import DAY
-from mlops_assets.compute.intervals import auc_difference, clusters_of, mean_difference
-from mlops_assets.compute.metrics import decision_threshold, row_values
-from mlops_assets.compute.selective import resampling_units
+from mlops_assets.compute.intervals import auc_difference, clusters_of
+from mlops_assets.compute.metrics import decision_threshold
+from mlops_assets.compute.selective import resampling_units, value_difference
 from mlops_assets.compute.training import Recipe, build_model
 from mlops_assets.config.spec import DatasetSpec
 from mlops_assets.config.spec_types import Experiments, ParamRange
@@ -135,11 +135,8 @@ def pair_with_baseline(result: dict, scores, baseline: Baseline, data: SweepData
     base = rows["candidate"].to_numpy()
     threshold = decision_threshold(data.spec)["threshold"]
     auc = auc_difference(y, scores, base, clusters_of(days), comparisons=data.comparisons)
-    value = mean_difference(
-        days,
-        row_values(y, scores, threshold, data.spec.value),
-        row_values(y, base, threshold, data.spec.value),
-        comparisons=data.comparisons,
+    value = value_difference(
+        rows, scores, base, threshold, data.spec.value, days, comparisons=data.comparisons
     )
     return {
         **result,
