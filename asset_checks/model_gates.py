@@ -15,11 +15,10 @@ DESCRIPTIONS = {  # every interval is 95%, from the same backtest rows (see comp
     "gates.min_auc (also for a first model).",
     "beats_champion": "On the same rows, at the same horizon, the AUC gain over the champion's "
     "recipe exceeds gates.margin at its lower bound, and the value per application is not worse "
-    "beyond noise (bootstrap over days). Weekly and signal-driven retrains (`promote_if: "
-    "not_worse`): against the "
-    "deployed champion on rows after its window, the AUC difference's lower bound exceeds "
-    "-gates.non_inferiority_margin, the value is not worse beyond noise and the training data "
-    "is newer.",
+    "beyond noise. Weekly and signal-driven retrains (`promote_if: not_worse`): against the "
+    "deployed champion on rows after its window, with newer training data, either the AUC "
+    "difference's lower bound exceeds -gates.non_inferiority_margin and the value is not worse "
+    "beyond noise, or the value is better beyond noise and the AUC not worse beyond noise.",
     "calibration": "Neither observed/expected positives nor the calibration slope lies wholly "
     "outside [1/(1+t), 1+t], t = gates.calibration_tolerance; or, against the deployed "
     "champion as it is (retrains), the paired log-loss difference lies wholly below 0: its "

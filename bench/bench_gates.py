@@ -93,7 +93,9 @@ def scorer(frame: pl.DataFrame, columns: FeatureColumns, params: dict | None = N
     return lambda rows: model.predict_proba(model_matrix(rows, columns))[:, 1]
 
 
-def promoted(rows: pl.DataFrame, candidate, champion, spec) -> bool:
+def promoted(rows: pl.DataFrame, candidate, champion, spec, rule: str = "better") -> bool:
+    """The `beats_champion` gate's verdict on `rows` under the promotion `rule` ("not_worse":
+    the candidate's training data is newer, as for a retrain against the deployed champion)."""
     rows = rows.with_columns(
         candidate=pl.Series(candidate(rows)), champion=pl.Series(champion(rows))
     )
@@ -106,7 +108,8 @@ def promoted(rows: pl.DataFrame, candidate, champion, spec) -> bool:
         "calibration": weighted_calibration_evidence(rows, "candidate"),
         "comparison": paired_comparison(rows, threshold, spec),
     }
-    return evaluate_gates(report, spec.gates)["beats_champion"]["passed"]
+    report["comparison"]["training_windows_end"] = {"candidate": "2025-02", "champion": "2025-01"}
+    return evaluate_gates(report, spec.gates, rule)["beats_champion"]["passed"]
 
 
 def calibration_passes(rows: pl.DataFrame, scores: np.ndarray, spec) -> bool:

@@ -115,7 +115,12 @@ def interval(estimate, low, high):
         (interval(-0.002, -0.008, 0.004), interval(-1, -3, 1), True, True),
         (interval(-0.01, -0.02, 0.0), interval(0, -1, 1), True, False),  # may be worse by 0.02
         (interval(0.01, 0.0, 0.02), interval(-5, -8, -2), True, False),  # value surely worse
+        # ranking as good within noise, value surely higher: a drift moved the threshold's rows
+        (interval(0.004, -0.02, 0.027), interval(16.7, 11.1, 22.3), True, True),
+        (interval(-0.02, -0.04, -0.001), interval(16.7, 11.1, 22.3), True, False),  # AUC worse
+        (interval(0.004, -0.02, 0.027), interval(9.7, -1.2, 20.6), True, False),  # value noisy
         (interval(0.0, 0.0, 0.0), interval(0, 0, 0), False, False),  # not newer data
+        (interval(0.004, -0.02, 0.027), interval(16.7, 11.1, 22.3), False, False),
         (None, interval(0, 0, 0), True, False),  # one class only: no evidence
     ],
 )

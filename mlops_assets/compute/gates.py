@@ -21,16 +21,17 @@ def superior(auc_difference: dict | None, value_difference: dict, margin: float)
 def non_inferior(
     auc_difference: dict | None, value_difference: dict, margin: float, newer_data: bool
 ) -> bool:
-    """The candidate, trained on newer data, is not worse than the deployed champion: the AUC
-    difference's lower bound exceeds -`margin` and the value per application is not worse
-    beyond noise (the weekly retrain of the same recipe: equal quality, fresher data; a
-    signal-driven retrain: the champion was shown to be off)."""
-    return (
-        newer_data
-        and auc_difference is not None
-        and auc_difference["low"] > -margin
-        and value_difference["high"] >= 0
-    )
+    """The candidate, trained on newer data, is not worse than the deployed champion (the weekly
+    retrain: equal quality, fresher data; a signal-driven retrain: the champion was shown to be
+    off). Either its AUC difference's lower bound exceeds -`margin` and its value per
+    application is not worse beyond noise, or its value is better beyond noise and its AUC not
+    worse beyond noise: a drift moves the value at the threshold before the ranking as a whole.
+    Each route is a one-sided test at 2.5%."""
+    if not newer_data or auc_difference is None:
+        return False
+    ranks_as_well = auc_difference["low"] > -margin and value_difference["high"] >= 0
+    earns_more = value_difference["low"] > 0 and auc_difference["high"] >= 0
+    return ranks_as_well or earns_more
 
 
 def evaluate_gates(report: dict, gates: Gates, rule: str = "better") -> dict[str, dict]:
@@ -118,7 +119,8 @@ def _beats_champion(comparison: dict, gates: Gates, rule: str, counts: dict, whe
             f"non-inferiority on newer data (training ends {windows['candidate']} vs the "
             f"champion's {windows['champion']}{'' if newer else ': not newer'}): AUC "
             f"candidate - champion {_interval(auc_diff)} (lower bound must exceed "
-            f"-{gates.non_inferiority_margin}); {value} {where}"
+            f"-{gates.non_inferiority_margin}) and {value}, or the value's lower bound above 0 "
+            f"and the AUC's upper bound at least 0 {where}"
         )
     elif rule == "better":
         passed = superior(auc_diff, value_diff, gates.margin)
