@@ -10,7 +10,8 @@ is computed once, in expectation under the true default probabilities of 200,000
 Prints how often each interval's lower bound lies above the truth (the candidate looks better
 than it is) and its upper bound below it (nominal 2.5% each), and the median width: the
 bootstrap of the observed rows alone (`intervals.mean_difference`), and the platform's
-(`selective.value_difference`); and the paired AUC difference's (DeLong, `auc_difference`),
+(`selective.value_difference`); and the same for the paired AUC difference: DeLong's clustered
+interval alone (`intervals.auc_difference`) and the platform's (`selective.auc_difference`),
 against the true AUC difference. `--all-outcomes`: every row observed, for comparison.
 """
 
@@ -33,6 +34,9 @@ from mlops_assets.compute.intervals import (  # noqa: E402
     mean_difference,
 )
 from mlops_assets.compute.metrics import decision_threshold, row_values  # noqa: E402
+from mlops_assets.compute.selective import (  # noqa: E402
+    auc_difference as platform_auc_difference,
+)
 from mlops_assets.compute.selective import resampling_units, value_difference  # noqa: E402
 from mlops_assets.config.settings import BUILTIN_SPEC  # noqa: E402
 from mlops_assets.config.spec import load_spec  # noqa: E402
@@ -67,9 +71,10 @@ def main() -> None:
     print(
         f"true differences first - second: value {truth:+.4f} per application, AUC {auc_truth:+.4f}"
     )
-    print(f"{'days':>5} {'interval':>10} {'low > truth':>12} {'high < truth':>13} {'width':>7}")
+    print(f"{'days':>5} {'interval':>16} {'low > truth':>12} {'high < truth':>13} {'width':>7}")
     for days in (1, 3, 7):
-        misses = {name: [0, 0, []] for name in ("bootstrap", "platform", "AUC")}
+        names = ("value: bootstrap", "value: platform", "AUC: DeLong", "AUC: platform")
+        misses = {name: [0, 0, []] for name in names}
         for t in range(args.trials):
             rows = bench_gates.labelled_days(1000 + 30 * t, days, seed=10_000 + 100 * days + t)
             candidate, champion, sign = (second, first, -1) if t % 2 == 0 else (first, second, 1)
@@ -78,20 +83,21 @@ def main() -> None:
             cand, champ = candidate(rows), champion(rows)
             units, y = resampling_units(rows, rows[DAY].to_numpy()), rows[LABEL].to_numpy()
             intervals = {
-                "bootstrap": mean_difference(
+                "value: bootstrap": mean_difference(
                     units, row_values(y, cand, threshold, v), row_values(y, champ, threshold, v)
                 ),
-                "platform": value_difference(rows, cand, champ, threshold, v, units),
-                "AUC": auc_difference(y, cand, champ, clusters_of(units)),
+                "value: platform": value_difference(rows, cand, champ, threshold, v, units),
+                "AUC: DeLong": auc_difference(y, cand, champ, clusters_of(units)),
+                "AUC: platform": platform_auc_difference(rows, cand, champ, units),
             }
             for name, i in intervals.items():
-                true = sign * (auc_truth if name == "AUC" else truth)
+                true = sign * (auc_truth if name.startswith("AUC") else truth)
                 misses[name][0] += i.low > true
                 misses[name][1] += i.high < true
                 misses[name][2].append(i.high - i.low)
         for name, (low, high, widths) in misses.items():
             print(
-                f"{days:>5} {name:>10} {low / args.trials:>12.1%} {high / args.trials:>13.1%} "
+                f"{days:>5} {name:>16} {low / args.trials:>12.1%} {high / args.trials:>13.1%} "
                 f"{np.median(widths):>7.4g}",
                 flush=True,
             )

@@ -211,3 +211,39 @@ def test_a_naive_monitor_sees_the_models_approvals_and_not_exploration(spec):
     assert out["approved_by_model"]["rows"] == 2 and out["control"]["rows"] == 2
     assert out["observed"]["rows"] == 6
     assert realized_performance(rows.drop("explored"), spec)["approved_by_model"]["rows"] == 4
+
+
+def test_the_auc_difference_under_selective_labels_is_delongs_widened_by_the_outcome_noise():
+    """Without copies it is DeLong's clustered interval; with rows standing for 20 it contains
+    DeLong's and reads the outcome noise from the models (the weighted AUC is scikit-learn's,
+    ties counting half)."""
+    from sklearn.metrics import roc_auc_score
+
+    from mlops_assets.compute.intervals import auc_difference as delong
+    from mlops_assets.compute.intervals import clusters_of
+    from mlops_assets.compute.selective import _weighted_auc, auc_difference
+
+    rng = np.random.default_rng(3)
+    n = 3000
+    p = rng.uniform(0.01, 0.4, n)
+    candidate = np.clip(p + rng.normal(0, 0.05, n), 0, 1)
+    champion = np.round(np.clip(p + rng.normal(0, 0.05, n), 0, 1), 2)  # ties
+    y = (rng.random(n) < p).astype(int)
+    weight = np.where(champion >= 0.25, 20.0, 1.0)  # the declined region: control rows only
+    frame = pl.DataFrame({LABEL: y, "c": candidate, "h": champion, WEIGHT: weight})
+    plain = frame.drop(WEIGHT)
+    units = np.arange(n)
+    assert auc_difference(plain, candidate, champion, units) == delong(
+        y, candidate, champion, clusters_of(units)
+    )
+    copies = population_rows(frame)
+    u = copies[UNIT].to_numpy()
+    c, h = copies["c"].to_numpy(), copies["h"].to_numpy()
+    wide = auc_difference(copies, c, h, u)
+    narrow = delong(copies[LABEL].to_numpy(), c, h, clusters_of(u))
+    assert wide.estimate == narrow.estimate
+    assert wide.low < narrow.low and wide.high > narrow.high  # the noise DeLong did not see
+    draws = rng.random((2, n)) < p
+    for row in range(2):
+        expected = roc_auc_score(draws[row], champion, sample_weight=weight)
+        assert _weighted_auc(champion, weight, draws[row : row + 1])[0] == pytest.approx(expected)

@@ -42,6 +42,7 @@ from mlops_assets.compute.selective import (
     unique_rows,
     value_difference,
 )
+from mlops_assets.compute.selective import auc_difference as selective_auc_difference
 from mlops_assets.config.spec import DatasetSpec
 
 Scorer = Callable[[pl.DataFrame], np.ndarray]
@@ -180,7 +181,7 @@ def paired_comparison(rows: pl.DataFrame, threshold: float, spec) -> dict:
         return {"rows": rows.height, "positives": int(rows[LABEL].sum()), "days": 0}
     y, days = rows[LABEL].to_numpy(), resampling_units(rows, rows[DAY].to_numpy())
     cand, champ = rows["candidate"].to_numpy(), rows["champion"].to_numpy()
-    auc = auc_difference(y, cand, champ, clusters_of(days))
+    auc = selective_auc_difference(rows, cand, champ, days)
     value = value_difference(rows, cand, champ, threshold, spec.value, days)
     log_loss = mean_difference(days, row_log_loss(y, cand), row_log_loss(y, champ))
     return {

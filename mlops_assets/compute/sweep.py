@@ -14,13 +14,12 @@ import numpy as np
 import polars as pl
 
 from mlops_assets.compute.backtest import Fold, run_backtest, walk_forward_folds
-from mlops_assets.compute.features import LABEL, FeatureColumns
+from mlops_assets.compute.features import FeatureColumns
 from mlops_assets.compute.fitting import recipe_fitter
 from mlops_assets.compute.gates import superior
 from mlops_assets.compute.ingest import DAY
-from mlops_assets.compute.intervals import auc_difference, clusters_of
 from mlops_assets.compute.metrics import decision_threshold
-from mlops_assets.compute.selective import resampling_units, value_difference
+from mlops_assets.compute.selective import auc_difference, resampling_units, value_difference
 from mlops_assets.compute.training import Recipe, build_model
 from mlops_assets.config.spec import DatasetSpec
 from mlops_assets.config.spec_types import Experiments, ParamRange
@@ -131,10 +130,10 @@ def pair_with_baseline(result: dict, scores, baseline: Baseline, data: SweepData
     if len(scores) != baseline.rows.height:
         raise ValueError("the trial's rows differ from the baseline's: not the same folds")
     rows = baseline.rows
-    y, days = rows[LABEL].to_numpy(), resampling_units(rows, rows[DAY].to_numpy())
+    days = resampling_units(rows, rows[DAY].to_numpy())
     base = rows["candidate"].to_numpy()
     threshold = decision_threshold(data.spec)["threshold"]
-    auc = auc_difference(y, scores, base, clusters_of(days), comparisons=data.comparisons)
+    auc = auc_difference(rows, scores, base, days, comparisons=data.comparisons)
     value = value_difference(
         rows, scores, base, threshold, data.spec.value, days, comparisons=data.comparisons
     )
