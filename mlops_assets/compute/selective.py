@@ -143,12 +143,13 @@ def value_difference(
     champion: np.ndarray,
     threshold: float,
     value,
-    days: np.ndarray,
+    units: np.ndarray,
     comparisons: int = 1,
 ):
     """Candidate minus champion value per application on the same rows: the bootstrap interval
-    (`intervals.mean_difference`, over `days`), widened to at least a normal interval of the
-    outcome and selection noise.
+    over `units` (days, or rows: `resampling_units`; `intervals.mean_difference`), widened under
+    selective labels (copies of weighted rows, `population_rows`) to at least a normal interval
+    of the outcome and selection noise.
 
     Under selective labels the rows where the candidate approves what the champion declined are
     seen only through the control group, a few rows weighted by 1 / control share; a bootstrap of
@@ -163,23 +164,22 @@ def value_difference(
 
     y = rows[LABEL].to_numpy()
     booted = mean_difference(
-        days,
+        units,
         row_values(y, candidate, threshold, value),
         row_values(y, champion, threshold, value),
         comparisons=comparisons,
     )
-    # the difference of a row as a function of its outcome: d0 when negative, d1 when positive
+    if UNIT not in rows.columns:
+        return booted
+    # one term per observed row, weighing as many copies as it has; its difference as a
+    # function of its outcome: d0 when negative, d1 when positive
+    first, w = np.unique(rows[UNIT].to_numpy(), return_index=True, return_counts=True)[1:]
+    a, b, w = np.asarray(candidate)[first], np.asarray(champion)[first], w.astype(float)
     d0, d1 = (
-        row_values(outcome, candidate, threshold, value)
-        - row_values(outcome, champion, threshold, value)
-        for outcome in (np.zeros(len(y)), np.ones(len(y)))
+        row_values(outcome, a, threshold, value) - row_values(outcome, b, threshold, value)
+        for outcome in (np.zeros(len(w)), np.ones(len(w)))
     )
-    m = np.clip((np.asarray(candidate) + np.asarray(champion)) / 2, 0.0, 1.0)
-    if UNIT in rows.columns:  # one term per observed row, weighing as many copies as it has
-        first, w = np.unique(rows[UNIT].to_numpy(), return_index=True, return_counts=True)[1:]
-        d0, d1, m, w = d0[first], d1[first], m[first], w.astype(float)
-    else:
-        w = np.ones(len(y))
+    m = np.clip((a + b) / 2, 0.0, 1.0)
     mean, square = (1 - m) * d0 + m * d1, (1 - m) * d0**2 + m * d1**2
     variance = float(np.sum(w * (w * square - mean**2)))
     half = z_value(comparisons=comparisons) * np.sqrt(max(variance, 0.0)) / max(len(y), 1)
