@@ -219,8 +219,8 @@ def auc_difference(
     a, b = np.asarray(candidate)[first], np.asarray(champion)[first]
     m = np.clip((a + b) / 2, 0.0, 1.0)
     rng, differences = np.random.default_rng(0), []
-    for _ in range(0, draws, 25):  # 25 redraws at a time: memory stays small on long windows
-        outcomes = rng.random((25, len(m))) < m
+    for start in range(0, draws, 25):  # 25 redraws at a time: memory stays small
+        outcomes = rng.random((min(25, draws - start), len(m))) < m
         differences.append(_weighted_auc(a, w, outcomes) - _weighted_auc(b, w, outcomes))
     spread = float(np.nanstd(np.concatenate(differences)))
     half = z_value(comparisons=comparisons) * spread
