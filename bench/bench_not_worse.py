@@ -24,9 +24,11 @@ import time
 os.environ.setdefault("OMP_NUM_THREADS", "1")
 
 import bench_gates  # noqa: E402  (bench/ is on the path when run as a script)
+from bench_value_interval import expected_value  # noqa: E402
 
 from mlops_assets.compute.features import LABEL, FeatureColumns  # noqa: E402
 from mlops_assets.compute.intervals import auc_interval  # noqa: E402
+from mlops_assets.compute.metrics import decision_threshold  # noqa: E402
 from mlops_assets.config.settings import BUILTIN_SPEC  # noqa: E402
 from mlops_assets.config.spec import load_spec  # noqa: E402
 
@@ -48,10 +50,17 @@ def main() -> None:
         name: auc_interval(y, model(holdout)).estimate
         for name, model in (("champion", champion), ("equal", equal), ("weak", weak))
     }
-    print(
-        f"true AUC minus the champion's: equal {auc['equal'] - auc['champion']:+.4f}, "
-        f"0.01 worse {auc['weak'] - auc['champion']:+.4f}"
-    )
+    threshold = decision_threshold(spec)["threshold"]
+    p = holdout["true_default_probability"].to_numpy()
+    value = {
+        name: expected_value(model(holdout), p, threshold, spec.value)
+        for name, model in (("champion", champion), ("equal", equal), ("weak", weak))
+    }
+    for name, label in (("equal", "equal"), ("weak", "0.01 worse")):
+        print(
+            f"{label} minus the champion, true: AUC {auc[name] - auc['champion']:+.4f}, value "
+            f"{value[name] - value['champion']:+.3f} per application"
+        )
     print(f"\nnot_worse against the deployed champion, {args.trials} trials each")
     print(f"{'days x rows':>12} {'0.01 worse promoted (95% CI)':>30} {'equal promoted':>24}")
     for days in (6, 21):

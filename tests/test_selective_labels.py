@@ -214,9 +214,9 @@ def test_a_naive_monitor_sees_the_models_approvals_and_not_exploration(spec):
 
 
 def test_the_auc_difference_under_selective_labels_is_delongs_widened_by_the_outcome_noise():
-    """Without copies it is DeLong's clustered interval; with rows standing for 20 it contains
-    DeLong's and reads the outcome noise from the models (the weighted AUC is scikit-learn's,
-    ties counting half)."""
+    """Without copies it is DeLong's clustered interval; with rows standing for 20 its lower
+    bound reads the outcome noise from the models, its upper bound is DeLong's (the weighted AUC
+    is scikit-learn's, ties counting half)."""
     from sklearn.metrics import roc_auc_score
 
     from mlops_assets.compute.intervals import auc_difference as delong
@@ -242,7 +242,11 @@ def test_the_auc_difference_under_selective_labels_is_delongs_widened_by_the_out
     wide = auc_difference(copies, c, h, u)
     narrow = delong(copies[LABEL].to_numpy(), c, h, clusters_of(u))
     assert wide.estimate == narrow.estimate
-    assert wide.low < narrow.low and wide.high > narrow.high  # the noise DeLong did not see
+    assert wide.low < narrow.low and wide.high == narrow.high  # the noise DeLong did not see
+    weighs_one = population_rows(frame.with_columns(pl.lit(1.0).alias(WEIGHT)))
+    assert auc_difference(weighs_one, candidate, champion, weighs_one[UNIT].to_numpy()) == delong(
+        y, candidate, champion, clusters_of(weighs_one[UNIT].to_numpy())
+    )
     draws = rng.random((2, n)) < p
     for row in range(2):
         expected = roc_auc_score(draws[row], champion, sample_weight=weight)

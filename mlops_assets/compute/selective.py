@@ -147,16 +147,17 @@ def value_difference(
     comparisons: int = 1,
 ):
     """Candidate minus champion value per application on the same rows: the bootstrap interval
-    over `units` (days, or rows: `resampling_units`; `intervals.mean_difference`), widened under
-    selective labels (copies of weighted rows, `population_rows`) to at least a normal interval
-    of the outcome and selection noise.
+    over `units` (days, or rows: `resampling_units`; `intervals.mean_difference`). Under
+    selective labels (rows standing for several, `population_rows`) its lower bound goes down to
+    at least that of a normal interval of the outcome and selection noise.
 
-    Under selective labels the rows where the candidate approves what the champion declined are
-    seen only through the control group, a few rows weighted by 1 / control share; a bootstrap of
-    those few rows cannot see the defaults they happened not to include, and its lower bound then
-    sits above the truth far more often than 2.5%. The second interval's variance does not depend
-    on which outcomes happened to be seen: each observed row stands for `WEIGHT` population rows
-    (Horvitz-Thompson), and its outcome's variance is taken from the two models' mean probability.
+    The rows where the candidate approves what the champion declined are seen only through the
+    control group, a few rows weighted by 1 / control share; a bootstrap of those few rows cannot
+    see the defaults they happened not to include, so the candidate looks better than it is and
+    the lower bound sits above the truth far more often than 2.5% (the upper bound does not miss
+    more than nominal, and stays). The normal interval's variance does not depend on which
+    outcomes happened to be seen: each observed row stands for its copies (Horvitz-Thompson), and
+    its outcome's variance is taken from the two models' mean probability.
     """
     from mlops_assets.compute.features import LABEL
     from mlops_assets.compute.intervals import Interval, mean_difference, z_value
@@ -169,12 +170,13 @@ def value_difference(
         row_values(y, champion, threshold, value),
         comparisons=comparisons,
     )
-    if UNIT not in rows.columns:
+    copies = _copies(rows)
+    if copies is None:
         return booted
     # one term per observed row, weighing as many copies as it has; its difference as a
     # function of its outcome: d0 when negative, d1 when positive
-    first, w = np.unique(rows[UNIT].to_numpy(), return_index=True, return_counts=True)[1:]
-    a, b, w = np.asarray(candidate)[first], np.asarray(champion)[first], w.astype(float)
+    first, w = copies
+    a, b = np.asarray(candidate)[first], np.asarray(champion)[first]
     d0, d1 = (
         row_values(outcome, a, threshold, value) - row_values(outcome, b, threshold, value)
         for outcome in (np.zeros(len(w)), np.ones(len(w)))
@@ -183,11 +185,7 @@ def value_difference(
     mean, square = (1 - m) * d0 + m * d1, (1 - m) * d0**2 + m * d1**2
     variance = float(np.sum(w * (w * square - mean**2)))
     half = z_value(comparisons=comparisons) * np.sqrt(max(variance, 0.0)) / max(len(y), 1)
-    return Interval(
-        booted.estimate,
-        min(booted.low, booted.estimate - half),
-        max(booted.high, booted.estimate + half),
-    )
+    return Interval(booted.estimate, min(booted.low, booted.estimate - half), booted.high)
 
 
 def auc_difference(
@@ -199,36 +197,45 @@ def auc_difference(
     draws: int = 200,
 ):
     """AUC(candidate) - AUC(champion) on the same rows: DeLong's paired interval clustered by
-    `units` (`intervals.auc_difference`), widened under selective labels (copies of weighted
-    rows, `population_rows`) to at least a normal interval of the outcome noise.
+    `units` (`intervals.auc_difference`). Under selective labels its lower bound goes down to at
+    least that of a normal interval of the outcome noise.
 
     As for `value_difference`, the declined region is seen through a few control rows each
     standing for 20, and a clustered DeLong variance reads only the outcomes that happened: when
     no positive was drawn among them, both the variance and the candidate's disadvantage look
-    small. The second interval's standard deviation is that of the weighted AUC difference over
-    `draws` redraws of every observed row's outcome from the two models' mean probability."""
+    small. The normal interval's standard deviation is that of the weighted AUC difference over
+    `draws` redraws of every observed row's outcome from the two models' mean probability (the
+    rows themselves are not redrawn: the selection noise is DeLong's)."""
     from mlops_assets.compute.features import LABEL
     from mlops_assets.compute.intervals import Interval, clusters_of, z_value
     from mlops_assets.compute.intervals import auc_difference as delong_difference
 
     y = rows[LABEL].to_numpy()
     delong = delong_difference(y, candidate, champion, clusters_of(units), comparisons=comparisons)
-    if delong is None or UNIT not in rows.columns:
+    copies = _copies(rows)
+    if delong is None or copies is None:
         return delong
-    first, w = np.unique(rows[UNIT].to_numpy(), return_index=True, return_counts=True)[1:]
+    first, w = copies
     a, b = np.asarray(candidate)[first], np.asarray(champion)[first]
     m = np.clip((a + b) / 2, 0.0, 1.0)
     rng, differences = np.random.default_rng(0), []
     for start in range(0, draws, 25):  # 25 redraws at a time: memory stays small
         outcomes = rng.random((min(25, draws - start), len(m))) < m
         differences.append(_weighted_auc(a, w, outcomes) - _weighted_auc(b, w, outcomes))
-    spread = float(np.nanstd(np.concatenate(differences)))
-    half = z_value(comparisons=comparisons) * spread
-    return Interval(
-        delong.estimate,
-        min(delong.low, delong.estimate - half),
-        max(delong.high, delong.estimate + half),
-    )
+    differences = np.concatenate(differences)
+    if np.isfinite(differences).sum() < 2:  # redraws with one class only: no spread to read
+        return delong
+    half = z_value(comparisons=comparisons) * float(np.nanstd(differences))
+    return Interval(delong.estimate, min(delong.low, delong.estimate - half), delong.high)
+
+
+def _copies(rows: pl.DataFrame) -> tuple[np.ndarray, np.ndarray] | None:
+    """Each observed row's first copy and its number of copies (`population_rows`), or None
+    when no row stands for more than itself (no selective labels)."""
+    if UNIT not in rows.columns:
+        return None
+    first, count = np.unique(rows[UNIT].to_numpy(), return_index=True, return_counts=True)[1:]
+    return (first, count.astype(float)) if count.max(initial=0) > 1 else None
 
 
 def _weighted_auc(scores: np.ndarray, weights: np.ndarray, outcomes: np.ndarray) -> np.ndarray:

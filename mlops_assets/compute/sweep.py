@@ -125,8 +125,8 @@ def score_recipe(data: SweepData, recipe: Recipe, baseline: Baseline) -> dict:
 
 def pair_with_baseline(result: dict, scores, baseline: Baseline, data: SweepData) -> dict:
     """A trial's summary with its differences from the baseline on the same rows at the same
-    horizon (AUC by DeLong, value per application by a bootstrap over days, both widened under
-    selective labels as the gates' are, and Bonferroni-corrected over the trials)."""
+    horizon (AUC by DeLong, value per application by a bootstrap over days, lower bounds widened
+    under selective labels as the gates' are, and Bonferroni-corrected over the trials)."""
     if len(scores) != baseline.rows.height:
         raise ValueError("the trial's rows differ from the baseline's: not the same folds")
     rows = baseline.rows
