@@ -24,11 +24,10 @@ import time
 os.environ.setdefault("OMP_NUM_THREADS", "1")
 
 import bench_gates  # noqa: E402  (bench/ is on the path when run as a script)
-from bench_value_interval import expected_value  # noqa: E402
 
 from mlops_assets.compute.features import LABEL, FeatureColumns  # noqa: E402
 from mlops_assets.compute.intervals import auc_interval  # noqa: E402
-from mlops_assets.compute.metrics import decision_threshold  # noqa: E402
+from mlops_assets.compute.metrics import decision_threshold, row_values  # noqa: E402
 from mlops_assets.config.settings import BUILTIN_SPEC  # noqa: E402
 from mlops_assets.config.spec import load_spec  # noqa: E402
 
@@ -53,7 +52,7 @@ def main() -> None:
     threshold = decision_threshold(spec)["threshold"]
     p = holdout["true_default_probability"].to_numpy()
     value = {
-        name: expected_value(model(holdout), p, threshold, spec.value)
+        name: float(row_values(p, model(holdout), threshold, spec.value).mean())
         for name, model in (("champion", champion), ("equal", equal), ("weak", weak))
     }
     for name, label in (("equal", "equal"), ("weak", "0.01 worse")):

@@ -42,7 +42,7 @@ from mlops_assets.compute.features import FeatureColumns  # noqa: E402
 from mlops_assets.compute.fitting import fit_model, recipe_fitter  # noqa: E402
 from mlops_assets.compute.gates import evaluate_gates, failed_gates  # noqa: E402
 from mlops_assets.compute.ingest import DAY  # noqa: E402
-from mlops_assets.compute.metrics import decision_threshold  # noqa: E402
+from mlops_assets.compute.metrics import decision_threshold, row_values  # noqa: E402
 from mlops_assets.compute.sweep import (  # noqa: E402
     SweepData,
     choose_winner,
@@ -148,14 +148,8 @@ def winner_against_truth(seed: int, args, spec) -> dict:
 def expected_values(frame, fresh, truth: np.ndarray, recipe: Recipe, spec) -> np.ndarray:
     """Each fresh application's value under the recipe's model, in expectation under the truth."""
     model, _ = fit_model(frame, COLUMNS, recipe)
-    act = (
-        model.predict_proba(model_matrix(fresh, COLUMNS))[:, 1]
-        >= decision_threshold(spec)["threshold"]
-    )
-    v = spec.value
-    acted = truth * v.action_positive + (1 - truth) * v.action_negative
-    otherwise = truth * v.otherwise_positive + (1 - truth) * v.otherwise_negative
-    return np.where(act, acted, otherwise)
+    scores = model.predict_proba(model_matrix(fresh, COLUMNS))[:, 1]
+    return row_values(truth, scores, decision_threshold(spec)["threshold"], spec.value)
 
 
 def main() -> None:

@@ -42,13 +42,6 @@ from mlops_assets.config.settings import BUILTIN_SPEC  # noqa: E402
 from mlops_assets.config.spec import load_spec  # noqa: E402
 
 
-def expected_value(scores: np.ndarray, p: np.ndarray, threshold: float, v) -> float:
-    act = scores >= threshold
-    acted = p * v.action_positive + (1 - p) * v.action_negative
-    otherwise = p * v.otherwise_positive + (1 - p) * v.otherwise_negative
-    return float(np.where(act, acted, otherwise).mean())
-
-
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--trials", type=int, default=200)
@@ -61,8 +54,9 @@ def main() -> None:
     holdout = bench_gates.labelled_days(500, 100, seed=3)
     threshold, v = decision_threshold(spec)["threshold"], spec.value
     p = holdout["true_default_probability"].to_numpy()
-    truth = expected_value(first(holdout), p, threshold, v) - expected_value(
-        second(holdout), p, threshold, v
+    truth = float(
+        row_values(p, first(holdout), threshold, v).mean()
+        - row_values(p, second(holdout), threshold, v).mean()
     )
     held = holdout[LABEL].to_numpy()
     auc_truth = (

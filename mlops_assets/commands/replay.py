@@ -147,9 +147,10 @@ def _weekly_retrain(defs, instance, spec, day: dt.date, history: dict, progress)
     for request in requests:
         tags = {**schedule.tags, **request.tags}
         outcome = _train(defs, instance, spec, day.isoformat(), tags, request.run_config)
-        history["retrains"].append(_retrain(day, tags, outcome, registry))
+        retrain = _retrain(day, tags, outcome, registry)
+        history["retrains"].append(retrain)
         progress(
-            f"{day}: weekly retrain -> champion v{registry.champion_version()}"
+            f"{day}: weekly retrain -> champion v{retrain['champion']}"
             f" ({'promoted' if outcome.success else 'not promoted'})"
         )
 

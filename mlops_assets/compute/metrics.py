@@ -57,13 +57,14 @@ def expected_calibration_error(y: np.ndarray, p: np.ndarray, bins: int = 10) -> 
 
 
 def row_values(y: np.ndarray, p: np.ndarray, threshold: float, value: Value) -> np.ndarray:
-    """Value of each row when the action is taken at score >= threshold (the spec's matrix)."""
-    y, act = np.asarray(y) == 1, np.asarray(p) >= threshold
+    """Value of each row when the action is taken at score `p` >= threshold (the spec's
+    matrix); `y` is the outcome (0 or 1), or its probability for the value in expectation."""
+    y, act = np.asarray(y, dtype=float), np.asarray(p) >= threshold
     return np.where(
         act,
-        np.where(y, value.action_positive, value.action_negative),
-        np.where(y, value.otherwise_positive, value.otherwise_negative),
-    ).astype(float)
+        y * value.action_positive + (1 - y) * value.action_negative,
+        y * value.otherwise_positive + (1 - y) * value.otherwise_negative,
+    )
 
 
 def decision_value(y: np.ndarray, p: np.ndarray, threshold: float, value: Value) -> float:

@@ -11,7 +11,7 @@ from __future__ import annotations
 import numpy as np
 import polars as pl
 
-from mlops_assets.compute.metrics import classification_metrics
+from mlops_assets.compute.metrics import classification_metrics, row_values
 from mlops_assets.config.spec import DatasetSpec
 
 LABEL = "label"
@@ -80,13 +80,7 @@ def estimated_performance(scores: np.ndarray, threshold: float, spec: DatasetSpe
     positives, negatives = p.sum(), (1 - p).sum()
     pairs = positives * negatives - np.sum(p * (1 - p))
     auc = float(np.sum(p_sorted * negatives_below) / pairs) if pairs > 0 else None
-    act = p >= threshold
-    v = spec.value
-    value = np.where(
-        act,
-        p * v.action_positive + (1 - p) * v.action_negative,
-        p * v.otherwise_positive + (1 - p) * v.otherwise_negative,
-    )
+    value = row_values(p, p, threshold, spec.value)
     return {
         "rows": int(len(p)),
         "expected_roc_auc": round(auc, 6) if auc is not None else None,
