@@ -1,6 +1,8 @@
 """Drift statistics: against scipy on the same data, and on synthetic shifts of known columns."""
 
 import dataclasses
+import io
+import json
 
 import numpy as np
 import polars as pl
@@ -8,6 +10,7 @@ import pytest
 from scipy import stats
 
 from mlops_assets.compute import drift, frames
+from mlops_assets.compute.day_variance import moment_se
 from mlops_assets.compute.domain import domain_auc_threshold, domain_classifier_auc
 from mlops_assets.compute.drift import Thresholds, column_drift, fit_reference
 from mlops_assets.compute.reference_store import load_reference, reference_bytes
@@ -16,6 +19,7 @@ from mlops_assets.compute.two_sample import (
     ks_statistic,
     rank_test,
     rao_scott,
+    scale_df,
     wasserstein,
 )
 
@@ -251,11 +255,44 @@ def test_between_day_variance_is_estimated_from_the_reference_days_and_is_zero_w
     assert 0.7e-3 < reference.categorical_between["c"] < 3.5e-3
     quiet = fit_reference(rows.drop("_day"), ["x"], ["c"])  # no days: sampling noise only
     assert quiet.days == 1 and quiet.categorical_between == {}
-    assert quiet.between(3, 1e-3) == {"between": 0.0, "between_df": np.inf}
+    assert quiet.between(3, 1e-3, 1e-4) == {"between": 0.0, "between_se": 0.0}
     restored = load_reference(reference_bytes(reference))
     assert restored.days == 28
     assert restored.numeric["x"].location_between == reference.numeric["x"].location_between
+    assert restored.numeric["x"].location_se == reference.numeric["x"].location_se
     assert restored.categorical_between == reference.categorical_between
+    assert restored.categorical_se == reference.categorical_se
+    # a summary written before the errors were stored is tested as it was then
+    older = dataclasses.replace(reference, categorical_se={})
+    older.numeric = {"x": dataclasses.replace(reference.numeric["x"], location_se=0.0)}
+    payload = np.load(io.BytesIO(reference_bytes(older)))
+    meta = json.loads(bytes(payload["meta"]).decode())
+    del meta["categorical_se"], meta["numeric"]["x"]["location_se"]
+    arrays = {**payload, "meta": np.frombuffer(json.dumps(meta).encode(), dtype=np.uint8)}
+    buffer = io.BytesIO()
+    np.savez(buffer, **arrays)
+    old = load_reference(buffer.getvalue())
+    tau2, directions = reference.categorical_between["c"], reference.categorical_directions["c"]
+    assert old.categorical_se["c"] == pytest.approx(tau2 * np.sqrt(2 / (27 * max(directions, 1))))
+    location = reference.numeric["x"].location_between
+    assert old.numeric["x"].location_se == pytest.approx(location * np.sqrt(2 / 27))
+
+
+@pytest.mark.parametrize("ratio", [0.0, 0.25, 1.0, 10.0])
+def test_a_between_day_variance_estimate_has_the_error_its_spread_shows(ratio):
+    """Over 20,000 simulated references of 28 days (each day's statistic: sampling variance 1
+    in each of 9 directions, day-to-day variance `ratio` x 2 in 2 of them), the moment
+    estimate's spread is moment_se's; the error that counting 27 days x 2 directions as its
+    degrees of freedom implied holds only when sampling noise is negligible."""
+    rng = np.random.default_rng(1)
+    days, dof, heavy, between = 28, 9, 2, ratio * 2
+    scale = np.ones(dof)
+    scale[:heavy] += between / heavy
+    statistic = (rng.standard_normal((20_000, days, dof)) ** 2 * scale).sum(axis=2)
+    spread = (statistic - dof).mean(axis=1).std()
+    assert spread == pytest.approx(moment_se(between, 1.0, days, heavy, dof), rel=0.05)
+    days_counted = between * np.sqrt(2 / ((days - 1) * heavy))
+    assert days_counted < 0.6 * spread if ratio <= 1 else days_counted > 0.8 * spread
 
 
 def test_at_high_volume_day_to_day_variation_rejects_a_sampling_test_but_not_the_pooled_one():
@@ -325,3 +362,13 @@ def test_a_ten_point_share_shift_at_350_rows_a_day_is_found_in_a_three_day_pool(
         )
         found += column_drift(reference, window, days=3)["drifted"][0]
     assert found >= 27
+
+
+def test_the_scales_uncertainty_is_the_heavy_directions_when_they_dominate_else_the_means():
+    """scale_df: variation spread evenly, or one heavy direction far above sampling: the
+    per-direction degrees of freedom 2 (1 + a)^2 / se^2; a small variation in one of 9
+    directions: those of the whole expectation, 2 (9 + added)^2 / se^2, 9^2 times as many."""
+    assert scale_df(9, 9 * 0.5, 9 * 0.1, 0) == pytest.approx(2 * 1.5**2 / 0.1**2)
+    assert scale_df(9, 500.0, 5.0, 1) == pytest.approx(2 * 501**2 / 5**2, rel=0.05)
+    assert scale_df(9, 0.01, 0.01, 1) == pytest.approx(2 * 9.01**2 / 0.01**2, rel=0.05)
+    assert scale_df(9, 0.5, 0.0, 1) == np.inf

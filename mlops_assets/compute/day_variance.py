@@ -10,8 +10,13 @@ days", and its spread is measured where it can be seen: on the reference's own d
 (w^2 over the same bins; the rank effect); what their spread exceeds of the sampling variance is
 the between-day variance tau^2 of one day. A window pooling k days against a reference of D days
 then differs by tau^2 (1/k + 1/D) beyond sampling, which the chi-square and the rank test (as
-variance) carry, with the degrees of freedom of the estimate (F and t distributions: a reference
-of few days gives a wide null, not a tight wrong one). The chi-square needs more than its mean:
+variance) carry, with the estimate's own error (F and t distributions with Satterthwaite's
+degrees of freedom: a reference of few days gives a wide null, not a tight wrong one). That error
+is the noise of each day's whole spread, sampling included (`moment_se`), not of tau^2 alone: at
+350 rows a day a column's day effect is about as large as a day's sampling noise, and counting
+the reference's days as the degrees of freedom made the location test reject 4x its share of
+quiet windows at the Bonferroni level. An estimate of 0 keeps its error. The chi-square needs
+more than its mean:
 a day whose mean moves shifts the decile shares in about one direction, and all of tau^2 in one
 of the k - 1 directions gives a far heavier tail than the same tau^2 spread evenly (a scale alone
 flagged 8% of quiet days at 2,000 rows a day and 25% at 20,000, where 1% was the budget). So the
@@ -69,17 +74,21 @@ def _each_day_against_the_others(day_counts: np.ndarray):
     return q, p, n, m
 
 
-def between_day_w2(day_counts: np.ndarray) -> float:
+def between_day_w2(day_counts: np.ndarray) -> tuple[float, float]:
     """Between-day variance tau^2 of one day's shares over k bins, in w^2 units: each day's w^2
     against the other days (smoothed as `shape_test`), less its sampling expectation
     (k - 1)(1/n + 1/m), averaged, and scaled from "one day against D - 1" to "one day against
-    the long run" (divided by 1 + 1/(D - 1))."""
+    the long run" (divided by 1 + 1/(D - 1)); with its standard error (`moment_se`)."""
     days = _each_day_against_the_others(day_counts)
     if days is None:
-        return 0.0
+        return 0.0, 0.0
     q, p, n, m = days
     excess = np.sum((q - p) ** 2 / p, axis=1) - (q.shape[1] - 1) * (1 / n + 1 / m)
-    return float(max(0.0, excess.mean()) / (1 + 1 / (len(excess) - 1)))
+    tau2 = max(0.0, float(excess.mean()))
+    directions = between_day_directions(day_counts)
+    se = moment_se(tau2, float(np.mean(1 / n + 1 / m)), len(excess), directions, q.shape[1] - 1)
+    scale = 1 + 1 / (len(excess) - 1)
+    return tau2 / scale, se / scale
 
 
 def between_day_directions(day_counts: np.ndarray) -> float:
@@ -102,10 +111,11 @@ def between_day_directions(day_counts: np.ndarray) -> float:
     return float(eigenvalues.sum() ** 2 / (eigenvalues**2).sum())
 
 
-def between_day_location(all_sorted: np.ndarray, per_day: list[np.ndarray]) -> float:
+def between_day_location(all_sorted: np.ndarray, per_day: list[np.ndarray]) -> tuple[float, float]:
     """Between-day variance of one day's rank effect P(day > rest) - 1/2: each day against the
-    other days, less its sampling variance (ties corrected), averaged, scaled as above."""
-    excess = []
+    other days, less its sampling variance (ties corrected), averaged, scaled as above; with its
+    standard error (`moment_se`)."""
+    excess, sampled = [], []
     for values in per_day:
         n, m = len(values), len(all_sorted) - len(values)
         if n == 0 or m == 0:
@@ -119,6 +129,23 @@ def between_day_location(all_sorted: np.ndarray, per_day: list[np.ndarray]) -> f
         effect = float(np.mean((below + above) / 2) / m) - 0.5
         sampling = tie_factor(all_sorted, m, values) * (n + m + 1) / (12 * n * m)
         excess.append(effect**2 - sampling)
+        sampled.append(sampling)
     if len(excess) < MIN_DAYS:
-        return 0.0
-    return float(max(0.0, np.mean(excess)) / (1 + 1 / (len(excess) - 1)))
+        return 0.0, 0.0
+    variance = max(0.0, float(np.mean(excess)))
+    se = moment_se(variance, float(np.mean(sampled)), len(excess))
+    scale = 1 + 1 / (len(excess) - 1)
+    return variance / scale, se / scale
+
+
+def moment_se(
+    between: float, sampling: float, days: int, directions: float = 1.0, dof: int = 1
+) -> float:
+    """Standard error of a between-day variance estimated by moments: each of `days` days'
+    statistic over `dof` directions (sampling variance `sampling` in each, `between` spread over
+    `directions` of them) less its sampling expectation, averaged. Its noise is that of the
+    whole statistic, sampling included: sqrt(2 / (days - 1)) x between / sqrt(directions) only
+    when sampling is negligible, and not 0 when the estimate is."""
+    heavy = min(max(directions, 1.0), dof)
+    per_day = (dof - heavy) * sampling**2 + heavy * (sampling + between / heavy) ** 2
+    return float(np.sqrt(2 * per_day / (days - 1)))

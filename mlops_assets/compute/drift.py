@@ -80,7 +80,9 @@ class NumericReference:
     rows_nonnull: int = 0
     shape_between: float = 0.0  # between-day variance of one day's w^2 over the bins
     shape_directions: float = 0.0  # over how many directions it spreads (0: evenly)
+    shape_se: float = 0.0  # standard error of the shape_between estimate
     location_between: float = 0.0  # between-day variance of one day's rank effect
+    location_se: float = 0.0  # and of its estimate
 
 
 @dataclass
@@ -91,17 +93,15 @@ class Reference:
     days: int = 1  # days the reference pools (1: unknown)
     categorical_between: dict[str, float] = field(default_factory=dict)  # as shape_between
     categorical_directions: dict[str, float] = field(default_factory=dict)  # as shape_directions
+    categorical_se: dict[str, float] = field(default_factory=dict)  # as shape_se
 
-    def between(self, days: int, one_day_variance: float, per_day_df: float = 1) -> dict:
+    def between(self, days: int, one_day_variance: float, se: float) -> dict:
         """What day-to-day variation adds between a window of `days` days and this reference,
-        and the degrees of freedom of its estimate (over the reference's days, `per_day_df`
-        from each: the directions the variation spreads over)."""
-        if self.days < MIN_DAYS or one_day_variance <= 0:
-            return {"between": 0.0, "between_df": np.inf}
-        return {
-            "between": one_day_variance * (1 / max(days, 1) + 1 / self.days),
-            "between_df": (self.days - 1) * max(per_day_df, 1),
-        }
+        and the standard error of that estimate (`day_variance.moment_se`)."""
+        if self.days < MIN_DAYS:
+            return {"between": 0.0, "between_se": 0.0}
+        window = 1 / max(days, 1) + 1 / self.days
+        return {"between": one_day_variance * window, "between_se": se * window}
 
 
 def fit_reference(frame: Frame, numeric: list[str], categorical: list[str]) -> Reference:
@@ -129,9 +129,9 @@ def fit_reference(frame: Frame, numeric: list[str], categorical: list[str]) -> R
         if reference.days >= MIN_DAYS and len(values):
             per_day = split_by_day(column.to_numpy(), day_index, reference.days)
             day_counts = np.array([_bin_counts(v, summary.edges, 0)[:-1] for v in per_day])
-            summary.shape_between = between_day_w2(day_counts)
+            summary.shape_between, summary.shape_se = between_day_w2(day_counts)
             summary.shape_directions = between_day_directions(day_counts)
-            summary.location_between = between_day_location(values, per_day)
+            summary.location_between, summary.location_se = between_day_location(values, per_day)
         reference.numeric[name] = summary
     for name in categorical:
         series = frames.column(frame, name)
@@ -147,7 +147,8 @@ def fit_reference(frame: Frame, numeric: list[str], categorical: list[str]) -> R
             seen = codes.to_numpy() >= 0  # nulls: -1, not a bin of the shape test
             table = np.zeros((reference.days, len(keys)))
             np.add.at(table, (day_index[seen], codes.to_numpy()[seen]), 1)
-            reference.categorical_between[name] = between_day_w2(table)
+            tau2, se = between_day_w2(table)
+            reference.categorical_between[name], reference.categorical_se[name] = tau2, se
             reference.categorical_directions[name] = between_day_directions(table)
     return reference
 
@@ -182,10 +183,9 @@ def column_drift(
             ks, w = _sketch_distances(ref, values)
         else:
             ks, w = ks_statistic(ref.values, values), wasserstein(ref.values, values)
-        bins = len(ref_counts) - 1
-        spread = reference.between(days, ref.shape_between, ref.shape_directions or bins)
+        spread = reference.between(days, ref.shape_between, ref.shape_se)
         location, p_location = rank_test(
-            ref, values, **reference.between(days, ref.location_between)
+            ref, values, **reference.between(days, ref.location_between, ref.location_se)
         )
         rows.append(
             {
@@ -207,9 +207,8 @@ def column_drift(
             seen, {k: v for k, v in current.items() if k != MISSING}
         )
         directions = reference.categorical_directions.get(name, 0.0)
-        between = reference.between(
-            days, reference.categorical_between.get(name, 0.0), directions or len(seen) - 1
-        )
+        tau2, se = reference.categorical_between.get(name, 0.0), reference.categorical_se.get(name)
+        between = reference.between(days, tau2, se or 0.0)
         rows.append(
             {
                 "column": name,

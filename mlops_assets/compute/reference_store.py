@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from mlops_assets.compute.drift import NumericReference, Reference
+from mlops_assets.compute.drift import MISSING, NumericReference, Reference
 
 
 def reference_bytes(reference: Reference) -> bytes:
@@ -20,6 +20,7 @@ def reference_bytes(reference: Reference) -> bytes:
         "days": reference.days,
         "categorical_between": reference.categorical_between,
         "categorical_directions": reference.categorical_directions,
+        "categorical_se": reference.categorical_se,
     }
     for i, (column, ref) in enumerate(reference.numeric.items()):
         for part in ("edges", "shares", "values"):
@@ -32,6 +33,8 @@ def reference_bytes(reference: Reference) -> bytes:
             "shape_between": ref.shape_between,
             "shape_directions": ref.shape_directions,
             "location_between": ref.location_between,
+            "shape_se": ref.shape_se,
+            "location_se": ref.location_se,
         }
     arrays["meta"] = np.frombuffer(json.dumps(meta).encode(), dtype=np.uint8)
     buffer = io.BytesIO()
@@ -54,6 +57,13 @@ def load_reference(payload: bytes) -> Reference:
             # a summary from before the directions were measured: spread evenly
             categorical_directions=meta.get("categorical_directions", {}),
         )
+        reference.categorical_se = meta.get("categorical_se", {})
+        if "categorical_se" not in meta:  # written before the estimates' errors were stored
+            for name, tau2 in reference.categorical_between.items():
+                directions = reference.categorical_directions.get(name) or (
+                    len(_seen(meta["categorical"][name])) - 1
+                )
+                reference.categorical_se[name] = _old_se(reference, tau2, directions)
         for column, info in meta["numeric"].items():
             i = info["index"]
             reference.numeric[column] = NumericReference(
@@ -68,5 +78,25 @@ def load_reference(payload: bytes) -> Reference:
                 shape_between=info.get("shape_between", 0.0),
                 shape_directions=info.get("shape_directions", 0.0),
                 location_between=info.get("location_between", 0.0),
+                shape_se=info["shape_se"]
+                if "shape_se" in info
+                else _old_se(
+                    reference,
+                    info.get("shape_between", 0.0),
+                    info.get("shape_directions") or len(data[f"{i}_shares"]) - 2,
+                ),
+                location_se=info["location_se"]
+                if "location_se" in info
+                else _old_se(reference, info.get("location_between", 0.0), 1),
             )
     return reference
+
+
+def _old_se(reference: Reference, between: float, directions: float) -> float:
+    """The error a summary written before errors were stored implied: (days - 1) degrees of
+    freedom per direction, sampling noise ignored (0 for an estimate of 0), as it was tested."""
+    return between * float(np.sqrt(2 / (max(reference.days - 1, 1) * max(directions, 1))))
+
+
+def _seen(counts: dict[str, int]) -> list[str]:
+    return [category for category in counts if category != MISSING]

@@ -8,9 +8,9 @@ Wasserstein, Jensen-Shannon). `compute.drift` applies them to every column.
 from sampling rows (see `compute.day_variance`): the chi-square is then a weighted sum of
 chi-squares, matched to one by its first three moments (the variation may lie in few of its
 directions, `rao_scott`), tested with an F distribution whose denominator degrees of freedom are
-those of the estimate of the variation; the rank test's variance gains
-`between`, with Satterthwaite's degrees of freedom and a t distribution. `between` 0: the plain
-tests.
+Satterthwaite's for its estimated scale (`scale_df`); the rank test's variance gains `between`, with
+Satterthwaite's degrees of freedom and a t distribution. Both from `between_se`, the estimate's
+standard error: 0 gives the plain tests.
 """
 
 from __future__ import annotations
@@ -32,13 +32,13 @@ def shape_test(
     reference_counts: np.ndarray,
     current_counts: np.ndarray,
     between: float = 0.0,
-    between_df: float = np.inf,
+    between_se: float = 0.0,
     directions: float = 0.0,
 ) -> dict:
     """Chi-square test of the 2 x k table (bins expected to hold fewer than `MIN_EXPECTED`
     current rows pooled), Cohen's w of the current shares against the reference's, less its
     expectation under no drift, and PSI on smoothed shares. `between`: the w^2 that day-to-day
-    variation adds between the two samples, estimated on `between_df` degrees of freedom and
+    variation adds between the two samples, estimated with standard error `between_se` and
     spread over `directions` of the k - 1 (0: evenly over all)."""
     r, c = np.asarray(reference_counts, float), np.asarray(current_counts, float)
     m, n = r.sum(), c.sum()
@@ -57,9 +57,7 @@ def shape_test(
         chi2 = float(np.sum((table - fitted) ** 2 / fitted))
         added = (n * m / (n + m)) * between  # E[chi2] - (k - 1) under no drift
         statistic, dof = rao_scott(chi2, k - 1, added, directions)
-        # the scale's own uncertainty, in the directions where the variation lies
-        spread = min(directions, k - 1) if directions > 0 else k - 1
-        df = satterthwaite(1.0, added / spread, between_df)
+        df = scale_df(k - 1, added, (n * m / (n + m)) * between_se, directions)
         p_shape = (
             float(stats.f.sf(statistic / dof, dof, df))
             if np.isfinite(df)
@@ -84,6 +82,22 @@ def rao_scott(chi2: float, dof: int, added: float, directions: float) -> tuple[f
     moments = [dof + spread * ((1 + heavy) ** j - 1) for j in (1, 2, 3)]  # sums of weights^j
     nu = moments[1] ** 3 / moments[2] ** 2
     return nu + np.sqrt(nu / moments[1]) * (chi2 - moments[0]), nu
+
+
+def scale_df(dof: int, added: float, added_se: float, directions: float) -> float:
+    """Satterthwaite's degrees of freedom of the weighted sum of chi-squares' scale M2 / M1
+    (its two-moment match) when `added` is estimated with standard error `added_se`: the heavy
+    directions' own uncertainty when they dominate, the whole expectation's when they do not
+    (infinite when nothing is estimated). M3 / M2, the three-moment scale, weighs the heavy
+    directions more: at 350 rows a day its test was conservative (0.7-0.9x its level at 1-5%)
+    and found a 10-point share shift in 88% of 3-day windows, against 91% for this scale."""
+    if added_se <= 0:
+        return np.inf
+    spread = min(directions, dof) if directions > 0 else dof
+    heavy, se = 1 + added / spread, added_se / spread
+    m1, m2 = dof - spread + spread * heavy, dof - spread + spread * heavy**2
+    slope = spread * (2 * heavy * m1 - m2) / m1**2  # d(m2 / m1) / d heavy
+    return float(2 * (m2 / m1) ** 2 / (slope * se) ** 2)
 
 
 def pool_small_bins(r: np.ndarray, c: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
@@ -147,12 +161,12 @@ def rank_test(
     reference: NumericReference,
     values: np.ndarray,
     between: float = 0.0,
-    between_df: float = np.inf,
+    between_se: float = 0.0,
 ) -> tuple[float, float]:
     """Mann-Whitney test of location: P(current > reference) - 1/2 (ties count half) and its
     two-sided p-value under no drift (normal approximation, its variance corrected for ties,
-    plus `between`, the effect's variance from day-to-day variation, estimated on `between_df`
-    degrees of freedom)."""
+    plus `between`, the effect's variance from day-to-day variation, estimated with standard
+    error `between_se`)."""
     ref = reference.values
     m = reference.rows_nonnull
     n = len(values)
@@ -163,16 +177,16 @@ def rank_test(
     superiority = float(np.mean((below + above) / 2) / len(ref))
     sampling = tie_factor(ref, m, values) * (n + m + 1) / (12 * n * m)
     effect = superiority - 0.5
-    df = satterthwaite(sampling, between, between_df)
+    df = satterthwaite(sampling, between, between_se)
     return effect, float(2 * stats.t.sf(abs(effect) / np.sqrt(sampling + between), df))
 
 
-def satterthwaite(known: float, estimated: float, estimated_df: float) -> float:
-    """Degrees of freedom of `known + estimated` variance, the second estimated on
-    `estimated_df` degrees of freedom (infinite when nothing is estimated)."""
-    if estimated <= 0 or not np.isfinite(estimated_df):
+def satterthwaite(known: float, estimated: float, estimated_se: float) -> float:
+    """Degrees of freedom of `known + estimated` variance, the second estimated with standard
+    error `estimated_se` (infinite when nothing is estimated)."""
+    if estimated_se <= 0:
         return np.inf
-    return float((known + estimated) ** 2 / (estimated**2 / estimated_df))
+    return float(2 * (known + estimated) ** 2 / estimated_se**2)
 
 
 def ks_statistic(reference: np.ndarray, current: np.ndarray) -> float:
