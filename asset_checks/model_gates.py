@@ -16,7 +16,8 @@ DESCRIPTIONS = {  # every interval is 95%, from the same backtest rows (see comp
     "beats_champion": "On the same rows, at the same horizon, the AUC gain over the champion's "
     "recipe exceeds gates.margin at its lower bound, and the value per application is not worse "
     "beyond noise. Weekly and signal-driven retrains (`promote_if: not_worse`): against the "
-    "deployed champion on rows after its window, with newer training data, either the AUC "
+    "deployed champion on the folds trained on data at least as new as its own, with newer "
+    "training data, either the AUC "
     "difference's lower bound exceeds -gates.non_inferiority_margin and the value is not worse "
     "beyond noise, or the value is better beyond noise and the AUC not worse beyond noise.",
     "calibration": "Neither observed/expected positives nor the calibration slope lies wholly "

@@ -8,7 +8,7 @@ import pytest
 from scipy.special import expit, logit
 from sklearn.metrics import brier_score_loss, log_loss, roc_auc_score
 
-from mlops_assets.compute.backtest import run_backtest, walk_forward_folds
+from mlops_assets.compute.backtest import comparable_folds, run_backtest, walk_forward_folds
 from mlops_assets.compute.calibration import platt_fit
 from mlops_assets.compute.features import LABEL
 from mlops_assets.compute.gates import evaluate_gates
@@ -260,3 +260,25 @@ def test_walk_forward_folds_leave_a_label_gap_and_move_forward():
     for f in folds:
         assert (f.test_first - f.train_last).days == 8  # 7 days of label delay in between
         assert f.test_last - f.test_first == dt.timedelta(days=6)
+
+
+def test_a_deployed_champion_is_compared_only_on_folds_trained_on_data_as_new_as_its_own():
+    """Its window ending on day X, the folds trained through X or later compare; an older fold
+    would pit models lacking its latest days against it at a horizon it never serves at."""
+    spec = load_spec(BUILTIN_SPEC, home="/tmp/unused")
+    frame = days_frame()
+    folds = walk_forward_folds(sorted(frame[DAY].unique()), 3, 7, 7, 7)
+    ends = [f.train_last for f in folds]
+    assert comparable_folds(folds, None) == [0, 1, 2]
+    assert comparable_folds(folds, ends[1]) == [1, 2]
+    assert comparable_folds(folds, ends[1] + dt.timedelta(days=1)) == [2]
+    assert comparable_folds(folds, ends[2] + dt.timedelta(days=1)) == []
+    report, rows = run_backtest(
+        frame, folds, lambda _: true_score, spec, lambda _: true_score, ends[1]
+    )
+    assert report["comparison"]["rows"] == rows.filter(pl.col("fold") >= 1).height
+    report, _ = run_backtest(
+        frame, folds, lambda _: true_score, spec, lambda _: true_score, ends[2] + dt.timedelta(1)
+    )
+    assert report["comparison"]["rows"] == 0
+    assert not evaluate_gates(report, spec.gates)["beats_champion"]["passed"]

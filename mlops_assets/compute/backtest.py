@@ -90,10 +90,9 @@ def run_backtest(
     """Train the candidate's recipe on each fold's past and score its test window; the
     champion's recipe, refitted on the same rows, scores the same window. Both models are then
     judged on the same out-of-time rows at the same horizon (paired, matched). Pass the same
-    `fit` as `champion_fit` when the recipes are equal: the scores are reused.
-
-    `compare_after`: compare only on rows after this day (a deployed champion scored as it is,
-    out of time only after its own training window).
+    `fit` as `champion_fit` when the recipes are equal: the scores are reused. `compare_after`:
+    the last day of a deployed champion's training window, scored as it is:
+    compare only on the folds trained on data at least as new (`comparable_folds`).
 
     With selective labels each fold trains on its observed rows weighted by their inverse
     propensity, and is judged on them repeated by it (`population_rows`): every metric, value
@@ -153,9 +152,16 @@ def run_backtest(
     }
     report["underperforming_segments"] = _underperforming(report, tolerance=0.05)
     if champion_fit is not None:
-        after = pl.Series(rows[DAY] > (compare_after or dt.date.min))
-        report["comparison"] = paired_comparison(rows.filter(after), threshold, spec)
+        compared = rows.filter(pl.col("fold").is_in(comparable_folds(folds, compare_after)))
+        report["comparison"] = paired_comparison(compared, threshold, spec)
     return report, rows
+
+
+def comparable_folds(folds: list[Fold], champion_end: dt.date | None) -> list[int]:
+    """Folds trained on data at least as new as a deployed champion's (its window ends on
+    `champion_end`; all without one): on older folds it would score rows within the label delay
+    of its window, a horizon it never serves at, against models that lack its latest days."""
+    return [f.index for f in folds if champion_end is None or f.train_last >= champion_end]
 
 
 def weighted_calibration_evidence(rows: pl.DataFrame, model: str) -> dict:

@@ -60,8 +60,9 @@ def evaluate_gates(report: dict, gates: Gates, rule: str = "better") -> dict[str
     counts = {k: comparison[k] for k in ("rows", "positives", "days")}
     if "auc_difference" not in comparison:
         reason = (
-            f"only {counts['rows']} comparison rows with both classes after the champion's "
-            "training window: no out-of-time evidence that the candidate is better"
+            f"only {counts['rows']} comparison rows with both classes: no out-of-time evidence "
+            "that the candidate is better (against a deployed champion, only the folds trained "
+            "on data at least as new as its own compare, at the horizon it serves at)"
         )
         for name in ("beats_champion", "fairness", "segments"):
             verdicts[name] = _verdict(False, reason, counts)

@@ -244,7 +244,8 @@ def build_weekly_retrain(spec: DatasetSpec, train_job) -> dg.ScheduleDefinition:
         tags={"mlops/trigger": "schedule"},
         default_status=dg.DefaultScheduleStatus.RUNNING,
         description="Regular retrain: training set -> candidate -> backtest against the deployed "
-        "champion on rows after its training window -> gates (non-inferiority within "
+        "champion on the folds trained on data at least as new as its own -> gates "
+        "(non-inferiority within "
         f"{spec.gates.non_inferiority_margin} AUC on newer data; calibration, fairness and "
         "segment gates unchanged).",
     )
@@ -254,7 +255,8 @@ def weekly_retrain_config(spec: DatasetSpec) -> dict:
     """Run config of the weekly retrain: an unchanged recipe refitted on the champion's own folds
     would tie it exactly ([0, 0]) and never pass a superiority gate, so slow drift under the
     alarms would never be corrected. The candidate is compared with the deployed champion as it
-    is, on the backtest rows after its training window, and promoted when not worse."""
+    is, on the backtest folds trained on data at least as new as its own, and promoted when not
+    worse."""
     return {
         "ops": {
             f"{spec.name}__backtest": {

@@ -46,8 +46,8 @@ class BacktestConfig(dg.Config):
     # (shorter is refused: the fold would learn from labels not yet landed)
     gap_days: int | None = None
     # what the candidate must beat: "recipe", the champion's recipe refitted on the same folds
-    # (paired, matched horizons), or "deployed", the serving champion as it is, on the fold rows
-    # after its training window (signal-driven retrains: monitoring showed it is off)
+    # (paired, matched horizons), or "deployed", the serving champion as it is, on the folds
+    # trained on data at least as new as its own (weekly and signal-driven retrains)
     compare_with: Literal["recipe", "deployed"] = "recipe"
     # how the candidate must compare: "better" (superiority), or "not_worse" (non-inferiority
     # on newer data, the weekly retrain of an unchanged recipe; needs compare_with: deployed)
@@ -160,7 +160,8 @@ class Baseline:
 
 def _baseline(registry, candidate: int, recipe: Recipe, fit, columns, config) -> Baseline:
     """The champion's recipe refitted on the same folds (paired, matched horizons), or the
-    deployed champion as it is on the rows after its window (`compare_with: deployed`)."""
+    deployed champion as it is on the folds trained on data at least as new as its own
+    (`compare_with: deployed`, `compute.backtest.comparable_folds`)."""
     version = _comparison_version(registry, candidate)
     if version is None:
         return Baseline()
@@ -175,8 +176,8 @@ def _baseline(registry, candidate: int, recipe: Recipe, fit, columns, config) ->
             version,
             fit_deployed,
             after=after,
-            description=f"the deployed champion v{version} as it is, on rows after its "
-            f"training window (ends {after})",
+            description=f"the deployed champion v{version} as it is (training window ends "
+            f"{after}), on the folds trained on data at least as new",
         )
     champion_recipe = registry.recipe(version)
     return Baseline(
