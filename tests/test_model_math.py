@@ -27,6 +27,7 @@ from mlops_assets.compute.metrics import (
     expected_calibration_error,
     optimal_threshold,
 )
+from mlops_assets.compute.model_card import model_card
 from mlops_assets.config.settings import BUILTIN_SPEC
 from mlops_assets.config.spec import Value, load_spec
 
@@ -281,4 +282,15 @@ def test_a_deployed_champion_is_compared_only_on_folds_trained_on_data_as_new_as
         frame, folds, lambda _: true_score, spec, lambda _: true_score, ends[2] + dt.timedelta(1)
     )
     assert report["comparison"]["rows"] == 0
-    assert not evaluate_gates(report, spec.gates)["beats_champion"]["passed"]
+    report["gates"] = evaluate_gates(report, spec.gates)
+    assert not report["gates"]["beats_champion"]["passed"]
+    # the refused version's model card says so (it once raised on the missing intervals)
+    report["champion_version"], report["candidate"] = (
+        1,
+        {
+            **dict(model_name="lending", version=2, training_window="a..b", rows=1, as_of="b"),
+            **dict(data_fingerprint="0" * 12, estimator="auto", params={}),
+        },
+    )
+    card = model_card(report)
+    assert "AUC difference n/a" in card and "| beats_champion | FAIL |" in card

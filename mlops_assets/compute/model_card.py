@@ -34,8 +34,8 @@ def model_card(report: dict) -> str:
     if comparison:
         lines.append(
             f"- Against champion v{report['champion_version']} on the same {comparison['rows']:,}"
-            f" rows: AUC difference {_interval(comparison['auc_difference'])}, value difference "
-            f"{_interval(comparison['value_difference'])}."
+            f" rows: AUC difference {_interval(comparison.get('auc_difference'))}, value "
+            f"difference {_interval(comparison.get('value_difference'))}."
         )
     for column, groups in (report.get("fairness") or {}).get("candidate", {}).items():
         lines.append(
