@@ -11,8 +11,9 @@ non-inferiority with the value not worse, or the value better with the AUC not w
   promoting it is the error the rule bounds (at most 2.5% per route);
 - "equal": the same recipe trained on another sample: promoting it is right (fresher data).
 Comparison windows as the platform has them at 1,000 applications a day: 6 days (a
-signal-driven retrain: `retrain_folds` x `retrain_fold_days`) and 21 days (a weekly retrain three
-weeks after the champion's window). Prints each rate with a 95% Wilson interval.
+signal-driven retrain: `retrain_folds` x `retrain_fold_days`) and 21 days (a weekly retrain four
+weeks after the champion's window: its three 7-day folds all trained on data at least as new,
+`compute.backtest.comparable_folds`). Prints each rate with a 95% Wilson interval.
 """
 
 from __future__ import annotations

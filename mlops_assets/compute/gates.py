@@ -61,8 +61,8 @@ def evaluate_gates(report: dict, gates: Gates, rule: str = "better") -> dict[str
     if "auc_difference" not in comparison:
         reason = (
             f"only {counts['rows']} comparison rows with both classes: no out-of-time evidence "
-            "that the candidate is better (against a deployed champion, only the folds trained "
-            "on data at least as new as its own compare, at the horizon it serves at)"
+            "to judge the candidate against the champion by (against a deployed champion only "
+            "the folds trained on data at least as new as its own compare)"
         )
         for name in ("beats_champion", "fairness", "segments"):
             verdicts[name] = _verdict(False, reason, counts)
