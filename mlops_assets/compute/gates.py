@@ -164,7 +164,8 @@ def _calibration(evidence: dict, tolerance: float, comparison: dict | None = Non
         return _verdict(
             True,
             f"{reason}; off: {', '.join(off)}, but its probabilities beat the deployed "
-            f"champion's on the same rows: log loss candidate - champion "
+            f"champion's on the comparison rows ({comparison['rows']}, the folds trained on "
+            f"data at least as new as its own): log loss candidate - champion "
             f"{_interval(log_loss, digits=6)} (upper bound below 0)",
             {**evidence, "log_loss_difference": log_loss},
         )

@@ -4,7 +4,10 @@ from __future__ import annotations
 
 import numpy as np
 
-from mlops_assets.compute.drift import MISSING, NumericReference, Reference
+from mlops_assets.compute.drift import NumericReference, Reference
+
+# 2: the between-day estimates carry their standard errors (`day_variance.moment_se`)
+FORMAT = 2
 
 
 def reference_bytes(reference: Reference) -> bytes:
@@ -14,6 +17,7 @@ def reference_bytes(reference: Reference) -> bytes:
 
     arrays = {}
     meta = {
+        "format": FORMAT,
         "rows": reference.rows,
         "numeric": {},
         "categorical": reference.categorical,
@@ -32,8 +36,8 @@ def reference_bytes(reference: Reference) -> bytes:
             "rows_nonnull": ref.rows_nonnull,
             "shape_between": ref.shape_between,
             "shape_directions": ref.shape_directions,
-            "location_between": ref.location_between,
             "shape_se": ref.shape_se,
+            "location_between": ref.location_between,
             "location_se": ref.location_se,
         }
     arrays["meta"] = np.frombuffer(json.dumps(meta).encode(), dtype=np.uint8)
@@ -42,61 +46,30 @@ def reference_bytes(reference: Reference) -> bytes:
     return buffer.getvalue()
 
 
-def load_reference(payload: bytes) -> Reference:
-    """A reference summary from the bytes of its .npz."""
+def load_reference(payload: bytes) -> Reference | None:
+    """A reference summary from the bytes of its .npz; None for a summary of an older `FORMAT`
+    (its tests would not be today's: fit the reference again)."""
     import io
     import json
 
     with np.load(io.BytesIO(payload), allow_pickle=False) as data:
         meta = json.loads(bytes(data["meta"]).decode())
+        if meta.get("format", 1) < FORMAT:
+            return None
         reference = Reference(
             rows=meta["rows"],
             categorical=meta["categorical"],
-            days=meta.get("days", 1),  # a summary from before day-to-day variation: none
-            categorical_between=meta.get("categorical_between", {}),
-            # a summary from before the directions were measured: spread evenly
-            categorical_directions=meta.get("categorical_directions", {}),
+            days=meta["days"],
+            categorical_between=meta["categorical_between"],
+            categorical_directions=meta["categorical_directions"],
+            categorical_se=meta["categorical_se"],
         )
-        reference.categorical_se = meta.get("categorical_se", {})
-        if "categorical_se" not in meta:  # written before the estimates' errors were stored
-            for name, tau2 in reference.categorical_between.items():
-                directions = reference.categorical_directions.get(name) or (
-                    len(_seen(meta["categorical"][name])) - 1
-                )
-                reference.categorical_se[name] = _old_se(reference, tau2, directions)
         for column, info in meta["numeric"].items():
             i = info["index"]
             reference.numeric[column] = NumericReference(
                 edges=data[f"{i}_edges"],
                 shares=data[f"{i}_shares"],
                 values=data[f"{i}_values"],
-                sketched=info["sketched"],
-                std=info["std"],
-                rows_nonnull=info.get(
-                    "rows_nonnull", round(meta["rows"] * (1 - float(data[f"{i}_shares"][-1])))
-                ),
-                shape_between=info.get("shape_between", 0.0),
-                shape_directions=info.get("shape_directions", 0.0),
-                location_between=info.get("location_between", 0.0),
-                shape_se=info["shape_se"]
-                if "shape_se" in info
-                else _old_se(
-                    reference,
-                    info.get("shape_between", 0.0),
-                    info.get("shape_directions") or len(data[f"{i}_shares"]) - 2,
-                ),
-                location_se=info["location_se"]
-                if "location_se" in info
-                else _old_se(reference, info.get("location_between", 0.0), 1),
+                **{key: value for key, value in info.items() if key != "index"},
             )
     return reference
-
-
-def _old_se(reference: Reference, between: float, directions: float) -> float:
-    """The error a summary written before errors were stored implied: (days - 1) degrees of
-    freedom per direction, sampling noise ignored (0 for an estimate of 0), as it was tested."""
-    return between * float(np.sqrt(2 / (max(reference.days - 1, 1) * max(directions, 1))))
-
-
-def _seen(counts: dict[str, int]) -> list[str]:
-    return [category for category in counts if category != MISSING]

@@ -191,8 +191,9 @@ def _reference(
     days = [d for d in dataset.partitions("raw") if first <= d <= last]
     rows = dataset.frame("raw", days)
     path = dataset.lake_root / dataset.spec.name / "drift_reference" / f"v{model.version}.npz"
-    if path.exists():
-        return load_reference(path.read_bytes()), rows
+    stored = load_reference(path.read_bytes()) if path.exists() else None
+    if stored is not None:  # None: none yet, or of an older format
+        return stored, rows
     reference = fit_reference(
         rows.with_columns(pl.Series(SCORE, model.score(rows))), numeric, categorical
     )

@@ -154,7 +154,7 @@ class Baseline:
     version: int | None = None
     fit: object = None
     recipe: Recipe | None = None
-    after: object = None  # compare only on rows after this day (the deployed champion's window)
+    after: object = None  # the deployed champion's window end (`compute.backtest.comparable_folds`)
     description: str | None = None
 
 
@@ -241,11 +241,14 @@ def _comparison_version(registry: RegistryResource, candidate: int) -> int | Non
 def _log_to_mlflow(registry: RegistryResource, spec, report: dict, rows, champion_version):
     """The backtest's metrics, report, reliability diagram and ROC and precision-recall curves,
     in the candidate's MLflow run (linked from the asset's metadata: `PLOTS`)."""
+    deployed = (report["comparison"] or {}).get("against") == "deployed"
+    champion = f"champion v{champion_version} " + (
+        "(as deployed, every fold: in-sample on its own window's rows)"
+        if deployed
+        else "(its recipe on the same folds)"
+    )
     reliability = {
-        (
-            f"champion v{champion_version} (its recipe on the same folds)" if m == "champion" else m
-        ): t
-        for m, t in report["reliability"].items()
+        (champion if m == "champion" else m): t for m, t in report["reliability"].items()
     }
     figure = reliability_figure(reliability, f"{spec.name}: reliability (backtest)")
     curves = curve_figures(
