@@ -74,18 +74,18 @@ def _each_day_against_the_others(day_counts: np.ndarray):
     return q, p, n, m
 
 
-def between_day_w2(day_counts: np.ndarray) -> tuple[float, float]:
+def between_day_w2(day_counts: np.ndarray, directions: float) -> tuple[float, float]:
     """Between-day variance tau^2 of one day's shares over k bins, in w^2 units: each day's w^2
     against the other days (smoothed as `shape_test`), less its sampling expectation
     (k - 1)(1/n + 1/m), averaged, and scaled from "one day against D - 1" to "one day against
-    the long run" (divided by 1 + 1/(D - 1)); with its standard error (`moment_se`)."""
+    the long run" (divided by 1 + 1/(D - 1)); with its standard error (`moment_se`, the
+    variation spread over `directions`: `between_day_directions`)."""
     days = _each_day_against_the_others(day_counts)
     if days is None:
         return 0.0, 0.0
     q, p, n, m = days
     excess = np.sum((q - p) ** 2 / p, axis=1) - (q.shape[1] - 1) * (1 / n + 1 / m)
     tau2 = max(0.0, float(excess.mean()))
-    directions = between_day_directions(day_counts)
     se = moment_se(tau2, float(np.mean(1 / n + 1 / m)), len(excess), directions, q.shape[1] - 1)
     scale = 1 + 1 / (len(excess) - 1)
     return tau2 / scale, se / scale

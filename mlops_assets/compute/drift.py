@@ -129,8 +129,8 @@ def fit_reference(frame: Frame, numeric: list[str], categorical: list[str]) -> R
         if reference.days >= MIN_DAYS and len(values):
             per_day = split_by_day(column.to_numpy(), day_index, reference.days)
             day_counts = np.array([_bin_counts(v, summary.edges, 0)[:-1] for v in per_day])
-            summary.shape_between, summary.shape_se = between_day_w2(day_counts)
-            summary.shape_directions = between_day_directions(day_counts)
+            directions = summary.shape_directions = between_day_directions(day_counts)
+            summary.shape_between, summary.shape_se = between_day_w2(day_counts, directions)
             summary.location_between, summary.location_se = between_day_location(values, per_day)
         reference.numeric[name] = summary
     for name in categorical:
@@ -147,9 +147,9 @@ def fit_reference(frame: Frame, numeric: list[str], categorical: list[str]) -> R
             seen = codes.to_numpy() >= 0  # nulls: -1, not a bin of the shape test
             table = np.zeros((reference.days, len(keys)))
             np.add.at(table, (day_index[seen], codes.to_numpy()[seen]), 1)
-            tau2, se = between_day_w2(table)
+            directions = reference.categorical_directions[name] = between_day_directions(table)
+            tau2, se = between_day_w2(table, directions)
             reference.categorical_between[name], reference.categorical_se[name] = tau2, se
-            reference.categorical_directions[name] = between_day_directions(table)
     return reference
 
 
