@@ -21,7 +21,8 @@ DESCRIPTIONS = {  # every interval is 95%, from the same backtest rows (see comp
     "difference's lower bound exceeds -gates.non_inferiority_margin and the value is not worse "
     "beyond noise, or the value is better beyond noise and the AUC not worse beyond noise.",
     "calibration": "Neither observed/expected positives nor the calibration slope lies wholly "
-    "outside [1/(1+t), 1+t], t = gates.calibration_tolerance; or, against the deployed "
+    "outside [1/(1+t), 1+t], t = gates.calibration_tolerance (against the deployed champion: "
+    "on the folds trained on data at least as new as its own); or, against the deployed "
     "champion as it is (retrains), the paired log-loss difference lies wholly below 0: its "
     "probabilities beat the champion's on the same rows.",
     "fairness": "No equalized-odds spread (action rate among negatives, among positives) over a "

@@ -278,10 +278,12 @@ def test_a_deployed_champion_is_compared_only_on_folds_trained_on_data_as_new_as
         frame, folds, lambda _: true_score, spec, lambda _: true_score, ends[1]
     )
     assert report["comparison"]["rows"] == rows.filter(pl.col("fold") >= 1).height
+    assert report["calibration"]["folds"] == [1, 2]  # judged on the same folds
     report, _ = run_backtest(
         frame, folds, lambda _: true_score, spec, lambda _: true_score, ends[2] + dt.timedelta(1)
     )
     assert report["comparison"]["rows"] == 0
+    assert report["calibration"]["folds"] == [0, 1, 2]  # nothing to scope it to
     report["gates"] = evaluate_gates(report, spec.gates)
     assert not report["gates"]["beats_champion"]["passed"]
     # the refused version's model card says so (it once raised on the missing intervals)
@@ -298,3 +300,25 @@ def test_a_deployed_champion_is_compared_only_on_folds_trained_on_data_as_new_as
     }
     card = model_card(report)
     assert "AUC difference n/a" in card and "| beats_champion | FAIL |" in card
+
+
+def test_against_a_deployed_champion_calibration_is_judged_on_the_comparable_folds():
+    """A recipe whose model trained before the champion's window was off (a drift it had not
+    seen) but whose newer models are calibrated is judged by the newer ones; judged on every
+    fold (a first model, or a recipe refitted), the old fold counts and the gate refuses."""
+    spec = load_spec(BUILTIN_SPEC, home="/tmp/unused")
+    frame = days_frame()
+    folds = walk_forward_folds(sorted(frame[DAY].unique()), 3, 7, 7, 7)
+    after = folds[1].train_last
+
+    def fit(train):
+        stale = train[DAY].max() < after
+        return lambda rows: expit(logit(rows["truth"].to_numpy()) + (1.5 if stale else 0.0))
+
+    everywhere, _ = run_backtest(frame, folds, fit, spec, fit)
+    scoped, _ = run_backtest(frame, folds, fit, spec, lambda _: true_score, after)
+    scoped["comparison"]["against"] = "deployed"
+    assert not evaluate_gates(everywhere, spec.gates)["calibration"]["passed"]
+    verdict = evaluate_gates(scoped, spec.gates)["calibration"]
+    assert verdict["passed"], verdict["reason"]
+    assert "folds 1, 2, those trained on data at least as new" in verdict["reason"]

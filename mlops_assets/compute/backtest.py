@@ -11,20 +11,16 @@ import numpy as np
 import polars as pl
 
 from mlops_assets.compute.features import LABEL
+from mlops_assets.compute.group_comparisons import fairness_rises, segment_differences
 from mlops_assets.compute.ingest import DAY
 from mlops_assets.compute.intervals import (
     MIN_CLUSTERS,
-    auc_difference,
     auc_interval,
-    bootstrap,
     calibration_evidence,
-    cluster_sums,
     clusters_of,
     mean_difference,
-    percentile_interval,
 )
 from mlops_assets.compute.metrics import (
-    MIN_GROUP_COUNT,
     classification_metrics,
     decision_threshold,
     equalized_odds,
@@ -36,13 +32,12 @@ from mlops_assets.compute.metrics import (
 from mlops_assets.compute.selective import (
     UNIT,
     WEIGHT,
+    auc_difference,
     collapse_copies,
     population_rows,
     resampling_units,
-    unique_rows,
     value_difference,
 )
-from mlops_assets.compute.selective import auc_difference as selective_auc_difference
 from mlops_assets.config.spec import DatasetSpec
 
 Scorer = Callable[[pl.DataFrame], np.ndarray]
@@ -92,7 +87,8 @@ def run_backtest(
     judged on the same out-of-time rows at the same horizon (paired, matched). Pass the same
     `fit` as `champion_fit` when the recipes are equal: the scores are reused. `compare_after`:
     the last day of a deployed champion's training window, scored as it is:
-    compare only on the folds trained on data at least as new (`comparable_folds`).
+    compare and judge calibration only on the folds trained on data at least as new
+    (`comparable_folds`): an older fold's model is older than what serves.
 
     With selective labels each fold trains on its observed rows weighted by their inverse
     propensity, and is judged on them repeated by it (`population_rows`): every metric, value
@@ -141,7 +137,6 @@ def run_backtest(
             "value_per_application": {m: round(float(v.mean()), 4) for m, v in values.items()},
             "action_rate": {m: round(float((rows[m] >= threshold).mean()), 6) for m in models},
         },
-        "calibration": weighted_calibration_evidence(rows, "candidate"),
         "segments": {
             m: segment_metrics(rows, list(spec.segments), m, spec.gates.min_segment_rows)
             for m in models
@@ -151,9 +146,11 @@ def run_backtest(
         "comparison": None,
     }
     report["underperforming_segments"] = _underperforming(report, tolerance=0.05)
+    compared = rows.filter(pl.col("fold").is_in(comparable_folds(folds, compare_after)))
     if champion_fit is not None:
-        compared = rows.filter(pl.col("fold").is_in(comparable_folds(folds, compare_after)))
         report["comparison"] = paired_comparison(compared, threshold, spec)
+    judged = compared if compare_after is not None and compared.height else rows
+    report["calibration"] = weighted_calibration_evidence(judged, "candidate")
     return report, rows
 
 
@@ -171,12 +168,15 @@ def weighted_calibration_evidence(rows: pl.DataFrame, model: str) -> dict:
     units = observed[UNIT].to_numpy() if UNIT in observed.columns else np.arange(observed.height)
     days = observed[DAY].to_numpy()
     clusters = clusters_of(days) if len(np.unique(days)) >= MIN_CLUSTERS else clusters_of(units)
-    return calibration_evidence(
+    evidence = calibration_evidence(
         observed[LABEL].to_numpy(),
         observed[model].to_numpy(),
         weights=observed[WEIGHT].to_numpy(),
         clusters=clusters,
     )
+    if "fold" in observed.columns:  # the backtest folds it was judged on
+        evidence["folds"] = sorted(observed["fold"].unique().to_list())
+    return evidence
 
 
 def paired_comparison(rows: pl.DataFrame, threshold: float, spec) -> dict:
@@ -188,7 +188,7 @@ def paired_comparison(rows: pl.DataFrame, threshold: float, spec) -> dict:
         return {"rows": rows.height, "positives": int(rows[LABEL].sum()), "days": 0}
     y, days = rows[LABEL].to_numpy(), resampling_units(rows, rows[DAY].to_numpy())
     cand, champ = rows["candidate"].to_numpy(), rows["champion"].to_numpy()
-    auc = selective_auc_difference(rows, cand, champ, days)
+    auc = auc_difference(rows, cand, champ, days)
     value = value_difference(rows, cand, champ, threshold, spec.value, days)
     log_loss = mean_difference(days, row_log_loss(y, cand), row_log_loss(y, champ))
     return {
@@ -198,80 +198,9 @@ def paired_comparison(rows: pl.DataFrame, threshold: float, spec) -> dict:
         "auc_difference": auc.as_dict() if auc else None,
         "value_difference": value.as_dict(),
         "log_loss_difference": log_loss.as_dict(6),
-        "fairness": _fairness_rises(rows, list(spec.protected), threshold),
-        "segments": _segment_differences(rows, list(spec.segments), spec.gates.min_segment_rows),
+        "fairness": fairness_rises(rows, list(spec.protected), threshold),
+        "segments": segment_differences(rows, list(spec.segments), spec.gates.min_segment_rows),
     }
-
-
-def _fairness_rises(rows: pl.DataFrame, columns: list[str], threshold: float) -> dict:
-    """Per protected column, how much each equalized-odds spread (action rate among negatives,
-    among positives) rises from the champion to the candidate, with a bootstrap over days;
-    intervals are Bonferroni-corrected over every spread compared."""
-    y = rows[LABEL].to_numpy()
-    acts = {m: rows[m].to_numpy() >= threshold for m in ("candidate", "champion")}
-    clusters = clusters_of(resampling_units(rows, rows[DAY].to_numpy()))
-    units = rows[UNIT].to_numpy() if UNIT in rows.columns else None
-    comparisons = 2 * max(len(columns), 1)
-    result = {}
-    for column in columns:
-        groups = rows[column].cast(pl.String).fill_null("(missing)").to_numpy()
-        names = sorted(set(groups))
-        parts = []  # per group and class: rows of the class, acted by candidate, by champion
-        observed = np.zeros((len(names), 2))  # unique rows per group and class
-        for i, g in enumerate(names):
-            for cls in (0, 1):
-                member = (groups == g) & (y == cls)
-                parts += [member, member & acts["candidate"], member & acts["champion"]]
-                observed[i, cls] = (
-                    len(np.unique(units[member])) if units is not None else member.sum()
-                )
-        sums = cluster_sums(clusters, np.column_stack(parts))
-        shape = (len(names), 2, 3)
-        eligible = observed >= MIN_GROUP_COUNT
-
-        def rises(totals: np.ndarray, eligible=eligible, shape=shape) -> np.ndarray:
-            t = totals.reshape(len(totals), *shape)
-            with np.errstate(invalid="ignore", divide="ignore"):
-                rate = t[..., 1:] / t[..., :1]  # (draws, groups, class, model)
-            rate = np.where(eligible[None, :, :, None], rate, np.nan)
-            spread = np.nanmax(rate, axis=1) - np.nanmin(rate, axis=1)  # (draws, class, model)
-            return spread[..., 0] - spread[..., 1]  # candidate minus champion, per class
-
-        enough = eligible.sum(axis=0) >= 2  # per class: two groups to compare
-        estimate = rises(sums.sum(axis=0, keepdims=True))[0]
-        with np.errstate(invalid="ignore"):
-            draws = bootstrap(sums, rises)
-        result[column] = {
-            f"spread_{kind}": percentile_interval(
-                float(estimate[k]), draws[:, k], comparisons=comparisons
-            ).as_dict()
-            if enough[k]
-            else None
-            for k, kind in enumerate(("negatives", "positives"))
-        }
-    return result
-
-
-def _segment_differences(rows: pl.DataFrame, columns: list[str], min_rows: int) -> dict:
-    """Candidate minus champion AUC per segment of at least `min_rows` rows (DeLong, paired),
-    Bonferroni-corrected over the segments compared."""
-    large = []
-    for column in columns:
-        for (value,), group in rows.group_by(column, maintain_order=True):
-            y = group[LABEL].to_numpy()
-            if unique_rows(group) >= min_rows and 0 < y.sum() < len(y):
-                large.append((column, str(value), group))
-    result: dict = {column: {} for column in columns}
-    for column, value, group in large:
-        diff = auc_difference(
-            group[LABEL].to_numpy(),
-            group["candidate"].to_numpy(),
-            group["champion"].to_numpy(),
-            clusters_of(resampling_units(group, group[DAY].to_numpy())),
-            comparisons=len(large),
-        )
-        result[column][value] = {**diff.as_dict(), "rows": group.height}
-    return result
 
 
 def _metrics(scored: pl.DataFrame, models: list[str]) -> dict:

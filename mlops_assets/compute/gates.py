@@ -153,8 +153,9 @@ def _calibration(evidence: dict, tolerance: float, comparison: dict | None = Non
     reason = (
         f"observed/expected positives {ratio['estimate']:.3f} [{ratio['low']:.3f}, "
         f"{ratio['high']:.3f}], calibration slope {slope['estimate']:.3f} [{slope['low']:.3f}, "
-        f"{slope['high']:.3f}] on {evidence['rows']} rows ({evidence['positives']} positives): "
-        f"fails only when an interval lies wholly outside [{low:.3f}, {high:.3f}]"
+        f"{slope['high']:.3f}] on {evidence['rows']} rows ({evidence['positives']} positives"
+        f"{_folds(evidence, comparison)}): fails only when an interval lies wholly outside "
+        f"[{low:.3f}, {high:.3f}]"
     )
     if not off:
         return _verdict(True, reason, evidence)
@@ -170,6 +171,18 @@ def _calibration(evidence: dict, tolerance: float, comparison: dict | None = Non
             {**evidence, "log_loss_difference": log_loss},
         )
     return _verdict(False, f"{reason}; off: {', '.join(off)}", evidence)
+
+
+def _folds(evidence: dict, comparison: dict | None) -> str:
+    folds = evidence.get("folds")
+    if folds is None:
+        return ""
+    scope = (
+        ", those trained on data at least as new as the deployed champion's"
+        if (comparison or {}).get("against") == "deployed"
+        else ""
+    )
+    return f"; folds {', '.join(map(str, folds))}{scope}"
 
 
 def _interval(i: dict | None, signed: bool = True, digits: int = 4) -> str:
