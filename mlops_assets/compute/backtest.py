@@ -149,8 +149,9 @@ def run_backtest(
     compared = rows.filter(pl.col("fold").is_in(comparable_folds(folds, compare_after)))
     if champion_fit is not None:
         report["comparison"] = paired_comparison(compared, threshold, spec)
-    judged = compared if compare_after is not None and compared.height else rows
-    report["calibration"] = weighted_calibration_evidence(judged, "candidate")
+    scoped = compare_after is not None and compared.height > 0
+    evidence = weighted_calibration_evidence(compared if scoped else rows, "candidate")
+    report["calibration"] = {**evidence, "comparable_folds_only": scoped}
     return report, rows
 
 

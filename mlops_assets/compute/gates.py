@@ -154,7 +154,7 @@ def _calibration(evidence: dict, tolerance: float, comparison: dict | None = Non
         f"observed/expected positives {ratio['estimate']:.3f} [{ratio['low']:.3f}, "
         f"{ratio['high']:.3f}], calibration slope {slope['estimate']:.3f} [{slope['low']:.3f}, "
         f"{slope['high']:.3f}] on {evidence['rows']} rows ({evidence['positives']} positives"
-        f"{_folds(evidence, comparison)}): fails only when an interval lies wholly outside "
+        f"{_folds(evidence)}): fails only when an interval lies wholly outside "
         f"[{low:.3f}, {high:.3f}]"
     )
     if not off:
@@ -173,16 +173,15 @@ def _calibration(evidence: dict, tolerance: float, comparison: dict | None = Non
     return _verdict(False, f"{reason}; off: {', '.join(off)}", evidence)
 
 
-def _folds(evidence: dict, comparison: dict | None) -> str:
-    folds = evidence.get("folds")
-    if folds is None:
+def _folds(evidence: dict) -> str:
+    if "folds" not in evidence:
         return ""
     scope = (
         ", those trained on data at least as new as the deployed champion's"
-        if (comparison or {}).get("against") == "deployed"
+        if evidence.get("comparable_folds_only")
         else ""
     )
-    return f"; folds {', '.join(map(str, folds))}{scope}"
+    return f"; folds {', '.join(map(str, evidence['folds']))}{scope}"
 
 
 def _interval(i: dict | None, signed: bool = True, digits: int = 4) -> str:
