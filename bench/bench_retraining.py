@@ -1,7 +1,7 @@
 """Benchmark: detection delay and the value of closed-loop retraining under concept drift.
 
 uv run python bench/bench_retraining.py [--rows 1000] [--days 70] [--drift-day 40]
-    [--scenario concept_drift] [--seeds 1] [--no-schedules]
+    [--scenario concept_drift] [--seeds 1] [--first-seed 7] [--no-schedules]
 
 Lands a simulator scenario (default `concept_drift`) day by day, each day just before the
 platform's daily chain runs it (selective labels: outcomes land only for the applications that
@@ -45,11 +45,12 @@ def main() -> None:
     parser.add_argument("--drift-day", type=int, default=40)
     parser.add_argument("--scenario", default="concept_drift", help="or none, data_drift, both")
     parser.add_argument("--seeds", type=int, default=1, help="simulator seeds 7, 8, ...")
+    parser.add_argument("--first-seed", type=int, default=7, help="start the seeds here")
     parser.add_argument(
         "--no-schedules", action="store_true", help="no weekly retrain: the sensors alone"
     )
     args = parser.parse_args()
-    runs = [run(args, seed) for seed in range(7, 7 + args.seeds)]
+    runs = [run(args, seed) for seed in range(args.first_seed, args.first_seed + args.seeds)]
     if len(runs) > 1:
         delays = [r["delay"] for r in runs if r["delay"] is not None]
         print(f"\nover {len(runs)} seeds: detection delays {[r['delay'] for r in runs]}")
