@@ -15,7 +15,10 @@ functions (`paired_comparison`, `evaluate_gates`).
 
 Calibration: the simulator's true probabilities (calibrated by construction) and the fitted
 champion pass or fail the calibration gate on fresh rows (6 days of 1,000, 7 of 2,000); the true
-probabilities scaled by 0.7 or 1.3 (risk under- or over-stated by 30%) should fail it.
+probabilities scaled by 0.7 or 1.3 (risk under- or over-stated by 30%) should fail it. Then
+the retrain rule's route (`promote_if: not_worse`) against a deployed champion that states risk
+at 0.7 p (off the band, as after a drift): a candidate at 0.85 p (closer) should pass, one at
+0.6 p or 0.5 p (further off) should not.
 
     uv run python bench/bench_gates.py [--trials 200] [--selective] [--only promotion|calibration]
         [--explore SHARE] [--explore-band BAND]
@@ -280,6 +283,50 @@ def calibration_rates(args, spec, champion) -> None:
             f"{rate(over, args.trials):>22}",
             flush=True,
         )
+    print(
+        "\nretrain rule (not_worse) against a deployed champion stating risk at 0.7 p: the "
+        "candidate passes the calibration gate / is promoted (every gate)"
+    )
+    shares = (0.85, 0.6, 0.5)
+    print(f"{'days x rows':>12} " + " ".join(f"{f'{c} p':>34}" for c in shares))
+    for days, per_day in ((6, 1000), (7, 1000), (7, 2000)):
+        passes, promoted = dict.fromkeys(shares, 0), dict.fromkeys(shares, 0)
+        for t in range(args.trials):
+            rows = labelled_days(4000 + 10 * t, days, seed=30_000 + per_day + t, rows=per_day)
+            if args.selective:
+                rows = selective(rows, champion, spec, t)
+            p = rows["true_default_probability"].to_numpy()
+            for share in shares:
+                gates = retrain_gates(rows, share * p, 0.7 * p, spec)
+                passes[share] += gates["calibration"]["passed"]
+                promoted[share] += all(v["passed"] for v in gates.values())
+        print(
+            f"{f'{days} x {per_day:,}':>12} "
+            + " ".join(
+                f"{rate(passes[c], args.trials) + ' / ' + f'{promoted[c] / args.trials:.1%}':>34}"
+                for c in shares
+            ),
+            flush=True,
+        )
+
+
+def retrain_gates(rows: pl.DataFrame, candidate, champion, spec) -> dict:
+    """Every gate's verdict under the retrain rule, against a deployed champion scoring the
+    same rows, from the backtest's own evidence functions."""
+    scored = rows.with_columns(candidate=pl.Series(candidate), champion=pl.Series(champion))
+    y, threshold = scored[LABEL].to_numpy(), decision_threshold(spec)["threshold"]
+    comparison = paired_comparison(scored, threshold, spec)
+    comparison["against"] = "deployed"
+    comparison["training_windows_end"] = {"candidate": "2025-02", "champion": "2025-01"}
+    report = {
+        "candidate_auc": auc_interval(
+            y, scored["candidate"].to_numpy(), clusters_of(scored[DAY].to_numpy())
+        ).as_dict(),
+        "overall": {"candidate": {"rows": scored.height}},
+        "calibration": weighted_calibration_evidence(scored, "candidate"),
+        "comparison": comparison,
+    }
+    return evaluate_gates(report, spec.gates, "not_worse")
 
 
 if __name__ == "__main__":
