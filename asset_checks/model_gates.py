@@ -23,8 +23,9 @@ DESCRIPTIONS = {  # every interval is 95%, from the same backtest rows (see comp
     "calibration": "Neither observed/expected positives nor the calibration slope lies wholly "
     "outside [1/(1+t), 1+t], t = gates.calibration_tolerance (against the deployed champion: "
     "on the folds trained on data at least as new as its own); or, against the deployed "
-    "champion as it is (retrains), the paired log-loss difference lies wholly below 0: its "
-    "probabilities beat the champion's on the same rows.",
+    "champion as it is (retrains), the paired log-loss difference lies wholly below 0 (its "
+    "probabilities beat the champion's on the same rows), or, under promote_if: not_worse, the "
+    "champion is off the band too on those rows and the difference's lower bound is at most 0.",
     "fairness": "No equalized-odds spread (action rate among negatives, among positives) over a "
     "protected column's groups rises beyond gates.fairness_tolerance above the champion's.",
     "segments": "No segment's ROC AUC falls beyond gates.segment_tolerance below the champion's "

@@ -245,6 +245,28 @@ def test_outside_the_band_but_better_than_the_deployed_champion_passes_calibrati
     assert not verdicts[1.0]["passed"], verdicts[1.0]["reason"]
 
 
+def test_under_the_retrain_rule_no_worse_than_a_miscalibrated_champion_passes_calibration():
+    """Both off the band after a drift: under `not_worse` a candidate whose log loss is not worse
+    beyond noise replaces the champion; one worse beyond noise does not, nor does any candidate
+    off the band under the superiority rule."""
+    spec = load_spec(BUILTIN_SPEC, home="/tmp/unused")
+
+    def understated(share):
+        return lambda rows: share * rows["truth"].to_numpy()
+
+    verdicts = {}
+    for candidate in (0.7, 0.4):
+        _, report = backtest(understated(candidate), champion=understated(0.7))
+        report["comparison"]["against"] = "deployed"
+        report["comparison"]["training_windows_end"] = {"candidate": "b", "champion": "a"}
+        for rule in ("not_worse", "better"):
+            verdicts[candidate, rule] = evaluate_gates(report, spec.gates, rule)["calibration"]
+    assert verdicts[0.7, "not_worse"]["passed"], verdicts[0.7, "not_worse"]["reason"]
+    assert "the deployed champion is off too" in verdicts[0.7, "not_worse"]["reason"]
+    assert not verdicts[0.4, "not_worse"]["passed"], verdicts[0.4, "not_worse"]["reason"]
+    assert not verdicts[0.7, "better"]["passed"]
+
+
 def test_a_model_that_declines_one_group_more_fails_fairness():
     def harsher_on_young(rows):
         p = rows["truth"].to_numpy()

@@ -183,8 +183,8 @@ def weighted_calibration_evidence(rows: pl.DataFrame, model: str) -> dict:
 def paired_comparison(rows: pl.DataFrame, threshold: float, spec) -> dict:
     """Candidate minus champion on the same rows: AUC and value per application
     (`selective.auc_difference`, `value_difference`: DeLong and a bootstrap over days, lower
-    bounds widened under selective labels), log loss (bootstrap over days), the fairness spreads
-    and each large segment's AUC (Bonferroni-corrected)."""
+    bounds widened under selective labels), log loss (bootstrap over days), the champion's
+    calibration, the fairness spreads and each large segment's AUC (Bonferroni-corrected)."""
     if rows.height == 0 or rows[LABEL].n_unique() < 2:
         return {"rows": rows.height, "positives": int(rows[LABEL].sum()), "days": 0}
     y, days = rows[LABEL].to_numpy(), resampling_units(rows, rows[DAY].to_numpy())
@@ -198,6 +198,7 @@ def paired_comparison(rows: pl.DataFrame, threshold: float, spec) -> dict:
         "days": int(rows[DAY].n_unique()),
         "auc_difference": auc.as_dict() if auc else None,
         "value_difference": value.as_dict(),
+        "champion_calibration": weighted_calibration_evidence(rows, "champion"),
         "log_loss_difference": log_loss.as_dict(6),
         "fairness": fairness_rises(rows, list(spec.protected), threshold),
         "segments": segment_differences(rows, list(spec.segments), spec.gates.min_segment_rows),

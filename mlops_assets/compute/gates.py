@@ -49,7 +49,7 @@ def evaluate_gates(report: dict, gates: Gates, rule: str = "better") -> dict[str
             {**evidence, "auc": auc},
         ),
         "calibration": _calibration(
-            report["calibration"], gates.calibration_tolerance, report.get("comparison")
+            report["calibration"], gates.calibration_tolerance, report.get("comparison"), rule
         ),
     }
     comparison = report.get("comparison")
@@ -138,18 +138,18 @@ def _beats_champion(comparison: dict, gates: Gates, rule: str, counts: dict, whe
     )
 
 
-def _calibration(evidence: dict, tolerance: float, comparison: dict | None = None) -> dict:
-    """Calibrated within `tolerance`; or, against the deployed champion as it is, better
-    probabilities than it has on the same rows: its log loss lower beyond noise. (A drift the
-    monitors caught leaves a fresh model's backtest folds, trained before it, outside the band,
-    and the deployed champion further off still: replacing it is then the lesser error.)"""
-    ratio, slope = evidence["observed_to_expected"], evidence["slope"]
+def _calibration(
+    evidence: dict, tolerance: float, comparison: dict | None = None, rule: str = "better"
+) -> dict:
+    """Calibrated within `tolerance`. Against the deployed champion as it is, two more routes
+    (a drift the monitors caught leaves the candidate's folds outside the band, and the
+    champion off too): its probabilities better than the champion's on the same rows (log
+    loss lower beyond noise); or, under the retrain rule (`not_worse`), the champion shown off
+    the band on those rows and the candidate's log loss not worse beyond noise: it replaces
+    a miscalibrated model with one no worse."""
     low, high = 1 / (1 + tolerance), 1 + tolerance
-    off = [
-        name
-        for name, i in (("observed/expected", ratio), ("slope", slope))
-        if i["low"] > high or i["high"] < low
-    ]
+    off = _off_band(evidence, low, high)
+    ratio, slope = evidence["observed_to_expected"], evidence["slope"]
     reason = (
         f"observed/expected positives {ratio['estimate']:.3f} [{ratio['low']:.3f}, "
         f"{ratio['high']:.3f}], calibration slope {slope['estimate']:.3f} [{slope['low']:.3f}, "
@@ -161,16 +161,40 @@ def _calibration(evidence: dict, tolerance: float, comparison: dict | None = Non
         return _verdict(True, reason, evidence)
     comparison = comparison or {}
     log_loss = comparison.get("log_loss_difference")
-    if comparison.get("against") == "deployed" and log_loss and log_loss["high"] < 0:
-        return _verdict(
-            True,
-            f"{reason}; off: {', '.join(off)}, but its probabilities beat the deployed "
-            f"champion's on the comparison rows ({comparison['rows']}, the folds trained on "
-            f"data at least as new as its own): log loss candidate - champion "
-            f"{_interval(log_loss, digits=6)} (upper bound below 0)",
-            {**evidence, "log_loss_difference": log_loss},
+    if comparison.get("against") != "deployed" or not log_loss:
+        return _verdict(False, f"{reason}; off: {', '.join(off)}", evidence)
+    loss = f"log loss candidate - champion {_interval(log_loss, digits=6)}"
+    where = (
+        f"on the comparison rows ({comparison['rows']}, the folds trained on data at least as "
+        "new as its own)"
+    )
+    champion_off = _off_band(comparison.get("champion_calibration"), low, high)
+    if log_loss["high"] < 0:
+        route = (
+            f"its probabilities beat the deployed champion's {where}: {loss} (upper bound below 0)"
         )
-    return _verdict(False, f"{reason}; off: {', '.join(off)}", evidence)
+    elif rule == "not_worse" and champion_off and log_loss["low"] <= 0:
+        route = (
+            f"the deployed champion is off too {where} ({', '.join(champion_off)}) and the "
+            f"candidate's probabilities are not worse beyond noise: {loss} (lower bound at most 0)"
+        )
+    else:
+        return _verdict(False, f"{reason}; off: {', '.join(off)}; {loss}", evidence)
+    return _verdict(
+        True,
+        f"{reason}; off: {', '.join(off)}, but {route}",
+        {**evidence, "log_loss_difference": log_loss},
+    )
+
+
+def _off_band(evidence: dict | None, low: float, high: float) -> list[str]:
+    """The calibration measures whose interval lies wholly outside [low, high]."""
+    if not evidence:
+        return []
+    measures = (("observed/expected", "observed_to_expected"), ("slope", "slope"))
+    return [
+        name for name, key in measures if evidence[key]["low"] > high or evidence[key]["high"] < low
+    ]
 
 
 def _folds(evidence: dict) -> str:
