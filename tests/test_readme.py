@@ -201,7 +201,7 @@ def made_up(tmp_path_factory) -> dict:
                     f"{name} endpoint health",
                     process,
                     output,
-                    900,
+                    1800,  # 60 days ingested, trained and served: ~900 s on a loaded 2-core box
                 )
                 for name in ("lending", SECOND)
             }
