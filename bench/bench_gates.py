@@ -99,20 +99,29 @@ def scorer(frame: pl.DataFrame, columns: FeatureColumns, params: dict | None = N
 def promoted(rows: pl.DataFrame, candidate, champion, spec, rule: str = "better") -> bool:
     """The `beats_champion` gate's verdict on `rows` under the promotion `rule` ("not_worse":
     the candidate's training data is newer, as for a retrain against the deployed champion)."""
-    rows = rows.with_columns(
-        candidate=pl.Series(candidate(rows)), champion=pl.Series(champion(rows))
-    )
-    y, threshold = rows[LABEL].to_numpy(), decision_threshold(spec)["threshold"]
+    verdicts = gate_verdicts(rows, candidate(rows), champion(rows), spec, rule)
+    return verdicts["beats_champion"]["passed"]
+
+
+def gate_verdicts(rows, candidate, champion, spec, rule: str, against: str | None = None) -> dict:
+    """Every gate's verdict on `rows` scored by both models (training windows: the candidate's
+    newer), from the backtest's own evidence functions; `against="deployed"`: the champion
+    scored as it is."""
+    scored = rows.with_columns(candidate=pl.Series(candidate), champion=pl.Series(champion))
+    y, threshold = scored[LABEL].to_numpy(), decision_threshold(spec)["threshold"]
+    comparison = paired_comparison(scored, threshold, spec)
+    comparison["training_windows_end"] = {"candidate": "2025-02", "champion": "2025-01"}
+    if against:
+        comparison["against"] = against
     report = {
         "candidate_auc": auc_interval(
-            y, rows["candidate"].to_numpy(), clusters_of(rows[DAY].to_numpy())
+            y, scored["candidate"].to_numpy(), clusters_of(scored[DAY].to_numpy())
         ).as_dict(),
-        "overall": {"candidate": {"rows": rows.height}},
-        "calibration": weighted_calibration_evidence(rows, "candidate"),
-        "comparison": paired_comparison(rows, threshold, spec),
+        "overall": {"candidate": {"rows": scored.height}},
+        "calibration": weighted_calibration_evidence(scored, "candidate"),
+        "comparison": comparison,
     }
-    report["comparison"]["training_windows_end"] = {"candidate": "2025-02", "champion": "2025-01"}
-    return evaluate_gates(report, spec.gates, rule)["beats_champion"]["passed"]
+    return evaluate_gates(report, spec.gates, rule)
 
 
 def calibration_passes(rows: pl.DataFrame, scores: np.ndarray, spec) -> bool:
@@ -297,7 +306,7 @@ def calibration_rates(args, spec, champion) -> None:
                 rows = selective(rows, champion, spec, t)
             p = rows["true_default_probability"].to_numpy()
             for share in shares:
-                gates = retrain_gates(rows, share * p, 0.7 * p, spec)
+                gates = gate_verdicts(rows, share * p, 0.7 * p, spec, "not_worse", "deployed")
                 passes[share] += gates["calibration"]["passed"]
                 promoted[share] += all(v["passed"] for v in gates.values())
         print(
@@ -308,25 +317,6 @@ def calibration_rates(args, spec, champion) -> None:
             ),
             flush=True,
         )
-
-
-def retrain_gates(rows: pl.DataFrame, candidate, champion, spec) -> dict:
-    """Every gate's verdict under the retrain rule, against a deployed champion scoring the
-    same rows, from the backtest's own evidence functions."""
-    scored = rows.with_columns(candidate=pl.Series(candidate), champion=pl.Series(champion))
-    y, threshold = scored[LABEL].to_numpy(), decision_threshold(spec)["threshold"]
-    comparison = paired_comparison(scored, threshold, spec)
-    comparison["against"] = "deployed"
-    comparison["training_windows_end"] = {"candidate": "2025-02", "champion": "2025-01"}
-    report = {
-        "candidate_auc": auc_interval(
-            y, scored["candidate"].to_numpy(), clusters_of(scored[DAY].to_numpy())
-        ).as_dict(),
-        "overall": {"candidate": {"rows": scored.height}},
-        "calibration": weighted_calibration_evidence(scored, "candidate"),
-        "comparison": comparison,
-    }
-    return evaluate_gates(report, spec.gates, "not_worse")
 
 
 if __name__ == "__main__":
